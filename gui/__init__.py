@@ -1,0 +1,5 @@
+"""The Dear PyGui client (package `pyrtc.gui`)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

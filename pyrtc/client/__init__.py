@@ -1,0 +1,20 @@
+"""The client session (headless or under the GUI) and the ChatState model it keeps."""
+
+from __future__ import annotations
+
+from .errors import ClientError as ClientError
+from .errors import ConnectionLost as ConnectionLost
+from .errors import Rejected as Rejected
+from .handle import ClientHandle as ClientHandle
+from .session import ClientSession as ClientSession
+from .session import parse_address as parse_address
+from .state import ChatState as ChatState
+from .state import MemberView as MemberView
+from .state import MessageView as MessageView
+from .state import RoomView as RoomView
+from .state import Transfer as Transfer
+
+__all__ = [
+    "ClientError", "ConnectionLost", "Rejected", "ClientHandle", "ClientSession", "parse_address",
+    "ChatState", "MemberView", "MessageView", "RoomView", "Transfer",
+]

@@ -1,0 +1,365 @@
+"""ChatState: everything a client shows, changed only by `apply(event)`.
+
+Invariants:
+- `apply` is pure state transition: no I/O, no clock reads (local events carry the time),
+  so the GUI and headless clients share it and tests drive it directly.
+- A room holds each seq at most once; `messages` is sorted by seq with the sender's own
+  not-yet-acknowledged messages (seq 0) last, in send order.
+- `version` (state and per room) grows on every change: views redraw only when it moved.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from .. import protocol as p
+
+__all__ = [
+    "ChatState", "RoomView", "MessageView", "MemberView", "Transfer", "Status",
+    "Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "LocalEvent",
+    "Event",
+]
+
+Status = Literal["pending", "sent", "delivered", "read"]
+
+
+# ---------------------------------------------------------------- local events
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    address: str
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    reason: str
+    retrying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingText:
+    room: str
+    cid: str
+    sender: str
+    text: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferUpdate:
+    id: str
+    name: str
+    direction: Literal["up", "down"]
+    size: int
+    done: int
+    state: Literal["running", "done", "failed"] = "running"
+    error: str = ""
+    path: str = ""
+
+
+LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate]
+Event = Union[p.ServerMsg, LocalEvent]
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass(slots=True)
+class MessageView:
+    room: str
+    seq: int  # 0 while pending
+    sender: str
+    time: float
+    text: str = ""
+    file: p.FileInfo | None = None
+    cid: str = ""
+    reactions: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MemberView:
+    name: str
+    online: bool = False
+    delivered: int = 0
+    read: int = 0
+
+
+@dataclass
+class RoomView:
+    name: str
+    members: dict[str, MemberView] = field(default_factory=dict)
+    messages: list[MessageView] = field(default_factory=list)
+    by_seq: dict[int, MessageView] = field(default_factory=dict)
+    typing: set[str] = field(default_factory=set)
+    last_seq: int = 0  # the server's newest seq, as far as we know
+    synced: int = 0  # every seq from the first loaded one up to here is held (resume point)
+    more_before: bool = False  # older history exists on the server
+    version: int = 0
+
+    @property
+    def first_seq(self) -> int:
+        for m in self.messages:
+            if m.seq:
+                return m.seq
+        return 0
+
+    def pending(self) -> list[MessageView]:
+        return [m for m in self.messages if m.seq == 0]
+
+    def _insert(self, msg: MessageView) -> bool:
+        if msg.seq in self.by_seq:
+            return False
+        self.by_seq[msg.seq] = msg
+        n_pending = 0
+        for m in reversed(self.messages):
+            if m.seq:
+                break
+            n_pending += 1
+        end = len(self.messages) - n_pending
+        if end == 0 or self.messages[end - 1].seq < msg.seq:
+            self.messages.insert(end, msg)
+        else:
+            keys = [m.seq for m in self.messages[:end]]
+            self.messages.insert(bisect.bisect_left(keys, msg.seq), msg)
+        self.last_seq = max(self.last_seq, msg.seq)
+        if self.synced == 0 or msg.seq <= self.synced + 1:
+            self.synced = max(self.synced, msg.seq)
+            while self.synced + 1 in self.by_seq:
+                self.synced += 1
+        return True
+
+
+@dataclass
+class Transfer:
+    id: str
+    name: str
+    direction: Literal["up", "down"]
+    size: int
+    done: int
+    state: Literal["running", "done", "failed"]
+    error: str = ""
+    path: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.size == 0 else min(1.0, self.done / self.size)
+
+
+@dataclass
+class ChatState:
+    me: str = ""
+    server: str = ""
+    address: str = ""
+    connection: Literal["disconnected", "connecting", "connected", "reconnecting"] = "disconnected"
+    notice: str = ""  # the latest error or status line for the user
+    rooms: dict[str, RoomView] = field(default_factory=dict)  # rooms we are in
+    available: list[p.RoomInfo] = field(default_factory=list)
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    max_file: int = 0
+    version: int = 0
+
+    # ------------------------------------------------------------ queries
+
+    def status(self, msg: MessageView) -> Status:
+        """✓ sent, ✓✓ delivered (every other member's client has it), read (all have shown it)."""
+        if msg.seq == 0:
+            return "pending"
+        room = self.rooms.get(msg.room)
+        others = [m for m in room.members.values() if m.name != msg.sender] if room else []
+        if not others:
+            return "sent"
+        if all(m.read >= msg.seq for m in others):
+            return "read"
+        if all(m.delivered >= msg.seq for m in others):
+            return "delivered"
+        return "sent"
+
+    def read_by(self, msg: MessageView) -> list[str]:
+        room = self.rooms.get(msg.room)
+        if room is None or msg.seq == 0:
+            return []
+        return sorted(m.name for m in room.members.values() if m.name != msg.sender and m.read >= msg.seq)
+
+    def delivered_to(self, msg: MessageView) -> list[str]:
+        room = self.rooms.get(msg.room)
+        if room is None or msg.seq == 0:
+            return []
+        return sorted(m.name for m in room.members.values()
+                      if m.name != msg.sender and m.delivered >= msg.seq)
+
+    def unread(self, room: str) -> int:
+        view = self.rooms.get(room)
+        if view is None:
+            return 0
+        me = view.members.get(self.me)
+        upto = me.read if me else 0
+        count = 0
+        for m in reversed(view.messages):
+            if m.seq == 0:
+                continue
+            if m.seq <= upto:
+                break
+            if m.sender != self.me:
+                count += 1
+        return count
+
+    def typing_line(self, room: str) -> str:
+        view = self.rooms.get(room)
+        names = sorted(view.typing - {self.me}) if view else []
+        if not names:
+            return ""
+        if len(names) == 1:
+            return f"{names[0]} is typing…"
+        if len(names) == 2:
+            return f"{names[0]} and {names[1]} are typing…"
+        return "Several people are typing…"
+
+    # ------------------------------------------------------------ the one mutator
+
+    def apply(self, event: Event) -> None:  # noqa: C901 - one flat dispatch is the clearest here
+        self.version += 1
+        match event:
+            case p.Posted():
+                room = self.rooms.get(event.room)
+                if room is None:
+                    return
+                self._add_posted(room, event)
+            case p.Acked():
+                room = self.rooms.get(event.room)
+                if room is None:
+                    return
+                for m in room.pending():
+                    if m.cid == event.cid:
+                        room.messages.remove(m)
+                        if event.seq not in room.by_seq:
+                            m.seq, m.time = event.seq, event.time
+                            room._insert(m)
+                        break
+                me = room.members.get(self.me)
+                if me is not None:
+                    me.delivered = max(me.delivered, event.seq)
+                    me.read = max(me.read, event.seq)
+                room.version += 1
+            case PendingText():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    room.messages.append(MessageView(event.room, 0, event.sender, event.time,
+                                                     event.text, cid=event.cid))
+                    room.version += 1
+            case p.Typing():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    (room.typing.add if event.typing else room.typing.discard)(event.name)
+                    room.version += 1
+            case p.Receipt():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    member = room.members.setdefault(event.name, MemberView(event.name))
+                    member.delivered = max(member.delivered, event.delivered)
+                    member.read = max(member.read, event.read)
+                    room.version += 1
+            case p.Reacted():
+                room = self.rooms.get(event.room)
+                msg = room.by_seq.get(event.seq) if room else None
+                if room is not None and msg is not None:
+                    names = msg.reactions.setdefault(event.emoji, set())
+                    (names.add if event.on else names.discard)(event.name)
+                    if not names:
+                        del msg.reactions[event.emoji]
+                    room.version += 1
+            case p.Joined():
+                room = self.rooms.get(event.room)
+                if room is None:
+                    room = self.rooms[event.room] = RoomView(event.room, more_before=event.more)
+                elif not room.by_seq:
+                    room.more_before = event.more
+                room.members = {m.name: MemberView(m.name, m.online, m.delivered, m.read)
+                                for m in event.members}
+                for posted in event.history:
+                    self._add_posted(room, posted)
+                room.last_seq = max(room.last_seq, event.last_seq)
+                room.version += 1
+            case p.HistoryPage():
+                room = self.rooms.get(event.room)
+                if room is None:
+                    return
+                first = room.first_seq
+                for posted in event.messages:
+                    self._add_posted(room, posted)
+                if event.messages and (first == 0 or event.messages[0].seq < first):
+                    room.more_before = event.more
+                room.version += 1
+            case p.Left():
+                self.rooms.pop(event.room, None)
+            case p.MemberJoined():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    m = event.member
+                    room.members[m.name] = MemberView(m.name, m.online, m.delivered, m.read)
+                    room.version += 1
+            case p.MemberLeft():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    room.members.pop(event.name, None)
+                    room.typing.discard(event.name)
+                    room.version += 1
+            case p.Presence():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    room.members.setdefault(event.name, MemberView(event.name)).online = event.online
+                    if not event.online:
+                        room.typing.discard(event.name)
+                    room.version += 1
+            case p.Welcome():
+                self.me, self.server, self.max_file = event.name, event.server, event.max_file
+                self.available = list(event.rooms)
+            case p.RoomList():
+                self.available = list(event.rooms)
+            case p.Error():
+                self.notice = event.message
+            case Connecting():
+                self.address = event.address
+                self.connection = "reconnecting" if event.attempt else "connecting"
+            case Connected():
+                self.address = event.address
+                self.connection = "connected"
+                self.notice = ""
+            case Disconnected():
+                self.connection = "reconnecting" if event.retrying else "disconnected"
+                self.notice = event.reason
+                for room in self.rooms.values():
+                    room.typing.clear()
+                    for member in room.members.values():
+                        member.online = False
+                    room.version += 1
+            case TransferUpdate():
+                self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
+                                                    event.size, event.done, event.state,
+                                                    event.error, event.path)
+            case p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong():
+                pass  # answers to requests: the session hands them to whoever asked
+            case _:
+                self.version -= 1
+
+    def _add_posted(self, room: RoomView, posted: p.Posted) -> None:
+        if posted.seq in room.by_seq:
+            return
+        if posted.sender == self.me and posted.cid:
+            for m in room.pending():
+                if m.cid == posted.cid:
+                    room.messages.remove(m)
+                    break
+        msg = MessageView(posted.room, posted.seq, posted.sender, posted.time, posted.text,
+                          posted.file, posted.cid,
+                          {r.emoji: set(r.members) for r in posted.reactions})
+        if room._insert(msg):
+            room.version += 1

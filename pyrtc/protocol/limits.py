@@ -1,0 +1,22 @@
+"""Protocol limits, in one place so that both ends agree and errors can name them."""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = 1
+#: A frame body can hold one file chunk plus its envelope, never more.
+CHUNK_SIZE = 256 * 1024
+MAX_FRAME = CHUNK_SIZE + 64 * 1024
+MAX_TEXT = 8000  # characters in one chat message
+MAX_NAME = 32  # user display name
+MAX_ROOM = 32
+MAX_FILE_NAME_WIRE = 1024  # what a frame may carry; the server keeps at most MAX_FILE_NAME
+MAX_FILE_NAME = 255
+MAX_EMOJI = 16
+MAX_HISTORY_PAGE = 500
+MAX_SEARCH_HITS = 100
+MAX_QUERY = 200
+#: Room names: start with a letter or digit, then letters, digits, space, `_ . -`.
+ROOM_PATTERN = r"^[\w][\w .\-]*$"
+#: User names: printable, no leading/trailing blanks (checked again by the server).
+NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"

@@ -1,0 +1,332 @@
+"""Every message PyRTC puts on the wire.
+
+Invariants:
+- Wire tags (`tag=`) are written by hand and never renamed; classes may be.
+- New fields get defaults and field types never change (msgspec schema evolution), so a
+  peer of the same PROTOCOL_VERSION can always decode what we send.
+- Client -> server messages are imperative (`SendText`); server -> client ones say what
+  happened (`Posted`). Each direction is one closed union.
+- Requests that expect a reply carry `rid`; the reply (or the `Error`) echoes it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import msgspec
+from msgspec import Meta
+
+from . import limits as L
+
+__all__ = [
+    "Msg", "RoomName", "UserName", "Sha256",
+    "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
+    "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
+    "Search", "Ping", "Pong",
+    "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
+    "Welcome", "RoomList", "Joined", "Left", "MemberJoined", "MemberLeft", "Presence", "Acked",
+    "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
+    "SearchHits", "Error",
+    "ClientMsg", "ServerMsg",
+]
+
+RoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.ROOM_PATTERN)]
+UserName = Annotated[str, Meta(min_length=1, max_length=L.MAX_NAME, pattern=L.NAME_PATTERN)]
+Sha256 = Annotated[str, Meta(pattern=L.SHA256_PATTERN)]
+Seq = Annotated[int, Meta(ge=0)]
+Rid = Annotated[int, Meta(ge=0)]
+ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
+Emoji = Annotated[str, Meta(min_length=1, max_length=L.MAX_EMOJI)]
+
+
+class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="t"):
+    """Every frame body. Tags are wire names: set by hand, never renamed."""
+
+
+# ---------------------------------------------------------------- client -> server
+
+
+class Hello(Msg, tag="hello"):
+    version: int
+    name: UserName
+    token: str = ""  # from an earlier Welcome: lets a reconnect replace a half-open session
+    client: Annotated[str, Meta(max_length=64)] = ""
+
+
+class ListRooms(Msg, tag="list_rooms"):
+    rid: Rid = 0
+
+
+class CreateRoom(Msg, tag="create_room"):
+    room: RoomName
+    rid: Rid = 0
+
+
+class JoinRoom(Msg, tag="join_room"):
+    """Join (or re-join after a reconnect). `since`: the last seq the client has; the
+    server replies with everything after it, or the recent page when None."""
+
+    room: RoomName
+    since: Seq | None = None
+    rid: Rid = 0
+    watch: bool = False  # receive the room without becoming a member (tail, kiosk viewers)
+
+
+class LeaveRoom(Msg, tag="leave_room"):
+    room: RoomName
+    rid: Rid = 0
+
+
+class SendText(Msg, tag="send_text"):
+    """`cid` is chosen by the client; the server posts a (sender, cid) pair only once."""
+
+    room: RoomName
+    cid: ClientId
+    text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT)]
+
+
+class SetTyping(Msg, tag="set_typing"):
+    room: RoomName
+    typing: bool
+
+
+class MarkDelivered(Msg, tag="mark_delivered"):
+    room: RoomName
+    seq: Seq
+
+
+class MarkRead(Msg, tag="mark_read"):
+    room: RoomName
+    seq: Seq
+
+
+class React(Msg, tag="react"):
+    room: RoomName
+    seq: Seq
+    emoji: Emoji
+    on: bool = True
+
+
+class OfferFile(Msg, tag="offer_file"):
+    """Start or resume an upload; the server answers UploadReady with the offset it has."""
+
+    room: RoomName
+    cid: ClientId
+    name: Annotated[str, Meta(max_length=L.MAX_FILE_NAME_WIRE)]
+    size: Annotated[int, Meta(ge=0)]
+    sha256: Sha256
+    mime: Annotated[str, Meta(max_length=127)] = "application/octet-stream"
+    rid: Rid = 0
+
+
+class FileChunk(Msg, tag="file_chunk"):
+    sha256: Sha256
+    offset: Annotated[int, Meta(ge=0)]
+    data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]
+
+
+class FetchFile(Msg, tag="fetch_file"):
+    """Download `blob_id` from `offset` (a range lets a broken download resume)."""
+
+    blob_id: Sha256
+    offset: Annotated[int, Meta(ge=0)] = 0
+    length: Annotated[int, Meta(ge=0)] | None = None
+    rid: Rid = 0
+
+
+class GetHistory(Msg, tag="get_history"):
+    """Messages with before > seq >= after, newest `limit` of them."""
+
+    room: RoomName
+    before: Seq | None = None
+    after: Seq = 0
+    limit: Annotated[int, Meta(ge=1, le=L.MAX_HISTORY_PAGE)] = 100
+    rid: Rid = 0
+
+
+class Search(Msg, tag="search"):
+    room: RoomName
+    query: Annotated[str, Meta(min_length=1, max_length=L.MAX_QUERY)]
+    limit: Annotated[int, Meta(ge=1, le=L.MAX_SEARCH_HITS)] = 50
+    rid: Rid = 0
+
+
+class Ping(Msg, tag="ping"):
+    nonce: int = 0
+
+
+class Pong(Msg, tag="pong"):
+    nonce: int = 0
+
+
+# ---------------------------------------------------------------- shared parts
+
+
+class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    members: int = 0
+    online: int = 0
+    last_seq: int = 0
+
+
+class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    online: bool = False
+    delivered: int = 0  # this member's client has every message up to here
+    read: int = 0  # ... and has shown it
+
+
+class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
+    blob_id: str  # SHA-256 of the body, hex
+    name: str  # display text only, never a path
+    size: int
+    mime: str = "application/octet-stream"
+    thumb_id: str | None = None  # blob of a PNG thumbnail (images only)
+    width: int = 0
+    height: int = 0
+
+
+class Reaction(msgspec.Struct, frozen=True, kw_only=True):
+    emoji: str
+    members: list[str]
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class Posted(Msg, tag="posted"):
+    room: str
+    seq: int
+    sender: str
+    time: float  # unix seconds, server clock
+    text: str = ""
+    file: FileInfo | None = None
+    cid: str = ""
+    reactions: list[Reaction] = []
+
+
+class Welcome(Msg, tag="welcome"):
+    version: int
+    server: str
+    name: str
+    token: str
+    rooms: list[RoomInfo] = []
+    joined: list[str] = []  # rooms this name is a member of (kept across sessions)
+    max_file: int = 0
+
+
+class RoomList(Msg, tag="room_list"):
+    rooms: list[RoomInfo]
+    rid: int = 0
+
+
+class Joined(Msg, tag="joined"):
+    room: str
+    members: list[MemberInfo]
+    history: list[Posted]
+    last_seq: int
+    more: bool = False  # older history exists before history[0]
+    rid: int = 0
+
+
+class Left(Msg, tag="left"):
+    room: str
+    rid: int = 0
+
+
+class MemberJoined(Msg, tag="member_joined"):
+    room: str
+    member: MemberInfo
+
+
+class MemberLeft(Msg, tag="member_left"):
+    room: str
+    name: str
+
+
+class Presence(Msg, tag="presence"):
+    """A member of `room` came online or went offline (still a member)."""
+
+    room: str
+    name: str
+    online: bool
+
+
+class Acked(Msg, tag="acked"):
+    """The sender's ✓ sent: the message is stored with this seq."""
+
+    room: str
+    cid: str
+    seq: int
+    time: float
+
+
+class Typing(Msg, tag="typing"):
+    room: str
+    name: str
+    typing: bool
+
+
+class Receipt(Msg, tag="receipt"):
+    room: str
+    name: str
+    delivered: int
+    read: int
+
+
+class Reacted(Msg, tag="reacted"):
+    room: str
+    seq: int
+    emoji: str
+    name: str
+    on: bool
+
+
+class UploadReady(Msg, tag="upload_ready"):
+    sha256: str
+    offset: int  # bytes the server already has; send from here
+    rid: int = 0
+
+
+class FileData(Msg, tag="file_data"):
+    blob_id: str
+    offset: int
+    data: bytes
+    total: int = 0  # the whole file's size, for progress bars
+
+
+class FileEnd(Msg, tag="file_end"):
+    blob_id: str
+    size: int
+    rid: int = 0
+
+
+class HistoryPage(Msg, tag="history_page"):
+    room: str
+    messages: list[Posted]
+    more: bool
+    rid: int = 0
+
+
+class SearchHits(Msg, tag="search_hits"):
+    room: str
+    query: str
+    hits: list[Posted]
+    rid: int = 0
+
+
+class Error(Msg, tag="error"):
+    code: str
+    message: str
+    rid: int = 0
+    fatal: bool = False  # the server closes the connection after sending it
+
+
+ClientMsg = Union[
+    Hello, ListRooms, CreateRoom, JoinRoom, LeaveRoom, SendText, SetTyping, MarkDelivered,
+    MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
+]
+ServerMsg = Union[
+    Welcome, RoomList, Joined, Left, MemberJoined, MemberLeft, Presence, Posted, Acked, Typing,
+    Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
+]

@@ -1,0 +1,574 @@
+"""The chat server: handshake, rooms, messages, receipts, typing, reactions, files.
+
+Invariants:
+- Every message is handled on the event loop thread, one at a time, so room state needs no
+  locks; SQLite calls are short and synchronous, hashing and thumbnails go to a thread.
+- A message is acknowledged (`Acked`, ✓ sent) only after its transaction has committed.
+- One online connection per user name (compared NFKC + casefold); a reconnect that shows
+  the session token of a half-open connection replaces it.
+- Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
+  user text can forge a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import assert_never
+
+from .. import protocol as p
+from ..protocol import limits as L
+from ..store import BlobError, BlobStore, Store, StoredFile, StoredMessage, StoreError, make_thumbnail
+from .config import ServerConfig
+from .connection import Connection
+from .errors import Refused
+from .rooms import RoomBus
+
+__all__ = ["ChatServer", "escape_log"]
+
+log = logging.getLogger(__name__)
+chat_log = logging.getLogger("pyrtc.chat")
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+
+
+def escape_log(text: str, limit: int = 2000) -> str:
+    """One log-safe line: control and other non-printable characters escaped."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def name_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def clean_file_name(name: str) -> str:
+    """Display text for a file name: no path, no control characters, bounded length."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip().lstrip(".") or "file"
+    if len(name) > L.MAX_FILE_NAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot else ""
+        keep = L.MAX_FILE_NAME - len(ext) - 2
+        name = (stem if dot else name)[:keep] + "…" + ("." + ext if ext else "")
+    return name
+
+
+@dataclass
+class _Upload:
+    room: str
+    cid: str
+    name: str
+    size: int
+    mime: str
+    sha256: str
+    rid: int
+    received: int
+    finishing: bool = False
+
+
+class ChatServer:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.data_dir / "history.db", clock=wall)
+        self.blobs = BlobStore(config.data_dir / "files")
+        self.bus = RoomBus()
+        self.conns: set[Connection] = set()
+        self.online: dict[str, Connection] = {}  # name_key -> connection
+        self._tokens: dict[str, str] = {}  # name_key -> token of its last session
+        self._server: asyncio.Server | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._receipt_timer: asyncio.TimerHandle | None = None
+        self._dirty_rooms: set[str] = set()
+        #: Called with the number of users online whenever it changes (discovery TXT).
+        self.on_users_changed: Callable[[int], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Connection(self, self._clock), self.config.host, self.config.port,
+            reuse_address=True, backlog=4096,
+        )
+        self._housekeeping = loop.create_task(self._housekeep())
+        host, port = self.address
+        log.info("listening on %s:%d as %r (data in %s)", host, port, self.config.name,
+                 self.config.data_dir)
+        return host, port
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._server is not None and self._server.sockets
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        self._flush_receipts()
+        for conn in list(self.conns):
+            conn.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self.store.close()
+        log.info("stopped")
+
+    async def __aenter__(self) -> ChatServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def users_online(self) -> int:
+        return len(self.online)
+
+    # ------------------------------------------------------------------ connections
+
+    def connected(self, conn: Connection) -> None:
+        self.conns.add(conn)
+        log.info("connect %s", conn.peer)
+
+    def disconnected(self, conn: Connection, exc: Exception | None) -> None:
+        self.conns.discard(conn)
+        if conn.name is None:
+            return
+        key = name_key(conn.name)
+        for room in list(conn.rooms):
+            live = self.bus.room(room)
+            self.bus.unsubscribe(room, conn)
+            if live.listeners.get(conn.name) is None and room not in conn.watching:
+                self._stop_typing(room, conn.name)
+                self.bus.publish(room, p.encode(p.Presence(room=room, name=conn.name, online=False)))
+        if self.online.get(key) is conn:
+            del self.online[key]
+            self._users_changed()
+        chat_log.info("disconnect name=%s peer=%s%s", conn.name, conn.peer,
+                      f" reason={escape_log(str(exc))}" if exc else "")
+
+    def _users_changed(self) -> None:
+        if self.on_users_changed is not None:
+            self.on_users_changed(len(self.online))
+
+    def dispatch(self, conn: Connection, msg: p.ClientMsg) -> None:
+        """Handle one message; refusals become an Error frame, bugs are logged."""
+        try:
+            if conn.name is None:
+                if not isinstance(msg, p.Hello):
+                    raise Refused("unexpected_message",
+                                  f"the first message must be hello, not {type(msg).__name__}",
+                                  fatal=True)
+                self._hello(conn, msg)
+            else:
+                self._handle(conn, msg)
+        except Refused as exc:
+            rid = getattr(msg, "rid", 0)
+            if exc.fatal:
+                log.warning("%s (%s): %s; closing", conn.peer, conn.name, exc)
+                conn.fail(exc.code, str(exc), rid)
+            else:
+                conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=rid)))
+        except StoreError as exc:
+            log.warning("%s (%s): %s", conn.peer, conn.name, exc)
+            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0))))
+        except Exception:
+            log.error("bug handling %s from %s", type(msg).__name__, conn.peer, exc_info=True)
+            conn.send(p.encode(p.Error(code="internal", message="the server failed on this request",
+                                       rid=getattr(msg, "rid", 0))))
+
+    def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
+        match msg:
+            case p.SendText():
+                self._send_text(conn, msg)
+            case p.MarkDelivered():
+                self._receipt(conn, msg.room, delivered=msg.seq, read=0)
+            case p.MarkRead():
+                self._receipt(conn, msg.room, delivered=msg.seq, read=msg.seq)
+            case p.SetTyping():
+                self._typing(conn, msg)
+            case p.FileChunk():
+                self._file_chunk(conn, msg)
+            case p.JoinRoom():
+                self._join(conn, msg)
+            case p.LeaveRoom():
+                self._leave(conn, msg)
+            case p.ListRooms():
+                conn.send(p.encode(p.RoomList(rooms=self._room_infos(), rid=msg.rid)))
+            case p.CreateRoom():
+                self._create_room(conn, msg)
+            case p.React():
+                self._react(conn, msg)
+            case p.OfferFile():
+                self._offer_file(conn, msg)
+            case p.FetchFile():
+                self._fetch_file(conn, msg)
+            case p.GetHistory():
+                self._get_history(conn, msg)
+            case p.Search():
+                self._search(conn, msg)
+            case p.Ping():
+                conn.send(p.encode(p.Pong(nonce=msg.nonce)))
+            case p.Pong():
+                pass  # last_rx already moved
+            case p.Hello():
+                raise Refused("unexpected_message", "hello was already received", fatal=True)
+            case _:
+                assert_never(msg)
+
+    # ------------------------------------------------------------------ handshake
+
+    def _hello(self, conn: Connection, msg: p.Hello) -> None:
+        if msg.version != p.PROTOCOL_VERSION:
+            raise Refused("version_mismatch",
+                          f"this server speaks protocol version {p.PROTOCOL_VERSION}, "
+                          f"the client {msg.version}; update the older one", fatal=True)
+        key = name_key(msg.name)
+        holder = self.online.get(key)
+        if holder is not None:
+            if msg.token and secrets.compare_digest(msg.token, self._tokens.get(key, "")):
+                log.info("%s resumes the session of %s from %s", conn.peer, msg.name, holder.peer)
+                self.disconnected(holder, None)
+                holder.abort()
+            else:
+                raise Refused("name_taken",
+                              f"the name {msg.name!r} is in use on this server; pick another",
+                              fatal=True)
+        conn.name = msg.name
+        token = self._tokens.get(key) if msg.token and msg.token == self._tokens.get(key) else None
+        conn.token = token or secrets.token_urlsafe(18)
+        self._tokens[key] = conn.token
+        self.online[key] = conn
+        self._users_changed()
+        chat_log.info("connect name=%s peer=%s client=%s", conn.name, conn.peer, escape_log(msg.client))
+        conn.send(p.encode(p.Welcome(
+            version=p.PROTOCOL_VERSION, server=self.config.name, name=conn.name, token=conn.token,
+            rooms=self._room_infos(), joined=self.store.rooms_of(conn.name),
+            max_file=self.config.max_file,
+        )))
+
+    # ------------------------------------------------------------------ rooms
+
+    def _room_infos(self) -> list[p.RoomInfo]:
+        return [p.RoomInfo(name=n, members=m, online=self.bus.online(n), last_seq=s)
+                for n, s, m in self.store.rooms()]
+
+    def _joined_room(self, conn: Connection, room: str) -> str:
+        if room in conn.rooms:
+            return room
+        found = self.store.find_room(room)
+        if found is not None and found in conn.rooms:
+            return found
+        if found is None:
+            raise Refused("unknown_room", f"there is no room named {room!r}")
+        raise Refused("not_joined", f"join {found!r} first")
+
+    def _member_room(self, conn: Connection, room: str) -> str:
+        room = self._joined_room(conn, room)
+        if room in conn.watching:
+            raise Refused("watching", f"you watch {room!r} without being a member; join it to post")
+        return room
+
+    def _create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
+        if self.store.find_room(msg.room) is None and self.store.create_room(msg.room):
+            chat_log.info("create room=%s by=%s", msg.room, conn.name)
+            frame = p.encode(p.RoomList(rooms=self._room_infos()))
+            for other in self.conns:
+                if other is not conn and other.name is not None:
+                    other.send(frame)
+        conn.send(p.encode(p.RoomList(rooms=self._room_infos(), rid=msg.rid)))
+
+    def _join(self, conn: Connection, msg: p.JoinRoom) -> None:
+        assert conn.name is not None
+        room = self.store.find_room(msg.room)
+        if room is None:
+            names = ", ".join(n for n, _, _ in self.store.rooms())
+            raise Refused("unknown_room", f"there is no room named {msg.room!r} (rooms: {names})")
+        self._flush_receipts()
+        before = {m.name for m in self.store.members(room)}
+        live = self.bus.room(room)
+        if msg.watch and conn.name not in before:
+            conn.watching.add(room)
+        else:
+            conn.watching.discard(room)
+            self.store.add_member(room, conn.name)
+        self.bus.subscribe(room, conn)
+        if room in conn.watching:
+            chat_log.info("watch room=%s name=%s", room, conn.name)
+        elif conn.name not in before:
+            member = p.MemberInfo(name=conn.name, online=True)
+            self.bus.publish(room, p.encode(p.MemberJoined(room=room, member=member)), skip=conn)
+            chat_log.info("join room=%s name=%s", room, conn.name)
+        else:
+            self.bus.publish(room, p.encode(p.Presence(room=room, name=conn.name, online=True)),
+                             skip=conn)
+        if msg.since is None:
+            history, more = self.store.history(room, limit=self.config.history_page)
+        else:
+            history, more = self.store.history(room, after=msg.since, limit=L.MAX_HISTORY_PAGE)
+        members = [p.MemberInfo(name=m.name, online=m.name in live.listeners,
+                                delivered=m.delivered, read=m.read)
+                   for m in self.store.members(room)]
+        conn.send(p.encode(p.Joined(room=room, members=members,
+                                    history=[_posted(m) for m in history],
+                                    last_seq=self.store.last_seq(room), more=more, rid=msg.rid)))
+        for name in live.typing:
+            conn.send(p.encode(p.Typing(room=room, name=name, typing=True)))
+
+    def _leave(self, conn: Connection, msg: p.LeaveRoom) -> None:
+        assert conn.name is not None
+        room = self._joined_room(conn, msg.room)
+        if room in conn.watching:
+            conn.watching.discard(room)
+            self.bus.unsubscribe(room, conn)
+            conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
+            return
+        self._stop_typing(room, conn.name)
+        self.bus.unsubscribe(room, conn)
+        self.store.remove_member(room, conn.name)
+        self.bus.publish(room, p.encode(p.MemberLeft(room=room, name=conn.name)))
+        conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
+        chat_log.info("leave room=%s name=%s", room, conn.name)
+
+    # ------------------------------------------------------------------ messages
+
+    def _send_text(self, conn: Connection, msg: p.SendText) -> None:
+        assert conn.name is not None
+        room = self._member_room(conn, msg.room)
+        stored = self.store.find_by_cid(room, conn.name, msg.cid)
+        if stored is not None:  # a resend after a reconnect: ack again, post nothing
+            conn.send(p.encode(p.Acked(room=room, cid=msg.cid, seq=stored.seq, time=stored.time)))
+            return
+        self._post(conn, room, msg.cid, msg.text, None)
+
+    def _post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
+        assert conn.name is not None
+        stored = self.store.append(room, conn.name, text, cid, file)
+        self._stop_typing(room, conn.name)
+        conn.send(p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)))
+        self.bus.publish(room, p.encode(_posted(stored)))
+        if self.config.log_text or file is not None:
+            what = f"file={escape_log(file.name)} size={file.size}" if file else ""
+            chat_log.info("message room=%s seq=%d from=%s %s%s", room, stored.seq, conn.name, what,
+                          f'text="{escape_log(text)}"' if self.config.log_text and text else "")
+        else:
+            chat_log.info("message room=%s seq=%d from=%s", room, stored.seq, conn.name)
+
+    def _get_history(self, conn: Connection, msg: p.GetHistory) -> None:
+        room = self._joined_room(conn, msg.room)
+        messages, more = self.store.history(room, after=msg.after, before=msg.before, limit=msg.limit)
+        conn.send(p.encode(p.HistoryPage(room=room, messages=[_posted(m) for m in messages],
+                                         more=more, rid=msg.rid)))
+
+    def _search(self, conn: Connection, msg: p.Search) -> None:
+        room = self._joined_room(conn, msg.room)
+        hits = self.store.search(room, msg.query, msg.limit)
+        conn.send(p.encode(p.SearchHits(room=room, query=msg.query,
+                                        hits=[_posted(m) for m in hits], rid=msg.rid)))
+
+    # ------------------------------------------------------------------ typing, receipts, reactions
+
+    def _typing(self, conn: Connection, msg: p.SetTyping) -> None:
+        assert conn.name is not None
+        room = self._member_room(conn, msg.room)
+        live = self.bus.room(room)
+        if msg.typing:
+            was = conn.name in live.typing
+            live.typing[conn.name] = self._clock() + self.config.typing_ttl
+            if not was:
+                self.bus.publish(room, p.encode(p.Typing(room=room, name=conn.name, typing=True)),
+                                 skip=conn)
+        else:
+            self._stop_typing(room, conn.name)
+
+    def _stop_typing(self, room: str, name: str) -> None:
+        live = self.bus.room(room)
+        if live.typing.pop(name, None) is not None:
+            self.bus.publish(room, p.encode(p.Typing(room=room, name=name, typing=False)))
+
+    def _receipt(self, conn: Connection, room: str, *, delivered: int, read: int) -> None:
+        assert conn.name is not None
+        room = self._joined_room(conn, room)
+        last = self.store.last_seq(room)
+        changed = self.store.set_receipt(room, conn.name, min(delivered, last), min(read, last))
+        if changed is not None:
+            self.bus.room(room).receipts[conn.name] = (changed.delivered, changed.read)
+            self._dirty_rooms.add(room)
+            if self._receipt_timer is None:
+                # Coalesced: in a room of n people each message brings n receipts; sending
+                # each to everyone would be n² frames per message.
+                self._receipt_timer = asyncio.get_running_loop().call_later(
+                    self.config.receipt_flush, self._flush_receipts)
+
+    def _flush_receipts(self) -> None:
+        self._receipt_timer = None
+        for room in self._dirty_rooms:
+            live = self.bus.room(room)
+            for name, (delivered, read) in live.receipts.items():
+                self.bus.publish(room, p.encode(p.Receipt(room=room, name=name,
+                                                          delivered=delivered, read=read)))
+            live.receipts.clear()
+        self._dirty_rooms.clear()
+
+    def _react(self, conn: Connection, msg: p.React) -> None:
+        assert conn.name is not None
+        room = self._member_room(conn, msg.room)
+        if not self.store.message_exists(room, msg.seq):
+            raise Refused("unknown_message", f"there is no message {msg.seq} in {room!r}")
+        if self.store.set_reaction(room, msg.seq, msg.emoji, conn.name, msg.on):
+            self.bus.publish(room, p.encode(p.Reacted(room=room, seq=msg.seq, emoji=msg.emoji,
+                                                      name=conn.name, on=msg.on)))
+            chat_log.info("reaction room=%s seq=%d from=%s emoji=%s %s", room, msg.seq, conn.name,
+                          escape_log(msg.emoji), "add" if msg.on else "remove")
+
+    # ------------------------------------------------------------------ files
+
+    def _offer_file(self, conn: Connection, msg: p.OfferFile) -> None:
+        assert conn.name is not None
+        room = self._member_room(conn, msg.room)
+        if msg.size > self.config.max_file:
+            raise Refused("file_too_large",
+                          f"the file is {_human(msg.size)}; this server accepts up to "
+                          f"{_human(self.config.max_file)} (server --max-file)")
+        done = self.store.find_by_cid(room, conn.name, msg.cid)
+        if done is not None:  # the upload finished before the connection broke
+            conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=msg.size, rid=msg.rid)))
+            conn.send(p.encode(p.Acked(room=room, cid=msg.cid, seq=done.seq, time=done.time)))
+            return
+        offset = self.blobs.begin(msg.sha256, msg.size)
+        up = _Upload(room, msg.cid, clean_file_name(msg.name), msg.size, msg.mime[:127] or
+                     "application/octet-stream", msg.sha256, msg.rid, offset)
+        conn.uploads[msg.sha256] = up
+        conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=offset, rid=msg.rid)))
+        if offset == msg.size:
+            up.finishing = True
+            conn.spawn(self._finish_upload(conn, up))
+
+    def _file_chunk(self, conn: Connection, msg: p.FileChunk) -> None:
+        up = conn.uploads.get(msg.sha256)
+        if not isinstance(up, _Upload) or up.finishing:
+            raise Refused("no_offer", "a file chunk came without a file offer; offer it first")
+        try:
+            up.received = self.blobs.write(msg.sha256, up.size, msg.offset, msg.data)
+        except BlobError as exc:
+            del conn.uploads[msg.sha256]
+            raise Refused(exc.code, str(exc)) from exc
+        if up.received == up.size:
+            up.finishing = True
+            conn.spawn(self._finish_upload(conn, up))
+
+    async def _finish_upload(self, conn: Connection, up: _Upload) -> None:
+        try:
+            path = await asyncio.to_thread(self.blobs.finish, up.sha256, up.size)
+            thumb = await asyncio.to_thread(make_thumbnail, path)
+        except (BlobError, OSError) as exc:
+            conn.uploads.pop(up.sha256, None)
+            log.warning("upload %s from %s failed: %s", up.name, conn.name, exc)
+            conn.send(p.encode(p.Error(code="file", message=str(exc), rid=up.rid)))
+            return
+        conn.uploads.pop(up.sha256, None)
+        mime = up.mime
+        if thumb is None and mime.startswith("image/"):
+            mime = "application/octet-stream"  # claims to be a picture but does not decode
+        elif thumb is not None and mime not in _IMAGE_TYPES:
+            mime = "image/png" if not mime.startswith("image/") else mime
+        stored = StoredFile(
+            blob_id=up.sha256, name=up.name, size=up.size, mime=mime,
+            thumb_id=self.blobs.put(thumb.png) if thumb else None,
+            width=thumb.width if thumb else 0, height=thumb.height if thumb else 0,
+        )
+        if conn.closed or conn.name is None or up.room not in conn.rooms:
+            return  # the body is kept: the client resumes and gets it posted then
+        self._post(conn, up.room, up.cid, "", stored)
+
+    def _fetch_file(self, conn: Connection, msg: p.FetchFile) -> None:
+        if not self.store.file_known(msg.blob_id) or not self.blobs.has(msg.blob_id):
+            raise Refused("no_file", f"no file with id {msg.blob_id}")
+        size = self.blobs.size(msg.blob_id)
+        if msg.offset > size:
+            raise Refused("bad_range", f"offset {msg.offset} is past the end of the file ({size})")
+        end = size if msg.length is None else min(size, msg.offset + msg.length)
+        conn.spawn(self._send_file(conn, msg.blob_id, msg.offset, end, msg.rid))
+
+    async def _send_file(self, conn: Connection, blob_id: str, offset: int, end: int, rid: int) -> None:
+        path: Path = self.blobs.path(blob_id)
+        total = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(offset)
+            pos = offset
+            while pos < end and not conn.closed:
+                data = f.read(min(L.CHUNK_SIZE, end - pos))
+                if not data:
+                    break
+                conn.send(p.encode(p.FileData(blob_id=blob_id, offset=pos, data=data, total=total)))
+                pos += len(data)
+                await asyncio.sleep(0)  # let the batch go out and others be served
+                await conn.writable()  # paused above the high-water mark: no whole-file buffering
+        if not conn.closed:
+            conn.send(p.encode(p.FileEnd(blob_id=blob_id, size=pos, rid=rid)))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                self.sweep()
+            except Exception:
+                log.error("housekeeping failed", exc_info=True)
+
+    def sweep(self) -> None:
+        """Expire typing and drop silent connections; called twice a second (tests call it
+        directly with a fake clock)."""
+        now = self._clock()
+        for live in self.bus.rooms():
+            for name, until in list(live.typing.items()):
+                if until <= now:
+                    self._stop_typing(live.name, name)
+        for conn in list(self.conns):
+            idle = now - conn.last_rx
+            if idle > self.config.idle_timeout:
+                log.warning("%s (%s) silent for %.0f s; dropping the half-open connection",
+                            conn.peer, conn.name, idle)
+                conn.abort()
+            elif idle > self.config.heartbeat and conn.last_ping < conn.last_rx:
+                conn.last_ping = now
+                conn.send(p.encode(p.Ping(nonce=int(now))))
+
+
+def _posted(m: StoredMessage) -> p.Posted:
+    file = None
+    if m.file is not None:
+        f = m.file
+        file = p.FileInfo(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
+                          thumb_id=f.thumb_id, width=f.width, height=f.height)
+    return p.Posted(room=m.room, seq=m.seq, sender=m.sender, time=m.time, text=m.text, file=file,
+                    cid=m.cid, reactions=[p.Reaction(emoji=e, members=n) for e, n in m.reactions.items()])
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)

@@ -1,0 +1,40 @@
+"""Server settings with the defaults a LAN chat wants."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["ServerConfig", "DEFAULT_PORT", "default_data_dir", "default_server_name"]
+
+#: Fixed so that a firewall can be opened once; 0 picks a free port (tests).
+DEFAULT_PORT = 47474
+MiB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("pyrtc", appauthor=False)) / "server"
+
+
+def default_server_name() -> str:
+    return f"PyRTC on {socket.gethostname()}"[:63]
+
+
+@dataclass
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    name: str = field(default_factory=default_server_name)
+    max_file: int = 100 * MiB
+    history_page: int = 100  # messages sent on join
+    heartbeat: float = 15.0  # ping a connection idle this long ...
+    idle_timeout: float = 45.0  # ... and drop it when silent this long (half-open)
+    typing_ttl: float = 5.0
+    #: Queued bytes a reader may fall behind by before it is dropped (nobody waits for it).
+    max_backlog: int = 8 * MiB
+    receipt_flush: float = 0.05  # receipts to a room are coalesced over this window
+    log_text: bool = True  # False keeps message text out of logs/chat.log

@@ -1,0 +1,151 @@
+"""One client connection: bytes in -> messages to the server; frames out, batched, bounded.
+
+Invariants:
+- Frames queued in one loop iteration go out in one `writelines` (fewer syscalls under
+  fan-out), and a frame is the same `bytes` object for every recipient (encode once).
+- A connection whose unsent backlog passes `max_backlog` is aborted at once: a reader
+  that stopped reading never makes anyone else wait or the server grow without bound.
+- Any protocol error is answered with one fatal `Error` frame, then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..protocol import Error, ProtocolError, encode, server_decoder
+
+if TYPE_CHECKING:
+    from .app import ChatServer
+
+__all__ = ["Connection"]
+
+log = logging.getLogger(__name__)
+
+#: Downloads pause above this much queued data, so a file never sits whole in memory.
+_HIGH_WATER = 1024 * 1024
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: ChatServer, clock: Callable[[], float]) -> None:
+        self.server = server
+        self._clock = clock
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.name: str | None = None  # set by a successful hello
+        self.token = ""
+        self.rooms: set[str] = set()  # rooms this connection receives
+        self.watching: set[str] = set()  # ... of which it is not a member
+        self.uploads: dict[str, object] = {}  # sha256 -> server-side upload state
+        self.last_rx = clock()
+        self.last_ping = 0.0
+        self.closed = False
+        self._decoder = server_decoder()
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # -------------------------------------------------------------- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=_HIGH_WATER)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.server.connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = self._clock()
+        try:
+            messages = self._decoder.feed(data)
+        except ProtocolError as exc:
+            self._handle_message_errors([], exc)
+            return
+        self._handle_message_errors(messages, None)
+
+    def _handle_message_errors(self, messages: list[object], exc: ProtocolError | None) -> None:
+        # Frames that decoded before a broken one are still served: nothing valid is lost.
+        for msg in messages:
+            if self.closed:
+                return
+            self.server.dispatch(self, msg)  # type: ignore[arg-type]
+        if exc is not None and not self.closed:
+            log.warning("%s (%s): %s; closing", self.peer, self.name or "before hello", exc)
+            self.fail(exc.code, str(exc))
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._writable.set()  # wake a paused download so it can see `closed` and stop
+        for task in self.tasks:
+            task.cancel()
+        self.server.disconnected(self, exc)
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -------------------------------------------------------------- output
+
+    def send(self, frame: bytes) -> None:
+        """Queue one encoded frame; written at the end of this loop iteration."""
+        if self.closed:
+            return
+        self._out.append(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.closed or self.transport is None or not self._out:
+            return
+        out, self._out = self._out, []
+        self.transport.writelines(out)
+        backlog = self.transport.get_write_buffer_size()
+        if backlog > self.server.config.max_backlog:
+            log.warning(
+                "%s (%s) stopped reading: %d bytes queued, over the limit of %d; dropped",
+                self.peer, self.name, backlog, self.server.config.max_backlog,
+            )
+            self.abort()
+
+    async def writable(self) -> None:
+        """Wait until the transport's buffer has room (used by downloads)."""
+        await self._writable.wait()
+
+    def fail(self, code: str, message: str, rid: int = 0) -> None:
+        """Send a fatal error and close once it is written."""
+        self.send(encode(Error(code=code, message=message, rid=rid, fatal=True)))
+        self._flush()
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.closed = True
+            self.transport.abort()
+
+    def spawn(self, coro: object) -> None:
+        """Run a per-connection task that dies with the connection."""
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task for %s failed", self.peer, exc_info=task.exception())

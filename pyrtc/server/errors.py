@@ -1,0 +1,20 @@
+"""Server errors: refusals that go back to one client as an `Error` frame."""
+
+from __future__ import annotations
+
+from ..errors import PyRTCError
+
+__all__ = ["ServerError", "Refused"]
+
+
+class ServerError(PyRTCError):
+    code = "server"
+
+
+class Refused(ServerError):
+    """A request we turn down; the connection stays open unless `fatal`."""
+
+    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.fatal = fatal

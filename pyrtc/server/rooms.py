@@ -1,0 +1,62 @@
+"""Live room state: who receives a room's frames, who is typing, pending receipts.
+
+This is the "room bus" seam: fan-out goes through `publish`, so rooms could later be shared
+between servers through a broker without touching the protocol or the dispatch code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["LiveRoom", "RoomBus"]
+
+
+@dataclass
+class LiveRoom:
+    name: str
+    listeners: dict[str, Connection] = field(default_factory=dict)  # name -> connection
+    typing: dict[str, float] = field(default_factory=dict)  # name -> expiry (monotonic)
+    receipts: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (delivered, read)
+    dirty: set[str] = field(default_factory=set)  # receipts changed since the last flush
+
+
+class RoomBus:
+    def __init__(self) -> None:
+        self._rooms: dict[str, LiveRoom] = {}
+
+    def room(self, name: str) -> LiveRoom:
+        live = self._rooms.get(name)
+        if live is None:
+            live = self._rooms[name] = LiveRoom(name)
+        return live
+
+    def rooms(self) -> list[LiveRoom]:
+        return list(self._rooms.values())
+
+    def subscribe(self, room: str, conn: Connection) -> None:
+        assert conn.name is not None
+        self.room(room).listeners[conn.name] = conn
+        conn.rooms.add(room)
+
+    def unsubscribe(self, room: str, conn: Connection) -> None:
+        live = self._rooms.get(room)
+        if live is not None and conn.name is not None and live.listeners.get(conn.name) is conn:
+            del live.listeners[conn.name]
+        conn.rooms.discard(room)
+
+    def online(self, room: str) -> int:
+        live = self._rooms.get(room)
+        return len(live.listeners) if live else 0
+
+    def publish(self, room: str, frame: bytes, *, skip: Connection | None = None) -> None:
+        """The same bytes to every listener of `room`."""
+        live = self._rooms.get(room)
+        if live is None:
+            return
+        for conn in list(live.listeners.values()):
+            if conn is not skip:
+                conn.send(frame)

@@ -1,0 +1,20 @@
+"""History (SQLite) and file bodies (content-addressed on disk)."""
+
+from __future__ import annotations
+
+from .blobs import THUMB_MAX as THUMB_MAX
+from .blobs import BlobStore as BlobStore
+from .blobs import Thumbnail as Thumbnail
+from .blobs import make_thumbnail as make_thumbnail
+from .db import DEFAULT_ROOMS as DEFAULT_ROOMS
+from .db import Member as Member
+from .db import Store as Store
+from .db import StoredFile as StoredFile
+from .db import StoredMessage as StoredMessage
+from .errors import BlobError as BlobError
+from .errors import StoreError as StoreError
+
+__all__ = [
+    "THUMB_MAX", "BlobStore", "Thumbnail", "make_thumbnail", "DEFAULT_ROOMS", "Member", "Store",
+    "StoredFile", "StoredMessage", "BlobError", "StoreError",
+]

@@ -1,0 +1,135 @@
+"""Content-addressed file bodies on disk.
+
+Invariants:
+- A path is built only from a SHA-256 hex string that matched ^[0-9a-f]{64}$, never from a
+  user's file name, so nothing is ever written outside the data dir.
+- A body is visible under blobs/ only after its hash was checked; until then it is a
+  `.part` file under uploads/, which is what lets an upload resume after a break or a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BlobError
+
+__all__ = ["BlobStore", "Thumbnail", "make_thumbnail", "THUMB_MAX"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+THUMB_MAX = 320
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs = root / "blobs"
+        self._uploads = root / "uploads"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        _check(blob_id)
+        return self._blobs / blob_id[:2] / blob_id
+
+    def has(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def size(self, blob_id: str) -> int:
+        return self.path(blob_id).stat().st_size
+
+    def begin(self, sha256: str, size: int) -> int:
+        """Bytes already held for this upload: size if the blob exists, else the .part size."""
+        if self.has(sha256):
+            return size
+        part = self._part(sha256, size)
+        if part.exists():
+            have = part.stat().st_size
+            if have <= size:
+                return have
+            part.unlink()  # bigger than claimed: cannot be ours
+        return 0
+
+    def write(self, sha256: str, size: int, offset: int, data: bytes) -> int:
+        """Append a chunk at `offset` (must be where the .part ends); returns the new length."""
+        part = self._part(sha256, size)
+        have = part.stat().st_size if part.exists() else 0
+        if offset != have:
+            raise BlobError(f"chunk at offset {offset}, but the server has {have} bytes; resume there")
+        if offset + len(data) > size:
+            raise BlobError(f"chunk ends at {offset + len(data)}, past the offered size {size}")
+        with open(part, "ab") as f:
+            f.write(data)
+        return have + len(data)
+
+    def finish(self, sha256: str, size: int) -> Path:
+        """Check the hash of a complete .part and move it into place (slow: run off-loop)."""
+        target = self.path(sha256)
+        part = self._part(sha256, size)
+        if target.is_file():
+            part.unlink(missing_ok=True)
+            return target
+        if size == 0:
+            part.touch()
+        digest = hashlib.sha256()
+        with open(part, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            part.unlink()
+            raise BlobError("the file's SHA-256 does not match the offer; upload discarded")
+        target.parent.mkdir(exist_ok=True)
+        os.replace(part, target)
+        return target
+
+    def put(self, data: bytes) -> str:
+        """Store small bytes (thumbnails) directly; returns their id."""
+        blob_id = hashlib.sha256(data).hexdigest()
+        target = self.path(blob_id)
+        if not target.is_file():
+            target.parent.mkdir(exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        return blob_id
+
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        with open(self.path(blob_id), "rb") as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def _part(self, sha256: str, size: int) -> Path:
+        _check(sha256)
+        return self._uploads / f"{sha256}-{int(size)}.part"
+
+
+def _check(blob_id: str) -> None:
+    if not _HEX64.fullmatch(blob_id):
+        raise BlobError(f"not a file id: {blob_id[:80]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    png: bytes
+    width: int  # of the original picture
+    height: int
+
+
+def make_thumbnail(path: Path, max_side: int = THUMB_MAX) -> Thumbnail | None:
+    """A PNG at most `max_side` px on its longer side, or None if `path` is not a picture
+    Pillow can decode (a file that only claims to be an image is just a file)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            im.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            im.convert("RGBA").save(out, "PNG")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return Thumbnail(out.getvalue(), w, h)

@@ -1,0 +1,385 @@
+"""Chat history in SQLite (WAL).
+
+Invariants:
+- `seq` is per room, starts at 1 and has no gaps: it is assigned here, in the same
+  transaction that stores the message, so an acknowledged seq is always in the table.
+- (room, sender, cid) is unique: a message resent after a reconnect is stored once.
+- Receipts only move forward (delivered/read are "up to seq").
+- A file name is display text only; file bodies live in `BlobStore`, keyed by SHA-256.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import StoreError
+
+__all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS"]
+
+DEFAULT_ROOMS = ("General", "Gaming", "Study")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    time REAL NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    cid TEXT NOT NULL DEFAULT '',
+    file_id TEXT,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages (room, sender, cid) WHERE cid != '';
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    blob_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mime TEXT NOT NULL,
+    thumb_id TEXT,
+    width INTEGER NOT NULL DEFAULT 0,
+    height INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS members (
+    room TEXT NOT NULL,
+    name TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    read INTEGER NOT NULL DEFAULT 0,
+    joined REAL NOT NULL,
+    PRIMARY KEY (room, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_name ON members (name);
+CREATE TABLE IF NOT EXISTS reactions (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    emoji TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (room, seq, emoji, name)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
+    text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61'
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    blob_id: str
+    name: str
+    size: int
+    mime: str
+    thumb_id: str | None = None
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    room: str
+    seq: int
+    sender: str
+    time: float
+    text: str
+    cid: str = ""
+    file: StoredFile | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    name: str
+    delivered: int
+    read: int
+
+
+class Store:
+    """One SQLite database. Not thread-safe: owned by the server's event loop thread."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL: a commit survives a process crash (kill -9); only an OS crash
+            # or power loss can lose the last transactions.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            for room in DEFAULT_ROOMS:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
+                    (room, self._clock()),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the history database {path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ rooms
+
+    def rooms(self) -> list[tuple[str, int, int]]:
+        """(name, last_seq, member count) for every room, by name."""
+        return list(
+            self._db.execute(
+                "SELECT r.name, r.last_seq, (SELECT count(*) FROM members m WHERE m.room = r.name)"
+                " FROM rooms r ORDER BY r.name COLLATE NOCASE"
+            )
+        )
+
+    def room_exists(self, room: str) -> bool:
+        return self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
+
+    def find_room(self, room: str) -> str | None:
+        """The stored spelling of a room name, matched without regard to case."""
+        row = self._db.execute(
+            "SELECT name FROM rooms WHERE name = ? COLLATE NOCASE", (room,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def create_room(self, room: str) -> bool:
+        """True if created, False if it already existed."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (room, self._clock())
+        )
+        return cur.rowcount == 1
+
+    def last_seq(self, room: str) -> int:
+        row = self._db.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------ members
+
+    def add_member(self, room: str, name: str) -> Member:
+        self._db.execute(
+            "INSERT OR IGNORE INTO members (room, name, joined) VALUES (?, ?, ?)",
+            (room, name, self._clock()),
+        )
+        row = self._db.execute(
+            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+        ).fetchone()
+        return Member(name, int(row[0]), int(row[1]))
+
+    def remove_member(self, room: str, name: str) -> None:
+        self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
+
+    def members(self, room: str) -> list[Member]:
+        return [
+            Member(n, d, r)
+            for n, d, r in self._db.execute(
+                "SELECT name, delivered, read FROM members WHERE room = ? ORDER BY name", (room,)
+            )
+        ]
+
+    def rooms_of(self, name: str) -> list[str]:
+        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ?", (name,))]
+
+    def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:
+        """Move a member's receipts forward (never back); returns the new values if changed."""
+        cur = self._db.execute(
+            "UPDATE members SET delivered = max(delivered, ?, ?), read = max(read, ?)"
+            " WHERE room = ? AND name = ? AND (delivered < max(?, ?) OR read < ?)",
+            (delivered, read, read, room, name, delivered, read, read),
+        )
+        if cur.rowcount == 0:
+            return None
+        row = self._db.execute(
+            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+        ).fetchone()
+        return Member(name, int(row[0]), int(row[1]))
+
+    # ------------------------------------------------------------ messages
+
+    def find_by_cid(self, room: str, sender: str, cid: str) -> StoredMessage | None:
+        row = self._db.execute(
+            _SELECT_MSG + " WHERE m.room = ? AND m.sender = ? AND m.cid = ?", (room, sender, cid)
+        ).fetchone()
+        return self._message(row) if row else None
+
+    def append(
+        self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None
+    ) -> StoredMessage:
+        """Store a message and give it the room's next seq, in one transaction."""
+        now = self._clock()
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+                (room,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no room named {room!r}")
+            seq = int(row[0])
+            file_id = None
+            if file is not None:
+                file_id = db.execute(
+                    "INSERT INTO files (blob_id, name, size, mime, thumb_id, width, height)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (file.blob_id, file.name, file.size, file.mime, file.thumb_id,
+                     file.width, file.height),
+                ).lastrowid
+            db.execute(
+                "INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (room, seq, sender, now, text, cid, file_id),
+            )
+            # The sender has its own message: its receipts move with it, no frame needed.
+            db.execute(
+                "UPDATE members SET delivered = ?, read = ? WHERE room = ? AND name = ?",
+                (seq, seq, room, sender),
+            )
+            searchable = text if file is None else f"{text} {file.name}".strip()
+            if searchable:
+                db.execute(
+                    "INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)",
+                    (searchable, room, seq),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return StoredMessage(room, seq, sender, now, text, cid, file)
+
+    def history(
+        self, room: str, *, after: int = 0, before: int | None = None, limit: int = 100
+    ) -> tuple[list[StoredMessage], bool]:
+        """The newest `limit` messages with after < seq < before, oldest first, and whether
+        older ones (still > after) exist."""
+        upper = before if before is not None else 2**62
+        rows = self._db.execute(
+            _SELECT_MSG + " WHERE m.room = ? AND m.seq > ? AND m.seq < ?"
+            " ORDER BY m.seq DESC LIMIT ?",
+            (room, after, upper, limit + 1),
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        rows.reverse()
+        return self._with_reactions(room, [self._message(r) for r in rows]), more
+
+    def search(self, room: str, query: str, limit: int = 50) -> list[StoredMessage]:
+        """Full-text search in one room; words are matched as prefixes, newest first."""
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in query.split())
+        if not match:
+            return []
+        try:
+            seqs = [
+                s
+                for (s,) in self._db.execute(
+                    "SELECT seq FROM messages_fts WHERE messages_fts MATCH ? AND room = ?"
+                    " ORDER BY seq DESC LIMIT ?",
+                    (match, room, limit),
+                )
+            ]
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed: {exc}") from exc
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        rows = self._db.execute(
+            _SELECT_MSG + f" WHERE m.room = ? AND m.seq IN ({marks}) ORDER BY m.seq DESC",
+            (room, *seqs),
+        ).fetchall()
+        return self._with_reactions(room, [self._message(r) for r in rows])
+
+    # ------------------------------------------------------------ reactions
+
+    def set_reaction(self, room: str, seq: int, emoji: str, name: str, on: bool) -> bool:
+        """True if this changed anything."""
+        if on:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO reactions (room, seq, emoji, name) VALUES (?, ?, ?, ?)",
+                (room, seq, emoji, name),
+            )
+        else:
+            cur = self._db.execute(
+                "DELETE FROM reactions WHERE room = ? AND seq = ? AND emoji = ? AND name = ?",
+                (room, seq, emoji, name),
+            )
+        return cur.rowcount == 1
+
+    def message_exists(self, room: str, seq: int) -> bool:
+        return (
+            self._db.execute(
+                "SELECT 1 FROM messages WHERE room = ? AND seq = ?", (room, seq)
+            ).fetchone()
+            is not None
+        )
+
+    # ------------------------------------------------------------ files
+
+    def file_known(self, blob_id: str) -> bool:
+        """A blob may be fetched once a message of any room refers to it (or its thumbnail)."""
+        return (
+            self._db.execute(
+                "SELECT 1 FROM files WHERE blob_id = ? OR thumb_id = ? LIMIT 1", (blob_id, blob_id)
+            ).fetchone()
+            is not None
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def bulk_append(self, room: str, rows: Iterable[tuple[str, str]]) -> int:
+        """Append many (sender, text) rows in one transaction (benchmarks, imports)."""
+        db = self._db
+        db.execute("BEGIN")
+        seq = self.last_seq(room)
+        now = self._clock()
+        batch = []
+        for sender, text in rows:
+            seq += 1
+            batch.append((room, seq, sender, now, text))
+        db.executemany(
+            "INSERT INTO messages (room, seq, sender, time, text) VALUES (?, ?, ?, ?, ?)", batch
+        )
+        db.executemany(
+            "INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)",
+            ((t, r, s) for r, s, _, _, t in batch),
+        )
+        db.execute("UPDATE rooms SET last_seq = ? WHERE name = ?", (seq, room))
+        db.execute("COMMIT")
+        return seq
+
+    @staticmethod
+    def _message(row: tuple[object, ...]) -> StoredMessage:
+        room, seq, sender, t, text, cid, blob, name, size, mime, thumb, w, h = row
+        file = None
+        if blob is not None:
+            file = StoredFile(str(blob), str(name), int(size), str(mime),  # type: ignore[call-overload]
+                              None if thumb is None else str(thumb), int(w), int(h))  # type: ignore[call-overload]
+        return StoredMessage(str(room), int(seq), str(sender), float(t), str(text), str(cid), file)  # type: ignore[call-overload,arg-type]
+
+    def _with_reactions(self, room: str, msgs: list[StoredMessage]) -> list[StoredMessage]:
+        if not msgs:
+            return msgs
+        rows = self._db.execute(
+            "SELECT seq, emoji, name FROM reactions WHERE room = ? AND seq BETWEEN ? AND ?"
+            " ORDER BY seq, emoji, name",
+            (room, min(m.seq for m in msgs), max(m.seq for m in msgs)),
+        ).fetchall()
+        by_seq: dict[int, dict[str, list[str]]] = {}
+        for seq, emoji, name in rows:
+            by_seq.setdefault(seq, {}).setdefault(emoji, []).append(name)
+        for m in msgs:
+            if m.seq in by_seq:
+                m.reactions.update(by_seq[m.seq])
+        return msgs
+
+
+_SELECT_MSG = (
+    "SELECT m.room, m.seq, m.sender, m.time, m.text, m.cid,"
+    " f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height"
+    " FROM messages m LEFT JOIN files f ON f.id = m.file_id"
+)

@@ -1,0 +1,17 @@
+"""Store errors: anything the history database or the blob directory refuses."""
+
+from __future__ import annotations
+
+from ..errors import PyRTCError
+
+__all__ = ["StoreError", "BlobError"]
+
+
+class StoreError(PyRTCError):
+    code = "store"
+
+
+class BlobError(StoreError):
+    """An upload that does not fit: wrong offset, wrong hash, over the size limit."""
+
+    code = "file"
