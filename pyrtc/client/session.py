@@ -75,8 +75,9 @@ class ClientSession:
         idle_timeout: float = 60.0,
         on_event: Callable[[Event], None] | None = None,
         connect_timeout: float = 5.0,
+        auto_delivered: bool = True,
     ) -> None:
-        self.host, self.port, self.name = host, port, name
+        self.host, self.port, self.name = host, port, p.check_name(name)
         self.state = ChatState()
         self.on_event = on_event
         self._client = client
@@ -84,6 +85,7 @@ class ClientSession:
         self._backoff = backoff
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
+        self._auto_delivered = auto_delivered  # report "delivered" as messages arrive
         self._token = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -93,9 +95,10 @@ class ClientSession:
         self._acks: dict[str, asyncio.Future[int]] = {}
         self._uploads: dict[str, asyncio.Queue[p.ServerMsg]] = {}
         self._downloads: dict[str, asyncio.Queue[p.ServerMsg]] = {}
+        self._streams: dict[int, asyncio.Queue[p.ServerMsg]] = {}  # rid -> a transfer's queue
         self._watch: set[str] = set()  # rooms joined as a watcher (tail)
         self._connected = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._waiters: list[asyncio.Future[None]] = []  # woken after every applied event
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -138,9 +141,7 @@ class ClientSession:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot reach the server at {self.address}: "
-                                 f"{exc.strerror or exc}" if isinstance(exc, OSError) and exc.strerror
-                                 else f"cannot reach the server at {self.address}: {exc or 'timed out'}") from exc
+            raise ConnectionLost(f"cannot reach the server at {self.address}: {_why(exc)}") from exc
         self._decoder = p.client_decoder()
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
                                       token=self._token, client=self._client)))
@@ -252,10 +253,9 @@ class ClientSession:
             delivered: dict[str, int] = {}
             for msg in self._decoder.feed(data):
                 self._receive(msg, delivered)
-            for room, seq in delivered.items():
-                self._write(p.MarkDelivered(room=room, seq=seq))
-            async with self._changed:
-                self._changed.notify_all()
+            if self._auto_delivered:
+                for room, seq in delivered.items():
+                    self._write(p.MarkDelivered(room=room, seq=seq))
 
     def _receive(self, msg: p.ServerMsg, delivered: dict[str, int]) -> None:
         match msg:
@@ -279,6 +279,10 @@ class ClientSession:
             case p.Error() if msg.fatal:
                 self._apply(msg)
                 raise Rejected(msg.code, msg.message)
+            case p.Error() if msg.cid:
+                fut = self._acks.pop(msg.cid, None)
+                if fut is not None and not fut.done():
+                    fut.set_exception(Rejected(msg.code, msg.message))
             case p.Posted():
                 room = self.state.rooms.get(msg.room)
                 if msg.sender != self.name and room is not None and msg.room not in self._watch:
@@ -290,6 +294,11 @@ class ClientSession:
                         delivered[msg.room] = max(delivered.get(msg.room, 0), last)
         rid = getattr(msg, "rid", 0)
         self._apply(msg)
+        stream = self._streams.get(rid) if rid else None
+        if stream is not None and isinstance(msg, (p.Error, p.FileEnd)):
+            if not isinstance(msg, p.FileEnd):  # FileEnd already went to the blob's queue
+                stream.put_nowait(msg)
+            return
         if rid:
             fut = self._replies.pop(rid, None)
             if fut is not None and not fut.done():
@@ -329,6 +338,11 @@ class ClientSession:
         self.state.apply(event)
         if self.on_event is not None:
             self.on_event(event)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
 
     def _emit(self, event: Event) -> None:
         self._apply(event)
@@ -355,8 +369,10 @@ class ClientSession:
     async def wait_for(self, pred: Callable[[ChatState], bool], timeout: float = 5.0) -> None:
         """Wait until `pred(state)` holds (checked after every batch of frames)."""
         async with asyncio.timeout(timeout):
-            async with self._changed:
-                await self._changed.wait_for(lambda: pred(self.state))
+            while not pred(self.state):
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._waiters.append(fut)
+                await fut
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):
@@ -428,6 +444,9 @@ class ClientSession:
 
     async def set_typing(self, room: str, typing: bool) -> None:
         self._write(p.SetTyping(room=room, typing=typing))
+
+    async def mark_delivered(self, room: str, seq: int) -> None:
+        self._write(p.MarkDelivered(room=room, seq=seq))
 
     async def mark_read(self, room: str, seq: int) -> None:
         self._write(p.MarkRead(room=room, seq=seq))
@@ -509,9 +528,25 @@ class ClientSession:
             queue.get_nowait()
         ack: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._acks[cid] = ack
-        ready = await self._request(lambda rid: p.OfferFile(room=room, cid=cid, name=display,
-                                                            size=size, sha256=sha, mime=kind, rid=rid))
-        offset = ready.offset
+        offer_rid = 0
+
+        def offer(rid: int) -> p.Msg:
+            nonlocal offer_rid
+            offer_rid = rid
+            return p.OfferFile(room=room, cid=cid, name=display, size=size, sha256=sha,
+                               mime=kind, rid=rid)
+
+        ready = await self._request(offer)
+        self._streams[offer_rid] = queue  # later errors about this upload (hash, disk) land here
+        try:
+            return await self._send_chunks(path, size, sha, display, tid, ready.offset, ack, queue,
+                                           progress)
+        finally:
+            self._streams.pop(offer_rid, None)
+
+    async def _send_chunks(self, path: Path, size: int, sha: str, display: str, tid: str,
+                           offset: int, ack: asyncio.Future[int], queue: asyncio.Queue[p.ServerMsg],
+                           progress: Callable[[int, int], None] | None) -> int:
         with open(path, "rb") as f:
             f.seek(offset)
             while offset < size:
@@ -593,7 +628,19 @@ class ClientSession:
         for m in self._known_files():
             if m.blob_id == blob_id or m.thumb_id == blob_id:
                 size_hint = m.size if m.blob_id == blob_id else 0
-        await self._request_nowait(lambda rid: p.FetchFile(blob_id=blob_id, offset=offset, rid=rid))
+        await self.wait_connected()
+        rid = next(self._rids)
+        self._streams[rid] = queue
+        try:
+            if not self._write(p.FetchFile(blob_id=blob_id, offset=offset, rid=rid)):
+                raise ConnectionLost("not connected")
+            await self._receive_file(part, offset, queue, tid, display, size_hint, progress)
+        finally:
+            self._streams.pop(rid, None)
+
+    async def _receive_file(self, part: Path, offset: int, queue: asyncio.Queue[p.ServerMsg],
+                            tid: str, display: str, size_hint: int,
+                            progress: Callable[[int, int], None] | None) -> None:
         with open(part, "ab") as f:
             while True:
                 msg = await queue.get()
@@ -611,18 +658,22 @@ class ClientSession:
                 else:
                     _raise_if_error(msg)
 
-    async def _request_nowait(self, make: Callable[[int], p.Msg]) -> None:
-        """Send a request whose answers come through a queue, not a reply future."""
-        await self.wait_connected()
-        if not self._write(make(0)):
-            raise ConnectionLost("not connected")
-
     def _known_files(self) -> list[p.FileInfo]:
         return [m.file for r in self.state.rooms.values() for m in r.messages if m.file]
 
     def find_message(self, room: str, pred: Callable[[MessageView], bool]) -> MessageView | None:
         view = self.state.rooms.get(room)
         return next((m for m in reversed(view.messages) if pred(m)), None) if view else None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+        return "connection refused (is a PyRTC server running there?)"
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _raise_if_error(msg: p.ServerMsg) -> None:

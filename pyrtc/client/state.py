@@ -326,6 +326,12 @@ class ChatState:
                 self.available = list(event.rooms)
             case p.Error():
                 self.notice = event.message
+                if event.cid:  # a refused text is not pending any more
+                    for room in self.rooms.values():
+                        for m in room.pending():
+                            if m.cid == event.cid:
+                                room.messages.remove(m)
+                                room.version += 1
             case Connecting():
                 self.address = event.address
                 self.connection = "reconnecting" if event.attempt else "connecting"

@@ -15,8 +15,9 @@ MAX_EMOJI = 16
 MAX_HISTORY_PAGE = 500
 MAX_SEARCH_HITS = 100
 MAX_QUERY = 200
+#: \A..\Z, not ^..$: msgspec matches with re.search, and $ accepts a trailing newline.
 #: Room names: start with a letter or digit, then letters, digits, space, `_ . -`.
-ROOM_PATTERN = r"^[\w][\w .\-]*$"
+ROOM_PATTERN = r"\A[^\W_][\w .\-]*\Z"
 #: User names: printable, no leading/trailing blanks (checked again by the server).
-NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
+NAME_PATTERN = r"\A[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\Z"
+SHA256_PATTERN = r"\A[0-9a-f]{64}\Z"

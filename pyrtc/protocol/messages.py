@@ -11,15 +11,17 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Union
 
 import msgspec
 from msgspec import Meta
 
 from . import limits as L
+from .errors import BadMessage
 
 __all__ = [
-    "Msg", "RoomName", "UserName", "Sha256",
+    "check_name", "check_room", "Msg", "RoomName", "UserName", "Sha256",
     "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
@@ -41,6 +43,25 @@ Emoji = Annotated[str, Meta(min_length=1, max_length=L.MAX_EMOJI)]
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="t"):
     """Every frame body. Tags are wire names: set by hand, never renamed."""
+
+
+def check_name(name: str) -> str:
+    """A user name as the server will accept it, or BadMessage saying what is wrong."""
+    if not 1 <= len(name) <= L.MAX_NAME:
+        raise BadMessage(f"a name must have 1 to {L.MAX_NAME} characters, not {len(name)}")
+    if not re.fullmatch(L.NAME_PATTERN, name):
+        raise BadMessage(f"the name {name!r} has control characters or leading/trailing spaces")
+    return name
+
+
+def check_room(room: str) -> str:
+    """A room name as the server will accept it, or BadMessage saying what is wrong."""
+    if not 1 <= len(room) <= L.MAX_ROOM:
+        raise BadMessage(f"a room name must have 1 to {L.MAX_ROOM} characters, not {len(room)}")
+    if not re.fullmatch(L.ROOM_PATTERN, room):
+        raise BadMessage(f"the room name {room!r} may hold only letters, digits, spaces and _ . -,"
+                         " and must start with a letter or digit")
+    return room
 
 
 # ---------------------------------------------------------------- client -> server
@@ -320,6 +341,7 @@ class Error(Msg, tag="error"):
     message: str
     rid: int = 0
     fatal: bool = False  # the server closes the connection after sending it
+    cid: str = ""  # set when refusing a SendText / OfferFile: which message failed
 
 
 ClientMsg = Union[

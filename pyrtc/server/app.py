@@ -188,7 +188,8 @@ class ChatServer:
                 log.warning("%s (%s): %s; closing", conn.peer, conn.name, exc)
                 conn.fail(exc.code, str(exc), rid)
             else:
-                conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=rid)))
+                conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=rid,
+                                           cid=getattr(msg, "cid", ""))))
         except StoreError as exc:
             log.warning("%s (%s): %s", conn.peer, conn.name, exc)
             conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0))))

@@ -1,0 +1,399 @@
+"""The `pyrtc` command. The only place that configures logging.
+
+Every failure a user can cause (unreachable server, name taken, unknown room, bad
+arguments) ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import logging.handlers
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from . import __version__
+from .client import ClientSession, ConnectionLost, Rejected, parse_address
+from .client.state import MessageView
+from .errors import PyRTCError
+from .protocol import check_room
+from .protocol.limits import MAX_TEXT
+from .server import DEFAULT_PORT, ChatServer, ServerConfig
+
+__all__ = ["main", "setup_logging", "default_log_dir"]
+
+log = logging.getLogger("pyrtc.cli")
+
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A one-line message for the user."""
+
+
+# ---------------------------------------------------------------- logging
+
+
+def default_log_dir() -> Path:
+    """`logs/` of the source checkout when run from one (the product's layout), else the
+    platform's log folder."""
+    env = os.environ.get("PYRTC_LOG_DIR")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "logs"
+    if checkout.is_dir() and os.access(checkout, os.W_OK):
+        return checkout
+    return Path(platformdirs.user_log_dir("pyrtc", appauthor=False))
+
+
+class _OneLine(logging.Formatter):
+    """Console lines without tracebacks: those belong in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record).replace("\n", " ")
+
+
+def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
+    """Rotating files under `log_dir`: pyrtc-<role>.log (everything), chat.log (chat activity,
+    server only); WARNING and up also on stderr."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger("pyrtc")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    main_file = logging.handlers.RotatingFileHandler(
+        log_dir / f"pyrtc-{role}.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+    main_file.setFormatter(fmt)
+    root.addHandler(main_file)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(_OneLine("pyrtc: %(message)s"))
+    root.addHandler(console)
+    if role == "server":
+        chat = logging.getLogger("pyrtc.chat")
+        for h in list(chat.handlers):
+            chat.removeHandler(h)
+        chat_file = logging.handlers.RotatingFileHandler(
+            log_dir / "chat.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        chat_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        chat.addHandler(chat_file)
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+    t = text.strip().lower().replace("ib", "b")
+    num = t.rstrip("kmgb")
+    unit = t[len(num):]
+    try:
+        value = float(num)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 100M)") from None
+    if unit not in units or value < 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 100M)")
+    return int(value * units[unit])
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+    return port
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (argparse prints usage too)
+        self.print_usage(sys.stderr)
+        print(f"pyrtc: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pyrtc", description="Zero-configuration LAN chat.")
+    parser.add_argument("--version", action="version", version=f"pyrtc {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--log-dir", type=Path, default=None, help="where log files go")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    srv = sub.add_parser("server", help="run a chat server")
+    srv.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    srv.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                     help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
+    srv.add_argument("--data-dir", type=Path, default=None, help="history and files")
+    srv.add_argument("--name", default=None, help="the server's name shown to users")
+    srv.add_argument("--max-file", type=_size, default=100 * 1024**2,
+                     help="largest file accepted (default 100M)")
+    srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
+    srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
+
+    def client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
+        p.add_argument("--server", required=True, metavar="HOST:PORT", help="server address")
+        if room:
+            p.add_argument("--room", required=True, help="room name")
+        if name:
+            p.add_argument("--name", required=True, help="your display name")
+
+    snd = sub.add_parser("send", help="send a message (TEXT, or each line of stdin)")
+    client_opts(snd, room=True, name=True)
+    snd.add_argument("text", nargs="*", metavar="TEXT")
+
+    tail = sub.add_parser("tail", help="print a room's history, and follow it")
+    client_opts(tail, room=True, name=False)
+    tail.add_argument("--since", type=int, default=None, metavar="SEQ",
+                      help="every message after this sequence number")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
+    tail.add_argument("--name", default=None, help="name to connect as (default: tail-XXXX)")
+
+    up = sub.add_parser("upload", help="share a file in a room")
+    client_opts(up, room=True, name=True)
+    up.add_argument("path", type=Path, metavar="PATH")
+
+    down = sub.add_parser("download", help="download a shared file by its id")
+    client_opts(down, room=False, name=False)
+    down.add_argument("file_id", metavar="FILE_ID")
+    down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
+    down.add_argument("--name", default=None, help="name to connect as")
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text, DEFAULT_PORT)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+async def _session(args: argparse.Namespace, name: str) -> ClientSession:
+    host, port = _address(args.server)
+    if getattr(args, "room", None) is not None:
+        check_room(args.room)
+    session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True)
+    await session.connect()
+    return session
+
+
+async def cmd_server(args: argparse.Namespace) -> int:
+    config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
+                          log_text=not args.no_log_text)
+    if args.data_dir is not None:
+        config.data_dir = args.data_dir
+    if args.name:
+        config.name = args.name
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = ChatServer(config)
+    try:
+        host, port = await server.start()
+    except OSError as exc:
+        server.store.close()
+        raise UserError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    print(f"PyRTC server {config.name!r} listening on {host}:{port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    print("PyRTC server stopped", flush=True)
+    return 0
+
+
+async def cmd_send(args: argparse.Namespace) -> int:
+    if args.text:
+        lines = [" ".join(args.text)]
+    else:
+        if sys.stdin.isatty():
+            print("pyrtc: type messages, one per line; Ctrl-D sends them", file=sys.stderr)
+        lines = [line.rstrip("\r\n") for line in sys.stdin]
+        lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise UserError("nothing to send: give TEXT or pipe lines on stdin")
+    for n, line in enumerate(lines, 1):
+        if len(line) > MAX_TEXT:
+            where = f"line {n} is" if len(lines) > 1 else "the message is"
+            raise UserError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
+    session = await _session(args, args.name)
+    try:
+        room = (await session.join(args.room)).name
+        # Pipelined: every line is written at once; the same stream keeps their order.
+        sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
+        async with asyncio.timeout(max(30.0, len(lines) / 500)):
+            seqs = await asyncio.gather(*sends)
+        log.info("sent %d messages to %s (seq %d..%d)", len(seqs), room, seqs[0], seqs[-1])
+    finally:
+        await session.close()
+    return 0
+
+
+def _json_line(m: MessageView) -> str:
+    file = None
+    if m.file is not None:
+        f = m.file
+        file = {"id": f.blob_id, "name": f.name, "size": f.size, "mime": f.mime,
+                "thumb_id": f.thumb_id, "width": f.width, "height": f.height}
+    return json.dumps({"seq": m.seq, "room": m.room, "sender": m.sender, "time": m.time,
+                       "text": m.text, "file": file,
+                       "reactions": {e: sorted(n) for e, n in m.reactions.items()}},
+                      ensure_ascii=False)
+
+
+def _human_line(m: MessageView) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.time))
+    body = m.text
+    if m.file is not None:
+        body = f"[file] {m.file.name} ({_human_size(m.file.size)}, {m.file.mime}) id={m.file.blob_id}"
+    body = "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in body)
+    return f"{stamp} #{m.seq} {m.sender}: {body}"
+
+
+async def cmd_tail(args: argparse.Namespace) -> int:
+    session = await _session(args, args.name or f"tail-{secrets.token_hex(2)}")
+    fmt = _json_line if args.json else _human_line
+    try:
+        room = await session.join(args.room, since=args.since, watch=True)
+        printed = args.since if args.since is not None else 0
+        while True:
+            for m in list(room.messages):
+                if m.seq > printed:
+                    print(fmt(m), flush=True)
+                    printed = m.seq
+            if not args.follow:
+                return 0
+            current = printed
+            await session.wait_for(lambda s: s.rooms[room.name].last_seq > current or
+                                   session.fatal is not None, timeout=None)  # type: ignore[arg-type]
+            if session.fatal is not None:
+                raise session.fatal
+            room = session.state.rooms[room.name]
+    finally:
+        await session.close()
+
+
+def _progress(total: int, label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar on a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return (lambda done, size: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
+               file=sys.stderr, leave=True)
+
+    def update(done: int, size: int) -> None:
+        if size and bar.total != size:
+            bar.total = size
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
+async def cmd_upload(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    session = await _session(args, args.name)
+    update, done = _progress(path.stat().st_size, path.name[:30])
+    try:
+        room = (await session.join(args.room)).name
+        seq = await session.upload(room, path, progress=update)
+    finally:
+        done()
+        await session.close()
+    msg = session.state.rooms[room].by_seq.get(seq)
+    file_id = msg.file.blob_id if msg and msg.file else "?"
+    print(f"uploaded {path.name} to {room} as message #{seq}; file id {file_id}")
+    return 0
+
+
+async def cmd_download(args: argparse.Namespace) -> int:
+    file_id = args.file_id.strip().lower()
+    if len(file_id) != 64 or any(c not in "0123456789abcdef" for c in file_id):
+        raise UserError(f"not a file id: {args.file_id!r} (64 hex digits, from `pyrtc tail`)")
+    out: Path = args.output
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give the file name to save as")
+    if out.exists():
+        raise UserError(f"{out} exists; not overwriting it")
+    if not out.parent.exists():
+        raise UserError(f"no such folder: {out.parent}")
+    session = await _session(args, args.name or f"dl-{secrets.token_hex(2)}")
+    update, done = _progress(0, out.name[:30])
+    try:
+        await session.download(file_id, out, progress=update)
+    finally:
+        done()
+        await session.close()
+    print(f"saved {out} ({_human_size(out.stat().st_size)})")
+    return 0
+
+
+def _human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "server": cmd_server,
+    "send": cmd_send,
+    "tail": cmd_tail,
+    "upload": cmd_upload,
+    "download": cmd_download,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        setup_logging(args.command if args.command == "server" else "client",
+                      args.log_dir or default_log_dir(), verbose=args.verbose)
+    except OSError as exc:
+        print(f"pyrtc: cannot write logs to {args.log_dir or default_log_dir()}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        return asyncio.run(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        return 130
+    except (UserError, ConnectionLost) as exc:
+        print(f"pyrtc: {exc}", file=sys.stderr)
+    except Rejected as exc:
+        print(f"pyrtc: the server refused: {exc}", file=sys.stderr)
+    except TimeoutError:
+        print("pyrtc: timed out waiting for the server", file=sys.stderr)
+    except PyRTCError as exc:
+        print(f"pyrtc: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"pyrtc: {exc}", file=sys.stderr)
+    except Exception as exc:  # a bug of ours: details in the log, one line for the user
+        # One line on the console (its formatter drops tracebacks), the details in the file.
+        log.error("unexpected error (%s: %s); details in %s", type(exc).__name__, exc,
+                  args.log_dir or default_log_dir(), exc_info=True)
+    return EXIT_FAIL

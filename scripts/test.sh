@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Quick start 2: install everything the tests need (system packages too) and run the suite.
+# `bash scripts/test.sh [pytest args]`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# System packages: iproute2 (network namespaces for mDNS tests).
+need=()
+for pkg in iproute2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+bash scripts/setup.sh test
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,171 @@
+"""The `pyrtc` command driven as a user would: real processes, real server, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PYRTC = [sys.executable, "-m", "pyrtc"]
+
+
+def run(*args: str, stdin: str | None = None, timeout: float = 30, log_dir: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYRTC_LOG_DIR=str(log_dir)) if log_dir else None
+    return subprocess.run([*PYRTC, *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+class Server:
+    def __init__(self, tmp: Path, *extra: str) -> None:
+        self.logs = tmp / "logs"
+        env = dict(os.environ, PYRTC_LOG_DIR=str(self.logs))
+        self.proc = subprocess.Popen(
+            [*PYRTC, "server", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp / "data"),
+             "--name", "CLI test", "--no-announce", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
+        assert match, f"server did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
+        self.address = match.group(1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.proc.send_signal(sig)
+        out, _ = self.proc.communicate(timeout=10)
+        return self.proc.returncode, out
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path)
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def tail_json(server: Server, room: str = "General", *extra: str) -> list[dict[str, object]]:
+    r = run("tail", "--server", server.address, "--room", room, "--json", *extra)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_send_then_tail(server: Server) -> None:
+    r = run("send", "--server", server.address, "--room", "General", "--name", "ann", "hello", "there")
+    assert r.returncode == 0, r.stderr
+    r = run("send", "--server", server.address, "--room", "General", "--name", "bob",
+            stdin="one\n\ntwo\nthree ✓\n")
+    assert r.returncode == 0, r.stderr
+    msgs = tail_json(server)
+    assert [(m["seq"], m["sender"], m["text"]) for m in msgs] == [
+        (1, "ann", "hello there"), (2, "bob", "one"), (3, "bob", "two"), (4, "bob", "three ✓")]
+    assert {"seq", "room", "sender", "time", "text", "file"} <= set(msgs[0])
+    assert [m["seq"] for m in tail_json(server, "General", "--since", "2")] == [3, 4]
+    human = run("tail", "--server", server.address, "--room", "General")
+    assert re.search(r"#1 ann: hello there", human.stdout)
+
+
+def test_tail_follow_prints_live_messages(server: Server) -> None:
+    follow = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "Gaming",
+                               "--follow", "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # tail is a separate process: give it time to join (only a delay, not a sync)
+        run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "live!")
+        assert follow.stdout is not None
+        line = follow.stdout.readline()
+        assert json.loads(line)["text"] == "live!"
+    finally:
+        follow.terminate()
+        follow.wait(5)
+
+
+def test_upload_and_download(server: Server, tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_bytes(os.urandom(700_000))
+    r = run("upload", "--server", server.address, "--room", "Study", "--name", "ann", str(src))
+    assert r.returncode == 0, r.stderr
+    assert "uploaded notes.txt to Study as message #1" in r.stdout
+    [msg] = tail_json(server, "Study")
+    file = msg["file"]
+    assert isinstance(file, dict) and file["name"] == "notes.txt" and file["size"] == 700_000
+    out = tmp_path / "copy.txt"
+    r = run("download", "--server", server.address, str(file["id"]), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == src.read_bytes()
+    r = run("download", "--server", server.address, str(file["id"]), "-o", str(out))
+    assert r.returncode == 1 and "not overwriting" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["send", "--server", "127.0.0.1:1", "--room", "General", "--name", "a", "x"], "connection refused"),
+    (["send", "--server", "{addr}", "--room", "Nope", "--name", "a", "x"], "no room named 'Nope'"),
+    (["send", "--server", "{addr}", "--room", "../x", "--name", "a", "x"], "room name"),
+    (["send", "--server", "{addr}", "--room", "General", "--name", " ", "x"], "name"),
+    (["send", "--server", "{addr}", "--room", "General", "--name", "a", "x" * 9000], "limit is 8000"),
+    (["send", "--server", "host:notaport", "--room", "General", "--name", "a", "x"], "bad port"),
+    (["download", "--server", "{addr}", "xyz", "-o", "/tmp/pyrtc-never"], "not a file id"),
+    (["download", "--server", "{addr}", "f" * 64, "-o", "/tmp/pyrtc-never"], "no file with id"),
+    (["upload", "--server", "{addr}", "--room", "General", "--name", "a", "/no/such/file"], "no such file"),
+])
+def test_errors_are_one_clear_line(server: Server, args: list[str], message: str) -> None:
+    r = run(*[a.replace("{addr}", server.address) for a in args])
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_name_taken(server: Server) -> None:
+    holder = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "General",
+                               "--follow", "--name", "dana"], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = run("send", "--server", server.address, "--room", "General", "--name", "Dana", "hi")
+            if r.returncode == 1:
+                break
+            time.sleep(0.2)  # the holder may not be connected yet
+        assert r.returncode == 1 and "'Dana' is in use" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        holder.terminate()
+        holder.wait(5)
+
+
+def test_bad_arguments_exit_2_with_usage() -> None:
+    r = run("send", "--room", "General")
+    assert r.returncode == 2 and "required" in r.stderr and "Traceback" not in r.stderr
+    r = run("server", "--port", "70000")
+    assert r.returncode == 2 and "out of range" in r.stderr
+
+
+def test_server_stops_cleanly_on_sigterm_and_sigint(tmp_path: Path) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        srv = Server(tmp_path / str(sig))
+        code, out = srv.stop(sig)
+        assert code == 0 and "stopped" in out
+
+
+def test_busy_port_is_a_clear_error(server: Server, tmp_path: Path) -> None:
+    port = server.address.split(":")[1]
+    r = run("server", "--host", "127.0.0.1", "--port", port, "--data-dir", str(tmp_path / "d2"),
+            "--no-announce")
+    assert r.returncode == 1 and "cannot listen" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chat_activity_is_logged_without_forged_lines(server: Server) -> None:
+    run("send", "--server", server.address, "--room", "General", "--name", "eve",
+        "fine\n2026-01-01 00:00:00 message room=General seq=99 from=admin text=\"forged\"")
+    code, _ = server.stop()
+    assert code == 0
+    chat = (server.logs / "chat.log").read_text()
+    assert "join room=General name=eve" in chat and "connect name=eve" in chat
+    lines = [ln for ln in chat.splitlines() if "forged" in ln]
+    assert len(lines) == 1 and "from=eve" in lines[0] and "\\n" in lines[0]
+    assert (server.logs / "pyrtc-server.log").read_text().count("listening on") == 1

@@ -1,0 +1,117 @@
+"""ChatState is pure: driven here by events alone, no sockets."""
+
+from __future__ import annotations
+
+import pyrtc.protocol as p
+from pyrtc.client import ChatState
+from pyrtc.client.state import Disconnected, PendingText
+
+
+def posted(seq: int, sender: str = "bob", text: str = "", cid: str = "") -> p.Posted:
+    return p.Posted(room="General", seq=seq, sender=sender, time=float(seq), text=text or f"m{seq}", cid=cid)
+
+
+def joined(*history: p.Posted, members: tuple[str, ...] = ("ann", "bob")) -> p.Joined:
+    return p.Joined(room="General", members=[p.MemberInfo(name=n, online=True) for n in members],
+                    history=list(history), last_seq=max((h.seq for h in history), default=0))
+
+
+def state() -> ChatState:
+    s = ChatState()
+    s.apply(p.Welcome(version=1, server="srv", name="ann", token="t"))
+    return s
+
+
+def test_each_seq_is_held_once_in_order() -> None:
+    s = state()
+    s.apply(joined(posted(1), posted(2)))
+    for seq in (4, 2, 3, 4, 1):
+        s.apply(posted(seq))
+    assert [m.seq for m in s.rooms["General"].messages] == [1, 2, 3, 4]
+    assert s.rooms["General"].synced == 4
+
+
+def test_synced_stops_at_a_gap() -> None:
+    s = state()
+    s.apply(joined(posted(1)))
+    s.apply(posted(3))
+    assert s.rooms["General"].synced == 1
+    s.apply(posted(2))
+    assert s.rooms["General"].synced == 3
+
+
+def test_pending_message_becomes_the_acked_one() -> None:
+    s = state()
+    s.apply(joined())
+    s.apply(PendingText("General", "c1", "ann", "hi", 1.0))
+    room = s.rooms["General"]
+    assert s.status(room.messages[0]) == "pending"
+    s.apply(p.Acked(room="General", cid="c1", seq=1, time=2.0))
+    s.apply(posted(1, sender="ann", text="hi", cid="c1"))  # the broadcast copy: no duplicate
+    assert [(m.seq, m.text) for m in room.messages] == [(1, "hi")]
+    assert s.status(room.messages[0]) == "sent"
+
+
+def test_status_needs_every_other_member() -> None:
+    s = state()
+    s.apply(joined(posted(1, sender="ann"), members=("ann", "bob", "cy")))
+    msg = s.rooms["General"].by_seq[1]
+    s.apply(p.Receipt(room="General", name="bob", delivered=1, read=1))
+    assert s.status(msg) == "sent"
+    s.apply(p.Receipt(room="General", name="cy", delivered=1, read=0))
+    assert s.status(msg) == "delivered" and s.read_by(msg) == ["bob"]
+    s.apply(p.Receipt(room="General", name="cy", delivered=1, read=1))
+    assert s.status(msg) == "read"
+    s.apply(p.Receipt(room="General", name="cy", delivered=0, read=0))  # never backwards
+    assert s.status(msg) == "read"
+
+
+def test_unread_counts_only_others_after_my_read() -> None:
+    s = state()
+    s.apply(joined(posted(1), posted(2, sender="ann"), posted(3), posted(4)))
+    assert s.unread("General") == 3
+    s.apply(p.Receipt(room="General", name="ann", delivered=4, read=3))
+    assert s.unread("General") == 1
+
+
+def test_typing_line_and_reset_on_disconnect() -> None:
+    s = state()
+    s.apply(joined(members=("ann", "bob", "cy", "dee")))
+    assert s.typing_line("General") == ""
+    s.apply(p.Typing(room="General", name="ann", typing=True))
+    assert s.typing_line("General") == ""  # never "you are typing"
+    s.apply(p.Typing(room="General", name="bob", typing=True))
+    assert s.typing_line("General") == "bob is typing…"
+    s.apply(p.Typing(room="General", name="dee", typing=True))
+    assert s.typing_line("General") == "bob and dee are typing…"
+    s.apply(p.Typing(room="General", name="cy", typing=True))
+    assert s.typing_line("General") == "Several people are typing…"
+    s.apply(Disconnected("lost", retrying=True))
+    assert s.typing_line("General") == "" and s.connection == "reconnecting"
+
+
+def test_reactions_toggle() -> None:
+    s = state()
+    s.apply(joined(posted(1)))
+    s.apply(p.Reacted(room="General", seq=1, emoji="👍", name="bob", on=True))
+    s.apply(p.Reacted(room="General", seq=1, emoji="👍", name="ann", on=True))
+    s.apply(p.Reacted(room="General", seq=1, emoji="👍", name="bob", on=False))
+    assert s.rooms["General"].by_seq[1].reactions == {"👍": {"ann"}}
+    s.apply(p.Reacted(room="General", seq=1, emoji="👍", name="ann", on=False))
+    assert s.rooms["General"].by_seq[1].reactions == {}
+
+
+def test_refused_text_is_no_longer_pending() -> None:
+    s = state()
+    s.apply(joined())
+    s.apply(PendingText("General", "c9", "ann", "too fast", 1.0))
+    s.apply(p.Error(code="slow_down", message="slow down", cid="c9"))
+    assert s.rooms["General"].messages == [] and s.notice == "slow down"
+
+
+def test_versions_move_on_change() -> None:
+    s = state()
+    s.apply(joined())
+    v = s.rooms["General"].version
+    s.apply(posted(1))
+    assert s.rooms["General"].version > v

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real server on 127.0.0.1 with a real SQLite file, real client sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from pyrtc.client import ClientSession
+from pyrtc.server import ChatServer, ServerConfig
+
+
+class FakeClock:
+    """Monotonic time the test moves by hand (typing expiry, heartbeats)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def server_config(data_dir: Path, **kw: object) -> ServerConfig:
+    cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, name="test server")
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    return cfg
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[ChatServer]:
+    srv = ChatServer(server_config(tmp_path / "data"))
+    await srv.start()
+    yield srv
+    await srv.close()
+
+
+ClientFactory = Callable[..., Awaitable[ClientSession]]
+
+
+@pytest.fixture
+async def connect(server: ChatServer) -> AsyncIterator[ClientFactory]:
+    """connect(name, **opts) -> a connected ClientSession to `server`, closed at teardown."""
+    sessions: list[ClientSession] = []
+
+    async def make(name: str, srv: ChatServer | None = None, **opts: object) -> ClientSession:
+        host, port = (srv or server).address
+        s = ClientSession(host, port, name, **opts)  # type: ignore[arg-type]
+        await s.connect()
+        sessions.append(s)
+        return s
+
+    yield make
+    await asyncio.gather(*(s.close() for s in sessions))
+
+
+def texts(session: ClientSession, room: str) -> list[str]:
+    return [m.text for m in session.state.rooms[room].messages if m.seq]
