@@ -123,15 +123,13 @@ def test_errors_are_one_clear_line(server: Server, args: list[str], message: str
 
 
 def test_name_taken(server: Server) -> None:
+    run("send", "--server", server.address, "--room", "General", "--name", "ann", "first")
     holder = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "General",
                                "--follow", "--name", "dana"], stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            r = run("send", "--server", server.address, "--room", "General", "--name", "Dana", "hi")
-            if r.returncode == 1:
-                break
-            time.sleep(0.2)  # the holder may not be connected yet
+        assert holder.stdout is not None
+        assert "first" in holder.stdout.readline()  # printed history: dana is connected
+        r = run("send", "--server", server.address, "--room", "General", "--name", "Dana", "hi")
         assert r.returncode == 1 and "'Dana' is in use" in r.stderr and "Traceback" not in r.stderr
     finally:
         holder.terminate()
