@@ -23,7 +23,8 @@ from typing import Any
 import platformdirs
 
 from . import __version__
-from .client import ClientSession, ConnectionLost, Rejected, parse_address
+from ._compat import timeout
+from .client import ChatState, ClientSession, ConnectionLost, Rejected, parse_address
 from .client.state import MessageView
 from .errors import PyRTCError
 from .protocol import check_room
@@ -240,7 +241,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
         room = (await session.join(args.room)).name
         # Pipelined: every line is written at once; the same stream keeps their order.
         sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
-        async with asyncio.timeout(max(30.0, len(lines) / 500)):
+        async with timeout(max(30.0, len(lines) / 500)):
             seqs = await asyncio.gather(*sends)
         log.info("sent %d messages to %s (seq %d..%d)", len(seqs), room, seqs[0], seqs[-1])
     finally:
@@ -282,9 +283,10 @@ async def cmd_tail(args: argparse.Namespace) -> int:
                     printed = m.seq
             if not args.follow:
                 return 0
-            current = printed
-            await session.wait_for(lambda s: s.rooms[room.name].last_seq > current or
-                                   session.fatal is not None, timeout=None)  # type: ignore[arg-type]
+            def more(s: ChatState, name: str = room.name, seen: int = printed) -> bool:
+                return s.rooms[name].last_seq > seen or session.fatal is not None
+
+            await session.wait_for(more, timeout=None)
             if session.fatal is not None:
                 raise session.fatal
             room = session.state.rooms[room.name]

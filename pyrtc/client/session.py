@@ -25,10 +25,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import protocol as p
+from .._compat import timeout as _timeout
 from ..protocol import limits as L
 from .errors import ConnectionLost, Rejected
 from .state import (
-    ChatState, Connected, Connecting, Disconnected, Event, MessageView, PendingText, RoomView,
+    ChatState,
+    Connected,
+    Connecting,
+    Disconnected,
+    Event,
+    MessageView,
+    PendingText,
+    RoomView,
     TransferUpdate,
 )
 
@@ -138,7 +146,7 @@ class ClientSession:
     async def _open(self, attempt: int = 0) -> None:
         self._emit(Connecting(self.address, attempt))
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with _timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2)
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot reach the server at {self.address}: {_why(exc)}") from exc
@@ -146,7 +154,7 @@ class ClientSession:
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
                                       token=self._token, client=self._client)))
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with _timeout(self._connect_timeout):
                 welcome = await self._read_welcome(reader)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
             writer.close()
@@ -246,7 +254,7 @@ class ClientSession:
         assert self._reader is not None
         reader = self._reader
         while True:
-            async with asyncio.timeout(self._idle_timeout):
+            async with _timeout(self._idle_timeout):
                 data = await reader.read(L.MAX_FRAME)
             if not data:
                 return
@@ -300,12 +308,12 @@ class ClientSession:
                 stream.put_nowait(msg)
             return
         if rid:
-            fut = self._replies.pop(rid, None)
-            if fut is not None and not fut.done():
+            reply = self._replies.pop(rid, None)
+            if reply is not None and not reply.done():
                 if isinstance(msg, p.Error):
-                    fut.set_exception(Rejected(msg.code, msg.message))
+                    reply.set_exception(Rejected(msg.code, msg.message))
                 else:
-                    fut.set_result(msg)
+                    reply.set_result(msg)
         elif isinstance(msg, p.Error):
             log.warning("server: %s", msg.message)
 
@@ -356,7 +364,7 @@ class ClientSession:
     async def _request(self, make: Callable[[int], p.Msg], timeout: float = 10.0) -> Any:
         if self.fatal is not None:
             raise self.fatal
-        async with asyncio.timeout(timeout):
+        async with _timeout(timeout):
             await self._connected.wait()
             rid = next(self._rids)
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -366,16 +374,16 @@ class ClientSession:
                 raise ConnectionLost("not connected")
             return await fut
 
-    async def wait_for(self, pred: Callable[[ChatState], bool], timeout: float = 5.0) -> None:
+    async def wait_for(self, pred: Callable[[ChatState], bool], timeout: float | None = 5.0) -> None:
         """Wait until `pred(state)` holds (checked after every batch of frames)."""
-        async with asyncio.timeout(timeout):
+        async with _timeout(timeout):
             while not pred(self.state):
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._waiters.append(fut)
                 await fut
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+        async with _timeout(timeout):
             await self._connected.wait()
 
     # ------------------------------------------------------------------ commands
@@ -436,7 +444,7 @@ class ClientSession:
         self._write(p.SendText(room=room, cid=cid, text=text))
         if timeout is None:
             return await fut
-        async with asyncio.timeout(timeout):
+        async with _timeout(timeout):
             return await fut
 
     def pending_acks(self) -> int:
@@ -456,8 +464,9 @@ class ClientSession:
 
     async def history(self, room: str, *, before: int | None = None, after: int = 0,
                       limit: int = 100) -> p.HistoryPage:
-        return await self._request(lambda rid: p.GetHistory(room=room, before=before, after=after,
-                                                            limit=limit, rid=rid))
+        page: p.HistoryPage = await self._request(
+            lambda rid: p.GetHistory(room=room, before=before, after=after, limit=limit, rid=rid))
+        return page
 
     async def load_older(self, room: str, limit: int = 100) -> int:
         """Fetch the page before the oldest message held; returns how many came."""
@@ -569,7 +578,8 @@ class ClientSession:
                 self._emit(TransferUpdate(tid, display, "up", size, offset, path=str(path)))
         done = asyncio.ensure_future(ack)
         err = asyncio.ensure_future(queue.get())
-        await asyncio.wait({done, err}, return_when=asyncio.FIRST_COMPLETED, timeout=300)
+        either: set[asyncio.Future[Any]] = {done, err}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED, timeout=300)
         err.cancel()
         if done.done():
             seq = done.result()

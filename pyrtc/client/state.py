@@ -303,8 +303,9 @@ class ChatState:
             case p.MemberJoined():
                 room = self.rooms.get(event.room)
                 if room is not None:
-                    m = event.member
-                    room.members[m.name] = MemberView(m.name, m.online, m.delivered, m.read)
+                    info = event.member
+                    room.members[info.name] = MemberView(info.name, info.online, info.delivered,
+                                                         info.read)
                     room.version += 1
             case p.MemberLeft():
                 room = self.rooms.get(event.room)

@@ -17,6 +17,8 @@ __all__ = ["ProtocolError", "FrameTooLarge", "BadMessage", "VersionMismatch", "U
 
 class ProtocolError(PyRTCError):
     code = "protocol"
+    #: Messages that decoded from the same feed() before the error: still valid, still served.
+    decoded: list[object] = []
 
 
 class FrameTooLarge(ProtocolError):

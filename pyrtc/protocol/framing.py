@@ -50,7 +50,8 @@ class FrameDecoder(Generic[M]):
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[M]:
-        """Add bytes; return every message now complete (possibly none)."""
+        """Add bytes; return every message now complete (possibly none). On a bad frame it
+        raises, with the messages decoded before it in `exc.decoded`."""
         if self._broken is not None:
             raise self._broken
         self._buf += data
@@ -70,6 +71,7 @@ class FrameDecoder(Generic[M]):
                 out.append(self._decode(memoryview(buf)[pos + HEADER : end]))
                 pos = end
         except ProtocolError as exc:
+            exc.decoded = list(out)
             self._broken = exc
             raise
         finally:

@@ -67,23 +67,23 @@ def check_room(room: str) -> str:
 # ---------------------------------------------------------------- client -> server
 
 
-class Hello(Msg, tag="hello"):
+class Hello(Msg, frozen=True, tag="hello"):
     version: int
     name: UserName
     token: str = ""  # from an earlier Welcome: lets a reconnect replace a half-open session
     client: Annotated[str, Meta(max_length=64)] = ""
 
 
-class ListRooms(Msg, tag="list_rooms"):
+class ListRooms(Msg, frozen=True, tag="list_rooms"):
     rid: Rid = 0
 
 
-class CreateRoom(Msg, tag="create_room"):
+class CreateRoom(Msg, frozen=True, tag="create_room"):
     room: RoomName
     rid: Rid = 0
 
 
-class JoinRoom(Msg, tag="join_room"):
+class JoinRoom(Msg, frozen=True, tag="join_room"):
     """Join (or re-join after a reconnect). `since`: the last seq the client has; the
     server replies with everything after it, or the recent page when None."""
 
@@ -93,12 +93,12 @@ class JoinRoom(Msg, tag="join_room"):
     watch: bool = False  # receive the room without becoming a member (tail, kiosk viewers)
 
 
-class LeaveRoom(Msg, tag="leave_room"):
+class LeaveRoom(Msg, frozen=True, tag="leave_room"):
     room: RoomName
     rid: Rid = 0
 
 
-class SendText(Msg, tag="send_text"):
+class SendText(Msg, frozen=True, tag="send_text"):
     """`cid` is chosen by the client; the server posts a (sender, cid) pair only once."""
 
     room: RoomName
@@ -106,29 +106,29 @@ class SendText(Msg, tag="send_text"):
     text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT)]
 
 
-class SetTyping(Msg, tag="set_typing"):
+class SetTyping(Msg, frozen=True, tag="set_typing"):
     room: RoomName
     typing: bool
 
 
-class MarkDelivered(Msg, tag="mark_delivered"):
+class MarkDelivered(Msg, frozen=True, tag="mark_delivered"):
     room: RoomName
     seq: Seq
 
 
-class MarkRead(Msg, tag="mark_read"):
+class MarkRead(Msg, frozen=True, tag="mark_read"):
     room: RoomName
     seq: Seq
 
 
-class React(Msg, tag="react"):
+class React(Msg, frozen=True, tag="react"):
     room: RoomName
     seq: Seq
     emoji: Emoji
     on: bool = True
 
 
-class OfferFile(Msg, tag="offer_file"):
+class OfferFile(Msg, frozen=True, tag="offer_file"):
     """Start or resume an upload; the server answers UploadReady with the offset it has."""
 
     room: RoomName
@@ -140,13 +140,13 @@ class OfferFile(Msg, tag="offer_file"):
     rid: Rid = 0
 
 
-class FileChunk(Msg, tag="file_chunk"):
+class FileChunk(Msg, frozen=True, tag="file_chunk"):
     sha256: Sha256
     offset: Annotated[int, Meta(ge=0)]
     data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]
 
 
-class FetchFile(Msg, tag="fetch_file"):
+class FetchFile(Msg, frozen=True, tag="fetch_file"):
     """Download `blob_id` from `offset` (a range lets a broken download resume)."""
 
     blob_id: Sha256
@@ -155,7 +155,7 @@ class FetchFile(Msg, tag="fetch_file"):
     rid: Rid = 0
 
 
-class GetHistory(Msg, tag="get_history"):
+class GetHistory(Msg, frozen=True, tag="get_history"):
     """Messages with before > seq >= after, newest `limit` of them."""
 
     room: RoomName
@@ -165,18 +165,18 @@ class GetHistory(Msg, tag="get_history"):
     rid: Rid = 0
 
 
-class Search(Msg, tag="search"):
+class Search(Msg, frozen=True, tag="search"):
     room: RoomName
     query: Annotated[str, Meta(min_length=1, max_length=L.MAX_QUERY)]
     limit: Annotated[int, Meta(ge=1, le=L.MAX_SEARCH_HITS)] = 50
     rid: Rid = 0
 
 
-class Ping(Msg, tag="ping"):
+class Ping(Msg, frozen=True, tag="ping"):
     nonce: int = 0
 
 
-class Pong(Msg, tag="pong"):
+class Pong(Msg, frozen=True, tag="pong"):
     nonce: int = 0
 
 
@@ -215,7 +215,7 @@ class Reaction(msgspec.Struct, frozen=True, kw_only=True):
 # ---------------------------------------------------------------- server -> client
 
 
-class Posted(Msg, tag="posted"):
+class Posted(Msg, frozen=True, tag="posted"):
     room: str
     seq: int
     sender: str
@@ -226,7 +226,7 @@ class Posted(Msg, tag="posted"):
     reactions: list[Reaction] = []
 
 
-class Welcome(Msg, tag="welcome"):
+class Welcome(Msg, frozen=True, tag="welcome"):
     version: int
     server: str
     name: str
@@ -236,12 +236,12 @@ class Welcome(Msg, tag="welcome"):
     max_file: int = 0
 
 
-class RoomList(Msg, tag="room_list"):
+class RoomList(Msg, frozen=True, tag="room_list"):
     rooms: list[RoomInfo]
     rid: int = 0
 
 
-class Joined(Msg, tag="joined"):
+class Joined(Msg, frozen=True, tag="joined"):
     room: str
     members: list[MemberInfo]
     history: list[Posted]
@@ -250,22 +250,22 @@ class Joined(Msg, tag="joined"):
     rid: int = 0
 
 
-class Left(Msg, tag="left"):
+class Left(Msg, frozen=True, tag="left"):
     room: str
     rid: int = 0
 
 
-class MemberJoined(Msg, tag="member_joined"):
+class MemberJoined(Msg, frozen=True, tag="member_joined"):
     room: str
     member: MemberInfo
 
 
-class MemberLeft(Msg, tag="member_left"):
+class MemberLeft(Msg, frozen=True, tag="member_left"):
     room: str
     name: str
 
 
-class Presence(Msg, tag="presence"):
+class Presence(Msg, frozen=True, tag="presence"):
     """A member of `room` came online or went offline (still a member)."""
 
     room: str
@@ -273,7 +273,7 @@ class Presence(Msg, tag="presence"):
     online: bool
 
 
-class Acked(Msg, tag="acked"):
+class Acked(Msg, frozen=True, tag="acked"):
     """The sender's ✓ sent: the message is stored with this seq."""
 
     room: str
@@ -282,20 +282,20 @@ class Acked(Msg, tag="acked"):
     time: float
 
 
-class Typing(Msg, tag="typing"):
+class Typing(Msg, frozen=True, tag="typing"):
     room: str
     name: str
     typing: bool
 
 
-class Receipt(Msg, tag="receipt"):
+class Receipt(Msg, frozen=True, tag="receipt"):
     room: str
     name: str
     delivered: int
     read: int
 
 
-class Reacted(Msg, tag="reacted"):
+class Reacted(Msg, frozen=True, tag="reacted"):
     room: str
     seq: int
     emoji: str
@@ -303,40 +303,40 @@ class Reacted(Msg, tag="reacted"):
     on: bool
 
 
-class UploadReady(Msg, tag="upload_ready"):
+class UploadReady(Msg, frozen=True, tag="upload_ready"):
     sha256: str
     offset: int  # bytes the server already has; send from here
     rid: int = 0
 
 
-class FileData(Msg, tag="file_data"):
+class FileData(Msg, frozen=True, tag="file_data"):
     blob_id: str
     offset: int
     data: bytes
     total: int = 0  # the whole file's size, for progress bars
 
 
-class FileEnd(Msg, tag="file_end"):
+class FileEnd(Msg, frozen=True, tag="file_end"):
     blob_id: str
     size: int
     rid: int = 0
 
 
-class HistoryPage(Msg, tag="history_page"):
+class HistoryPage(Msg, frozen=True, tag="history_page"):
     room: str
     messages: list[Posted]
     more: bool
     rid: int = 0
 
 
-class SearchHits(Msg, tag="search_hits"):
+class SearchHits(Msg, frozen=True, tag="search_hits"):
     room: str
     query: str
     hits: list[Posted]
     rid: int = 0
 
 
-class Error(Msg, tag="error"):
+class Error(Msg, frozen=True, tag="error"):
     code: str
     message: str
     rid: int = 0

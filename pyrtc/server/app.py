@@ -20,11 +20,19 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import assert_never
 
 from .. import protocol as p
+from .._compat import assert_never
 from ..protocol import limits as L
-from ..store import BlobError, BlobStore, Store, StoredFile, StoredMessage, StoreError, make_thumbnail
+from ..store import (
+    BlobError,
+    BlobStore,
+    Store,
+    StoredFile,
+    StoredMessage,
+    StoreError,
+    make_thumbnail,
+)
 from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused

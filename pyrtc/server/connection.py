@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from ..protocol import Error, ProtocolError, encode, server_decoder
+from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
 
 if TYPE_CHECKING:
     from .app import ChatServer
@@ -64,16 +64,16 @@ class Connection(asyncio.Protocol):
         try:
             messages = self._decoder.feed(data)
         except ProtocolError as exc:
-            self._handle_message_errors([], exc)
+            self._serve(cast("list[ClientMsg]", exc.decoded), exc)
             return
-        self._handle_message_errors(messages, None)
+        self._serve(messages, None)
 
-    def _handle_message_errors(self, messages: list[object], exc: ProtocolError | None) -> None:
+    def _serve(self, messages: list[ClientMsg], exc: ProtocolError | None) -> None:
         # Frames that decoded before a broken one are still served: nothing valid is lost.
         for msg in messages:
             if self.closed:
                 return
-            self.server.dispatch(self, msg)  # type: ignore[arg-type]
+            self.server.dispatch(self, msg)
         if exc is not None and not self.closed:
             log.warning("%s (%s): %s; closing", self.peer, self.name or "before hello", exc)
             self.fail(exc.code, str(exc))

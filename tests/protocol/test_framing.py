@@ -147,3 +147,10 @@ def test_check_name(name: str, ok: bool) -> None:
     else:
         with pytest.raises(p.BadMessage):
             p.check_name(name)
+
+
+def test_frames_before_a_bad_one_are_kept() -> None:
+    good = p.encode(p.Ping(nonce=1)) + p.encode(p.Ping(nonce=2))
+    with pytest.raises(p.BadMessage) as info:
+        p.server_decoder().feed(good + b"\x00\x00\x00\x01\xc1")
+    assert info.value.decoded == [p.Ping(nonce=1), p.Ping(nonce=2)]

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import pyrtc.protocol as p
+from pyrtc._compat import timeout
 from pyrtc.client import ClientSession, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
@@ -59,7 +60,7 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
         writer.write(p.encode(p.FileChunk(sha256=digest, offset=off, data=data[off:off + L.CHUNK_SIZE])))
     writer.write(p.encode(p.Ping(nonce=7)))
     dec = p.client_decoder()
-    async with asyncio.timeout(5):  # the pong proves every chunk before it was handled
+    async with timeout(5):  # the pong proves every chunk before it was handled
         while not any(isinstance(m, p.Pong) for m in dec.feed(await reader.read(65536))):
             pass
     writer.transport.abort()
@@ -135,7 +136,7 @@ async def test_raw_ten_thousand_character_name_is_a_clear_error(server: ChatServ
                                       sha256="a" * 64)))
     dec = p.client_decoder()
     got: list[p.ServerMsg] = []
-    async with asyncio.timeout(5):
+    async with timeout(5):
         while not any(isinstance(m, p.Error) for m in got):
             got += dec.feed(await reader.read(65536))
     err = next(m for m in got if isinstance(m, p.Error))
