@@ -1,5 +1,26 @@
-"""mDNS / DNS-SD announce and browse (package `pyrtc.discovery`)."""
+"""mDNS / DNS-SD announce and browse (package `pyrtc.discovery`). The caller picks the
+interfaces; nothing here chooses the network for you."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .announce import Announcer as Announcer
+from .browse import ServerBrowser as ServerBrowser
+from .browse import browse_once as browse_once
+from .browse import probe as probe
+from .errors import DiscoveryError as DiscoveryError
+from .hosting import AnnouncedServer as AnnouncedServer
+from .interfaces import check_addresses as check_addresses
+from .interfaces import default_addresses as default_addresses
+from .interfaces import list_interfaces as list_interfaces
+from .launch import Launch as Launch
+from .launch import NoServer as NoServer
+from .launch import find_or_host as find_or_host
+from .launch import relocate as relocate
+from .records import SERVICE_TYPE as SERVICE_TYPE
+from .records import ServerEntry as ServerEntry
+
+__all__ = [
+    "Announcer", "ServerBrowser", "browse_once", "probe", "DiscoveryError", "AnnouncedServer",
+    "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host",
+    "relocate", "SERVICE_TYPE", "ServerEntry",
+]

@@ -25,11 +25,25 @@ import platformdirs
 from . import __version__
 from ._compat import timeout
 from .client import ChatState, ClientSession, ConnectionLost, Rejected, parse_address
+from .client.settings import Settings
 from .client.state import MessageView
+from .discovery import (
+    AnnouncedServer,
+    DiscoveryError,
+    Launch,
+    NoServer,
+    ServerBrowser,
+    ServerEntry,
+    browse_once,
+    check_addresses,
+    find_or_host,
+    relocate,
+)
 from .errors import PyRTCError
-from .protocol import check_room
+from .protocol import check_name, check_room
 from .protocol.limits import MAX_TEXT
-from .server import DEFAULT_PORT, ChatServer, ServerConfig
+from .server import DEFAULT_PORT, ServerConfig
+from .terminal import StdinLines, printer, run_terminal_chat
 
 __all__ = ["main", "setup_logging", "default_log_dir"]
 
@@ -128,14 +142,51 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    p.add_argument("--log-dir", type=Path, default=None, help="where log files go")
+
+
+def _discovery(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interface", action="append", default=None, metavar="IP",
+                   help="browse/announce only on this address of ours (repeatable; default: "
+                        "every interface that is up, except loopback)")
+    p.add_argument("--browse-time", type=float, default=1.5, metavar="S",
+                   help="how long to look for servers (default 1.5 s)")
+
+
+def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
+    p.add_argument("--server", default=None, metavar="HOST:PORT",
+                   help="server address (default: find one on the LAN)")
+    p.add_argument("--pick", default=None, metavar="NAME", help="which discovered server, if several")
+    _discovery(p)
+    if room:
+        p.add_argument("--room", required=True, help="room name")
+    if name:
+        p.add_argument("--name", required=True, help="your display name")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pyrtc", description="Zero-configuration LAN chat.")
+    parser = _Parser(prog="pyrtc", description="Zero-configuration LAN chat. Without a command: "
+                     "find a server on the LAN (or host one) and chat.")
     parser.add_argument("--version", action="version", version=f"pyrtc {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    parser.add_argument("--log-dir", type=Path, default=None, help="where log files go")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
+    cli = sub.add_parser("client", help="chat (the default command): find a server or host one")
+    _common(cli)
+    cli.add_argument("--server", default=None, metavar="HOST:PORT", help="skip discovery")
+    cli.add_argument("--name", default=None, help="your display name (remembered)")
+    cli.add_argument("--room", default="General", help="room to start in (default General)")
+    cli.add_argument("--host-if-none", action="store_true",
+                     help="host a server here when none is found, without asking")
+    cli.add_argument("--kiosk", action="store_true",
+                     help="unattended: find or host, show one room, reconnect forever, never ask")
+    cli.add_argument("--data-dir", type=Path, default=None, help="data dir if we host")
+    cli.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
+    _discovery(cli)
+
     srv = sub.add_parser("server", help="run a chat server")
+    _common(srv)
     srv.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     srv.add_argument("--port", type=_port, default=DEFAULT_PORT,
                      help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
@@ -145,20 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest file accepted (default 100M)")
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
+    srv.add_argument("--interface", action="append", default=None, metavar="IP",
+                     help="announce only on this address (repeatable; default: every interface "
+                          "that is up, except loopback)")
 
-    def client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
-        p.add_argument("--server", required=True, metavar="HOST:PORT", help="server address")
-        if room:
-            p.add_argument("--room", required=True, help="room name")
-        if name:
-            p.add_argument("--name", required=True, help="your display name")
+    lst = sub.add_parser("servers", help="list the PyRTC servers on the LAN")
+    _common(lst)
+    lst.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="how long to listen (default 1.5 s; with --watch: forever)")
+    lst.add_argument("--json", action="store_true", help="one JSON object per server")
+    lst.add_argument("--watch", action="store_true", help="print servers as they come and go")
+    lst.add_argument("--interface", action="append", default=None, metavar="IP",
+                     help="browse only on this address of ours (repeatable)")
+    lst.add_argument("--probe-interval", type=float, default=2.0, metavar="S",
+                     help="with --watch: how often listed servers are checked over TCP (default 2)")
 
     snd = sub.add_parser("send", help="send a message (TEXT, or each line of stdin)")
-    client_opts(snd, room=True, name=True)
+    _common(snd)
+    _client_opts(snd, room=True, name=True)
     snd.add_argument("text", nargs="*", metavar="TEXT")
 
     tail = sub.add_parser("tail", help="print a room's history, and follow it")
-    client_opts(tail, room=True, name=False)
+    _common(tail)
+    _client_opts(tail, room=True, name=False)
     tail.add_argument("--since", type=int, default=None, metavar="SEQ",
                       help="every message after this sequence number")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -166,11 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--name", default=None, help="name to connect as (default: tail-XXXX)")
 
     up = sub.add_parser("upload", help="share a file in a room")
-    client_opts(up, room=True, name=True)
+    _common(up)
+    _client_opts(up, room=True, name=True)
     up.add_argument("path", type=Path, metavar="PATH")
 
     down = sub.add_parser("download", help="download a shared file by its id")
-    client_opts(down, room=False, name=False)
+    _common(down)
+    _client_opts(down, room=False, name=False)
     down.add_argument("file_id", metavar="FILE_ID")
     down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
     down.add_argument("--name", default=None, help="name to connect as")
@@ -187,10 +249,44 @@ def _address(text: str) -> tuple[str, int]:
         raise UserError(str(exc)) from None
 
 
+def _addresses(args: argparse.Namespace) -> list[str]:
+    try:
+        return check_addresses(args.interface)
+    except DiscoveryError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _describe(entries: list[ServerEntry]) -> str:
+    return "; ".join(f"{e.name} ({e.addresses[0]}:{e.port})" for e in entries)
+
+
+async def _find_server(args: argparse.Namespace) -> tuple[str, int]:
+    """--server, else the one server discovery finds (or the one --pick names)."""
+    if args.server:
+        return _address(args.server)
+    addrs = _addresses(args)
+    found = await browse_once(addrs, args.browse_time)
+    usable = [e for e in found if e.compatible]
+    if args.pick:
+        want = args.pick.casefold()
+        match = [e for e in usable if want in (e.name.casefold(), e.instance.casefold())
+                 or (len(want) >= 6 and e.server_id.startswith(want))]
+        if not match:
+            raise UserError(f"no server named {args.pick!r} found; found: {_describe(usable) or 'none'}")
+        usable = match[:1]
+    if not usable:
+        extra = f" ({_describe(found)} speak another protocol version)" if found else ""
+        raise UserError(f"no PyRTC server found on {', '.join(addrs)} within {args.browse_time:g} s"
+                        f"{extra}; give --server HOST:PORT, or start one with `pyrtc server`")
+    if len(usable) > 1:
+        raise UserError(f"{len(usable)} servers found: {_describe(usable)}; choose one with --pick NAME")
+    return usable[0].addresses[0], usable[0].port
+
+
 async def _session(args: argparse.Namespace, name: str) -> ClientSession:
-    host, port = _address(args.server)
     if getattr(args, "room", None) is not None:
         check_room(args.room)
+    host, port = await _find_server(args)
     session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True)
     await session.connect()
     return session
@@ -203,23 +299,169 @@ async def cmd_server(args: argparse.Namespace) -> int:
         config.data_dir = args.data_dir
     if args.name:
         config.name = args.name
+    # Signal handlers first: a Ctrl-C during mDNS registration must still say goodbye.
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = ChatServer(config)
+    announce: list[str] | None = None
+    if not args.no_announce:
+        interface = args.interface
+        if interface is None and args.host not in ("0.0.0.0", "", "::"):
+            interface = [args.host]
+        try:
+            announce = check_addresses(interface)
+        except DiscoveryError as exc:
+            raise UserError(f"{exc} (or run with --no-announce)") from None
+    hosted = AnnouncedServer(config, announce)
+    starting = asyncio.ensure_future(hosted.start())
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        host, port = await server.start()
-    except OSError as exc:
-        server.store.close()
-        raise UserError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
-    print(f"PyRTC server {config.name!r} listening on {host}:{port}", flush=True)
-    try:
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            try:
+                host, port = starting.result()
+            except OSError as exc:
+                raise UserError(f"cannot listen on {config.host}:{config.port}: "
+                                f"{exc.strerror or exc}") from None
+            except DiscoveryError as exc:
+                raise UserError(str(exc)) from None
+            where = f" (announced as {hosted.instance!r} on {', '.join(announce)})" if announce else ""
+            print(f"PyRTC server {config.name!r} listening on {host}:{port}{where}", flush=True)
+            await stopping
     finally:
-        await server.close()
+        stopping.cancel()
+        if not starting.done():
+            await asyncio.wait({starting}, timeout=10)
+        await hosted.close()
     print("PyRTC server stopped", flush=True)
     return 0
+
+
+async def cmd_servers(args: argparse.Namespace) -> int:
+    addrs = _addresses(args)
+    t0 = time.monotonic()
+    if args.watch:
+        def show(change: str, e: ServerEntry) -> None:
+            if args.json:
+                print(json.dumps({"event": change, "t": round(time.monotonic() - t0, 3), **e.as_json()},
+                                 ensure_ascii=False), flush=True)
+            else:
+                print(f"{time.monotonic() - t0:7.2f}s {change:<8} {_server_row(e)}", flush=True)
+
+        async with ServerBrowser(addrs, on_change=show, probe_interval=args.probe_interval):
+            await asyncio.sleep(args.timeout if args.timeout is not None else 10**9)
+        return 0
+    found = await browse_once(addrs, args.timeout if args.timeout is not None else 1.5)
+    if args.json:
+        for e in found:
+            print(json.dumps(e.as_json(), ensure_ascii=False))
+    elif found:
+        print(f"{'NAME':<28} {'ADDRESS':<22} {'USERS':>5} {'ROOMS':>5}  VERSION")
+        for e in found:
+            print(_server_row(e))
+    if not found:
+        print(f"pyrtc: no PyRTC server found on {', '.join(addrs)}", file=sys.stderr)
+    return 0
+
+
+def _server_row(e: ServerEntry) -> str:
+    version = str(e.version) + ("" if e.compatible else " (incompatible)")
+    more = f" +{len(e.addresses) - 1}" if len(e.addresses) > 1 else ""
+    return f"{e.name[:28]:<28} {e.addresses[0] + ':' + str(e.port) + more:<22} {e.users:>5} {e.rooms:>5}  {version}"
+
+
+async def cmd_client(args: argparse.Namespace) -> int:
+    settings = Settings()
+    lines = StdinLines()
+    interactive = sys.stdin.isatty() and not args.kiosk
+    name = args.name or settings.get("name")
+    if not name:
+        default = _default_name(args.kiosk)
+        if interactive:
+            print(f"Your name [{default}]: ", end="", flush=True, file=sys.stderr)
+            name = (await lines.readline() or "").strip() or default
+        else:
+            name = default
+    check_name(name)
+    launch: Launch | None = None
+    relocate_fn = None
+    if args.server:
+        host, port = _address(args.server)
+    else:
+        config = ServerConfig(port=args.port)
+        if args.data_dir is not None:
+            config.data_dir = args.data_dir
+        addrs = _addresses(args)
+
+        async def pick(entries: list[ServerEntry]) -> ServerEntry | None:
+            if args.kiosk or not interactive:
+                return entries[0]
+            for i, e in enumerate(entries, 1):
+                print(f"  {i}. {_server_row(e)}", file=sys.stderr)
+            while True:
+                print(f"Which server? [1-{len(entries)}]: ", end="", flush=True, file=sys.stderr)
+                answer = (await lines.readline() or "1").strip() or "1"
+                if answer.isdigit() and 1 <= int(answer) <= len(entries):
+                    return entries[int(answer) - 1]
+
+        async def confirm() -> bool:
+            if args.kiosk or args.host_if_none:
+                return True
+            if not interactive:
+                return False
+            print(f"No PyRTC server found on {', '.join(addrs)}. Host one here? [Y/n]: ",
+                  end="", flush=True, file=sys.stderr)
+            return (await lines.readline() or "y").strip().lower() in ("", "y", "yes")
+
+        try:
+            launch = await find_or_host(addresses=addrs, browse_time=args.browse_time, pick=pick,
+                                        host_if_none=confirm, server_config=config)
+        except NoServer as exc:
+            raise UserError(f"{exc}; start one with `pyrtc server`, or run `pyrtc --host-if-none`") from None
+        host, port = launch.host, launch.port
+        if launch.hosted is not None:
+            print(f"-- hosting {launch.hosted.instance!r} on port {port}", file=sys.stderr)
+        entry = launch.entry
+        if entry is not None:
+            async def relocate_fn() -> tuple[str, int] | None:
+                return await relocate(entry, addrs, args.browse_time)
+
+    session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
+                            backoff=(0.2, 5.0), relocate=relocate_fn)
+    session.on_event = printer(lambda: session.name, print)
+    try:
+        if args.kiosk:
+            while True:  # a kiosk never gives up
+                try:
+                    await session.connect()
+                    break
+                except ConnectionLost as exc:
+                    print(f"!! {exc}; retrying", file=sys.stderr)
+                    await asyncio.sleep(2)
+        else:
+            await session.connect()
+        settings.set("name", name)
+        return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk)
+    finally:
+        await session.close()
+        if launch is not None and launch.hosted is not None:
+            await launch.hosted.close()
+
+
+def _default_name(kiosk: bool) -> str:
+    import getpass
+    import socket
+
+    if kiosk:
+        base = f"kiosk-{socket.gethostname()}"
+    else:
+        try:
+            base = getpass.getuser()
+        except Exception:
+            base = "guest"
+    clean = "".join(c for c in base if c.isprintable()).strip()[:32]
+    return clean or "guest"
 
 
 async def cmd_send(args: argparse.Namespace) -> int:
@@ -360,6 +602,8 @@ def _human_size(n: float) -> str:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "client": cmd_client,
+    "servers": cmd_servers,
     "server": cmd_server,
     "send": cmd_send,
     "tail": cmd_tail,
@@ -370,12 +614,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["client", *argv]  # bare `pyrtc [options]` is the zero-config client
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
-        setup_logging(args.command if args.command == "server" else "client",
+        setup_logging("server" if args.command == "server" else "client",
                       args.log_dir or default_log_dir(), verbose=args.verbose)
     except OSError as exc:
         print(f"pyrtc: cannot write logs to {args.log_dir or default_log_dir()}: {exc}", file=sys.stderr)

@@ -15,5 +15,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash scripts/setup.sh test
 .venv/bin/ruff check -q pyrtc discovery gui tests
-.venv/bin/mypy
+bash scripts/typecheck.sh
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

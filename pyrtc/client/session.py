@@ -84,6 +84,7 @@ class ClientSession:
         on_event: Callable[[Event], None] | None = None,
         connect_timeout: float = 5.0,
         auto_delivered: bool = True,
+        relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None = None,
     ) -> None:
         self.host, self.port, self.name = host, port, p.check_name(name)
         self.state = ChatState()
@@ -94,6 +95,9 @@ class ClientSession:
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self._auto_delivered = auto_delivered  # report "delivered" as messages arrive
+        #: Asked where the server is now after failed reconnects (discovery: it may have
+        #: come back on another address or port).
+        self.relocate = relocate
         self._token = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -241,6 +245,15 @@ class ClientSession:
                 except ConnectionLost as exc:
                     log.info("reconnect to %s failed (%s); retrying", self.address, exc)
                     delay = min(self._backoff[1], delay * 2)
+                    if self.relocate is not None and attempt >= 2:
+                        try:
+                            where = await self.relocate()
+                        except Exception:
+                            log.warning("looking for the server again failed", exc_info=True)
+                            where = None
+                        if where is not None and where != (self.host, self.port):
+                            log.info("the server is now at %s:%d", *where)
+                            self.host, self.port = where
                 except Rejected as exc:
                     if exc.code in _FATAL_HELLO and exc.code != "name_taken":
                         self.fatal = exc

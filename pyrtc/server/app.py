@@ -105,8 +105,9 @@ class ChatServer:
         self._housekeeping: asyncio.Task[None] | None = None
         self._receipt_timer: asyncio.TimerHandle | None = None
         self._dirty_rooms: set[str] = set()
-        #: Called with the number of users online whenever it changes (discovery TXT).
-        self.on_users_changed: Callable[[int], None] | None = None
+        #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
+        self.on_counts_changed: Callable[[int, int], None] | None = None
+        self.server_id = _server_id(config.data_dir)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -156,7 +157,7 @@ class ChatServer:
 
     def connected(self, conn: Connection) -> None:
         self.conns.add(conn)
-        log.info("connect %s", conn.peer)
+        log.debug("connect %s", conn.peer)  # probes connect too; hello is logged at INFO
 
     def disconnected(self, conn: Connection, exc: Exception | None) -> None:
         self.conns.discard(conn)
@@ -176,8 +177,8 @@ class ChatServer:
                       f" reason={escape_log(str(exc))}" if exc else "")
 
     def _users_changed(self) -> None:
-        if self.on_users_changed is not None:
-            self.on_users_changed(len(self.online))
+        if self.on_counts_changed is not None:
+            self.on_counts_changed(len(self.online), len(self.store.rooms()))
 
     def dispatch(self, conn: Connection, msg: p.ClientMsg) -> None:
         """Handle one message; refusals become an Error frame, bugs are logged."""
@@ -301,6 +302,7 @@ class ChatServer:
     def _create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
         if self.store.find_room(msg.room) is None and self.store.create_room(msg.room):
             chat_log.info("create room=%s by=%s", msg.room, conn.name)
+            self._users_changed()
             frame = p.encode(p.RoomList(rooms=self._room_infos()))
             for other in self.conns:
                 if other is not conn and other.name is not None:
@@ -563,6 +565,21 @@ class ChatServer:
             elif idle > self.config.heartbeat and conn.last_ping < conn.last_rx:
                 conn.last_ping = now
                 conn.send(p.encode(p.Ping(nonce=int(now))))
+
+
+def _server_id(data_dir: Path) -> str:
+    """A stable id made at first start and kept in the data dir (one entry per server in
+    browsers, whatever its addresses or instance name)."""
+    path = data_dir / "server-id"
+    try:
+        text = path.read_text().strip()
+        if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+            return text
+    except OSError:
+        pass
+    sid = secrets.token_hex(16)
+    path.write_text(sid + "\n")
+    return sid
 
 
 def _posted(m: StoredMessage) -> p.Posted:

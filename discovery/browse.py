@@ -1,0 +1,186 @@
+"""Browse for PyRTC servers: a live list, added / updated / removed.
+
+Invariants:
+- An entry is listed only after a TCP connection to one of its addresses succeeded, and is
+  dropped as soon as probes to all of them fail. mDNS alone cannot do this: after a crash a
+  browser keeps the PTR record for ~19 minutes (see shared/FACTS.md).
+- Entries are merged by the server's id (TXT `id`), so a server heard on two interfaces or
+  under two instance names is one entry with all its addresses.
+- zeroconf calls the handler on the event loop; it only schedules work, never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from .errors import DiscoveryError
+from .records import SERVICE_TYPE, ServerEntry, entry_from_txt
+
+__all__ = ["ServerBrowser", "browse_once", "probe", "Change"]
+
+log = logging.getLogger(__name__)
+
+Change = Literal["added", "updated", "removed"]
+
+
+async def probe(addresses: list[str], port: int, timeout: float = 1.0) -> list[str]:
+    """The addresses that accept a TCP connection on `port`, fastest first."""
+    answered: list[str] = []
+
+    async def one(addr: str) -> None:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return
+        answered.append(addr)
+        writer.close()
+
+    await asyncio.gather(*(one(a) for a in addresses))
+    return answered
+
+
+class ServerBrowser:
+    def __init__(
+        self,
+        addresses: list[str],
+        *,
+        on_change: Callable[[Change, ServerEntry], None] | None = None,
+        probe_interval: float = 2.0,
+        probe_timeout: float = 1.0,
+    ) -> None:
+        self._addresses = addresses
+        self.on_change = on_change
+        self._probe_interval = probe_interval
+        self._probe_timeout = probe_timeout
+        self._zc: AsyncZeroconf | None = None
+        self._browser: AsyncServiceBrowser | None = None
+        self._instances: dict[str, ServerEntry] = {}  # instance name -> last resolved entry
+        self._view: dict[str, ServerEntry] = {}  # server key -> merged entry (what we show)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._prober: asyncio.Task[None] | None = None
+        self.changed = asyncio.Event()
+
+    @property
+    def servers(self) -> list[ServerEntry]:
+        return sorted(self._view.values(), key=lambda e: (e.name.casefold(), e.key))
+
+    async def start(self) -> None:
+        try:
+            self._zc = AsyncZeroconf(interfaces=self._addresses, ip_version=IPVersion.V4Only)
+        except OSError as exc:
+            raise DiscoveryError(f"cannot browse on {', '.join(self._addresses)}: {exc}") from exc
+        self._browser = AsyncServiceBrowser(self._zc.zeroconf, SERVICE_TYPE, handlers=[self._on_state])
+        self._prober = asyncio.get_running_loop().create_task(self._probe_loop())
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._browser is not None:
+            await self._browser.async_cancel()
+        if self._zc is not None:
+            await self._zc.async_close()
+            self._zc = None
+
+    async def __aenter__(self) -> ServerBrowser:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ zeroconf side
+
+    def _on_state(self, zeroconf: Zeroconf, service_type: str, name: str,
+                  state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Removed:
+            if self._instances.pop(name, None) is not None:
+                self._publish()
+            return
+        self._spawn(self._resolve(name))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resolve(self, name: str) -> None:
+        assert self._zc is not None
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        if not await info.async_request(self._zc.zeroconf, 3000):
+            log.debug("could not resolve %s", name)
+            return
+        addresses = info.parsed_addresses(IPVersion.V4Only)
+        if not addresses or info.port is None:
+            return
+        entry = entry_from_txt(name, addresses, info.port, dict(info.properties))
+        alive = await probe(addresses, entry.port, self._probe_timeout)
+        if not alive:
+            log.info("%s is announced but does not answer on port %d", name, entry.port)
+            if self._instances.pop(name, None) is not None:
+                self._publish()
+            return
+        entry.addresses = alive + [a for a in addresses if a not in alive]
+        self._instances[name] = entry
+        self._publish()
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            gone = []
+            for name, entry in list(self._instances.items()):
+                if not await probe(entry.addresses, entry.port, self._probe_timeout):
+                    gone.append(name)
+            if gone:
+                for name in gone:
+                    self._instances.pop(name, None)
+                    log.info("%s stopped answering; removed", name)
+                self._publish()
+
+    # ------------------------------------------------------------------ merged view
+
+    def _publish(self) -> None:
+        merged: dict[str, ServerEntry] = {}
+        for entry in self._instances.values():
+            have = merged.get(entry.key)
+            if have is None:
+                merged[entry.key] = ServerEntry(**{**entry.__dict__, "addresses": list(entry.addresses)})
+            else:
+                have.addresses += [a for a in entry.addresses if a not in have.addresses]
+                have.users, have.rooms = entry.users, entry.rooms
+        old, self._view = self._view, merged
+        for key, entry in merged.items():
+            before = old.get(key)
+            if before is None:
+                self._emit("added", entry)
+            elif before.as_json() != entry.as_json():
+                self._emit("updated", entry)
+        for key, entry in old.items():
+            if key not in merged:
+                self._emit("removed", entry)
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def _emit(self, change: Change, entry: ServerEntry) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(change, entry)
+            except Exception:
+                log.error("browse callback failed", exc_info=True)
+
+
+async def browse_once(addresses: list[str], timeout: float = 1.5) -> list[ServerEntry]:
+    """Everything that answers within `timeout` seconds."""
+    async with ServerBrowser(addresses) as browser:
+        await asyncio.sleep(timeout)
+        # Resolutions still running get a last short moment (they include a TCP probe).
+        if browser._tasks:
+            await asyncio.wait(list(browser._tasks), timeout=0.5)
+        return browser.servers

@@ -1,0 +1,90 @@
+"""The zero-config launch: find a server on the LAN, else host one here.
+
+Used by bare `pyrtc`, `pyrtc client` and the GUI alike; the questions (which server? host
+one?) are callbacks, so a window, a terminal prompt or a kiosk (never asks) can answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pyrtc.server import ServerConfig
+
+from .browse import browse_once, probe
+from .hosting import AnnouncedServer
+from .records import ServerEntry
+
+__all__ = ["Launch", "find_or_host", "NoServer"]
+
+log = logging.getLogger(__name__)
+
+Pick = Callable[[list[ServerEntry]], Awaitable[ServerEntry | None]]
+Confirm = Callable[[], Awaitable[bool]]
+
+
+class NoServer(Exception):
+    """Nothing found and hosting declined (or not allowed)."""
+
+
+@dataclass
+class Launch:
+    host: str
+    port: int
+    entry: ServerEntry | None = None  # the discovered server we chose
+    hosted: AnnouncedServer | None = None  # the server we started, if we host
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+async def find_or_host(
+    *,
+    addresses: list[str],
+    browse_time: float = 1.5,
+    pick: Pick,
+    host_if_none: bool | Confirm,
+    server_config: ServerConfig,
+) -> Launch:
+    """One compatible server -> it; several -> `pick`; none -> host one (if allowed)."""
+    found = await browse_once(addresses, browse_time)
+    usable = [e for e in found if e.compatible]
+    for e in found:
+        if not e.compatible:
+            log.warning("%s speaks protocol version %d; not offered", e.name, e.version)
+    chosen: ServerEntry | None = None
+    if len(usable) == 1:
+        chosen = usable[0]
+    elif len(usable) > 1:
+        chosen = await pick(usable)
+    if chosen is not None:
+        return Launch(chosen.addresses[0], chosen.port, entry=chosen)
+    allowed = host_if_none if isinstance(host_if_none, bool) else await host_if_none()
+    if not allowed:
+        raise NoServer("no PyRTC server found on " + ", ".join(addresses))
+    hosted = AnnouncedServer(server_config, addresses)
+    try:
+        _, port = await hosted.start()
+    except OSError:
+        if server_config.port == 0:
+            raise
+        log.info("port %d is busy; hosting on a free port", server_config.port)
+        hosted.server.store.close()
+        server_config.port = 0
+        hosted = AnnouncedServer(server_config, addresses)
+        _, port = await hosted.start()
+    log.info("hosting %r on port %d", hosted.instance, port)
+    return Launch("127.0.0.1", port, hosted=hosted)
+
+
+async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:
+    """Where the server with `entry`'s id is now (it may have come back on another port)."""
+    alive = await probe(entry.addresses, entry.port)
+    if alive:
+        return alive[0], entry.port
+    for e in await browse_once(addresses, browse_time):
+        if e.key == entry.key:
+            return e.addresses[0], e.port
+    return None

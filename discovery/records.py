@@ -1,0 +1,61 @@
+"""What a PyRTC server puts in its DNS-SD TXT record, and how a browser reads it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyrtc.protocol import PROTOCOL_VERSION
+
+__all__ = ["SERVICE_TYPE", "ServerEntry", "txt_properties", "entry_from_txt"]
+
+SERVICE_TYPE = "_pyrtc._tcp.local."
+
+
+def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial: int = 0) -> dict[str, str]:
+    return {"v": str(PROTOCOL_VERSION), "name": name[:100], "id": server_id, "users": str(users),
+            "rooms": str(rooms), "c": str(serial)}
+
+
+@dataclass
+class ServerEntry:
+    """One server as a browser sees it: merged over every address it was heard on."""
+
+    instance: str  # the DNS-SD instance name (after any conflict rename)
+    name: str  # the server's display name
+    server_id: str
+    addresses: list[str]
+    port: int
+    version: int
+    users: int = 0
+    rooms: int = 0
+    properties: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compatible(self) -> bool:
+        return self.version == PROTOCOL_VERSION
+
+    @property
+    def key(self) -> str:
+        return self.server_id or self.instance
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "instance": self.instance.removesuffix("." + SERVICE_TYPE),
+                "id": self.server_id,
+                "addresses": self.addresses, "port": self.port, "version": self.version,
+                "compatible": self.compatible, "users": self.users, "rooms": self.rooms}
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def entry_from_txt(instance: str, addresses: list[str], port: int,
+                   props: dict[bytes, bytes | None]) -> ServerEntry:
+    text = {k.decode("utf-8", "replace"): (v or b"").decode("utf-8", "replace") for k, v in props.items()}
+    short = instance.removesuffix("." + SERVICE_TYPE)
+    return ServerEntry(instance=instance, name=text.get("name") or short, server_id=text.get("id", ""),
+                       addresses=addresses, port=port, version=_int(text.get("v"), -1),
+                       users=_int(text.get("users")), rooms=_int(text.get("rooms")), properties=text)

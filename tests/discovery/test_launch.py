@@ -1,0 +1,100 @@
+"""Bare `pyrtc`, kiosk and relocation, in network namespaces (terminal front end; the window
+comes with the GUI)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .netlab import PYRTC, Lab, make_lab
+from .test_mdns import Proc, start_server
+
+pytestmark = pytest.mark.mdns
+
+
+@pytest.fixture
+def lan() -> Iterator[Lab]:
+    lab = make_lab("c")
+    try:
+        for i in range(1, 4):
+            lab.node(f"n{i}")
+            lab.plug(f"n{i}", "br", f"10.77.0.{i}/24")
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_bare_pyrtc_hosts_when_alone_and_the_next_one_joins(lan: Lab, tmp_path: Path) -> None:
+    host = Proc(lan, "n1", ["env", f"PYRTC_SETTINGS={tmp_path}/n1.json", *PYRTC, "--host-if-none",
+                            "--name", "Hosty", "--data-dir", str(tmp_path / "h"),
+                            "--log-dir", str(tmp_path / "l1")], stdin=True)  # stdin stays open
+    guest = None
+    try:
+        host.expect(lambda s: "hosting" in s, 15)
+        host.expect(lambda s: "you are Hosty" in s)
+        guest = lan.popen("n2", ["env", f"PYRTC_SETTINGS={tmp_path}/n2.json", *PYRTC, "--name", "Guest",
+                                 "--log-dir", str(tmp_path / "l2")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert guest.stdin is not None
+        guest.stdin.write("hello from the guest\n/quit\n")
+        guest.stdin.flush()
+        host.expect(lambda s: "Guest: hello from the guest" in s)
+        assert guest.wait(15) == 0
+        assert json.loads((tmp_path / "n2.json").read_text())["name"] == "Guest"  # remembered
+    finally:
+        host.stop()
+        if guest is not None and guest.poll() is None:
+            guest.kill()
+
+
+def test_kiosk_hosts_shows_the_room_and_never_asks(lan: Lab, tmp_path: Path) -> None:
+    kiosk = Proc(lan, "n1", [*PYRTC, "--kiosk", "--room", "Study", "--data-dir", str(tmp_path / "k"),
+                             "--log-dir", str(tmp_path / "lk")])
+    try:
+        kiosk.expect(lambda s: "kiosk: showing Study" in s, 15)
+        r = lan.pyrtc("n2", "send", "--room", "Study", "--name", "ann", "on the big screen",
+                      log_dir=tmp_path / "ls")
+        assert r.returncode == 0, r.stderr
+        kiosk.expect(lambda s: "ann: on the big screen" in s)
+        assert not any("?" in line and "[" in line and "]:" in line for line in kiosk.seen)  # no prompt
+    finally:
+        kiosk.stop()
+
+
+def test_client_finds_its_server_again_on_a_new_port(lan: Lab, tmp_path: Path) -> None:
+    data = tmp_path / "data-n1-Office"
+    srv, port = start_server(lan, "n1", "Office", tmp_path)
+    client = lan.popen("n2", ["env", f"PYRTC_SETTINGS={tmp_path}/c.json", *PYRTC, "--name", "Roamer",
+                              "--log-dir", str(tmp_path / "lc")],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert client.stdin is not None and client.stdout is not None
+        line = client.stdout.readline()
+        assert f"connected to 10.77.0.1:{port}" in line, line
+        srv.stop()
+        srv2, port2 = start_server(lan, "n1", "Office", tmp_path)  # same data dir, new port
+        assert port2 != port and (data / "server-id").exists()
+        for line in client.stdout:
+            if f"connected to 10.77.0.1:{port2}" in line:
+                break
+        client.stdin.write("made it across\n/quit\n")
+        client.stdin.flush()
+        assert client.wait(15) == 0
+        r = lan.pyrtc("n3", "tail", "--room", "General", "--json", log_dir=tmp_path / "lt")
+        assert [json.loads(x)["text"] for x in r.stdout.splitlines()] == ["made it across"]
+        srv2.stop()
+    finally:
+        if client.poll() is None:
+            client.kill()
+
+
+def test_no_server_and_no_hosting_is_a_clear_error(lan: Lab, tmp_path: Path) -> None:
+    r = lan.run("n3", [*PYRTC, "--name", "Lonely", "--log-dir", str(tmp_path / "l")], input="")
+    assert r.returncode == 1
+    assert re.search(r"no PyRTC server found on 10\.77\.0\.3.*--host-if-none", r.stderr)
+    assert "Traceback" not in r.stderr
