@@ -104,6 +104,9 @@ class ChatServer:
         self._server: asyncio.Server | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._receipt_timer: asyncio.TimerHandle | None = None
+        # Group commit: what this loop iteration stored, answered once it is committed.
+        self._batch: list[tuple[Connection, bytes, str, bytes]] = []  # conn, ack, room, posted
+        self._batch_open = False
         self._dirty_rooms: set[str] = set()
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
@@ -134,6 +137,8 @@ class ChatServer:
             self._server.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        if self._batch_open:
+            self._commit_batch()
         self._flush_receipts()
         for conn in list(self.conns):
             conn.abort()
@@ -180,8 +185,33 @@ class ChatServer:
         if self.on_counts_changed is not None:
             self.on_counts_changed(len(self.online), len(self.store.rooms()))
 
+    def _begin_batch(self) -> None:
+        if not self._batch_open:
+            self._batch_open = True
+            self.store.begin()
+            asyncio.get_running_loop().call_soon(self._commit_batch)
+
+    def _commit_batch(self) -> None:
+        """Commit, then send the acks (✓ sent only for what is on disk) and the posts."""
+        self._batch_open = False
+        batch, self._batch = self._batch, []
+        try:
+            self.store.commit()
+        except Exception as exc:
+            log.error("commit failed; %d messages not stored", len(batch), exc_info=True)
+            self.store.rollback()
+            for conn, _, room, _ in batch:
+                conn.send(p.encode(p.Error(code="store", message=f"not stored, try again: {exc}")))
+            return
+        for conn, ack, room, posted in batch:
+            conn.send(ack)
+            if posted:
+                self.bus.publish(room, posted)
+
     def dispatch(self, conn: Connection, msg: p.ClientMsg) -> None:
         """Handle one message; refusals become an Error frame, bugs are logged."""
+        if not self._batch_open and not isinstance(msg, (p.FileChunk, p.Ping, p.Pong)):
+            self._begin_batch()
         try:
             if conn.name is None:
                 if not isinstance(msg, p.Hello):
@@ -368,16 +398,18 @@ class ChatServer:
         room = self._member_room(conn, msg.room)
         stored = self.store.find_by_cid(room, conn.name, msg.cid)
         if stored is not None:  # a resend after a reconnect: ack again, post nothing
-            conn.send(p.encode(p.Acked(room=room, cid=msg.cid, seq=stored.seq, time=stored.time)))
+            self._batch.append((conn, p.encode(p.Acked(room=room, cid=msg.cid, seq=stored.seq,
+                                                       time=stored.time)), room, b""))
             return
         self._post(conn, room, msg.cid, msg.text, None)
 
     def _post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
         assert conn.name is not None
+        self._begin_batch()
         stored = self.store.append(room, conn.name, text, cid, file)
         self._stop_typing(room, conn.name)
-        conn.send(p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)))
-        self.bus.publish(room, p.encode(_posted(stored)))
+        self._batch.append((conn, p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
+                            room, p.encode(_posted(stored))))
         if self.config.log_text or file is not None:
             what = f"file={escape_log(file.name)} size={file.size}" if file else ""
             chat_log.info("message room=%s seq=%d from=%s %s%s", room, stored.seq, conn.name, what,

@@ -202,19 +202,41 @@ class Store:
     # ------------------------------------------------------------ messages
 
     def find_by_cid(self, room: str, sender: str, cid: str) -> StoredMessage | None:
+        if not cid:
+            return None
+        # `cid != ''` lets SQLite use the partial unique index (else: a scan of the room).
         row = self._db.execute(
-            _SELECT_MSG + " WHERE m.room = ? AND m.sender = ? AND m.cid = ?", (room, sender, cid)
+            _SELECT_MSG + " WHERE m.room = ? AND m.sender = ? AND m.cid = ? AND m.cid != ''",
+            (room, sender, cid),
         ).fetchone()
         return self._message(row) if row else None
+
+    # ------------------------------------------------------------ group commit
+
+    def begin(self) -> None:
+        """Open a transaction that following writes join, until `commit()` (group commit:
+        one commit for everything one event-loop iteration wrote)."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def append(
         self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None
     ) -> StoredMessage:
-        """Store a message and give it the room's next seq, in one transaction."""
+        """Store a message and give it the room's next seq. Inside `begin()`..`commit()` it
+        joins that transaction; otherwise it commits by itself. A failure writes nothing."""
         now = self._clock()
         db = self._db
+        own = not db.in_transaction
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if own else "SAVEPOINT append")
             row = db.execute(
                 "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
                 (room,),
@@ -246,10 +268,13 @@ class Store:
                     "INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)",
                     (searchable, room, seq),
                 )
-            db.execute("COMMIT")
+            db.execute("COMMIT" if own else "RELEASE append")
         except BaseException:
-            if db.in_transaction:
+            if own and db.in_transaction:
                 db.execute("ROLLBACK")
+            elif not own:
+                db.execute("ROLLBACK TO append")
+                db.execute("RELEASE append")
             raise
         return StoredMessage(room, seq, sender, now, text, cid, file)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,17 @@ def test_one_million_row_bulk_insert_is_possible(store: Store) -> None:
     assert last == 2000 == store.last_seq("Study")
     assert store.append("Study", "ann", "after").seq == 2001
     assert [m.seq for m in store.search("Study", "1999")] == [2000]
+
+
+def test_group_commit_batches_and_a_failed_append_spoils_nothing(tmp_path: Path) -> None:
+    s = Store(tmp_path / "h.db")
+    s.begin()
+    s.append("General", "ann", "one")
+    with pytest.raises(StoreError):
+        s.append("Nowhere", "ann", "bad")
+    s.append("General", "ann", "two")
+    reader = sqlite3.connect(tmp_path / "h.db")  # another connection, as after a crash
+    assert reader.execute("SELECT count(*) FROM messages").fetchone()[0] == 0  # not yet committed
+    s.commit()
+    assert [t for (t,) in reader.execute("SELECT text FROM messages ORDER BY seq")] == ["one", "two"]
+    assert not s._db.in_transaction

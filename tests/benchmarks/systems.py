@@ -1,0 +1,289 @@
+"""The systems under test (PyRTC, the thread-per-client baseline, ngircd) as processes, and
+one asyncio client adapter per wire protocol for the load generator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+import pyrtc.protocol as p
+
+ROOM = "General"
+
+
+# ---------------------------------------------------------------- server processes
+
+
+class ServerProc:
+    def __init__(self, name: str, argv: list[str], ready: str, cwd: Path | None = None) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=cwd, start_new_session=True)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 30
+        self.port = 0
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{name} exited before it was ready")
+            m = re.search(ready, line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if not self.port:
+            raise RuntimeError(f"{name} did not start")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_pyrtc(tmp: Path, *extra: str) -> ServerProc:
+    return ServerProc("PyRTC", [sys.executable, "-m", "pyrtc", "server", "--host", "127.0.0.1",
+                                "--port", "0", "--no-announce", "--data-dir", str(tmp / "pyrtc-data"),
+                                "--log-dir", str(tmp / "pyrtc-logs"), "--no-log-text", *extra],
+                      r"listening on 127\.0\.0\.1:(\d+)")
+
+
+def start_baseline(tmp: Path) -> ServerProc:
+    (tmp / "baseline-data").mkdir(exist_ok=True)
+    return ServerProc("thread-per-client", [sys.executable, "-m", "tests.benchmarks.baseline_chat",
+                                            "--data-dir", str(tmp / "baseline-data")],
+                      r"listening on 127\.0\.0\.1:(\d+)", cwd=Path(__file__).resolve().parents[2])
+
+
+def ngircd_path() -> str | None:
+    found = shutil.which("ngircd") or ("/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None)
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "ngircd"], capture_output=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=300)
+        found = "/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None
+    return found
+
+
+def start_ngircd(tmp: Path, binary: str) -> ServerProc:
+    import socket as s
+
+    with s.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp / "ngircd.conf"
+    conf.write_text(f"""[Global]
+Name = bench.local
+Info = PyRTC benchmark
+Listen = 127.0.0.1
+Ports = {port}
+PidFile = {tmp}/ngircd.pid
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 30
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+OperCanUseMode = yes
+DefaultUserModes = F
+""")
+    proc = ServerProc.__new__(ServerProc)
+    proc.name = "ngircd (C IRC)"
+    proc.proc = subprocess.Popen([binary, "-n", "-f", str(conf)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+    proc.port = port
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with s.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError("ngircd did not start")
+
+
+# ---------------------------------------------------------------- client adapters
+
+
+OnChat = Callable[[int], None]  # called with the send timestamp (ns) of a received message
+
+
+def stamp() -> str:
+    return f"{time.monotonic_ns()} " + "x" * 40  # ~60-byte chat lines in every system
+
+
+def parse_stamp(text: str | bytes) -> int:
+    head = text.split(b" " if isinstance(text, bytes) else " ", 1)[0]
+    return int(head)
+
+
+class Adapter(asyncio.Protocol):
+    """One connected client. `sample`: decode every n-th chat frame for latency (all counted)."""
+
+    def __init__(self, on_chat: OnChat, sample: int = 1) -> None:
+        self.on_chat = on_chat
+        self.sample = sample
+        self.received = 0
+        self.transport: asyncio.Transport | None = None
+        self.ready = asyncio.get_running_loop().create_future()
+        self.outstanding = 0  # own messages not yet confirmed (flow control)
+        self.confirmed = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(str(exc)))
+
+    def _confirm(self, n: int = 1) -> None:
+        self.outstanding -= n
+        self.confirmed.set()
+
+    def _sampled(self) -> bool:
+        self.received += 1
+        return self.received % self.sample == 0
+
+
+class PyrtcAdapter(Adapter):
+    def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
+        super().__init__(on_chat, sample)
+        self.name = name
+        self.buf = bytearray()
+        self.dec = msgspec.msgpack.Decoder(p.ServerMsg)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name))
+                             + p.encode(p.JoinRoom(room=ROOM, since=10**12)))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos, n = 0, len(buf)
+        while n - pos >= 4:
+            size = int.from_bytes(buf[pos:pos + 4], "big")
+            end = pos + 4 + size
+            if end > n:
+                break
+            body = memoryview(buf)[pos + 4:end]
+            head = bytes(body[:14])  # cheap classification: the tag is the map's first string
+            if b"posted" in head:
+                if self._sampled():
+                    msg = self.dec.decode(body)
+                    self.on_chat(parse_stamp(msg.text))  # type: ignore[union-attr]
+            elif b"acked" in head:
+                self._confirm()
+            elif not self.ready.done() and b"\xa6joined" in head:
+                self.ready.set_result(None)
+            elif b"\xa4ping" in head:
+                self.transport.write(p.encode(p.Pong()))  # type: ignore[union-attr]
+            body.release()
+            pos = end
+        del buf[:pos]
+
+    def send_chat(self, seq: int) -> None:
+        self.outstanding += 1
+        self.transport.write(p.encode(p.SendText(room=ROOM, cid=f"{self.name}-{seq}", text=stamp())))  # type: ignore[union-attr]
+
+
+class BaselineAdapter(Adapter):
+    def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
+        super().__init__(on_chat, sample)
+        self.name = name
+        self.buf = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.write(msgspec.json.encode({"cmd": "join", "room": ROOM, "name": self.name}) + b"\n")  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self.buf + data).split(b"\n")
+        self.buf = lines.pop()
+        me = f'"from": "{self.name}"'.encode()
+        for line in lines:
+            if line.startswith(b'{"from"'):
+                if me in line:
+                    self._confirm()
+                if self._sampled():
+                    self.on_chat(parse_stamp(msgspec.json.decode(line)["text"]))
+            elif not self.ready.done():
+                self.ready.set_result(None)
+
+    def send_chat(self, seq: int) -> None:
+        self.outstanding += 1
+        self.transport.write(msgspec.json.encode({"cmd": "msg", "text": stamp()}) + b"\n")  # type: ignore[union-attr]
+
+
+class IrcAdapter(Adapter):
+    """IRC does not echo a PRIVMSG to its sender: flow control by PING/PONG every 10 lines."""
+
+    def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
+        super().__init__(on_chat, sample)
+        self.name = name[:30]
+        self.buf = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.write(f"NICK {self.name}\r\nUSER {self.name} 0 * :{self.name}\r\n".encode())  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self.buf + data).split(b"\r\n")
+        self.buf = lines.pop()
+        for line in lines:
+            parts = line.split(b" ", 3)
+            if len(parts) >= 4 and parts[1] == b"PRIVMSG":
+                if self._sampled():
+                    self.on_chat(parse_stamp(parts[3][1:]))
+            elif parts[0] == b"PING":
+                self.transport.write(b"PONG " + line[5:] + b"\r\n")  # type: ignore[union-attr]
+            elif len(parts) >= 2 and parts[1] == b"PONG":
+                self._confirm(10)
+            elif len(parts) >= 2 and parts[1] == b"001":
+                self.transport.write(b"JOIN #general\r\n")  # type: ignore[union-attr]
+            elif len(parts) >= 2 and parts[1] == b"366" and not self.ready.done():  # end of NAMES
+                self.ready.set_result(None)
+
+    def send_chat(self, seq: int) -> None:
+        self.outstanding += 1
+        out = f"PRIVMSG #general :{stamp()}\r\n"
+        if seq % 10 == 9:
+            out += f"PING :{seq}\r\n"
+        self.transport.write(out.encode())  # type: ignore[union-attr]
+
+
+ADAPTERS: dict[str, type[Adapter]] = {"PyRTC": PyrtcAdapter, "thread-per-client": BaselineAdapter,
+                                      "ngircd (C IRC)": IrcAdapter}
