@@ -27,6 +27,7 @@ from ..protocol import limits as L
 from ..store import (
     BlobError,
     BlobStore,
+    Duplicate,
     Store,
     StoredFile,
     StoredMessage,
@@ -197,11 +198,13 @@ class ChatServer:
         batch, self._batch = self._batch, []
         try:
             self.store.commit()
-        except Exception as exc:
+        except Exception:
+            # Nothing of the batch was acknowledged: dropping its senders makes their clients
+            # reconnect and resend the same cids, so nothing is lost and nothing doubled.
             log.error("commit failed; %d messages not stored", len(batch), exc_info=True)
             self.store.rollback()
-            for conn, _, room, _ in batch:
-                conn.send(p.encode(p.Error(code="store", message=f"not stored, try again: {exc}")))
+            for conn in {c for c, _, _, _ in batch}:
+                conn.abort()
             return
         for conn, ack, room, posted in batch:
             conn.send(ack)
@@ -396,17 +399,18 @@ class ChatServer:
     def _send_text(self, conn: Connection, msg: p.SendText) -> None:
         assert conn.name is not None
         room = self._member_room(conn, msg.room)
-        stored = self.store.find_by_cid(room, conn.name, msg.cid)
-        if stored is not None:  # a resend after a reconnect: ack again, post nothing
-            self._batch.append((conn, p.encode(p.Acked(room=room, cid=msg.cid, seq=stored.seq,
-                                                       time=stored.time)), room, b""))
-            return
         self._post(conn, room, msg.cid, msg.text, None)
 
     def _post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
         assert conn.name is not None
         self._begin_batch()
-        stored = self.store.append(room, conn.name, text, cid, file)
+        try:
+            stored = self.store.append(room, conn.name, text, cid, file)
+        except Duplicate as dup:  # a resend after a reconnect: ack again, post nothing
+            m = dup.message
+            self._batch.append((conn, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)),
+                                room, b""))
+            return
         self._stop_typing(room, conn.name)
         self._batch.append((conn, p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
                             room, p.encode(_posted(stored))))

@@ -7,6 +7,7 @@ from .blobs import BlobStore as BlobStore
 from .blobs import Thumbnail as Thumbnail
 from .blobs import make_thumbnail as make_thumbnail
 from .db import DEFAULT_ROOMS as DEFAULT_ROOMS
+from .db import Duplicate as Duplicate
 from .db import Member as Member
 from .db import Store as Store
 from .db import StoredFile as StoredFile
@@ -15,6 +16,6 @@ from .errors import BlobError as BlobError
 from .errors import StoreError as StoreError
 
 __all__ = [
-    "THUMB_MAX", "BlobStore", "Thumbnail", "make_thumbnail", "DEFAULT_ROOMS", "Member", "Store",
+    "THUMB_MAX", "BlobStore", "Thumbnail", "make_thumbnail", "DEFAULT_ROOMS", "Duplicate", "Member", "Store",
     "StoredFile", "StoredMessage", "BlobError", "StoreError",
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import StoreError
 
-__all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS"]
+__all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
 
 DEFAULT_ROOMS = ("General", "Gaming", "Study")
 
@@ -94,6 +94,14 @@ class StoredMessage:
     reactions: dict[str, list[str]] = field(default_factory=dict)
 
 
+class Duplicate(StoreError):
+    """(sender, cid) is stored already: a resend. `message` is the stored one."""
+
+    def __init__(self, message: StoredMessage) -> None:
+        super().__init__(f"message {message.cid!r} is stored already as seq {message.seq}")
+        self.message = message
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     name: str
@@ -121,6 +129,10 @@ class Store:
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
                     (room, self._clock()),
                 )
+            # Rows held back until the batch commits (see _flush_pending).
+            self._fts: list[tuple[str, str, int]] = []
+            self._own: dict[tuple[str, str], int] = {}
+            self._seqs = self._load_seqs()  # room -> last seq, the one source while running
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history database {path}: {exc}") from exc
 
@@ -153,11 +165,12 @@ class Store:
         cur = self._db.execute(
             "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (room, self._clock())
         )
+        if cur.rowcount == 1:
+            self._seqs[room] = 0
         return cur.rowcount == 1
 
     def last_seq(self, room: str) -> int:
-        row = self._db.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
-        return int(row[0]) if row else 0
+        return self._seqs.get(room, 0)
 
     # ------------------------------------------------------------ members
 
@@ -221,29 +234,51 @@ class Store:
 
     def commit(self) -> None:
         if self._db.in_transaction:
+            self._flush_pending()
             self._db.execute("COMMIT")
 
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+        self._fts.clear()
+        self._own.clear()
+        self._seqs = self._load_seqs()
+
+    def _load_seqs(self) -> dict[str, int]:
+        return {r: int(s) for r, s in self._db.execute("SELECT name, last_seq FROM rooms")}
+
+    def _flush_pending(self) -> None:
+        """Writes that may wait for the commit: search index rows, rooms' last seq, and the
+        senders' own receipts (one statement each per batch, not per message)."""
+        db = self._db
+        if self._fts:
+            db.executemany("INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)", self._fts)
+            self._fts.clear()
+        if self._own:
+            db.executemany("UPDATE rooms SET last_seq = ? WHERE name = ?",
+                           [(self._seqs[r], r) for r in {r for r, _ in self._own}])
+            db.executemany(
+                "UPDATE members SET delivered = max(delivered, ?), read = max(read, ?)"
+                " WHERE room = ? AND name = ?",
+                [(seq, seq, room, name) for (room, name), seq in self._own.items()])
+            self._own.clear()
 
     def append(
         self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None
     ) -> StoredMessage:
         """Store a message and give it the room's next seq. Inside `begin()`..`commit()` it
-        joins that transaction; otherwise it commits by itself. A failure writes nothing."""
+        joins that transaction; otherwise it commits by itself. Raises `Duplicate` (with the
+        stored message) when (sender, cid) is already stored; a failure writes nothing."""
         now = self._clock()
         db = self._db
         own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("BEGIN IMMEDIATE" if own else "SAVEPOINT append")
-            row = db.execute(
-                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
-                (room,),
-            ).fetchone()
-            if row is None:
+            last = self._seqs.get(room)
+            if last is None:
                 raise StoreError(f"no room named {room!r}")
-            seq = int(row[0])
+            seq = last + 1
             file_id = None
             if file is not None:
                 file_id = db.execute(
@@ -252,29 +287,31 @@ class Store:
                     (file.blob_id, file.name, file.size, file.mime, file.thumb_id,
                      file.width, file.height),
                 ).lastrowid
-            db.execute(
-                "INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (room, seq, sender, now, text, cid, file_id),
-            )
+            try:
+                # The first write of a text message: if it fails, nothing was written.
+                db.execute(
+                    "INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (room, seq, sender, now, text, cid, file_id),
+                )
+            except sqlite3.IntegrityError:
+                if file_id is not None:
+                    db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+                stored = self.find_by_cid(room, sender, cid)
+                if stored is None:
+                    raise
+                raise Duplicate(stored) from None
+            self._seqs[room] = seq
             # The sender has its own message: its receipts move with it, no frame needed.
-            db.execute(
-                "UPDATE members SET delivered = ?, read = ? WHERE room = ? AND name = ?",
-                (seq, seq, room, sender),
-            )
+            self._own[(room, sender)] = seq
             searchable = text if file is None else f"{text} {file.name}".strip()
             if searchable:
-                db.execute(
-                    "INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)",
-                    (searchable, room, seq),
-                )
-            db.execute("COMMIT" if own else "RELEASE append")
+                self._fts.append((searchable, room, seq))
+            if own:
+                self.commit()
         except BaseException:
-            if own and db.in_transaction:
-                db.execute("ROLLBACK")
-            elif not own:
-                db.execute("ROLLBACK TO append")
-                db.execute("RELEASE append")
+            if own:
+                self.rollback()
             raise
         return StoredMessage(room, seq, sender, now, text, cid, file)
 
@@ -375,6 +412,7 @@ class Store:
         )
         db.execute("UPDATE rooms SET last_seq = ? WHERE name = ?", (seq, room))
         db.execute("COMMIT")
+        self._seqs[room] = seq
         return seq
 
     @staticmethod

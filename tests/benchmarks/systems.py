@@ -47,11 +47,14 @@ class ServerProc:
     def pid(self) -> int:
         return self.proc.pid
 
-    def rss_kb(self) -> int:
+    def rss_kb(self, field: str = "VmRSS") -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
         return 0
+
+    def peak_rss_kb(self) -> int:
+        return self.rss_kb("VmHWM")
 
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()

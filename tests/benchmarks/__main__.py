@@ -1,0 +1,75 @@
+"""python -m tests.benchmarks [SCENARIO…] [--quick] [--json OUT]
+
+Runs each scenario against PyRTC and its baselines in the same run and prints a table
+(scenario, system, figure, ratio to PyRTC) plus a JSON file. Benchmarks print figures;
+tests never assert timings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .scenarios import SCENARIOS, Ctx, Row
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
+
+
+def table(rows: list[Row]) -> str:
+    ref = {(s, m): v for s, sys_, m, v, _ in rows if sys_ == "PyRTC"}
+    out = [f"{'scenario':<24} {'system':<20} {'figure':<36} {'value':>14}  {'vs PyRTC':>8}"]
+    for scen, system, metric, value, unit in rows:
+        base = ref.get((scen, metric))
+        ratio = "" if system == "PyRTC" or not base or math.isnan(value) else f"{value / base:.2f}×"
+        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+        out.append(f"{scen:<24} {system:<20} {metric:<36} {shown + ' ' + unit:>14}  {ratio:>8}")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
+    ap.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="SCENARIO",
+                    help=f"any of: {', '.join(SCENARIOS)} (default: all)")
+    ap.add_argument("--quick", action="store_true", help="short runs (under 2 minutes in all)")
+    ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the figures here")
+    args = ap.parse_args()
+    chosen = args.scenarios or list(SCENARIOS)
+    rows: list[Row] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pyrtc-bench-") as tmp:
+        ctx = Ctx(Path(tmp), args.quick, lambda s: print(s, file=sys.stderr, flush=True))
+        for name in chosen:
+            print(f"[{name}]", file=sys.stderr, flush=True)
+            t0 = time.monotonic()
+            rows += SCENARIOS[name](ctx)
+            print(f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+    print(f"\nPyRTC benchmarks — {machine()}; {'quick' if args.quick else 'full'} run, "
+          f"{time.monotonic() - started:.0f} s\n")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "machine": machine(), "quick": args.quick, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "rows": [{"scenario": s, "system": y, "metric": m, "value": v, "unit": u}
+                     for s, y, m, v, u in rows]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

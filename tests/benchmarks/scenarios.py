@@ -1,0 +1,378 @@
+"""The benchmark scenarios. Each returns rows: (scenario, system, metric, value, unit).
+Every scenario measures PyRTC and its baselines in the same run, on the same machine."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyrtc.client import ClientSession
+from pyrtc.store import Store
+
+from . import loadgen, systems
+
+Row = tuple[str, str, str, float, str]
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    quick: bool
+    log: Callable[[str], None]
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _servers(ctx: Ctx, *, irc: bool = True) -> list[Callable[[], systems.ServerProc]]:
+    out: list[Callable[[], systems.ServerProc]] = [
+        lambda: systems.start_pyrtc(ctx.tmp / "s-pyrtc"),
+        lambda: systems.start_baseline(ctx.tmp / "s-base"),
+    ]
+    binary = systems.ngircd_path() if irc else None
+    if binary:
+        out.append(lambda: systems.start_ngircd(ctx.tmp, binary))
+    elif irc:
+        ctx.log("  ngircd not available (apt-get install ngircd): IRC column skipped")
+    return out
+
+
+# ---------------------------------------------------------------- 1. fan-out
+
+
+def fanout(ctx: Ctx) -> list[Row]:
+    rows: list[Row] = []
+    duration = 3.0 if ctx.quick else 10.0
+    for start in _servers(ctx):
+        (ctx.tmp / "s-pyrtc").mkdir(exist_ok=True)
+        (ctx.tmp / "s-base").mkdir(exist_ok=True)
+        srv = start()
+        try:
+            cpu0 = srv.cpu_s()
+            res, dur = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=100, senders=10,
+                                                duration=duration, sample=10, window=32))
+            cpu = srv.cpu_s() - cpu0
+        finally:
+            srv.stop()
+        lat = res.latencies_us
+        ctx.log(f"  {srv.name}: {res.received / dur:,.0f} deliveries/s")
+        rows += [("fan-out", srv.name, "deliveries/s", res.received / dur, "1/s"),
+                 ("fan-out", srv.name, "p50 latency", _pct(lat, .5) / 1000, "ms"),
+                 ("fan-out", srv.name, "p99 latency", _pct(lat, .99) / 1000, "ms"),
+                 ("fan-out", srv.name, "server CPU", cpu / (dur + 1), "cores"),
+                 ("fan-out", srv.name, "load-generator CPU", res.cpu_s / dur, "cores")]
+    return rows
+
+
+# ---------------------------------------------------------------- 2. steady latency
+
+
+def latency(ctx: Ctx) -> list[Row]:
+    rows: list[Row] = []
+    duration = 3.0 if ctx.quick else 10.0
+    rates = [200] if ctx.quick else [200, 2000]
+    for rate in rates:
+        for start in _servers(ctx):
+            (ctx.tmp / "s-pyrtc").mkdir(exist_ok=True)
+            (ctx.tmp / "s-base").mkdir(exist_ok=True)
+            srv = start()
+            try:
+                res, dur = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=100, senders=100,
+                                                    duration=duration, mode="steady",
+                                                    total_rate=rate, sample=1))
+            finally:
+                srv.stop()
+            lat = res.latencies_us
+            name = f"latency @{rate}/s"
+            ctx.log(f"  {srv.name} @{rate}/s: p99 {_pct(lat, .99) / 1000:.2f} ms")
+            rows += [(name, srv.name, "p50", _pct(lat, .5) / 1000, "ms"),
+                     (name, srv.name, "p99", _pct(lat, .99) / 1000, "ms"),
+                     (name, srv.name, "max", max(lat) / 1000 if lat else float("nan"), "ms")]
+    return rows
+
+
+# ---------------------------------------------------------------- 3. idle connections
+
+
+def connections(ctx: Ctx) -> list[Row]:
+    rows: list[Row] = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the servers
+    counts = [1000] if ctx.quick else [1000, 5000]
+    for n in counts:
+        for start in _servers(ctx, irc=False):
+            (ctx.tmp / "s-pyrtc").mkdir(exist_ok=True)
+            (ctx.tmp / "s-base").mkdir(exist_ok=True)
+            shutil.rmtree(ctx.tmp / "s-pyrtc" / "pyrtc-data", ignore_errors=True)
+            srv = start()
+            try:
+                time.sleep(0.3)
+                rss0 = srv.rss_kb()
+                t0 = time.monotonic()
+                plan = loadgen.Plan(srv.name, srv.port, clients=n, senders=0, duration=0.5,
+                                    warmup=0.0, procs=2)
+                loadgen.run(plan)
+                took = time.monotonic() - t0 - 0.5
+                rss1 = srv.peak_rss_kb()
+            finally:
+                srv.stop()
+            per = (rss1 - rss0) * 1024 / n
+            ctx.log(f"  {srv.name} {n} clients: {took:.2f} s, {per / 1024:.1f} KiB each")
+            rows += [(f"{n} idle clients", srv.name, "time to connect+join all", took, "s"),
+                     (f"{n} idle clients", srv.name, "server RSS per connection", per / 1024, "KiB")]
+    return rows
+
+
+# ---------------------------------------------------------------- 4. files
+
+
+def files(ctx: Ctx) -> list[Row]:
+    size = (50 if ctx.quick else 200) * 1024 * 1024
+    src = ctx.tmp / "big.bin"
+    with open(src, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for i in range(size >> 20):
+            f.write(hashlib.sha256(chunk + bytes([i % 256])).digest() * 32768)
+    mb = size / 1e6
+    rows: list[Row] = []
+
+    # Raw asyncio TCP stream of the same bytes: the ceiling on this machine.
+    async def raw() -> float:
+        got = 0
+        done = asyncio.Event()
+
+        async def sink(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            nonlocal got
+            while data := await r.read(1 << 18):
+                got += len(data)
+            done.set()
+            w.close()
+
+        server = await asyncio.start_server(sink, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        t0 = time.perf_counter()
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        with open(src, "rb") as f:
+            while data := f.read(1 << 18):
+                w.write(data)
+                await w.drain()
+        w.close()
+        await done.wait()
+        server.close()
+        return time.perf_counter() - t0
+
+    t = asyncio.run(raw())
+    rows.append(("files", "raw asyncio TCP", "upload MB/s", mb / t, "MB/s"))
+    ctx.log(f"  raw TCP: {mb / t:,.0f} MB/s")
+
+    (ctx.tmp / "s-pyrtc").mkdir(exist_ok=True)
+    srv = systems.start_pyrtc(ctx.tmp / "s-pyrtc", "--max-file", "1G")
+    rss: list[int] = []
+    try:
+        async def pyrtc() -> tuple[float, float]:
+            stop = asyncio.Event()
+
+            async def sample() -> None:
+                while not stop.is_set():
+                    rss.append(srv.rss_kb())
+                    await asyncio.sleep(0.05)
+
+            sampler = asyncio.ensure_future(sample())
+            async with ClientSession("127.0.0.1", srv.port, "uploader") as s:
+                await s.join("General")
+                t0 = time.perf_counter()
+                seq = await s.upload("General", src)
+                up = time.perf_counter() - t0
+                blob = s.state.rooms["General"].by_seq[seq].file.blob_id  # type: ignore[union-attr]
+                out = ctx.tmp / "down.bin"
+                t0 = time.perf_counter()
+                await s.download(blob, out)
+                down = time.perf_counter() - t0
+                out.unlink()
+            stop.set()
+            await sampler
+            return up, down
+
+        rss0 = srv.rss_kb()
+        up, down = asyncio.run(pyrtc())
+    finally:
+        srv.stop()
+    ctx.log(f"  PyRTC: up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s (incl. SHA-256 on both ends)")
+    rows += [("files", "PyRTC", "upload MB/s", mb / up, "MB/s"),
+             ("files", "PyRTC", "download MB/s", mb / down, "MB/s"),
+             ("files", "PyRTC", "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
+
+    (ctx.tmp / "s-base").mkdir(exist_ok=True)
+    base = systems.start_baseline(ctx.tmp / "s-base")
+    rss = []
+    try:
+        import socket
+        import threading
+
+        rss0 = base.rss_kb()
+        stop = threading.Event()
+
+        def sample_base() -> None:
+            while not stop.is_set():
+                rss.append(base.rss_kb())
+                time.sleep(0.05)
+
+        threading.Thread(target=sample_base, daemon=True).start()
+        t0 = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", base.port)) as sock:
+            f = sock.makefile("rb")
+            sock.sendall(b'{"cmd": "join", "room": "General", "name": "up"}\n')
+            f.readline()
+            body = base64.b64encode(src.read_bytes()).decode()
+            sock.sendall((json.dumps({"cmd": "file", "name": "big.bin", "data": body}) + "\n").encode())
+            f.readline()
+            up = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            sock.sendall(b'{"cmd": "get", "name": "big.bin"}\n')
+            reply = json.loads(f.readline())
+            data = base64.b64decode(reply["data"])
+            down = time.perf_counter() - t0
+            assert len(data) == size
+        stop.set()
+    finally:
+        base.stop()
+    ctx.log(f"  thread-per-client (base64): up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s")
+    rows += [("files", "thread-per-client", "upload MB/s", mb / up, "MB/s"),
+             ("files", "thread-per-client", "download MB/s", mb / down, "MB/s"),
+             ("files", "thread-per-client", "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
+    src.unlink()
+    return rows
+
+
+# ---------------------------------------------------------------- 5. history
+
+
+def history(ctx: Ctx) -> list[Row]:
+    n = 100_000 if ctx.quick else 1_000_000
+    data = ctx.tmp / "s-hist" / "pyrtc-data"
+    data.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    store = Store(data / "history.db")
+    words = ["meeting", "lunch", "deploy", "report", "coffee", "review", "budget", "holiday"]
+    for start in range(0, n, 100_000):
+        store.bulk_append("General", ((f"user{i % 50}", f"{words[i % 8]} note {i} about {words[(i * 7) % 8]}")
+                                      for i in range(start, min(n, start + 100_000))))
+    store.close()
+    ctx.log(f"  filled {n:,} messages in {time.perf_counter() - t0:.0f} s")
+    srv = systems.start_pyrtc(ctx.tmp / "s-hist")
+
+    async def measure() -> tuple[list[float], float, list[float]]:
+        joins, searches = [], []
+        for i in range(20):
+            async with ClientSession("127.0.0.1", srv.port, f"reader{i}") as s:
+                t = time.perf_counter()
+                await s.join("General")
+                joins.append(time.perf_counter() - t)
+        async with ClientSession("127.0.0.1", srv.port, "resumer") as s:
+            t = time.perf_counter()
+            view = await s.join("General", since=n - 10_000)
+            resume = time.perf_counter() - t
+            assert len(view.messages) >= 10_000
+            for i in range(20):
+                t = time.perf_counter()
+                await s.search("General", f"{words[i % 8]} {i}")
+                searches.append(time.perf_counter() - t)
+        return joins, resume, searches
+
+    try:
+        joins, resume, searches = asyncio.run(measure())
+    finally:
+        srv.stop()
+    ctx.log(f"  join p50 {statistics.median(joins) * 1000:.1f} ms, resume {resume * 1000:.0f} ms")
+    return [(f"history ({n:,} msgs)", "PyRTC", "join (last 100) p50", statistics.median(joins) * 1000, "ms"),
+            (f"history ({n:,} msgs)", "PyRTC", "join (last 100) max", max(joins) * 1000, "ms"),
+            (f"history ({n:,} msgs)", "PyRTC", "resume 10,000 behind", resume * 1000, "ms"),
+            (f"history ({n:,} msgs)", "PyRTC", "search p50", statistics.median(searches) * 1000, "ms")]
+
+
+# ---------------------------------------------------------------- 6. discovery
+
+
+def discovery(ctx: Ctx) -> list[Row]:
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        ctx.log("  skipped: needs root and iproute2 for network namespaces")
+        return []
+    from tests.discovery.netlab import Lab
+
+    lab = Lab("bench")
+    rows: list[Row] = []
+    try:
+        lab.bridge("br")
+        for i in (1, 2):
+            lab.node(f"n{i}")
+            lab.plug(f"n{i}", "br", f"10.77.0.{i}/24")
+        py = [sys.executable, "-m", "pyrtc"]
+        srv = lab.popen("n1", [*py, "server", "--port", "0", "--name", "Bench", "--data-dir",
+                               str(ctx.tmp / "d-disc"), "--log-dir", str(ctx.tmp / "l-disc")],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert srv.stdout is not None
+        srv.stdout.readline()  # listening + announced
+        resolve, inner = [], []
+        for _ in range(3 if ctx.quick else 5):
+            t0 = time.monotonic()
+            w = lab.popen("n2", [*py, "servers", "--watch", "--json", "--probe-interval", "600",
+                                 "--log-dir", str(ctx.tmp / "l-w")], stdout=subprocess.PIPE)
+            assert w.stdout is not None
+            ev = json.loads(w.stdout.readline())
+            resolve.append(time.monotonic() - t0)
+            inner.append(ev["t"])
+            w.terminate()
+            w.wait()
+        w = lab.popen("n2", [*py, "servers", "--watch", "--json", "--probe-interval", "600",
+                             "--log-dir", str(ctx.tmp / "l-w")], stdout=subprocess.PIPE)
+        assert w.stdout is not None
+        w.stdout.readline()
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        json.loads(w.stdout.readline())  # removed
+        gone = time.monotonic() - t0
+        w.terminate()
+        srv.wait(10)
+        ctx.log(f"  resolved in {statistics.median(resolve):.2f} s from process start; removed {gone * 1000:.0f} ms after SIGTERM")
+        rows = [("discovery", "PyRTC", "`pyrtc servers` start to resolved (median)", statistics.median(resolve), "s"),
+                ("discovery", "PyRTC", "browser start to resolved (median)", statistics.median(inner), "s"),
+                ("discovery", "PyRTC", "SIGTERM to removal", gone, "s")]
+    finally:
+        lab.close()
+    return rows
+
+
+# ---------------------------------------------------------------- 7. GUI
+
+
+def gui(ctx: Ctx) -> list[Row]:
+    try:
+        import pyrtc.gui.bench as gui_bench  # type: ignore[import-not-found]
+    except ImportError:
+        ctx.log("  skipped: the Dear PyGui client is not built yet")
+        return []
+    result: list[Row] = gui_bench.run(ctx)
+    return result
+
+
+SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
+    "fanout": fanout, "latency": latency, "connections": connections, "files": files,
+    "history": history, "discovery": discovery, "gui": gui,
+}
