@@ -1,5 +1,9 @@
-"""The Dear PyGui client (package `pyrtc.gui`)."""
+"""The Dear PyGui client (package `pyrtc.gui`): renders ChatState, never blocks on the network."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .app import ChatWindow as ChatWindow
+from .app import GuiOptions as GuiOptions
+from .app import run_gui as run_gui
+
+__all__ = ["ChatWindow", "GuiOptions", "run_gui"]

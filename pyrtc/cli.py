@@ -206,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="unattended: find or host, show one room, reconnect forever, never ask")
     cli.add_argument("--data-dir", type=Path, default=None, help="data dir if we host")
     cli.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
+    cli.add_argument("--no-gui", action="store_true", help="chat in the terminal, not in a window")
     _discovery(cli)
 
     srv = sub.add_parser("server", help="run a chat server")
@@ -639,6 +640,31 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
 }
 
 
+def _want_gui(args: argparse.Namespace) -> bool:
+    """The window unless --no-gui, or there is no display, or Dear PyGui is missing."""
+    if args.no_gui:
+        return False
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        log.info("no display: chatting in the terminal")
+        return False
+    try:
+        import dearpygui  # noqa: F401
+    except ImportError:
+        log.warning("Dear PyGui is not installed: chatting in the terminal")
+        return False
+    return True
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from .gui import GuiOptions, run_gui
+
+    if args.interface:
+        _addresses(args)  # a bad --interface is a one-line error here, not a dialog
+    return run_gui(GuiOptions(server=args.server, name=args.name, room=args.room, kiosk=args.kiosk,
+                              interfaces=args.interface, browse_time=args.browse_time,
+                              host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -652,6 +678,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pyrtc: cannot write logs to {args.log_dir or default_log_dir()}: {exc}", file=sys.stderr)
         return EXIT_FAIL
     try:
+        if args.command == "client" and _want_gui(args):
+            return _run_gui(args)
         return asyncio.run(COMMANDS[args.command](args))
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# The window needs OpenGL, the tones PortAudio; without them PyRTC still chats in the terminal.
+if command -v dpkg >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  missing=()
+  for pkg in libgl1 libglx-mesa0 libportaudio2; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || true
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip

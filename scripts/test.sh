@@ -3,9 +3,10 @@
 # `bash scripts/test.sh [pytest args]`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System packages: iproute2 (network namespaces for mDNS tests).
+# System packages: iproute2 (network namespaces for the mDNS tests), xvfb + xauth (the real
+# window under a virtual screen), Mesa OpenGL (Dear PyGui), PortAudio (sounddevice).
 need=()
-for pkg in iproute2; do
+for pkg in iproute2 xvfb xauth libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -8,4 +8,5 @@ rm -rf "$tree" && mkdir -p "$tree/pyrtc"
 for item in pyrtc/*; do ln -s "$PWD/$item" "$tree/pyrtc/$(basename "$item")"; done
 ln -s "$PWD/discovery" "$tree/pyrtc/discovery"
 ln -s "$PWD/gui" "$tree/pyrtc/gui"
+ln -s "$PWD/assets" "$tree/pyrtc/assets"
 cd "$tree" && exec "$OLDPWD/.venv/bin/mypy" --config-file "$OLDPWD/pyproject.toml" -p pyrtc

@@ -366,6 +366,8 @@ class ClientSession:
                     w.set_result(None)
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, TransferUpdate) and not event.id:
+            return  # a quiet transfer
         self._apply(event)
 
     def _write(self, msg: p.Msg) -> bool:
@@ -610,12 +612,14 @@ class ClientSession:
         name: str | None = None,
         progress: Callable[[int, int], None] | None = None,
         retries: int = 20,
+        quiet: bool = False,
     ) -> Path:
         """Download a file to `target`. Bytes land in `target.part` first; an existing
-        .part is resumed from its length. The finished file's SHA-256 is checked."""
+        .part is resumed from its length. The finished file's SHA-256 is checked.
+        `quiet`: not listed among the transfers (picture previews)."""
         target = Path(target)
         part = target.with_name(target.name + ".part")
-        tid = f"down-{blob_id[:16]}-{target.name}"
+        tid = "" if quiet else f"down-{blob_id[:16]}-{target.name}"
         display = name or target.name
         queue: asyncio.Queue[p.ServerMsg] = asyncio.Queue()
         self._downloads[blob_id] = queue

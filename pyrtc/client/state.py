@@ -165,6 +165,7 @@ class ChatState:
     available: list[p.RoomInfo] = field(default_factory=list)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     max_file: int = 0
+    joined_rooms: list[str] = field(default_factory=list)  # member of, per the server's Welcome
     version: int = 0
 
     # ------------------------------------------------------------ queries
@@ -323,6 +324,7 @@ class ChatState:
             case p.Welcome():
                 self.me, self.server, self.max_file = event.name, event.server, event.max_file
                 self.available = list(event.rooms)
+                self.joined_rooms = list(event.joined)
             case p.RoomList():
                 self.available = list(event.rooms)
             case p.Error():

@@ -1,0 +1,1 @@
+"""Bundled assets: fonts (with their licences). Package `pyrtc.assets`."""

@@ -1,0 +1,72 @@
+"""Tones, avatars and palettes: plain unit tests (no window)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from pyrtc.gui import tones as T
+from pyrtc.gui.avatar import avatar_color, initials
+from pyrtc.gui.palette import DARK, LIGHT
+
+
+@pytest.mark.parametrize("name", list(T.TONES))
+def test_tones_have_length_frequency_and_no_clipping(name: str) -> None:
+    parts = T.TONES[name]
+    wave = T.synth(parts)
+    assert wave.dtype == np.float32
+    assert len(wave) == sum(int(round(s * T.SAMPLE_RATE)) for _, s in parts)
+    assert np.max(np.abs(wave)) <= 0.41  # headroom, never clipping at ±1
+    assert abs(wave[0]) < 1e-3 and abs(wave[-1]) < 1e-3  # faded: no click
+    freq, seconds = parts[0]
+    first = wave[: int(seconds * T.SAMPLE_RATE)]
+    spectrum = np.abs(np.fft.rfft(first * np.hanning(len(first))))
+    peak = np.fft.rfftfreq(len(first), 1 / T.SAMPLE_RATE)[np.argmax(spectrum)]
+    assert abs(peak - freq) < T.SAMPLE_RATE / len(first) * 1.5
+
+
+def test_tones_are_distinct() -> None:
+    waves = {name: T.synth(parts) for name, parts in T.TONES.items()}
+    assert len({len(w) for w in waves.values()}) == len(waves)
+
+
+def test_no_audio_device_logs_once_and_stays_silent(caplog: pytest.LogCaptureFixture) -> None:
+    class NoDevice:
+        class PortAudioError(Exception):
+            pass
+
+        def play(self, *a: object, **k: object) -> None:
+            raise self.PortAudioError("Error querying device -1")
+
+    caplog.set_level(logging.WARNING, "pyrtc.gui.tones")
+    player = T.TonePlayer()
+    player._sd = NoDevice()
+    for _ in range(3):
+        player.play("message")  # never raises
+    assert [r.getMessage() for r in caplog.records] == [
+        "no audio output (Error querying device -1); notification tones are off"]
+    assert player.played == ["message"] * 3
+
+
+def test_real_sounddevice_without_a_device_does_not_raise(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "pyrtc.gui.tones")
+    player = T.TonePlayer()
+    player.play("join")  # this machine: no sound card (or no PortAudio); either way silent
+    player.play("join")
+    assert len(caplog.records) <= 1
+
+
+def test_avatar_colour_is_stable_and_differs_between_names() -> None:
+    assert avatar_color("Alice") == avatar_color("alice") == avatar_color("Alice")
+    colours = {avatar_color(n) for n in ("Alice", "Bob", "Carol", "Dave", "Eve", "Zoë")}
+    assert len(colours) == 6
+    assert initials("Alice Martin") == "AM" and initials("bob") == "BO" and initials("x") == "X"
+
+
+def test_palettes_are_readable() -> None:
+    for pal in (DARK, LIGHT):
+        lum = lambda c: 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]  # noqa: E731
+        assert abs(lum(pal.text) - lum(pal.bg)) > 120, pal.name
+        assert pal.read != pal.sent
