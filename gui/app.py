@@ -24,6 +24,11 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 import platformdirs
+
+from pyrtc import protocol as p
+from pyrtc.client import ChatState, ClientHandle, ClientSession, MessageView
+from pyrtc.client.settings import Settings
+from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.discovery import (
     AnnouncedServer,
     DiscoveryError,
@@ -32,11 +37,6 @@ from pyrtc.discovery import (
     check_addresses,
     relocate,
 )
-
-from pyrtc import protocol as p
-from pyrtc.client import ChatState, ClientHandle, ClientSession, MessageView
-from pyrtc.client.settings import Settings
-from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.server import DEFAULT_PORT, ServerConfig
 
 from .avatar import avatar_color, initials

@@ -33,10 +33,10 @@ def rows(w: ChatWindow) -> dict[int, dict[str, Any]]:
         msg = room.by_seq.get(key)
         kids = dpg.get_item_children(row.group, 1) or []
         avatar = kids[0] if kids else None
-        texts = []
-        images = []
+        texts: list[dict[str, Any]] = []
+        images: list[list[float]] = []
 
-        def walk(item: int) -> None:
+        def walk(item: int, texts: list[dict[str, Any]] = texts, images: list[list[float]] = images) -> None:
             for child in dpg.get_item_children(item, 1) or []:
                 kind = dpg.get_item_type(child)
                 if kind.endswith("mvText"):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def close(a: tuple[int, ...] | list[int], b: tuple[int, ...] | list[int], tol: int = 12) -> bool:
-    return all(abs(int(x) - int(y)) <= tol for x, y in zip(a[:3], b[:3]))
+    return all(abs(int(x) - int(y)) <= tol for x, y in zip(a[:3], b[:3], strict=True))
 
 
 def pixels_in(img: Image.Image, rect: list[float]) -> list[tuple[int, ...]]:
