@@ -656,6 +656,13 @@ class ChatWindow:
                 self._update_row(row, m, sig)
         for key in [k for k in self._rows if k < 0 and not any(-hash(m.cid) == k for m in room.pending())]:
             dpg.delete_item(self._rows.pop(key).group)
+        if self._stick_bottom and len(self._rows) > 2 * PAGE:
+            # Following the newest messages: drop rows scrolled far out of view, so a long
+            # session keeps a bounded number of items (older ones come back on scroll-up).
+            keep = sorted(k for k in self._rows if k > 0)[-PAGE:]
+            for k in [k for k in self._rows if 0 < k < keep[0]]:
+                dpg.delete_item(self._rows.pop(k).group)
+            first_new = keep[0]
         self._oldest_built = first_new
         dpg.configure_item("older", show=room.more_before or start > 0)
         self._drawn_room, self._drawn_version = name, room.version
@@ -682,7 +689,9 @@ class ChatWindow:
                     self._file_body(m.file)
                 text = m.text
                 if text:
-                    t = dpg.add_text(text, wrap=max(200, dpg.get_item_width("messages") or 600) - 80)
+                    t = dpg.add_text(text, wrap=0)  # 0: at the window's edge, also after a resize
+                    if any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) < 0x2700 for c in text):
+                        dpg.bind_item_font(t, self.emoji)  # DejaVu has no emoji; Symbola has both
                     if mention:
                         dpg.configure_item(t, color=pal.warn)
                 with dpg.group(horizontal=True) as reactions:
@@ -715,6 +724,10 @@ class ChatWindow:
             return
         dpg.delete_item(row.reactions, children_only=True)
         if m.seq == 0:
+            return
+        if self.opts.kiosk:  # a shared screen shows reactions but takes none
+            for emoji, count, _ in reactions:
+                dpg.bind_item_font(dpg.add_text(f"{emoji} {count}", parent=row.reactions), self.emoji)
             return
         for emoji, count, mine in reactions:
             b = dpg.add_button(label=f"{emoji} {count}", parent=row.reactions,
