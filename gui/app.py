@@ -115,7 +115,7 @@ class ChatWindow:
         self._late_error: str | None = None
         self._hits: concurrent.futures.Future[list[p.Posted]] | None = None
         self._thumb_queue: list[tuple[str, bytes]] = []
-        self._scroll_to_bottom = 0
+        self._wheel_at = 0.0
         self._loading_older = False
 
     # ------------------------------------------------------------------ setup
@@ -177,6 +177,8 @@ class ChatWindow:
                 with dpg.child_window(tag="members_panel", width=190):
                     dpg.add_text("Members", tag="members_title")
                     dpg.add_group(tag="members_list")
+        with dpg.handler_registry():
+            dpg.add_mouse_wheel_handler(callback=lambda s, a: self._wheel(a))
         with dpg.file_dialog(tag="file_dialog", show=False, width=640, height=420,
                              callback=lambda s, a: self.attach(a.get("file_path_name", ""))):
             dpg.add_file_extension(".*")
@@ -451,6 +453,12 @@ class ChatWindow:
             if self.current == name:
                 self.current = None
 
+    def _wheel(self, delta: float) -> None:
+        """Scrolling up over the messages stops following the newest one."""
+        if delta > 0 and dpg.is_item_hovered("messages"):
+            self._stick_bottom = False
+            self._wheel_at = time.monotonic()
+
     def switch_room(self, name: str) -> None:
         self.current = name
         self._stick_bottom = True
@@ -666,8 +674,7 @@ class ChatWindow:
         self._oldest_built = first_new
         dpg.configure_item("older", show=room.more_before or start > 0)
         self._drawn_room, self._drawn_version = name, room.version
-        if self._stick_bottom:
-            self._scroll_to_bottom = 2  # after the new rows are laid out
+        self._loading_older = False
 
     def _build_row(self, m: MessageView, sig: tuple[Any, ...]) -> _Row:
         pal = self.palette
@@ -861,21 +868,19 @@ class ChatWindow:
 
     def after_frame(self) -> None:
         self._make_textures()
-        n = self._scroll_to_bottom
-        if n:
-            self._scroll_to_bottom = n - 1
-            if n == 1:
-                dpg.set_y_scroll("messages", dpg.get_y_scroll_max("messages"))
-        elif self.mode == "chatting":
-            at_bottom = dpg.get_y_scroll("messages") >= dpg.get_y_scroll_max("messages") - 4
-            if at_bottom != self._stick_bottom:
-                self._stick_bottom = at_bottom
-            if dpg.get_y_scroll("messages") <= 0 and dpg.get_y_scroll_max("messages") > 0:
-                room = self.state.rooms.get(self.current or "")
-                if room is not None and room.more_before and not self._loading_older:
-                    self._loading_older = True
-                    self.load_older()
-                    self._loading_older = False
+        if self.mode != "chatting" or not dpg.does_item_exist("messages"):
+            return
+        y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+        if self._stick_bottom:
+            if y < y_max:
+                dpg.set_y_scroll("messages", y_max)  # follow the newest message
+        elif y >= y_max - 4 and time.monotonic() - self._wheel_at > 0.3:
+            self._stick_bottom = True  # the user came back to the bottom: follow again
+        if y <= 0 < y_max and not self._stick_bottom:
+            room = self.state.rooms.get(self.current or "")
+            if room is not None and room.more_before and not self._loading_older:
+                self._loading_older = True  # cleared when the page arrives
+                self.load_older()
 
     # ------------------------------------------------------------------ loop
 

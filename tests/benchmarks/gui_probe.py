@@ -43,6 +43,8 @@ def main() -> None:
             view = w.state.rooms[w.current or ""]
             marks["rows_built"] = len(w._rows)
             marks["messages_held"] = len(view.messages)
+            marks["following"] = w._stick_bottom
+            marks["scroll"] = [dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")]
             dpg.stop_dearpygui()
 
     opts = GuiOptions(server=args.server, name="gui-bench", settings=Settings(args.out.parent / "s.json"),

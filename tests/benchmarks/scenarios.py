@@ -413,7 +413,8 @@ def gui(ctx: Ctx) -> list[Row]:
     frames = [f * 1000 for f in result["frames"]]
     marks = result["marks"]
     ctx.log(f"  {len(frames)} frames, p95 {_pct(frames, .95):.1f} ms; {sent} messages arrived meanwhile; "
-            f"{marks['rows_built']} rows built for {marks['messages_held']} messages held")
+            f"{marks['rows_built']} rows built for {marks['messages_held']} messages held "
+            f"(following: {marks.get('following')}, scroll {marks.get('scroll')})")
     return [("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "frame time p50", _pct(frames, .5), "ms"),
             ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "frame time p95", _pct(frames, .95), "ms"),
             ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "launch to first frame", marks["first_frame"], "s"),
