@@ -549,7 +549,7 @@ class ChatWindow:
                     self.tones.play("mention")
                 elif event.room != self.current:
                     self.tones.play("message")
-            case p.MemberJoined() if event.member.name != self.state.me:
+            case p.MembersChanged() if any(m.name != self.state.me for m in event.joined):
                 self.tones.play("join")
             case p.Joined() if self.current is None or self.current == event.room:
                 self.current = event.room

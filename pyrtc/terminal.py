@@ -73,6 +73,8 @@ def printer(me: Callable[[], str], out: Callable[[str], None]) -> Callable[[Even
                 out(f"-- joined {ev.room}; online: {online or 'nobody'}")
             case p.MemberJoined():
                 out(f"-- {ev.member.name} joined {ev.room}")
+            case p.MembersChanged() if ev.joined:
+                out(f"-- {', '.join(m.name for m in ev.joined if m.name != me())} joined {ev.room}")
             case p.MemberLeft():
                 out(f"-- {ev.name} left {ev.room}")
             case p.Typing() if ev.typing and ev.name != me():

@@ -103,6 +103,7 @@ class RoomView:
     last_seq: int = 0  # the server's newest seq, as far as we know
     synced: int = 0  # every seq from the first loaded one up to here is held (resume point)
     more_before: bool = False  # older history exists on the server
+    member_count: int = 0  # all members; `members` may list only some in a big room
     version: int = 0
 
     @property
@@ -285,6 +286,7 @@ class ChatState:
                     room.more_before = event.more
                 room.members = {m.name: MemberView(m.name, m.online, m.delivered, m.read)
                                 for m in event.members}
+                room.member_count = max(event.member_count, len(room.members))
                 for posted in event.history:
                     self._add_posted(room, posted)
                 room.last_seq = max(room.last_seq, event.last_seq)
@@ -307,6 +309,19 @@ class ChatState:
                     info = event.member
                     room.members[info.name] = MemberView(info.name, info.online, info.delivered,
                                                          info.read)
+                    room.version += 1
+            case p.MembersChanged():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    for info in event.joined:
+                        room.members[info.name] = MemberView(info.name, info.online, info.delivered,
+                                                             info.read)
+                    for name in event.online:
+                        room.members.setdefault(name, MemberView(name)).online = True
+                    for name in event.offline:
+                        room.members.setdefault(name, MemberView(name)).online = False
+                        room.typing.discard(name)
+                    room.member_count = max(room.member_count, len(room.members))
                     room.version += 1
             case p.MemberLeft():
                 room = self.rooms.get(event.room)

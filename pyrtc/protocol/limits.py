@@ -15,6 +15,7 @@ MAX_EMOJI = 16
 MAX_HISTORY_PAGE = 500
 MAX_SEARCH_HITS = 100
 MAX_QUERY = 200
+MAX_JOIN_MEMBERS = 200  # members listed in a Joined frame (online first); the rest are counted
 #: \A..\Z, not ^..$: msgspec matches with re.search, and $ accepts a trailing newline.
 #: Room names: start with a letter or digit, then letters, digits, space, `_ . -`.
 ROOM_PATTERN = r"\A[^\W_][\w .\-]*\Z"

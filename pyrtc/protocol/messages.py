@@ -26,7 +26,7 @@ __all__ = [
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
-    "Welcome", "RoomList", "Joined", "Left", "MemberJoined", "MemberLeft", "Presence", "Acked",
+    "Welcome", "RoomList", "Joined", "Left", "MemberJoined", "MembersChanged", "MemberLeft", "Presence", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
     "ClientMsg", "ServerMsg",
@@ -243,11 +243,12 @@ class RoomList(Msg, frozen=True, tag="room_list"):
 
 class Joined(Msg, frozen=True, tag="joined"):
     room: str
-    members: list[MemberInfo]
+    members: list[MemberInfo]  # at most MAX_JOIN_MEMBERS, online ones first
     history: list[Posted]
     last_seq: int
     more: bool = False  # older history exists before history[0]
     rid: int = 0
+    member_count: int = 0  # all members, also those not listed
 
 
 class Left(Msg, frozen=True, tag="left"):
@@ -258,6 +259,16 @@ class Left(Msg, frozen=True, tag="left"):
 class MemberJoined(Msg, frozen=True, tag="member_joined"):
     room: str
     member: MemberInfo
+
+
+class MembersChanged(Msg, frozen=True, tag="members_changed"):
+    """Joins and presence changes of a room, coalesced over a short window: in a big room
+    one frame per change to every member would be n² frames."""
+
+    room: str
+    joined: list[MemberInfo] = []
+    online: list[str] = []
+    offline: list[str] = []
 
 
 class MemberLeft(Msg, frozen=True, tag="member_left"):
@@ -351,4 +362,5 @@ ClientMsg = Union[
 ServerMsg = Union[
     Welcome, RoomList, Joined, Left, MemberJoined, MemberLeft, Presence, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
+    MembersChanged,
 ]

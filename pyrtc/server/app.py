@@ -13,6 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -175,7 +176,8 @@ class ChatServer:
             self.bus.unsubscribe(room, conn)
             if live.listeners.get(conn.name) is None and room not in conn.watching:
                 self._stop_typing(room, conn.name)
-                self.bus.publish(room, p.encode(p.Presence(room=room, name=conn.name, online=False)))
+                live.presence[conn.name] = False
+                self._room_dirty(room)
         if self.online.get(key) is conn:
             del self.online[key]
             self._users_changed()
@@ -348,36 +350,54 @@ class ChatServer:
         if room is None:
             names = ", ".join(n for n, _, _ in self.store.rooms())
             raise Refused("unknown_room", f"there is no room named {msg.room!r} (rooms: {names})")
-        self._flush_receipts()
-        before = {m.name for m in self.store.members(room)}
         live = self.bus.room(room)
-        if msg.watch and conn.name not in before:
+        if msg.watch and not self.store.members_named(room, [conn.name]):
             conn.watching.add(room)
+            self.bus.subscribe(room, conn)
+            chat_log.info("watch room=%s name=%s", room, conn.name)
         else:
             conn.watching.discard(room)
-            self.store.add_member(room, conn.name)
-        self.bus.subscribe(room, conn)
-        if room in conn.watching:
-            chat_log.info("watch room=%s name=%s", room, conn.name)
-        elif conn.name not in before:
-            member = p.MemberInfo(name=conn.name, online=True)
-            self.bus.publish(room, p.encode(p.MemberJoined(room=room, member=member)), skip=conn)
-            chat_log.info("join room=%s name=%s", room, conn.name)
-        else:
-            self.bus.publish(room, p.encode(p.Presence(room=room, name=conn.name, online=True)),
-                             skip=conn)
+            member, new = self.store.add_member(room, conn.name)
+            self.bus.subscribe(room, conn)
+            if new:
+                live.joined[conn.name] = (member.delivered, member.read)
+                chat_log.info("join room=%s name=%s", room, conn.name)
+            else:
+                live.presence[conn.name] = True
+            self._room_dirty(room)
         if msg.since is None:
             history, more = self.store.history(room, limit=self.config.history_page)
         else:
             history, more = self.store.history(room, after=msg.since, limit=L.MAX_HISTORY_PAGE)
-        members = [p.MemberInfo(name=m.name, online=m.name in live.listeners,
-                                delivered=m.delivered, read=m.read)
-                   for m in self.store.members(room)]
-        conn.send(p.encode(p.Joined(room=room, members=members,
+        conn.send(p.encode(p.Joined(room=room, members=self._member_page(room),
                                     history=[_posted(m) for m in history],
-                                    last_seq=self.store.last_seq(room), more=more, rid=msg.rid)))
+                                    last_seq=self.store.last_seq(room), more=more, rid=msg.rid,
+                                    member_count=self.store.member_count(room))))
         for name in live.typing:
             conn.send(p.encode(p.Typing(room=room, name=name, typing=True)))
+
+    def _member_page(self, room: str) -> list[p.MemberInfo]:
+        """Up to MAX_JOIN_MEMBERS members, online ones first: bounded work per join, whatever
+        the room's size (joins of n people would otherwise cost n²)."""
+        live = self.bus.room(room)
+        cap = L.MAX_JOIN_MEMBERS
+        online = [n for n, c in itertools.islice(live.listeners.items(), 4 * cap)
+                  if room not in c.watching][:cap]
+        page = [p.MemberInfo(name=m.name, online=True, delivered=m.delivered, read=m.read)
+                for m in self.store.members_named(room, online)]
+        if len(page) < cap:
+            seen = set(online)
+            page += [p.MemberInfo(name=m.name, online=False, delivered=m.delivered, read=m.read)
+                     for m in self.store.members(room, limit=2 * cap) if m.name not in seen][: cap - len(page)]
+        return page
+
+    def _room_dirty(self, room: str) -> None:
+        self._dirty_rooms.add(room)
+        if self._receipt_timer is None:
+            # Coalesced: in a room of n people each message brings n receipts, and n joins
+            # bring n member changes; sending each to everyone would be n² frames.
+            self._receipt_timer = asyncio.get_running_loop().call_later(
+                self.config.receipt_flush, self._flush_receipts)
 
     def _leave(self, conn: Connection, msg: p.LeaveRoom) -> None:
         assert conn.name is not None
@@ -468,9 +488,20 @@ class ChatServer:
                     self.config.receipt_flush, self._flush_receipts)
 
     def _flush_receipts(self) -> None:
+        """Send what changed in each dirty room since the last flush: members, presence,
+        receipts."""
         self._receipt_timer = None
         for room in self._dirty_rooms:
             live = self.bus.room(room)
+            if live.joined or live.presence:
+                joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r)
+                          for n, (d, r) in live.joined.items()]
+                online = [n for n, on in live.presence.items() if on and n not in live.joined]
+                offline = [n for n, on in live.presence.items() if not on]
+                self.bus.publish(room, p.encode(p.MembersChanged(room=room, joined=joined, online=online,
+                                                                 offline=offline)))
+                live.joined.clear()
+                live.presence.clear()
             for name, (delivered, read) in live.receipts.items():
                 self.bus.publish(room, p.encode(p.Receipt(room=room, name=name,
                                                           delivered=delivered, read=read)))

@@ -21,7 +21,8 @@ class LiveRoom:
     listeners: dict[str, Connection] = field(default_factory=dict)  # name -> connection
     typing: dict[str, float] = field(default_factory=dict)  # name -> expiry (monotonic)
     receipts: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (delivered, read)
-    dirty: set[str] = field(default_factory=set)  # receipts changed since the last flush
+    joined: dict[str, tuple[int, int]] = field(default_factory=dict)  # new members since the flush
+    presence: dict[str, bool] = field(default_factory=dict)  # name -> online, since the flush
 
 
 class RoomBus:

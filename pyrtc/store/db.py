@@ -174,24 +174,35 @@ class Store:
 
     # ------------------------------------------------------------ members
 
-    def add_member(self, room: str, name: str) -> Member:
-        self._db.execute(
+    def add_member(self, room: str, name: str) -> tuple[Member, bool]:
+        """The member's receipts, and whether it is new to the room."""
+        cur = self._db.execute(
             "INSERT OR IGNORE INTO members (room, name, joined) VALUES (?, ?, ?)",
             (room, name, self._clock()),
         )
         row = self._db.execute(
             "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
-        return Member(name, int(row[0]), int(row[1]))
+        return Member(name, int(row[0]), int(row[1])), cur.rowcount == 1
+
+    def member_count(self, room: str) -> int:
+        return int(self._db.execute("SELECT count(*) FROM members WHERE room = ?", (room,)).fetchone()[0])
+
+    def members_named(self, room: str, names: list[str]) -> list[Member]:
+        marks = ",".join("?" * len(names))
+        return [Member(n, d, r) for n, d, r in self._db.execute(
+            f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
+            (room, *names))] if names else []
 
     def remove_member(self, room: str, name: str) -> None:
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
-    def members(self, room: str) -> list[Member]:
+    def members(self, room: str, limit: int = -1) -> list[Member]:
         return [
             Member(n, d, r)
             for n, d, r in self._db.execute(
-                "SELECT name, delivered, read FROM members WHERE room = ? ORDER BY name", (room,)
+                "SELECT name, delivered, read FROM members WHERE room = ? ORDER BY name LIMIT ?",
+                (room, limit),
             )
         ]
 

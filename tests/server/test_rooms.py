@@ -30,9 +30,10 @@ async def test_rooms_keep_their_own_history_and_members(server: ChatServer, conn
     assert "General" not in dee.state.rooms and "Gaming" not in ann.state.rooms
     assert texts(ann, "General") == ["general talk"]
 
-    members = {r: set(v.members) for r, v in bob.state.rooms.items()}
-    assert members == {"General": {"ann", "bob"}, "Study": {"bob", "cy"}}
-    assert set(dee.state.rooms["Gaming"].members) == {"cy", "dee"}
+    # Member changes arrive coalesced (within ~50 ms): wait for them, then compare.
+    want = {"General": {"ann", "bob"}, "Study": {"bob", "cy"}}
+    await bob.wait_for(lambda s: {r: set(v.members) for r, v in s.rooms.items()} == want)
+    await dee.wait_for(lambda s: set(s.rooms["Gaming"].members) == {"cy", "dee"})
 
     # The server's own view matches, room by room.
     assert {m.name for m in server.store.members("Gaming")} == {"cy", "dee"}
@@ -50,10 +51,23 @@ async def test_member_list_follows_join_and_leave(connect: ClientFactory) -> Non
     assert "General" not in bob.state.rooms
 
 
+async def test_big_room_join_lists_a_bounded_page_and_counts_the_rest(
+        server: ChatServer, connect: ClientFactory) -> None:
+    from pyrtc.protocol.limits import MAX_JOIN_MEMBERS
+
+    for i in range(MAX_JOIN_MEMBERS + 50):
+        server.store.add_member("Study", f"old{i:03d}")
+    ann = await connect("ann")
+    view = await ann.join("Study")
+    assert len(view.members) == MAX_JOIN_MEMBERS and "ann" in view.members  # online first
+    assert view.member_count == MAX_JOIN_MEMBERS + 51
+
+
 async def test_presence_goes_offline_on_disconnect(connect: ClientFactory) -> None:
     ann, bob = await connect("ann"), await connect("bob")
     await ann.join("General")
     await bob.join("General")
+    await ann.wait_for(lambda s: "bob" in s.rooms["General"].members)
     await bob.close()
     await ann.wait_for(lambda s: not s.rooms["General"].members["bob"].online)
     assert "bob" in ann.state.rooms["General"].members  # still a member, just away
