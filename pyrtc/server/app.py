@@ -123,6 +123,7 @@ class ChatServer:
             reuse_address=True, backlog=4096,
         )
         self._housekeeping = loop.create_task(self._housekeep())
+        self.store.start_checkpointer()
         host, port = self.address
         log.info("listening on %s:%d as %r (data in %s)", host, port, self.config.name,
                  self.config.data_dir)

@@ -1,5 +1,8 @@
 """Chat history in SQLite (WAL).
 
+The connection belongs to one thread (the server's event loop); only the checkpointer
+thread has a connection of its own.
+
 Invariants:
 - `seq` is per room, starts at 1 and has no gaps: it is assigned here, in the same
   transaction that stores the message, so an acknowledged seq is always in the table.
@@ -11,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -123,6 +127,9 @@ class Store:
             # or power loss can lose the last transactions.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            # Checkpoints (which fsync) run on a background thread, not inside a COMMIT on
+            # the event loop: see `_checkpoint_loop`.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             for room in DEFAULT_ROOMS:
                 self._db.execute(
@@ -133,10 +140,43 @@ class Store:
             self._fts: list[tuple[str, str, int]] = []
             self._own: dict[tuple[str, str], int] = {}
             self._seqs = self._load_seqs()  # room -> last seq, the one source while running
+            self._checkpointer: threading.Thread | None = None
+            self._stop_checkpoints = threading.Event()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history database {path}: {exc}") from exc
 
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """Copy the WAL into the database from a thread with its own connection. PASSIVE
+        never blocks the writer; the fsync it does releases the GIL."""
+        if self._checkpointer is not None:
+            return
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, args=(interval,),
+                                              name="pyrtc-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            while not self._stop_checkpoints.wait(interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # busy now: the next round catches up
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            self._checkpointer.join(10)
+            self._checkpointer = None
+        else:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
         self._db.close()
 
     # ------------------------------------------------------------ rooms
