@@ -6,12 +6,15 @@ from __future__ import annotations
 from .announce import Announcer as Announcer
 from .browse import ServerBrowser as ServerBrowser
 from .browse import browse_once as browse_once
+from .browse import find_servers as find_servers
 from .browse import probe as probe
+from .doctor import diagnose as diagnose
 from .errors import DiscoveryError as DiscoveryError
 from .hosting import AnnouncedServer as AnnouncedServer
 from .interfaces import check_addresses as check_addresses
 from .interfaces import default_addresses as default_addresses
 from .interfaces import list_interfaces as list_interfaces
+from .known import KnownServers as KnownServers
 from .launch import Launch as Launch
 from .launch import NoServer as NoServer
 from .launch import find_or_host as find_or_host
@@ -20,7 +23,7 @@ from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
-    "Announcer", "ServerBrowser", "browse_once", "probe", "DiscoveryError", "AnnouncedServer",
+    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "probe", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host",
     "relocate", "SERVICE_TYPE", "ServerEntry",
 ]

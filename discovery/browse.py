@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Literal
@@ -20,17 +21,38 @@ from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from .errors import DiscoveryError
+from .interfaces import list_interfaces
 from .records import SERVICE_TYPE, ServerEntry, entry_from_txt
 
-__all__ = ["ServerBrowser", "browse_once", "probe", "Change"]
+__all__ = ["ServerBrowser", "browse_once", "probe", "Change", "find_servers", "same_subnet_first"]
 
 log = logging.getLogger(__name__)
 
 Change = Literal["added", "updated", "removed"]
 
 
+def same_subnet_first(addresses: list[str]) -> list[str]:
+    """Addresses in one of our interfaces' subnets first (stable otherwise)."""
+    nets = []
+    for i in list_interfaces():
+        try:
+            nets.append(ipaddress.ip_network(f"{i.address}/{i.prefix}", strict=False))
+        except ValueError:
+            pass
+
+    def local(a: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(a)
+        except ValueError:
+            return False
+        return any(ip in n for n in nets if not n.is_loopback)
+
+    return sorted(addresses, key=lambda a: not local(a))
+
+
 async def probe(addresses: list[str], port: int, timeout: float = 1.0) -> list[str]:
-    """The addresses that accept a TCP connection on `port`, fastest first."""
+    """The addresses that accept a TCP connection on `port` (tried in parallel), those in
+    our own subnets first, then in the order they answered."""
     answered: list[str] = []
 
     async def one(addr: str) -> None:
@@ -42,7 +64,7 @@ async def probe(addresses: list[str], port: int, timeout: float = 1.0) -> list[s
         writer.close()
 
     await asyncio.gather(*(one(a) for a in addresses))
-    return answered
+    return same_subnet_first(answered)
 
 
 class ServerBrowser:
@@ -184,3 +206,20 @@ async def browse_once(addresses: list[str], timeout: float = 1.5) -> list[Server
         if browser._tasks:
             await asyncio.wait(list(browser._tasks), timeout=0.5)
         return browser.servers
+
+
+async def find_servers(addresses: list[str], timeout: float = 1.5,
+                       known: list[ServerEntry] | None = None) -> list[ServerEntry]:
+    """Discovered servers, then remembered ones that were not discovered (merged by server
+    id, never listed twice), each remembered one probed over TCP for `reachable`."""
+    found = await browse_once(addresses, timeout)
+    keys = {e.key for e in found}
+    others = [k for k in (known or []) if k.key not in keys and k.addresses]
+
+    async def check(entry: ServerEntry) -> ServerEntry:
+        alive = await probe(entry.addresses, entry.port)
+        entry.reachable = bool(alive)
+        entry.addresses = alive + [a for a in entry.addresses if a not in alive]
+        return entry
+
+    return found + list(await asyncio.gather(*(check(e) for e in others)))

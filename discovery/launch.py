@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from pyrtc.server import ServerConfig
 
-from .browse import browse_once, probe
+from .browse import browse_once, find_servers, probe
 from .hosting import AnnouncedServer
+from .known import KnownServers
 from .records import ServerEntry
 
 __all__ = ["Launch", "find_or_host", "NoServer"]
@@ -48,9 +49,10 @@ async def find_or_host(
     host_if_none: bool | Confirm,
     server_config: ServerConfig,
 ) -> Launch:
-    """One compatible server -> it; several -> `pick`; none -> host one (if allowed)."""
-    found = await browse_once(addresses, browse_time)
-    usable = [e for e in found if e.compatible]
+    """One compatible server -> it; several -> `pick`; none -> host one (if allowed).
+    Remembered servers that answer over TCP count too (servers beyond the subnet)."""
+    found = await find_servers(addresses, browse_time, KnownServers().entries())
+    usable = [e for e in found if e.compatible and e.reachable]
     for e in found:
         if not e.compatible:
             log.warning("%s speaks protocol version %d; not offered", e.name, e.version)

@@ -29,10 +29,13 @@ class ServerEntry:
     users: int = 0
     rooms: int = 0
     properties: dict[str, str] = field(default_factory=dict)
+    source: str = "mdns"  # or "remembered": connected to before, probed over TCP
+    reachable: bool = True
 
     @property
     def compatible(self) -> bool:
-        return self.version == PROTOCOL_VERSION
+        # A remembered server's version is unknown until we connect (the handshake says).
+        return self.version == PROTOCOL_VERSION or (self.source == "remembered" and self.version == -1)
 
     @property
     def key(self) -> str:
@@ -42,7 +45,8 @@ class ServerEntry:
         return {"name": self.name, "instance": self.instance.removesuffix("." + SERVICE_TYPE),
                 "id": self.server_id,
                 "addresses": self.addresses, "port": self.port, "version": self.version,
-                "compatible": self.compatible, "users": self.users, "rooms": self.rooms}
+                "compatible": self.compatible, "users": self.users, "rooms": self.rooms,
+                "source": self.source, "reachable": self.reachable}
 
 
 def _int(value: str | None, default: int = 0) -> int:

@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -32,9 +33,12 @@ from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.discovery import (
     AnnouncedServer,
     DiscoveryError,
+    KnownServers,
     ServerBrowser,
     ServerEntry,
     check_addresses,
+    diagnose,
+    probe,
     relocate,
 )
 from pyrtc.server import DEFAULT_PORT, ServerConfig
@@ -117,6 +121,8 @@ class ChatWindow:
         self._thumb_queue: list[tuple[str, bytes]] = []
         self._wheel_at = 0.0
         self._loading_older = False
+        self._remembered_future: concurrent.futures.Future[list[ServerEntry]] | None = None
+        self._reasons_future: concurrent.futures.Future[list[str]] | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -301,7 +307,21 @@ class ChatWindow:
             await browser.start()
             return browser
 
+        async def check_remembered() -> list[ServerEntry]:
+            entries = KnownServers().entries()
+            for e in entries:
+                alive = await probe(e.addresses, e.port)
+                e.reachable = bool(alive)
+                e.addresses = alive + [a for a in e.addresses if a not in alive]
+            return entries
+
+        async def reasons() -> list[str]:
+            await asyncio.sleep(self.opts.browse_time)
+            return await diagnose(addrs)
+
         self._pending.append(self.handle.submit(start_browser()))
+        self._remembered_future = self.handle.submit(check_remembered())
+        self._reasons_future = self.handle.submit(reasons())
         if not self.opts.kiosk:
             dpg.show_item("picker")
 
@@ -317,6 +337,10 @@ class ChatWindow:
         if self.mode != "picking" or self.browser is None:
             return
         entries = [e for e in self.browser.servers]
+        remembered = self._remembered_future
+        if remembered is not None and remembered.done() and remembered.exception() is None:
+            keys = {e.key for e in entries}
+            entries += [e for e in remembered.result() if e.key not in keys]  # never twice
         usable = [e for e in entries if e.compatible]
         waited = time.monotonic() - self.browse_started
         if [e.as_json() for e in entries] != [e.as_json() for e in self.picker_entries]:
@@ -324,7 +348,12 @@ class ChatWindow:
             dpg.delete_item("picker_list", children_only=True)
             for e in entries:
                 label = f"{e.name}  —  {e.users} online, {e.rooms} rooms, {e.addresses[0]}:{e.port}"
-                if not e.compatible:
+                if e.source == "remembered":
+                    label = f"{e.name}  —  {e.addresses[0]}:{e.port}, remembered, " + (
+                        "reachable" if e.reachable else "unreachable")
+                if not e.reachable:
+                    dpg.add_text(label, parent="picker_list", color=self.palette.muted)
+                elif not e.compatible:
                     dpg.add_text(label + f"  (protocol {e.version}: incompatible)", parent="picker_list",
                                  color=self.palette.muted)
                 else:
@@ -335,8 +364,12 @@ class ChatWindow:
                 self.connect_entry(usable[0])
             elif not usable:
                 where = ", ".join(self.addresses)
-                dpg.set_value("picker_status", f"No PyRTC server found on {where}. Host one here "
-                              "(others on the network will find it), or type an address.")
+                text = (f"No PyRTC server found on {where}. Host one here (others on the network "
+                        "will find it), or type an address.")
+                why = self._reasons_future
+                if why is not None and why.done() and why.exception() is None:
+                    text += "\n\nWhy:\n" + "\n".join(f"• {line}" for line in why.result())
+                dpg.set_value("picker_status", text)
                 if self.opts.kiosk or self.opts.host_if_none:
                     self.host_here()
             else:
@@ -398,6 +431,8 @@ class ChatWindow:
             if self.browser is not None:
                 await self.browser.close()
             await session.connect()
+            KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
+                                    host=session.host, port=session.port)
             await session.join(room, watch=self.opts.kiosk)
             if not self.opts.kiosk:  # the rooms this name was in last time, too
                 for other in session.state.joined_rooms:

@@ -30,13 +30,15 @@ from .client.state import MessageView
 from .discovery import (
     AnnouncedServer,
     DiscoveryError,
+    KnownServers,
     Launch,
     NoServer,
     ServerBrowser,
     ServerEntry,
-    browse_once,
     check_addresses,
+    diagnose,
     find_or_host,
+    find_servers,
     relocate,
 )
 from .errors import PyRTCError
@@ -255,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="announce only on this address (repeatable; default: every interface "
                           "that is up, except loopback)")
 
+    doc = sub.add_parser("doctor", help="check what discovery needs here, and say why nothing is found")
+    _common(doc)
+    doc.add_argument("--interface", action="append", default=None, metavar="IP",
+                     help="check only this address of ours (repeatable)")
+    doc.add_argument("--timeout", type=float, default=1.5, metavar="S", help="how long to listen")
+
     lst = sub.add_parser("servers", help="list the PyRTC servers on the LAN")
     _common(lst)
     lst.add_argument("--timeout", type=float, default=None, metavar="S",
@@ -320,8 +328,8 @@ async def _find_server(args: argparse.Namespace) -> tuple[str, int]:
     if args.server:
         return _address(args.server)
     addrs = _addresses(args)
-    found = await browse_once(addrs, args.browse_time)
-    usable = [e for e in found if e.compatible]
+    found = await find_servers(addrs, args.browse_time, KnownServers().entries())
+    usable = [e for e in found if e.compatible and e.reachable]
     if args.pick:
         want = args.pick.casefold()
         match = [e for e in usable if want in (e.name.casefold(), e.instance.casefold())
@@ -330,9 +338,11 @@ async def _find_server(args: argparse.Namespace) -> tuple[str, int]:
             raise UserError(f"no server named {args.pick!r} found; found: {_describe(usable) or 'none'}")
         usable = match[:1]
     if not usable:
-        extra = f" ({_describe(found)} speak another protocol version)" if found else ""
+        odd = [e for e in found if not e.compatible]
+        extra = f" ({_describe(odd)} speak another protocol version)" if odd else ""
         raise UserError(f"no PyRTC server found on {', '.join(addrs)} within {args.browse_time:g} s"
-                        f"{extra}; give --server HOST:PORT, or start one with `pyrtc server`")
+                        f"{extra}; give --server HOST:PORT, start one with `pyrtc server`, or see "
+                        "why with `pyrtc doctor`")
     if len(usable) > 1:
         raise UserError(f"{len(usable)} servers found: {_describe(usable)}; choose one with --pick NAME")
     return usable[0].addresses[0], usable[0].port
@@ -344,7 +354,14 @@ async def _session(args: argparse.Namespace, name: str) -> ClientSession:
     host, port = await _find_server(args)
     session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True)
     await session.connect()
+    _remember(session)
     return session
+
+
+def _remember(session: ClientSession) -> None:
+    """Every server connected to is remembered: reachable later where mDNS does not go."""
+    KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
+                            host=session.host, port=session.port)
 
 
 async def cmd_server(args: argparse.Namespace) -> int:
@@ -410,7 +427,8 @@ async def cmd_servers(args: argparse.Namespace) -> int:
         async with ServerBrowser(addrs, on_change=show, probe_interval=args.probe_interval):
             await asyncio.sleep(args.timeout if args.timeout is not None else 10**9)
         return 0
-    found = await browse_once(addrs, args.timeout if args.timeout is not None else 1.5)
+    found = await find_servers(addrs, args.timeout if args.timeout is not None else 1.5,
+                               KnownServers().entries())
     if args.json:
         for e in found:
             print(json.dumps(e.as_json(), ensure_ascii=False))
@@ -418,13 +436,42 @@ async def cmd_servers(args: argparse.Namespace) -> int:
         print(f"{'NAME':<28} {'ADDRESS':<22} {'USERS':>5} {'ROOMS':>5}  VERSION")
         for e in found:
             print(_server_row(e))
+    if not any(e.source == "mdns" for e in found):
+        print(f"pyrtc: no PyRTC server answered mDNS on {', '.join(addrs)}. Why:", file=sys.stderr)
+        for line in await diagnose(addrs):
+            print(f"  - {line}", file=sys.stderr)
+    return 0
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    """Everything discovery depends on, checked here, in words."""
+    from .discovery import list_interfaces
+
+    print("Interfaces:")
+    for i in list_interfaces():
+        state = "up" if i.up else "down"
+        print(f"  {i.name:<12} {i.address}/{i.prefix:<3} {state}{' (loopback)' if i.loopback else ''}")
+    try:
+        addrs = check_addresses(args.interface)
+    except DiscoveryError as exc:
+        print(f"  {exc}")
+        addrs = []
+    found = await find_servers(addrs, args.timeout, KnownServers().entries()) if addrs else []
+    print("Servers:")
+    for e in found:
+        print(f"  {_server_row(e)}")
     if not found:
-        print(f"pyrtc: no PyRTC server found on {', '.join(addrs)}", file=sys.stderr)
+        print("  none")
+    print("Checks:")
+    for line in await diagnose(addrs or None):
+        print(f"  - {line}")
     return 0
 
 
 def _server_row(e: ServerEntry) -> str:
-    version = str(e.version) + ("" if e.compatible else " (incompatible)")
+    version = "?" if e.version < 0 else str(e.version) + ("" if e.compatible else " (incompatible)")
+    if e.source == "remembered":
+        version += "  remembered, " + ("reachable" if e.reachable else "UNREACHABLE")
     more = f" +{len(e.addresses) - 1}" if len(e.addresses) > 1 else ""
     return f"{e.name[:28]:<28} {e.addresses[0] + ':' + str(e.port) + more:<22} {e.users:>5} {e.rooms:>5}  {version}"
 
@@ -501,6 +548,7 @@ async def cmd_client(args: argparse.Namespace) -> int:
         else:
             await session.connect()
         settings.set("name", name)
+        _remember(session)
         return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk)
     finally:
         await session.close()
@@ -663,6 +711,7 @@ def _human_size(n: float) -> str:
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "client": cmd_client,
     "servers": cmd_servers,
+    "doctor": cmd_doctor,
     "server": cmd_server,
     "send": cmd_send,
     "tail": cmd_tail,

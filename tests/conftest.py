@@ -12,6 +12,13 @@ from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer, ServerConfig
 
 
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and every process it starts) gets its own settings and remembered servers,
+    never the user's real ones."""
+    monkeypatch.setenv("PYRTC_SETTINGS", str(tmp_path_factory.mktemp("settings") / "settings.json"))
+
+
 class FakeClock:
     """Monotonic time the test moves by hand (typing expiry, heartbeats)."""
 

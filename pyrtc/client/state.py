@@ -159,6 +159,7 @@ class Transfer:
 class ChatState:
     me: str = ""
     server: str = ""
+    server_id: str = ""
     address: str = ""
     connection: Literal["disconnected", "connecting", "connected", "reconnecting"] = "disconnected"
     notice: str = ""  # the latest error or status line for the user
@@ -338,6 +339,7 @@ class ChatState:
                     room.version += 1
             case p.Welcome():
                 self.me, self.server, self.max_file = event.name, event.server, event.max_file
+                self.server_id = event.server_id
                 self.available = list(event.rooms)
                 self.joined_rooms = list(event.joined)
             case p.RoomList():

@@ -234,6 +234,7 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     rooms: list[RoomInfo] = []
     joined: list[str] = []  # rooms this name is a member of (kept across sessions)
     max_file: int = 0
+    server_id: str = ""  # stable per server (also in its mDNS TXT record)
 
 
 class RoomList(Msg, frozen=True, tag="room_list"):

@@ -310,7 +310,7 @@ class ChatServer:
         conn.send(p.encode(p.Welcome(
             version=p.PROTOCOL_VERSION, server=self.config.name, name=conn.name, token=conn.token,
             rooms=self._room_infos(), joined=self.store.rooms_of(conn.name),
-            max_file=self.config.max_file,
+            max_file=self.config.max_file, server_id=self.server_id,
         )))
 
     # ------------------------------------------------------------------ rooms

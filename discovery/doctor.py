@@ -1,0 +1,106 @@
+"""Why nothing was found: facts checked on this machine, in words a user can act on.
+
+Used by `pyrtc doctor`, by `pyrtc servers` when it finds nothing, and by the window's picker."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import struct
+from pathlib import Path
+
+from pyrtc._compat import timeout as compat_timeout
+from pyrtc.server import DEFAULT_PORT
+
+from .interfaces import Interface, list_interfaces
+
+__all__ = ["diagnose", "multicast_loops_back", "mdns_port_in_use"]
+
+MDNS_GROUP = "224.0.0.251"
+MDNS_PORT = 5353
+
+
+def mdns_port_in_use() -> bool:
+    """Another program (Avahi, Bonjour, another PyRTC) has UDP 5353 open (Linux: /proc)."""
+    try:
+        for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+            local = line.split()[1]
+            if local.endswith(f":{MDNS_PORT:04X}"):
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def _query(label: str) -> bytes:
+    """A harmless mDNS question (PTR <label>._pyrtc-check._tcp.local) that nobody answers."""
+    name = b"".join(bytes([len(p)]) + p.encode() for p in (label, "_pyrtc-check", "_tcp", "local")) + b"\0"
+    return struct.pack("!6H", 0, 0, 1, 0, 0, 0) + name + struct.pack("!2H", 12, 1)
+
+
+async def multicast_loops_back(address: str, timeout: float = 0.6) -> bool:
+    """Send one mDNS question out of `address` and listen for it on the mDNS group: hearing
+    our own multicast back means the interface sends and receives multicast here."""
+    label = "t" + secrets.token_hex(6)
+    packet = _query(label)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("", MDNS_PORT))
+        listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                            socket.inet_aton(MDNS_GROUP) + socket.inet_aton(address))
+        listener.setblocking(False)
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        sender.sendto(packet, (MDNS_GROUP, MDNS_PORT))
+    except OSError:
+        listener.close()
+        sender.close()
+        return False
+    loop = asyncio.get_running_loop()
+    try:
+        async with compat_timeout(timeout):
+            while True:
+                data = await loop.sock_recv(listener, 9000)
+                if label.encode() in data:
+                    return True
+    except (TimeoutError, asyncio.TimeoutError, OSError):
+        return False
+    finally:
+        listener.close()
+        sender.close()
+
+
+async def diagnose(addresses: list[str] | None, *, self_test: bool = True) -> list[str]:
+    """Lines explaining what was searched and what may stand in the way."""
+    interfaces = list_interfaces()
+    by_addr: dict[str, Interface] = {i.address: i for i in interfaces}
+    up = [i for i in interfaces if i.up and not i.loopback]
+    lines: list[str] = []
+    if not up:
+        lines.append("No network interface is up besides loopback: this machine is not on a network.")
+    chosen = addresses or [i.address for i in up]
+    if chosen:
+        shown = ", ".join(f"{by_addr[a].name} {a}/{by_addr[a].prefix}" if a in by_addr else a for a in chosen)
+        lines.append(f"Searched with mDNS on: {shown}. No PyRTC server answered.")
+    if mdns_port_in_use():
+        lines.append("UDP port 5353 is also open in another program (an mDNS responder such as Avahi, "
+                     "or another PyRTC); that is fine, they share it.")
+    if self_test:
+        for a in chosen:
+            if await multicast_loops_back(a):
+                lines.append(f"Multicast works on {a} (our own test query was heard back), so servers in "
+                             "this subnet would be seen: there is none, or a firewall drops mDNS between "
+                             "machines.")
+            else:
+                lines.append(f"Our own test query was not heard back on {a}: multicast is likely filtered "
+                             "there, or the interface has no multicast route.")
+    lines.append(f"PyRTC servers listen on TCP port {DEFAULT_PORT} (and mDNS uses UDP port 5353): allow "
+                 f"both in the firewall. A server in another subnet or VLAN is reached once with "
+                 f"--server HOST:{DEFAULT_PORT} (or an address in the window), and remembered after that.")
+    return lines

@@ -1,0 +1,68 @@
+"""Servers this user connected to before, remembered so that they can be reached where mDNS
+does not go (another subnet, a VLAN, a VPN): shown with their reachability, probed over TCP.
+
+Invariant: one entry per server id; an entry is never listed twice when the same server is
+also discovered (callers merge by `ServerEntry.key`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from pyrtc.client.settings import default_settings_path
+
+from .records import ServerEntry
+
+__all__ = ["KnownServers", "default_known_path"]
+
+log = logging.getLogger(__name__)
+
+
+def default_known_path() -> Path:
+    return default_settings_path().with_name("servers.json")
+
+
+class KnownServers:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_known_path()
+        self._entries: dict[str, dict[str, object]] = {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict) and item.get("key"):
+                    self._entries[str(item["key"])] = item
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable %s: %s", self.path, exc)
+
+    def remember(self, *, server_id: str, name: str, host: str, port: int, fingerprint: str = "") -> None:
+        key = server_id or f"{host}:{port}"
+        old = self._entries.get(key, {})
+        addresses = [host] + [a for a in old.get("addresses", []) if a != host]  # type: ignore[attr-defined]
+        self._entries[key] = {"key": key, "id": server_id, "name": name, "addresses": addresses[:8],
+                              "port": port, "fingerprint": fingerprint or old.get("fingerprint", ""),
+                              "last_connected": time.time()}
+        self._save()
+
+    def entries(self) -> list[ServerEntry]:
+        out = []
+        for item in self._entries.values():
+            out.append(ServerEntry(instance="", name=str(item.get("name") or item["key"]),
+                                   server_id=str(item.get("id", "")),
+                                   addresses=[str(a) for a in item.get("addresses", [])],  # type: ignore[attr-defined]
+                                   port=int(item.get("port", 0)), version=-1,  # type: ignore[call-overload]
+                                   source="remembered"))
+        return out
+
+    def _save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(list(self._entries.values()), indent=1), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot remember servers in %s: %s", self.path, exc)
