@@ -33,7 +33,8 @@ def _instance_label(name: str) -> str:
 
 class Announcer:
     def __init__(self, *, name: str, server_id: str, port: int, addresses: list[str],
-                 users: int = 0, rooms: int = 0, min_update: float = 2.0) -> None:
+                 users: int = 0, rooms: int = 0, min_update: float = 2.0,
+                 fingerprint: str | None = None) -> None:
         self.requested = _instance_label(name)
         self._name = name
         self._id = server_id
@@ -41,6 +42,7 @@ class Announcer:
         self._addresses = addresses
         self._users, self._rooms = users, rooms
         self._min_update = min_update
+        self._fingerprint = fingerprint
         self._zc: AsyncZeroconf | None = None
         self._info: AsyncServiceInfo | None = None
         self._registering: asyncio.Task[None] | None = None
@@ -64,7 +66,8 @@ class Announcer:
             SERVICE_TYPE, full_name or f"{self.requested}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(a) for a in self._addresses], port=self._port,
             properties=txt_properties(name=self._name, server_id=self._id, users=self._users,
-                                      rooms=self._rooms, serial=self._serial),
+                                      rooms=self._rooms, serial=self._serial,
+                                      fingerprint=self._fingerprint),
             server=f"pyrtc-{self._id[:12]}.local.",  # unique per server, also between namespaces
         )
 

@@ -44,19 +44,36 @@ class KnownServers:
         old = self._entries.get(key, {})
         addresses = [host] + [a for a in old.get("addresses", []) if a != host]  # type: ignore[attr-defined]
         self._entries[key] = {"key": key, "id": server_id, "name": name, "addresses": addresses[:8],
-                              "port": port, "fingerprint": fingerprint or old.get("fingerprint", ""),
+                              "port": port, "fingerprint": old.get("fingerprint") or fingerprint,
                               "last_connected": time.time()}
         self._save()
 
     def entries(self) -> list[ServerEntry]:
         out = []
         for item in self._entries.values():
+            fp = str(item.get("fingerprint") or "")
             out.append(ServerEntry(instance="", name=str(item.get("name") or item["key"]),
                                    server_id=str(item.get("id", "")),
                                    addresses=[str(a) for a in item.get("addresses", [])],  # type: ignore[attr-defined]
                                    port=int(item.get("port", 0)), version=-1,  # type: ignore[call-overload]
-                                   source="remembered"))
+                                   source="remembered", properties={"fp": fp} if fp else {}))
         return out
+
+    def pinned(self, *, server_id: str = "", name: str = "", host: str = "", port: int = 0) -> str | None:
+        """The fingerprint remembered for this server (by id, else name, else address)."""
+        for item in self._entries.values():
+            same = (server_id and item.get("id") == server_id) or (name and item.get("name") == name) or (
+                host and host in item.get("addresses", []) and item.get("port") == port)  # type: ignore[operator]
+            if same and item.get("fingerprint"):
+                return str(item["fingerprint"])
+        return None
+
+    def trust(self, *, server_id: str, name: str, host: str, port: int, fingerprint: str) -> None:
+        """The user accepted a new identity for this server."""
+        for key, item in list(self._entries.items()):
+            if item.get("id") == server_id or item.get("name") == name:
+                del self._entries[key]
+        self.remember(server_id=server_id, name=name, host=host, port=port, fingerprint=fingerprint)
 
     def _save(self) -> None:
         try:

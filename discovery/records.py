@@ -11,9 +11,13 @@ __all__ = ["SERVICE_TYPE", "ServerEntry", "txt_properties", "entry_from_txt"]
 SERVICE_TYPE = "_pyrtc._tcp.local."
 
 
-def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial: int = 0) -> dict[str, str]:
-    return {"v": str(PROTOCOL_VERSION), "name": name[:100], "id": server_id, "users": str(users),
-            "rooms": str(rooms), "c": str(serial)}
+def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial: int = 0,
+                   fingerprint: str | None = None) -> dict[str, str]:
+    props = {"v": str(PROTOCOL_VERSION), "name": name[:100], "id": server_id, "users": str(users),
+             "rooms": str(rooms), "c": str(serial), "tls": "1" if fingerprint else "0"}
+    if fingerprint:
+        props["fp"] = fingerprint  # SHA-256 of the server's certificate: clients pin it
+    return props
 
 
 @dataclass
@@ -38,6 +42,10 @@ class ServerEntry:
         return self.version == PROTOCOL_VERSION or (self.source == "remembered" and self.version == -1)
 
     @property
+    def fingerprint(self) -> str | None:
+        return self.properties.get("fp") or None
+
+    @property
     def key(self) -> str:
         return self.server_id or self.instance
 
@@ -46,7 +54,9 @@ class ServerEntry:
                 "id": self.server_id,
                 "addresses": self.addresses, "port": self.port, "version": self.version,
                 "compatible": self.compatible, "users": self.users, "rooms": self.rooms,
-                "source": self.source, "reachable": self.reachable}
+                "source": self.source, "reachable": self.reachable,
+                "tls": self.properties.get("tls", "1" if self.fingerprint else "?"),
+                "fingerprint": self.fingerprint}
 
 
 def _int(value: str | None, default: int = 0) -> int:

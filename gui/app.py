@@ -27,7 +27,7 @@ import dearpygui.dearpygui as dpg
 import platformdirs
 
 from pyrtc import protocol as p
-from pyrtc.client import ChatState, ClientHandle, ClientSession, MessageView
+from pyrtc.client import ChatState, ClientHandle, ClientSession, IdentityMismatch, MessageView
 from pyrtc.client.settings import Settings
 from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.discovery import (
@@ -72,6 +72,8 @@ class GuiOptions:
     width: int = 1100
     height: int = 720
     on_frame: Callable[[ChatWindow], None] | None = None  # tests drive the window through this
+    tls: bool = True
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -122,6 +124,7 @@ class ChatWindow:
         self._wheel_at = 0.0
         self._loading_older = False
         self._remembered_future: concurrent.futures.Future[list[ServerEntry]] | None = None
+        self._mismatch_of = ("", "")
         self._reasons_future: concurrent.futures.Future[list[str]] | None = None
 
     # ------------------------------------------------------------------ setup
@@ -209,7 +212,31 @@ class ChatWindow:
                                    callback=lambda s, a: self.connect_to_text(a))
                 dpg.add_button(label="Connect", callback=lambda: self.connect_to_text(dpg.get_value("manual_address")))
 
+    def _identity_warning(self, exc: IdentityMismatch) -> None:
+        """The user must accept a changed server identity explicitly; nothing was sent."""
+        session = self.handle.session if self.handle else None
+        dpg.delete_item("identity_body", children_only=True)
+        dpg.add_text("WARNING: this server's identity changed", parent="identity_body", color=self.palette.error)
+        dpg.add_text(str(exc), parent="identity_body", wrap=560)
+
+        def accept() -> None:
+            dpg.hide_item("identity")
+            if session is not None:
+                server_id, name = self._mismatch_of
+                KnownServers().trust(server_id=server_id, name=name,
+                                     host=session.host, port=session.port, fingerprint=exc.seen)
+                session.fingerprint = exc.seen
+                self._connect(session.host, session.port, session.relocate)
+
+        with dpg.group(horizontal=True, parent="identity_body"):
+            dpg.add_button(label="Do not connect", callback=lambda: dpg.hide_item("identity"))
+            dpg.add_button(label="I trust the new identity", callback=accept)
+        dpg.show_item("identity")
+
     def _build_name_prompt(self) -> None:
+        with dpg.window(tag="identity", label="Server identity changed", show=False, modal=True,
+                        no_close=True, width=600, height=300, pos=(240, 160)):
+            dpg.add_group(tag="identity_body")
         with dpg.window(tag="name_prompt", label="Welcome to PyRTC", show=False, modal=True, no_close=True,
                         width=420, height=170, pos=(340, 200)):
             dpg.add_text("What name should others see?")
@@ -287,7 +314,20 @@ class ChatWindow:
     def _make_session(self, sink: Callable[[Event], None]) -> ClientSession:
         # The session is made on the client thread; it is re-pointed at a server by connect().
         return ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui", on_event=sink,
-                             backoff=(0.2, 5.0), reconnect=True)
+                             backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
+                             fingerprint=self.opts.fingerprint, trust=self._tofu)
+
+    def _tofu(self, seen: str, welcome: p.Welcome) -> None:
+        """Runs on the client thread: a known server must show the identity it showed before."""
+        session = self.handle.session if self.handle else None
+        host, port = (session.host, session.port) if session else ("", 0)
+        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
+        if pinned and pinned != seen:
+            self._mismatch_of = (welcome.server_id, welcome.server)
+            raise IdentityMismatch(
+                f"The server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity than the one "
+                f"remembered.\n\nremembered: {pinned}\nnow:        {seen}\n\nSomeone on the network may "
+                "be impersonating it. Only accept if you know it was reinstalled.", seen=seen, expected=pinned)
 
     def begin_discovery(self) -> None:
         assert self.handle is not None
@@ -430,9 +470,11 @@ class ChatWindow:
         async def go() -> None:
             if self.browser is not None:
                 await self.browser.close()
+            session.fatal = None
             await session.connect()
             KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
-                                    host=session.host, port=session.port)
+                                    host=session.host, port=session.port,
+                                    fingerprint=session.peer_fingerprint or "")
             await session.join(room, watch=self.opts.kiosk)
             if not self.opts.kiosk:  # the rooms this name was in last time, too
                 for other in session.state.joined_rooms:
@@ -557,6 +599,8 @@ class ChatWindow:
                 dpg.hide_item("picker")
                 if self.opts.kiosk:
                     dpg.toggle_viewport_fullscreen()
+            elif isinstance(result, IdentityMismatch) and not self.opts.kiosk:
+                self._identity_warning(result)
             else:
                 self.show_error(f"could not connect: {result}")
                 if not self.opts.kiosk:

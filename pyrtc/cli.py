@@ -24,7 +24,7 @@ import platformdirs
 
 from . import __version__
 from ._compat import timeout
-from .client import ChatState, ClientSession, ConnectionLost, Rejected, parse_address
+from .client import ChatState, ClientSession, ConnectionLost, IdentityMismatch, Rejected, parse_address
 from .client.settings import Settings
 from .client.state import MessageView
 from .discovery import (
@@ -211,7 +211,14 @@ def _discovery(p: argparse.ArgumentParser) -> None:
                    help="how long to look for servers (default 1.5 s)")
 
 
+def _tls_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fingerprint", default=None, metavar="SHA256",
+                   help="the server certificate's SHA-256 (hex) to insist on")
+    p.add_argument("--insecure", action="store_true", help="connect without TLS (the server must be --insecure)")
+
+
 def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
+    _tls_opts(p)
     p.add_argument("--server", default=None, metavar="HOST:PORT",
                    help="server address (default: find one on the LAN)")
     p.add_argument("--pick", default=None, metavar="NAME", help="which discovered server, if several")
@@ -240,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_argument("--data-dir", type=Path, default=None, help="data dir if we host")
     cli.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
     cli.add_argument("--no-gui", action="store_true", help="chat in the terminal, not in a window")
+    _tls_opts(cli)
     _discovery(cli)
 
     srv = sub.add_parser("server", help="run a chat server")
@@ -253,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest file accepted (default 100M)")
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
+    srv.add_argument("--insecure", action="store_true",
+                     help="no TLS: anyone on the network can read the chat (for tests and old clients)")
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
                      help="announce only on this address (repeatable; default: every interface "
                           "that is up, except loopback)")
@@ -323,10 +333,11 @@ def _describe(entries: list[ServerEntry]) -> str:
     return "; ".join(f"{e.name} ({e.addresses[0]}:{e.port})" for e in entries)
 
 
-async def _find_server(args: argparse.Namespace) -> tuple[str, int]:
-    """--server, else the one server discovery finds (or the one --pick names)."""
+async def _find_server(args: argparse.Namespace) -> tuple[str, int, str | None]:
+    """--server, else the one server discovery finds (or the one --pick names); with the
+    fingerprint to insist on (given, else announced)."""
     if args.server:
-        return _address(args.server)
+        return (*_address(args.server), args.fingerprint)
     addrs = _addresses(args)
     found = await find_servers(addrs, args.browse_time, KnownServers().entries())
     usable = [e for e in found if e.compatible and e.reachable]
@@ -345,28 +356,46 @@ async def _find_server(args: argparse.Namespace) -> tuple[str, int]:
                         "why with `pyrtc doctor`")
     if len(usable) > 1:
         raise UserError(f"{len(usable)} servers found: {_describe(usable)}; choose one with --pick NAME")
-    return usable[0].addresses[0], usable[0].port
+    return usable[0].addresses[0], usable[0].port, args.fingerprint or usable[0].fingerprint
 
 
 async def _session(args: argparse.Namespace, name: str) -> ClientSession:
     if getattr(args, "room", None) is not None:
         check_room(args.room)
-    host, port = await _find_server(args)
-    session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True)
+    host, port, fingerprint = await _find_server(args)
+    session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True,
+                            tls=not args.insecure, fingerprint=fingerprint,
+                            trust=None if args.fingerprint else _tofu(host, port))
     await session.connect()
-    _remember(session)
+    _remember(session, explicit=bool(args.fingerprint))
     return session
 
 
-def _remember(session: ClientSession) -> None:
-    """Every server connected to is remembered: reachable later where mDNS does not go."""
-    KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
-                            host=session.host, port=session.port)
+def _tofu(host: str, port: int) -> Callable[[str, Any], None]:
+    """Trust on first use: a server name or id seen before must show the same certificate."""
+    def check(seen: str, welcome: Any) -> None:
+        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
+        if pinned and pinned != seen:
+            raise IdentityMismatch(
+                f"REFUSED: the server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity "
+                f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "
+                f"impersonating it. If it was really reinstalled, connect once with --fingerprint {seen}.",
+                seen=seen, expected=pinned)
+    return check
+
+
+def _remember(session: ClientSession, explicit: bool = False) -> None:
+    """Every server connected to is remembered: reachable later where mDNS does not go.
+    With an explicit --fingerprint, the user vouched for a new identity: it replaces the old."""
+    known = KnownServers()
+    how = known.trust if explicit and session.peer_fingerprint else known.remember
+    how(server_id=session.state.server_id, name=session.state.server, host=session.host,
+        port=session.port, fingerprint=session.peer_fingerprint or "")
 
 
 async def cmd_server(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
-                          log_text=not args.no_log_text)
+                          log_text=not args.no_log_text, tls=not args.insecure)
     if args.data_dir is not None:
         config.data_dir = args.data_dir
     if args.name:
@@ -494,7 +523,7 @@ async def cmd_client(args: argparse.Namespace) -> int:
     if args.server:
         host, port = _address(args.server)
     else:
-        config = ServerConfig(port=args.port)
+        config = ServerConfig(port=args.port, tls=not args.insecure)
         if args.data_dir is not None:
             config.data_dir = args.data_dir
         addrs = _addresses(args)
@@ -533,8 +562,13 @@ async def cmd_client(args: argparse.Namespace) -> int:
                 return await relocate(entry, addrs, args.browse_time)
 
     asyncio.ensure_future(_flush_logs_forever())  # a hosted server logs here too
+    fingerprint = args.fingerprint
+    if fingerprint is None and launch is not None:
+        fingerprint = launch.entry.fingerprint if launch.entry else (
+            launch.hosted.server.fingerprint if launch.hosted else None)
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
-                            backoff=(0.2, 5.0), relocate=relocate_fn)
+                            backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
+                            fingerprint=fingerprint, trust=None if args.fingerprint else _tofu(host, port))
     session.on_event = printer(lambda: session.name, print)
     try:
         if args.kiosk:
@@ -548,7 +582,7 @@ async def cmd_client(args: argparse.Namespace) -> int:
         else:
             await session.connect()
         settings.set("name", name)
-        _remember(session)
+        _remember(session, explicit=bool(args.fingerprint))
         return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk)
     finally:
         await session.close()
@@ -742,7 +776,8 @@ def _run_gui(args: argparse.Namespace) -> int:
         _addresses(args)  # a bad --interface is a one-line error here, not a dialog
     return run_gui(GuiOptions(server=args.server, name=args.name, room=args.room, kiosk=args.kiosk,
                               interfaces=args.interface, browse_time=args.browse_time,
-                              host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port))
+                              host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port,
+                              tls=not args.insecure, fingerprint=args.fingerprint))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -764,6 +799,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (UserError, ConnectionLost) as exc:
+        print(f"pyrtc: {exc}", file=sys.stderr)
+    except IdentityMismatch as exc:
         print(f"pyrtc: {exc}", file=sys.stderr)
     except Rejected as exc:
         print(f"pyrtc: the server refused: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -69,6 +70,19 @@ async def connect(server: ChatServer) -> AsyncIterator[ClientFactory]:
 
     yield make
     await asyncio.gather(*(s.close() for s in sessions))
+
+
+def client_tls() -> ssl.SSLContext:
+    """What a PyRTC client does: TLS without a CA (the fingerprint is checked separately)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+async def raw_open(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw protocol connection (for tests that speak frames by hand), over TLS."""
+    return await asyncio.open_connection(host, port, ssl=client_tls())
 
 
 def texts(session: ClientSession, room: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import ClientError as ClientError
 from .errors import ConnectionLost as ConnectionLost
+from .errors import IdentityMismatch as IdentityMismatch
 from .errors import Rejected as Rejected
 from .handle import ClientHandle as ClientHandle
 from .session import ClientSession as ClientSession
@@ -15,6 +16,6 @@ from .state import RoomView as RoomView
 from .state import Transfer as Transfer
 
 __all__ = [
-    "ClientError", "ConnectionLost", "Rejected", "ClientHandle", "ClientSession", "parse_address",
+    "ClientError", "ConnectionLost", "Rejected", "IdentityMismatch", "ClientHandle", "ClientSession", "parse_address",
     "ChatState", "MemberView", "MessageView", "RoomView", "Transfer",
 ]

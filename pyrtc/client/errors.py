@@ -4,13 +4,14 @@
     └── ClientError
         ├── ConnectionLost   the server is unreachable or the connection broke
         └── Rejected         the server refused a request (code + message from its Error)
+            └── IdentityMismatch   the server's certificate is not the pinned one
 """
 
 from __future__ import annotations
 
 from ..errors import PyRTCError
 
-__all__ = ["ClientError", "ConnectionLost", "Rejected"]
+__all__ = ["ClientError", "ConnectionLost", "Rejected", "IdentityMismatch"]
 
 
 class ClientError(PyRTCError):
@@ -25,3 +26,11 @@ class Rejected(ClientError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class IdentityMismatch(Rejected):
+    """The server's certificate is not the one announced, pinned or remembered."""
+
+    def __init__(self, message: str, *, seen: str, expected: str) -> None:
+        super().__init__("fingerprint_mismatch", message)
+        self.seen, self.expected = seen, expected

@@ -19,6 +19,7 @@ import logging
 import mimetypes
 import os
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 from .. import protocol as p
 from .._compat import timeout as _timeout
 from ..protocol import limits as L
-from .errors import ConnectionLost, Rejected
+from .errors import ConnectionLost, IdentityMismatch, Rejected
 from .state import (
     ChatState,
     Connected,
@@ -85,6 +86,9 @@ class ClientSession:
         connect_timeout: float = 5.0,
         auto_delivered: bool = True,
         relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None = None,
+        tls: bool = True,
+        fingerprint: str | None = None,
+        trust: Callable[[str, p.Welcome], None] | None = None,
     ) -> None:
         self.host, self.port, self.name = host, port, p.check_name(name)
         self.state = ChatState()
@@ -98,6 +102,12 @@ class ClientSession:
         #: Asked where the server is now after failed reconnects (discovery: it may have
         #: come back on another address or port).
         self.relocate = relocate
+        self.tls = tls
+        #: The certificate we expect (announced, --fingerprint, or seen on the first connect):
+        #: checked right after the TLS handshake, before a byte of ours is sent.
+        self.fingerprint = fingerprint.lower() if fingerprint else None
+        self.peer_fingerprint: str | None = None
+        self._trust = trust  # after Welcome: may raise IdentityMismatch (trust on first use)
         self._token = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -149,11 +159,33 @@ class ClientSession:
 
     async def _open(self, attempt: int = 0) -> None:
         self._emit(Connecting(self.address, attempt))
+        ctx = None
+        if self.tls:
+            # No CA for a LAN server: we pin its certificate's fingerprint instead.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
             async with _timeout(self._connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2)
+                reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2,
+                                                               ssl=ctx)
+        except ssl.SSLError as exc:
+            raise ConnectionLost(f"the server at {self.address} does not speak TLS ({exc.reason or exc}); "
+                                 "if it runs with --insecure, connect with --insecure too") from exc
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot reach the server at {self.address}: {_why(exc)}") from exc
+        if self.tls:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            seen = hashlib.sha256(der).hexdigest()
+            if self.fingerprint and seen != self.fingerprint:
+                writer.close()
+                self.fatal = IdentityMismatch(
+                    f"REFUSED: the server at {self.address} is not the one expected: its certificate "
+                    f"fingerprint is {seen[:16]}…, expected {self.fingerprint[:16]}…. Someone may be "
+                    "impersonating it; nothing was sent.", seen=seen, expected=self.fingerprint)
+                raise self.fatal
+            self.peer_fingerprint = seen
         self._decoder = p.client_decoder()
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
                                       token=self._token, client=self._client)))
@@ -167,6 +199,14 @@ class ClientSession:
         except Rejected:
             writer.close()
             raise
+        if self.tls and self._trust is not None and self.peer_fingerprint:
+            try:
+                self._trust(self.peer_fingerprint, welcome)
+            except IdentityMismatch as exc:
+                writer.close()
+                self.fatal = exc
+                raise
+        self.fingerprint = self.peer_fingerprint or self.fingerprint  # pinned for reconnects
         self._reader, self._writer = reader, writer
         self._token = welcome.token
         self._apply(welcome)
@@ -255,7 +295,7 @@ class ClientSession:
                             log.info("the server is now at %s:%d", *where)
                             self.host, self.port = where
                 except Rejected as exc:
-                    if exc.code in _FATAL_HELLO and exc.code != "name_taken":
+                    if isinstance(exc, IdentityMismatch) or (exc.code in _FATAL_HELLO and exc.code != "name_taken"):
                         self.fatal = exc
                         self._emit(Disconnected(str(exc), False))
                         self._fail_waiters(exc)

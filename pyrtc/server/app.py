@@ -39,6 +39,7 @@ from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
 from .rooms import RoomBus
+from .tls import ensure_certificate, server_context
 
 __all__ = ["ChatServer", "escape_log"]
 
@@ -113,14 +114,21 @@ class ChatServer:
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
         self.server_id = _server_id(config.data_dir)
+        self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
+        ctx = None
+        if self.config.tls:
+            cert, key, self.fingerprint = ensure_certificate(self.config.data_dir, self.config.name)
+            ctx = server_context(cert, key)
+        else:
+            log.warning("TLS is off (--insecure): messages cross the network in clear text")
         self._server = await loop.create_server(
             lambda: Connection(self, self._clock), self.config.host, self.config.port,
-            reuse_address=True, backlog=4096,
+            reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
         )
         self._housekeeping = loop.create_task(self._housekeep())
         self.store.start_checkpointer()

@@ -38,3 +38,4 @@ class ServerConfig:
     max_backlog: int = 8 * MiB
     receipt_flush: float = 0.05  # receipts to a room are coalesced over this window
     log_text: bool = True  # False keeps message text out of logs/chat.log
+    tls: bool = True  # False (--insecure): plain TCP, anyone on the network can read along

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .systems import ADAPTERS, Adapter
+from .systems import ADAPTERS, Adapter, client_ssl
 
 
 @dataclass
@@ -52,12 +52,14 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
             lat.append((time.monotonic_ns() - ts) / 1000)
 
     adapter_cls = ADAPTERS[plan.system]
+    ssl_ctx = client_ssl(plan.system)
     clients: list[Adapter] = []
     for start in range(0, len(names), 200):  # connect in bursts, not one huge SYN flood
         batch = []
         for name in names[start:start + 200]:
             _, proto = await loop.create_connection(
-                lambda n=name: adapter_cls(n, on_chat, plan.sample), "127.0.0.1", plan.port)  # type: ignore[call-arg]
+                lambda n=name: adapter_cls(n, on_chat, plan.sample), "127.0.0.1", plan.port,  # type: ignore[call-arg]
+                ssl=ssl_ctx)
             batch.append(proto)
         await asyncio.wait_for(asyncio.gather(*(c.ready for c in batch)), 60)
         clients += batch

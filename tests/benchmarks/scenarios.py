@@ -44,6 +44,7 @@ def _pct(values: list[float], q: float) -> float:
 def _servers(ctx: Ctx, *, irc: bool = True) -> list[Callable[[], systems.ServerProc]]:
     out: list[Callable[[], systems.ServerProc]] = [
         lambda: systems.start_pyrtc(ctx.tmp / "s-pyrtc"),
+        lambda: systems.start_pyrtc(ctx.tmp / "s-pyrtc", tls=True),
         lambda: systems.start_baseline(ctx.tmp / "s-base"),
     ]
     binary = systems.ngircd_path() if irc else None

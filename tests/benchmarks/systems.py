@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -70,8 +71,11 @@ class ServerProc:
                 self.proc.wait()
 
 
-def start_pyrtc(tmp: Path, *extra: str) -> ServerProc:
-    return ServerProc("PyRTC", [sys.executable, "-m", "pyrtc", "server", "--host", "127.0.0.1",
+def start_pyrtc(tmp: Path, *extra: str, tls: bool = False) -> ServerProc:
+    """PyRTC without TLS compares like for like with the plain-TCP baselines; "PyRTC (TLS)"
+    shows what encryption costs."""
+    extra = extra if tls else (*extra, "--insecure")
+    return ServerProc("PyRTC (TLS)" if tls else "PyRTC", [sys.executable, "-m", "pyrtc", "server", "--host", "127.0.0.1",
                                 "--port", "0", "--no-announce", "--data-dir", str(tmp / "pyrtc-data"),
                                 "--log-dir", str(tmp / "pyrtc-logs"), "--no-log-text", *extra],
                       r"listening on 127\.0\.0\.1:(\d+)")
@@ -288,5 +292,14 @@ class IrcAdapter(Adapter):
         self.transport.write(out.encode())  # type: ignore[union-attr]
 
 
-ADAPTERS: dict[str, type[Adapter]] = {"PyRTC": PyrtcAdapter, "thread-per-client": BaselineAdapter,
-                                      "ngircd (C IRC)": IrcAdapter}
+ADAPTERS: dict[str, type[Adapter]] = {"PyRTC": PyrtcAdapter, "PyRTC (TLS)": PyrtcAdapter,
+                                      "thread-per-client": BaselineAdapter, "ngircd (C IRC)": IrcAdapter}
+
+
+def client_ssl(system: str) -> ssl.SSLContext | None:
+    if not system.endswith("(TLS)"):
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx

@@ -9,9 +9,10 @@ import pytest
 from . import loadgen, systems
 
 
-@pytest.mark.parametrize("start", [systems.start_pyrtc, systems.start_baseline], ids=["pyrtc", "baseline"])
-def test_load_generator_drives_each_system(tmp_path: Path, start: object) -> None:
-    srv = start(tmp_path)  # type: ignore[operator]
+@pytest.mark.parametrize("kind", ["pyrtc", "pyrtc-tls", "baseline"])
+def test_load_generator_drives_each_system(tmp_path: Path, kind: str) -> None:
+    srv = (systems.start_baseline(tmp_path) if kind == "baseline"
+           else systems.start_pyrtc(tmp_path, tls=kind.endswith("tls")))
     try:
         res, _ = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=6, senders=2, duration=0.5,
                                           warmup=0.2, procs=2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import msgspec
@@ -13,12 +12,12 @@ from pyrtc._compat import timeout
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
-from ..conftest import ClientFactory, FakeClock, server_config, texts
+from ..conftest import ClientFactory, FakeClock, raw_open, server_config, texts
 
 
 async def _raw_exchange(server: ChatServer, payload: bytes, hello: bool) -> list[p.ServerMsg]:
     host, port = server.address
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await raw_open(host, port)
     if hello:
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="mallory")))
     writer.write(payload)
@@ -63,7 +62,7 @@ async def test_bad_input_gets_an_error_and_a_close_while_others_chat(
 
 async def test_a_vanished_client_mid_upload_harms_no_one(server: ChatServer, connect: ClientFactory) -> None:
     host, port = server.address
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="gone")))
     writer.write(p.encode(p.JoinRoom(room="General")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x", size=10**6, sha256="d" * 64)))
@@ -80,7 +79,7 @@ async def test_silent_connection_is_pinged_then_dropped(tmp_path: Path, clock: F
     cfg = server_config(tmp_path / "d", heartbeat=10.0, idle_timeout=30.0)
     async with ChatServer(cfg, clock=clock) as srv:
         host, port = srv.address
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await raw_open(host, port)
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="halfopen")))
         dec = p.client_decoder()
         async with timeout(5):

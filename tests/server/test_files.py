@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import os
@@ -15,7 +14,7 @@ from pyrtc.client import ClientSession, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
 
-from ..conftest import ClientFactory, server_config
+from ..conftest import ClientFactory, raw_open, server_config
 
 
 def sha(path: Path) -> str:
@@ -51,7 +50,7 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
     digest = hashlib.sha256(data).hexdigest()
     host, port = server.address
     # A client that offers, sends half, and vanishes.
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
     writer.write(p.encode(p.JoinRoom(room="General")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c1", name="big.bin", size=len(data),
@@ -130,7 +129,7 @@ async def test_hostile_file_names_are_display_text_only(tmp_path: Path, server: 
 
 async def test_raw_ten_thousand_character_name_is_a_clear_error(server: ChatServer) -> None:
     host, port = server.address
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x" * 10_000, size=1,
                                       sha256="a" * 64)))

@@ -9,7 +9,7 @@ from pyrtc._compat import timeout
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
-from ..conftest import server_config
+from ..conftest import raw_open, server_config
 
 
 def seqs(s: ClientSession, room: str) -> list[int]:
@@ -65,7 +65,7 @@ async def test_resent_message_is_stored_once(tmp_path: Path) -> None:
 
     async with ChatServer(server_config(tmp_path / "d")) as srv:
         host, port = srv.address
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await raw_open(host, port)
         dec = p.client_decoder()
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
         writer.write(p.encode(p.JoinRoom(room="General")))

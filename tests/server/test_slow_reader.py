@@ -13,7 +13,7 @@ import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
-from ..conftest import server_config
+from ..conftest import client_tls, server_config
 
 
 async def test_stalled_reader_is_dropped_and_others_get_everything(
@@ -23,11 +23,15 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
     async with ChatServer(cfg) as srv:
         host, port = srv.address
         # The staller: a tiny receive buffer, joins, then never reads again.
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((host, port))
-        sock.sendall(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="staller"))
+        plain = socket.socket()
+        plain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        plain.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(plain, (host, port))
+        _, writer = await asyncio.open_connection(sock=plain, ssl=client_tls(), server_hostname="pyrtc")
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="staller"))
                      + p.encode(p.JoinRoom(room="General")))
+        await writer.drain()
+        writer.transport.pause_reading()  # and never reads again
         async with ClientSession(host, port, "ann") as ann, ClientSession(host, port, "bob") as bob:
             await ann.join("General")
             await bob.join("General")
@@ -40,5 +44,5 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
             await bob.wait_for(lambda s: s.rooms["General"].last_seq == n, timeout=20)
             assert len(bob.state.rooms["General"].messages) == n
             assert "staller" not in {c.name for c in srv.conns}
-        sock.close()
+        writer.transport.abort()
     assert any("stopped reading" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,52 @@
+"""The server's TLS identity: a self-signed certificate made at first start and kept in the
+data dir. Clients pin its SHA-256 fingerprint (announced over mDNS, given with
+--fingerprint, or remembered from the first connection) instead of trusting a CA."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+__all__ = ["ensure_certificate", "server_context", "fingerprint_of"]
+
+
+def fingerprint_of(der: bytes) -> str:
+    """SHA-256 of the DER certificate, lower-case hex (what clients pin)."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def ensure_certificate(data_dir: Path, common_name: str) -> tuple[Path, Path, str]:
+    """(certificate, key, fingerprint); made once, reused on every start."""
+    cert_path, key_path = data_dir / "tls-cert.pem", data_dir / "tls-key.pem"
+    if not (cert_path.exists() and key_path.exists()):
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64] or "PyRTC")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .sign(key, hashes.SHA256()))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the key is secret
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    der = ssl.PEM_cert_to_DER_cert(cert_path.read_text())
+    return cert_path, key_path, fingerprint_of(der)
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
