@@ -261,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest file accepted (default 100M)")
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
+    srv.add_argument("--max-rate", type=float, default=50.0, metavar="N",
+                     help="messages a second one connection may send (bursts of 4×; 0: no limit)")
+    srv.add_argument("--max-per-address", type=int, default=64, metavar="N",
+                     help="connections from one address (default 64; 0: no limit)")
     srv.add_argument("--insecure", action="store_true",
                      help="no TLS: anyone on the network can read the chat (for tests and old clients)")
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
@@ -395,7 +399,9 @@ def _remember(session: ClientSession, explicit: bool = False) -> None:
 
 async def cmd_server(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
-                          log_text=not args.no_log_text, tls=not args.insecure)
+                          log_text=not args.no_log_text, tls=not args.insecure,
+                          max_rate=args.max_rate, burst=max(1, int(args.max_rate * 4)),
+                          max_per_address=args.max_per_address)
     if args.data_dir is not None:
         config.data_dir = args.data_dir
     if args.name:

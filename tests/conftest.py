@@ -34,7 +34,9 @@ class FakeClock:
 
 
 def server_config(data_dir: Path, **kw: object) -> ServerConfig:
-    cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, name="test server")
+    # No flood control unless a test asks (tests fire bursts on purpose); see test_limits.py.
+    cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, name="test server", max_rate=0,
+                       max_per_address=0)
     for k, v in kw.items():
         setattr(cfg, k, v)
     return cfg

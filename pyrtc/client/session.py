@@ -121,6 +121,9 @@ class ClientSession:
         self._watch: set[str] = set()  # rooms joined as a watcher (tail)
         self._connected = asyncio.Event()
         self._waiters: list[asyncio.Future[None]] = []  # woken after every applied event
+        self._welcome_rate: tuple[float, int] = (0.0, 0)
+        self._tokens, self._tokens_at = 0.0, 0.0
+        self._pace_lock = asyncio.Lock()
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -209,6 +212,10 @@ class ClientSession:
         self.fingerprint = self.peer_fingerprint or self.fingerprint  # pinned for reconnects
         self._reader, self._writer = reader, writer
         self._token = welcome.token
+        if welcome.max_rate > 0:
+            # A little under the server's rate: the two buckets' clocks differ slightly.
+            self._welcome_rate = (welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
+            self._tokens, self._tokens_at = float(self._welcome_rate[1]), time.monotonic()
         self._apply(welcome)
         self._connected.set()
         self._emit(Connected(self.address))
@@ -492,6 +499,7 @@ class ClientSession:
             raise ValueError(f"message is {len(text)} characters; the limit is {L.MAX_TEXT}")
         if room not in self.state.rooms:
             raise Rejected("not_joined", f"join {room!r} first")
+        await self._pace()
         cid = secrets.token_hex(8)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._acks[cid] = fut
@@ -501,6 +509,21 @@ class ClientSession:
             return await fut
         async with _timeout(timeout):
             return await fut
+
+    async def _pace(self) -> None:
+        """Stay under the server's flood control (its rate comes with Welcome), so a script
+        piping a thousand lines is slowed down here instead of refused there."""
+        rate, burst = self._welcome_rate
+        if rate <= 0:
+            return
+        async with self._pace_lock:  # one sender at a time takes tokens, in call order
+            now = time.monotonic()
+            self._tokens = min(float(burst), self._tokens + (now - self._tokens_at) * rate)
+            self._tokens_at = now
+            if self._tokens < 1.0:
+                await asyncio.sleep((1.0 - self._tokens) / rate)
+                self._tokens, self._tokens_at = 1.0, time.monotonic()
+            self._tokens -= 1.0
 
     def pending_acks(self) -> int:
         return len(self._acks)

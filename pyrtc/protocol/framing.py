@@ -86,6 +86,8 @@ class FrameDecoder(Generic[M]):
             raise BadMessage(f"invalid message: {exc}") from exc
         except msgspec.DecodeError as exc:
             raise BadMessage(f"undecodable frame: {exc}") from exc
+        except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 in a string through as this
+            raise BadMessage(f"a string in the frame is not valid UTF-8 (byte {exc.start})") from exc
         finally:
             body.release()
 

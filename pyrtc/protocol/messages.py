@@ -235,6 +235,8 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     joined: list[str] = []  # rooms this name is a member of (kept across sessions)
     max_file: int = 0
     server_id: str = ""  # stable per server (also in its mDNS TXT record)
+    max_rate: float = 0.0  # flood control: messages a second (0: none); clients pace themselves
+    burst: int = 0
 
 
 class RoomList(Msg, frozen=True, tag="room_list"):

@@ -46,6 +46,9 @@ __all__ = ["ChatServer", "escape_log"]
 log = logging.getLogger(__name__)
 chat_log = logging.getLogger("pyrtc.chat")
 
+# What flood control counts: what others see or what costs the server storage.
+_METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
+
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 
 
@@ -172,6 +175,17 @@ class ChatServer:
     # ------------------------------------------------------------------ connections
 
     def connected(self, conn: Connection) -> None:
+        cfg = self.config
+        if cfg.max_connections and len(self.conns) >= cfg.max_connections:
+            log.warning("refusing %s: %d connections is the limit", conn.peer, cfg.max_connections)
+            conn.fail("server_full", f"the server is full ({cfg.max_connections} connections); try later")
+            return
+        if cfg.max_per_address and sum(1 for c in self.conns if c.ip == conn.ip) >= cfg.max_per_address:
+            log.warning("refusing %s: %d connections from %s is the limit", conn.peer, cfg.max_per_address,
+                        conn.ip)
+            conn.fail("too_many_connections", f"{cfg.max_per_address} connections from {conn.ip} are open "
+                      "already; close some first")
+            return
         self.conns.add(conn)
         log.debug("connect %s", conn.peer)  # probes connect too; hello is logged at INFO
 
@@ -252,6 +266,9 @@ class ChatServer:
                                        rid=getattr(msg, "rid", 0))))
 
     def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
+        if isinstance(msg, _METERED) and not conn.allow():
+            raise Refused("slow_down", f"slow down: at most {self.config.max_rate:g} messages a second "
+                          f"(bursts of {self.config.burst}); this one was not sent")
         match msg:
             case p.SendText():
                 self._send_text(conn, msg)
@@ -319,6 +336,7 @@ class ChatServer:
             version=p.PROTOCOL_VERSION, server=self.config.name, name=conn.name, token=conn.token,
             rooms=self._room_infos(), joined=self.store.rooms_of(conn.name),
             max_file=self.config.max_file, server_id=self.server_id,
+            max_rate=self.config.max_rate, burst=self.config.burst,
         )))
 
     # ------------------------------------------------------------------ rooms

@@ -39,3 +39,8 @@ class ServerConfig:
     receipt_flush: float = 0.05  # receipts to a room are coalesced over this window
     log_text: bool = True  # False keeps message text out of logs/chat.log
     tls: bool = True  # False (--insecure): plain TCP, anyone on the network can read along
+    # Flood control: messages, reactions, offers and new rooms per connection (token bucket).
+    max_rate: float = 50.0  # per second, sustained; 0 turns flood control off
+    burst: int = 200
+    max_per_address: int = 64  # open connections from one IP address; 0: no limit
+    max_connections: int = 10_000

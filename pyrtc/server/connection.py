@@ -41,6 +41,8 @@ class Connection(asyncio.Protocol):
         self.uploads: dict[str, object] = {}  # sha256 -> server-side upload state
         self.last_rx = clock()
         self.last_ping = 0.0
+        self.tokens = float(server.config.burst)  # flood control bucket
+        self.tokens_at = clock()
         self.closed = False
         self._decoder = server_decoder()
         self._out: list[bytes] = []
@@ -57,6 +59,7 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=_HIGH_WATER)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.ip = str(peer[0]) if isinstance(peer, tuple) else self.peer
         self.server.connected(self)
 
     def data_received(self, data: bytes) -> None:
@@ -138,6 +141,19 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.closed = True
             self.transport.abort()
+
+    def allow(self) -> bool:
+        """Take one token from the flood-control bucket (refilled at max_rate per second)."""
+        cfg = self.server.config
+        if cfg.max_rate <= 0:
+            return True
+        now = self._clock()
+        self.tokens = min(float(cfg.burst), self.tokens + (now - self.tokens_at) * cfg.max_rate)
+        self.tokens_at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
     def spawn(self, coro: object) -> None:
         """Run a per-connection task that dies with the connection."""

@@ -74,6 +74,7 @@ class ServerProc:
 def start_pyrtc(tmp: Path, *extra: str, tls: bool = False) -> ServerProc:
     """PyRTC without TLS compares like for like with the plain-TCP baselines; "PyRTC (TLS)"
     shows what encryption costs."""
+    extra = (*extra, "--max-rate", "0", "--max-per-address", "0")  # load from one address, flat out
     extra = extra if tls else (*extra, "--insecure")
     return ServerProc("PyRTC (TLS)" if tls else "PyRTC", [sys.executable, "-m", "pyrtc", "server", "--host", "127.0.0.1",
                                 "--port", "0", "--no-announce", "--data-dir", str(tmp / "pyrtc-data"),

@@ -154,3 +154,10 @@ def test_frames_before_a_bad_one_are_kept() -> None:
     with pytest.raises(p.BadMessage) as info:
         p.server_decoder().feed(good + b"\x00\x00\x00\x01\xc1")
     assert info.value.decoded == [p.Ping(nonce=1), p.Ping(nonce=2)]
+
+
+def test_invalid_utf8_in_a_string_is_a_bad_message() -> None:
+    """Found by the fuzz corpus: msgspec raised UnicodeDecodeError, not a DecodeError."""
+    body = b"\x83\xa1t\xa9send_text\xa4room\xa7Gen\xffral\xa4text\xa1x"
+    with pytest.raises(p.BadMessage, match="UTF-8"):
+        p.server_decoder().feed(len(body).to_bytes(4, "big") + body)
