@@ -654,18 +654,20 @@ class ClientSession:
                 if progress:
                     progress(offset, size)
                 self._emit(TransferUpdate(tid, display, "up", size, offset, path=str(path)))
-        done = asyncio.ensure_future(ack)
-        err = asyncio.ensure_future(queue.get())
-        either: set[asyncio.Future[Any]] = {done, err}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED, timeout=300)
-        err.cancel()
-        if done.done():
-            seq = done.result()
-            self._emit(TransferUpdate(tid, display, "up", size, size, "done", path=str(path)))
-            return seq
-        if err.done() and not err.cancelled():
+        while True:  # the ack, or an Error about this upload; other queued replies are skipped
+            done = asyncio.ensure_future(ack)
+            err = asyncio.ensure_future(queue.get())
+            either: set[asyncio.Future[Any]] = {done, err}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED, timeout=300)
+            if done.done():
+                err.cancel()
+                seq = done.result()
+                self._emit(TransferUpdate(tid, display, "up", size, size, "done", path=str(path)))
+                return seq
+            if not err.done():
+                err.cancel()
+                raise ConnectionLost("no answer to the finished upload")
             _raise_if_error(err.result())
-        raise ConnectionLost("no answer to the finished upload")
 
     async def download(
         self,

@@ -48,7 +48,7 @@ def main() -> None:
             dpg.stop_dearpygui()
 
     opts = GuiOptions(server=args.server, name="gui-bench", settings=Settings(args.out.parent / "s.json"),
-                      on_frame=on_frame)
+                      on_frame=on_frame, tls=False)
     ChatWindow(opts).run()
     args.out.write_text(json.dumps({"marks": marks, "frames": times}))
 

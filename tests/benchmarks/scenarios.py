@@ -183,8 +183,17 @@ def files(ctx: Ctx) -> list[Row]:
     rows.append(("files", "raw asyncio TCP", "upload MB/s", mb / t, "MB/s"))
     ctx.log(f"  raw TCP: {mb / t:,.0f} MB/s")
 
-    (ctx.tmp / "s-pyrtc").mkdir(exist_ok=True)
-    srv = systems.start_pyrtc(ctx.tmp / "s-pyrtc", "--max-file", "1G")
+    for tls in (False, True):
+        rows += _pyrtc_files(ctx, src, mb, tls)
+    rows += _baseline_files(ctx, src, mb, size)
+    src.unlink()
+    return rows
+
+
+def _pyrtc_files(ctx: Ctx, src: Path, mb: float, tls: bool) -> list[Row]:
+    where = ctx.tmp / ("s-pyrtc-tls" if tls else "s-pyrtc-files")  # fresh: no deduplicated upload
+    where.mkdir(exist_ok=True)
+    srv = systems.start_pyrtc(where, "--max-file", "1G", tls=tls)
     rss: list[int] = []
     try:
         async def pyrtc() -> tuple[float, float]:
@@ -196,7 +205,7 @@ def files(ctx: Ctx) -> list[Row]:
                     await asyncio.sleep(0.05)
 
             sampler = asyncio.ensure_future(sample())
-            async with ClientSession("127.0.0.1", srv.port, "uploader") as s:
+            async with ClientSession("127.0.0.1", srv.port, f"uploader{int(tls)}", tls=tls) as s:
                 await s.join("General")
                 t0 = time.perf_counter()
                 seq = await s.upload("General", src)
@@ -215,11 +224,13 @@ def files(ctx: Ctx) -> list[Row]:
         up, down = asyncio.run(pyrtc())
     finally:
         srv.stop()
-    ctx.log(f"  PyRTC: up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s (incl. SHA-256 on both ends)")
-    rows += [("files", "PyRTC", "upload MB/s", mb / up, "MB/s"),
-             ("files", "PyRTC", "download MB/s", mb / down, "MB/s"),
-             ("files", "PyRTC", "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
+    ctx.log(f"  {srv.name}: up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s (incl. SHA-256 on both ends)")
+    return [("files", srv.name, "upload MB/s", mb / up, "MB/s"),
+            ("files", srv.name, "download MB/s", mb / down, "MB/s"),
+            ("files", srv.name, "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
 
+
+def _baseline_files(ctx: Ctx, src: Path, mb: float, size: int) -> list[Row]:
     (ctx.tmp / "s-base").mkdir(exist_ok=True)
     base = systems.start_baseline(ctx.tmp / "s-base")
     rss = []
@@ -255,11 +266,9 @@ def files(ctx: Ctx) -> list[Row]:
     finally:
         base.stop()
     ctx.log(f"  thread-per-client (base64): up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s")
-    rows += [("files", "thread-per-client", "upload MB/s", mb / up, "MB/s"),
-             ("files", "thread-per-client", "download MB/s", mb / down, "MB/s"),
-             ("files", "thread-per-client", "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
-    src.unlink()
-    return rows
+    return [("files", "thread-per-client", "upload MB/s", mb / up, "MB/s"),
+            ("files", "thread-per-client", "download MB/s", mb / down, "MB/s"),
+            ("files", "thread-per-client", "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]
 
 
 # ---------------------------------------------------------------- 5. history
@@ -282,11 +291,11 @@ def history(ctx: Ctx) -> list[Row]:
     async def measure() -> tuple[list[float], float, list[float]]:
         joins, searches = [], []
         for i in range(20):
-            async with ClientSession("127.0.0.1", srv.port, f"reader{i}") as s:
+            async with ClientSession("127.0.0.1", srv.port, f"reader{i}", tls=False) as s:
                 t = time.perf_counter()
                 await s.join("General")
                 joins.append(time.perf_counter() - t)
-        async with ClientSession("127.0.0.1", srv.port, "resumer") as s:
+        async with ClientSession("127.0.0.1", srv.port, "resumer", tls=False) as s:
             t = time.perf_counter()
             view = await s.join("General", since=n - 10_000)
             resume = time.perf_counter() - t
@@ -388,7 +397,7 @@ def gui(ctx: Ctx) -> list[Row]:
 
     async def chatter() -> int:
         sent = 0
-        async with ClientSession("127.0.0.1", srv.port, "chatter") as s:
+        async with ClientSession("127.0.0.1", srv.port, "chatter", tls=False) as s:
             await s.join("General")
             ready = ctx.tmp / "gui" / "gui-ready"
             while not ready.exists() and probe.poll() is None:
