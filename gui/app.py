@@ -125,6 +125,7 @@ class ChatWindow:
         self._loading_older = False
         self._remembered_future: concurrent.futures.Future[list[ServerEntry]] | None = None
         self._mismatch_of = ("", "")
+        self._jump_to: int | None = None
         self._reasons_future: concurrent.futures.Future[list[str]] | None = None
 
     # ------------------------------------------------------------------ setup
@@ -921,6 +922,8 @@ class ChatWindow:
                     break
 
         self._oldest_built = seq
+        self._stick_bottom = False
+        self._jump_to = seq  # after_frame scrolls there once its row exists
         self.submit(load_until())
 
     def _report_read(self, room: str) -> None:
@@ -950,6 +953,12 @@ class ChatWindow:
         if self.mode != "chatting" or not dpg.does_item_exist("messages"):
             return
         y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+        if self._jump_to is not None:
+            row = self._rows.get(self._jump_to)
+            if row is not None and dpg.does_item_exist(row.group):
+                dpg.set_y_scroll("messages", max(0.0, dpg.get_item_pos(row.group)[1] - 40))
+                self._jump_to = None
+                return
         if self._stick_bottom:
             if y < y_max:
                 dpg.set_y_scroll("messages", y_max)  # follow the newest message
