@@ -15,6 +15,7 @@ from .interfaces import check_addresses as check_addresses
 from .interfaces import default_addresses as default_addresses
 from .interfaces import list_interfaces as list_interfaces
 from .known import KnownServers as KnownServers
+from .known import identity_check as identity_check
 from .launch import Launch as Launch
 from .launch import NoServer as NoServer
 from .launch import find_or_host as find_or_host
@@ -23,7 +24,7 @@ from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
-    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "probe", "DiscoveryError", "AnnouncedServer",
+    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host",
     "relocate", "SERVICE_TYPE", "ServerEntry",
 ]

@@ -10,13 +10,16 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from pyrtc.client import IdentityMismatch
 from pyrtc.client.settings import default_settings_path
+from pyrtc.protocol import Welcome
 
 from .records import ServerEntry
 
-__all__ = ["KnownServers", "default_known_path"]
+__all__ = ["KnownServers", "default_known_path", "identity_check"]
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +86,19 @@ class KnownServers:
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("cannot remember servers in %s: %s", self.path, exc)
+
+
+def identity_check(host: str, port: int) -> Callable[[str, Welcome], None]:
+    """Trust on first use: a server name or id seen before must show the same certificate.
+    Used as ClientSession(trust=...); raises IdentityMismatch (nothing more is sent)."""
+
+    def check(seen: str, welcome: Welcome) -> None:
+        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
+        if pinned and pinned != seen:
+            raise IdentityMismatch(
+                f"REFUSED: the server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity "
+                f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "
+                f"impersonating it. If it was really reinstalled, connect once with --fingerprint {seen}.",
+                seen=seen, expected=pinned)
+
+    return check

@@ -38,10 +38,12 @@ from pyrtc.discovery import (
     ServerEntry,
     check_addresses,
     diagnose,
+    identity_check,
     probe,
     relocate,
 )
 from pyrtc.server import DEFAULT_PORT, ServerConfig
+from pyrtc.units import human_size
 
 from .avatar import avatar_color, initials
 from .images import rgba_texture
@@ -322,13 +324,8 @@ class ChatWindow:
         """Runs on the client thread: a known server must show the identity it showed before."""
         session = self.handle.session if self.handle else None
         host, port = (session.host, session.port) if session else ("", 0)
-        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
-        if pinned and pinned != seen:
-            self._mismatch_of = (welcome.server_id, welcome.server)
-            raise IdentityMismatch(
-                f"The server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity than the one "
-                f"remembered.\n\nremembered: {pinned}\nnow:        {seen}\n\nSomeone on the network may "
-                "be impersonating it. Only accept if you know it was reinstalled.", seen=seen, expected=pinned)
+        self._mismatch_of = (welcome.server_id, welcome.server)  # for "trust the new identity"
+        identity_check(host, port)(seen, welcome)
 
     def begin_discovery(self) -> None:
         assert self.handle is not None
@@ -847,7 +844,7 @@ class ChatWindow:
                 dpg.add_text(f"[picture] {info.name} — loading preview…", color=pal.muted)
                 self._want_thumb(info.thumb_id)
         else:
-            dpg.add_text(f"[file] {info.name}  ({_size(info.size)}, {info.mime})")
+            dpg.add_text(f"[file] {info.name}  ({human_size(info.size)}, {info.mime})")
         dpg.add_button(label=f"Download {info.name[:40]}", callback=lambda s, a, u: self.download(u),
                        user_data=info)
 
@@ -890,7 +887,7 @@ class ChatWindow:
         if tag is None:
             return
         dpg.delete_item("viewer_body", children_only=True)
-        dpg.add_text(f"{info.name} — {info.width}×{info.height}, {_size(info.size)}", parent="viewer_body")
+        dpg.add_text(f"{info.name} — {info.width}×{info.height}, {human_size(info.size)}", parent="viewer_body")
         scale = min(660 / max(1, dpg.get_item_width(tag)), 460 / max(1, dpg.get_item_height(tag)))
         dpg.add_image(tag, width=int(dpg.get_item_width(tag) * scale), height=int(dpg.get_item_height(tag) * scale),
                       parent="viewer_body")
@@ -1014,14 +1011,6 @@ class ChatWindow:
             dpg.destroy_context()
         except Exception:
             pass
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def _free_name(folder: Path, name: str) -> Path:

@@ -39,6 +39,7 @@ from .discovery import (
     diagnose,
     find_or_host,
     find_servers,
+    identity_check,
     relocate,
 )
 from .errors import PyRTCError
@@ -46,6 +47,7 @@ from .protocol import check_name, check_room
 from .protocol.limits import MAX_TEXT
 from .server import DEFAULT_PORT, ServerConfig
 from .terminal import StdinLines, printer, run_terminal_chat
+from .units import human_size
 
 __all__ = ["main", "setup_logging", "default_log_dir"]
 
@@ -369,23 +371,10 @@ async def _session(args: argparse.Namespace, name: str) -> ClientSession:
     host, port, fingerprint = await _find_server(args)
     session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True,
                             tls=not args.insecure, fingerprint=fingerprint,
-                            trust=None if args.fingerprint else _tofu(host, port))
+                            trust=None if args.fingerprint else identity_check(host, port))
     await session.connect()
     _remember(session, explicit=bool(args.fingerprint))
     return session
-
-
-def _tofu(host: str, port: int) -> Callable[[str, Any], None]:
-    """Trust on first use: a server name or id seen before must show the same certificate."""
-    def check(seen: str, welcome: Any) -> None:
-        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
-        if pinned and pinned != seen:
-            raise IdentityMismatch(
-                f"REFUSED: the server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity "
-                f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "
-                f"impersonating it. If it was really reinstalled, connect once with --fingerprint {seen}.",
-                seen=seen, expected=pinned)
-    return check
 
 
 def _remember(session: ClientSession, explicit: bool = False) -> None:
@@ -574,7 +563,7 @@ async def cmd_client(args: argparse.Namespace) -> int:
             launch.hosted.server.fingerprint if launch.hosted else None)
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
-                            fingerprint=fingerprint, trust=None if args.fingerprint else _tofu(host, port))
+                            fingerprint=fingerprint, trust=None if args.fingerprint else identity_check(host, port))
     session.on_event = printer(lambda: session.name, print)
     try:
         if args.kiosk:
@@ -654,7 +643,7 @@ def _human_line(m: MessageView) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.time))
     body = m.text
     if m.file is not None:
-        body = f"[file] {m.file.name} ({_human_size(m.file.size)}, {m.file.mime}) id={m.file.blob_id}"
+        body = f"[file] {m.file.name} ({human_size(m.file.size)}, {m.file.mime}) id={m.file.blob_id}"
     body = "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in body)
     return f"{stamp} #{m.seq} {m.sender}: {body}"
 
@@ -736,16 +725,8 @@ async def cmd_download(args: argparse.Namespace) -> int:
     finally:
         done()
         await session.close()
-    print(f"saved {out} ({_human_size(out.stat().st_size)})")
+    print(f"saved {out} ({human_size(out.stat().st_size)})")
     return 0
-
-
-def _human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {

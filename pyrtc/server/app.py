@@ -35,6 +35,7 @@ from ..store import (
     StoreError,
     make_thumbnail,
 )
+from ..units import human_size
 from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
@@ -553,8 +554,8 @@ class ChatServer:
         room = self._member_room(conn, msg.room)
         if msg.size > self.config.max_file:
             raise Refused("file_too_large",
-                          f"the file is {_human(msg.size)}; this server accepts up to "
-                          f"{_human(self.config.max_file)} (server --max-file)")
+                          f"the file is {human_size(msg.size)}; this server accepts up to "
+                          f"{human_size(self.config.max_file)} (server --max-file)")
         done = self.store.find_by_cid(room, conn.name, msg.cid)
         if done is not None:  # the upload finished before the connection broke
             conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=msg.size, rid=msg.rid)))
@@ -684,11 +685,3 @@ def _posted(m: StoredMessage) -> p.Posted:
                           thumb_id=f.thumb_id, width=f.width, height=f.height)
     return p.Posted(room=m.room, seq=m.seq, sender=m.sender, time=m.time, text=m.text, file=file,
                     cid=m.cid, reactions=[p.Reaction(emoji=e, members=n) for e, n in m.reactions.items()])
-
-
-def _human(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)

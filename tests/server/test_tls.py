@@ -78,13 +78,12 @@ async def test_certificate_is_kept_across_restarts(tmp_path: Path) -> None:
 
 
 async def test_changed_identity_of_a_known_server_is_refused(tmp_path: Path) -> None:
-    from pyrtc.cli import _tofu
-    from pyrtc.discovery import KnownServers
+    from pyrtc.discovery import KnownServers, identity_check
 
     data = tmp_path / "d"
     async with ChatServer(server_config(data, port=0)) as srv:
         host, port = srv.address
-        async with ClientSession(host, port, "ann", trust=_tofu(host, port)) as s:
+        async with ClientSession(host, port, "ann", trust=identity_check(host, port)) as s:
             KnownServers().remember(server_id=s.state.server_id, name=s.state.server, host=host, port=port,
                                     fingerprint=s.peer_fingerprint or "")
     # Same server name and id, new certificate: an impostor, as far as the client can tell.
@@ -92,7 +91,7 @@ async def test_changed_identity_of_a_known_server_is_refused(tmp_path: Path) -> 
         (data / f).unlink()
     async with ChatServer(server_config(data, port=0)) as srv:
         host, port = srv.address
-        s = ClientSession(host, port, "ann", trust=_tofu(host, port))
+        s = ClientSession(host, port, "ann", trust=identity_check(host, port))
         with pytest.raises(IdentityMismatch, match="DIFFERENT identity"):
             await s.connect()
         await s.close()
