@@ -189,6 +189,7 @@ class PyrtcAdapter(Adapter):
     def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
         super().__init__(on_chat, sample)
         self.name = name
+        self.run = os.urandom(6).hex()  # this client in this run: fresh message ids
         self.buf = bytearray()
         self.dec = msgspec.msgpack.Decoder(p.ServerMsg)
 
@@ -225,7 +226,8 @@ class PyrtcAdapter(Adapter):
 
     def send_chat(self, seq: int) -> None:
         self.outstanding += 1
-        self.transport.write(p.encode(p.SendText(room=ROOM, cid=f"{self.name}-{seq}", text=stamp())))  # type: ignore[union-attr]
+        # cids unique per run: a store reused by a later run would take equal ones for resends
+        self.transport.write(p.encode(p.SendText(room=ROOM, cid=f"{self.run}-{seq}", text=stamp())))  # type: ignore[union-attr]
 
 
 class BaselineAdapter(Adapter):
