@@ -324,6 +324,10 @@ class ChatWindow:
         """Runs on the client thread: a known server must show the identity it showed before."""
         session = self.handle.session if self.handle else None
         host, port = (session.host, session.port) if session else ("", 0)
+        if self.hosted is not None and seen == self.hosted.server.fingerprint:
+            KnownServers().trust(server_id=welcome.server_id, name=welcome.server, host=host, port=port,
+                                 fingerprint=seen)  # our own server: known first-hand
+            return
         self._mismatch_of = (welcome.server_id, welcome.server)  # for "trust the new identity"
         identity_check(host, port)(seen, welcome)
 

@@ -558,12 +558,15 @@ async def cmd_client(args: argparse.Namespace) -> int:
 
     asyncio.ensure_future(_flush_logs_forever())  # a hosted server logs here too
     fingerprint = args.fingerprint
+    # Our own hosted server: its certificate is known first-hand, no trust-on-first-use needed.
+    first_hand = launch is not None and launch.hosted is not None
     if fingerprint is None and launch is not None:
         fingerprint = launch.entry.fingerprint if launch.entry else (
             launch.hosted.server.fingerprint if launch.hosted else None)
+    vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
-                            fingerprint=fingerprint, trust=None if args.fingerprint else identity_check(host, port))
+                            fingerprint=fingerprint, trust=None if vouched else identity_check(host, port))
     session.on_event = printer(lambda: session.name, print)
     try:
         if args.kiosk:
@@ -577,7 +580,7 @@ async def cmd_client(args: argparse.Namespace) -> int:
         else:
             await session.connect()
         settings.set("name", name)
-        _remember(session, explicit=bool(args.fingerprint))
+        _remember(session, explicit=vouched)
         return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk)
     finally:
         await session.close()

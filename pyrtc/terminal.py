@@ -30,9 +30,14 @@ class StdinLines:
 
     def __init__(self) -> None:
         self._reader: asyncio.StreamReader | None = None
+        self._pollable: bool | None = None  # decided once: the pipe transport closes stdin at EOF
 
     async def readline(self) -> str | None:
-        if not _pollable(sys.stdin):  # a regular file or /dev/null: epoll refuses those
+        if self._pollable is None:
+            self._pollable = _pollable(sys.stdin)
+        if not self._pollable:  # a regular file or /dev/null: epoll refuses those
+            if sys.stdin.closed:
+                return None
             line = await asyncio.to_thread(sys.stdin.readline)
             return line.rstrip("\r\n") if line else None
         if self._reader is None:

@@ -167,3 +167,12 @@ def test_chat_activity_is_logged_without_forged_lines(server: Server) -> None:
     lines = [ln for ln in chat.splitlines() if "forged" in ln]
     assert len(lines) == 1 and "from=eve" in lines[0] and "\\n" in lines[0]
     assert (server.logs / "pyrtc-server.log").read_text().count("listening on") == 1
+
+
+def test_terminal_client_reads_a_finished_pipe(server: Server) -> None:
+    """Lines piped in, then EOF: sent, and a clean exit (the pipe transport closes stdin)."""
+    r = run("--no-gui", "--server", server.address, "--name", "piper", stdin="first\nsecond\n/quit\n")
+    assert r.returncode == 0, r.stderr
+    r2 = run("--no-gui", "--server", server.address, "--name", "piper2", stdin="no quit, just EOF\n")
+    assert r2.returncode == 0, r2.stderr
+    assert [m["text"] for m in tail_json(server)] == ["first", "second", "no quit, just EOF"]
