@@ -46,6 +46,7 @@ from .errors import PyRTCError
 from .protocol import check_name, check_room
 from .protocol.limits import MAX_TEXT
 from .server import DEFAULT_PORT, ServerConfig
+from .server.passwords import hash_password
 from .terminal import StdinLines, printer, run_terminal_chat
 from .units import human_size
 
@@ -214,6 +215,8 @@ def _discovery(p: argparse.ArgumentParser) -> None:
 
 
 def _tls_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password", default=os.environ.get("PYRTC_PASSWORD", ""),
+                   help="the server's password, if it has one (or set PYRTC_PASSWORD)")
     p.add_argument("--fingerprint", default=None, metavar="SHA256",
                    help="the server certificate's SHA-256 (hex) to insist on")
     p.add_argument("--insecure", action="store_true", help="connect without TLS (the server must be --insecure)")
@@ -227,6 +230,7 @@ def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
     _discovery(p)
     if room:
         p.add_argument("--room", required=True, help="room name")
+        p.add_argument("--room-password", default="", help="the room's password, if it has one")
     if name:
         p.add_argument("--name", required=True, help="your display name")
 
@@ -267,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="messages a second one connection may send (bursts of 4×; 0: no limit)")
     srv.add_argument("--max-per-address", type=int, default=64, metavar="N",
                      help="connections from one address (default 64; 0: no limit)")
+    srv.add_argument("--password", default=os.environ.get("PYRTC_SERVER_PASSWORD", ""),
+                     help="clients must give this password (or set PYRTC_SERVER_PASSWORD)")
     srv.add_argument("--insecure", action="store_true",
                      help="no TLS: anyone on the network can read the chat (for tests and old clients)")
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
@@ -371,7 +377,8 @@ async def _session(args: argparse.Namespace, name: str) -> ClientSession:
     host, port, fingerprint = await _find_server(args)
     session = ClientSession(host, port, name, client=f"pyrtc-cli/{__version__}", reconnect=True,
                             tls=not args.insecure, fingerprint=fingerprint,
-                            trust=None if args.fingerprint else identity_check(host, port))
+                            trust=None if args.fingerprint else identity_check(host, port),
+                            password=args.password)
     await session.connect()
     _remember(session, explicit=bool(args.fingerprint))
     return session
@@ -390,7 +397,8 @@ async def cmd_server(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
                           log_text=not args.no_log_text, tls=not args.insecure,
                           max_rate=args.max_rate, burst=max(1, int(args.max_rate * 4)),
-                          max_per_address=args.max_per_address)
+                          max_per_address=args.max_per_address,
+                          password_hash=hash_password(args.password) if args.password else "")
     if args.data_dir is not None:
         config.data_dir = args.data_dir
     if args.name:
@@ -566,7 +574,8 @@ async def cmd_client(args: argparse.Namespace) -> int:
     vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
-                            fingerprint=fingerprint, trust=None if vouched else identity_check(host, port))
+                            fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
+                            password=args.password)
     session.on_event = printer(lambda: session.name, print)
     try:
         if args.kiosk:
@@ -619,7 +628,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
             raise UserError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
     session = await _session(args, args.name)
     try:
-        room = (await session.join(args.room)).name
+        room = (await session.join(args.room, password=args.room_password)).name
         # Pipelined: every line is written at once; the same stream keeps their order.
         sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
         async with timeout(max(30.0, len(lines) / 500)):
@@ -655,7 +664,7 @@ async def cmd_tail(args: argparse.Namespace) -> int:
     session = await _session(args, args.name or f"tail-{secrets.token_hex(2)}")
     fmt = _json_line if args.json else _human_line
     try:
-        room = await session.join(args.room, since=args.since, watch=True)
+        room = await session.join(args.room, since=args.since, watch=True, password=args.room_password)
         printed = args.since if args.since is not None else 0
         while True:
             for m in list(room.messages):
@@ -699,7 +708,7 @@ async def cmd_upload(args: argparse.Namespace) -> int:
     session = await _session(args, args.name)
     update, done = _progress(path.stat().st_size, path.name[:30])
     try:
-        room = (await session.join(args.room)).name
+        room = (await session.join(args.room, password=args.room_password)).name
         seq = await session.upload(room, path, progress=update)
     finally:
         done()

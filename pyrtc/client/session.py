@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Error codes after which reconnecting cannot help.
-_FATAL_HELLO = {"name_taken", "version_mismatch", "bad_message", "unexpected_message"}
+_FATAL_HELLO = {"name_taken", "version_mismatch", "bad_message", "unexpected_message", "wrong_password"}
 
 
 def parse_address(text: str, default_port: int) -> tuple[str, int]:
@@ -89,6 +89,7 @@ class ClientSession:
         tls: bool = True,
         fingerprint: str | None = None,
         trust: Callable[[str, p.Welcome], None] | None = None,
+        password: str = "",
     ) -> None:
         self.host, self.port, self.name = host, port, p.check_name(name)
         self.state = ChatState()
@@ -108,6 +109,7 @@ class ClientSession:
         self.fingerprint = fingerprint.lower() if fingerprint else None
         self.peer_fingerprint: str | None = None
         self._trust = trust  # after Welcome: may raise IdentityMismatch (trust on first use)
+        self._password = password  # the server's, sent in every hello
         self._token = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -191,7 +193,7 @@ class ClientSession:
             self.peer_fingerprint = seen
         self._decoder = p.client_decoder()
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
-                                      token=self._token, client=self._client)))
+                                      token=self._token, client=self._client, password=self._password)))
         try:
             async with _timeout(self._connect_timeout):
                 welcome = await self._read_welcome(reader)
@@ -450,13 +452,14 @@ class ClientSession:
 
     # ------------------------------------------------------------------ commands
 
-    async def join(self, room: str, *, since: int | None = None, watch: bool = False) -> RoomView:
+    async def join(self, room: str, *, since: int | None = None, watch: bool = False,
+                   password: str = "") -> RoomView:
         """Join a room (its history and members arrive with it). `since`: also every message
         after this seq. `watch`: receive without becoming a member (for `pyrtc tail`)."""
         if watch:
             self._watch.add(room)
         joined: p.Joined = await self._request(
-            lambda rid: p.JoinRoom(room=room, since=since, rid=rid, watch=watch))
+            lambda rid: p.JoinRoom(room=room, since=since, rid=rid, watch=watch, password=password))
         if watch:
             self._watch.add(joined.room)
         if since is not None:
@@ -482,9 +485,10 @@ class ClientSession:
     async def leave(self, room: str) -> None:
         await self._request(lambda rid: p.LeaveRoom(room=room, rid=rid))
 
-    async def create_room(self, room: str) -> RoomView:
-        await self._request(lambda rid: p.CreateRoom(room=room, rid=rid))
-        return await self.join(room)
+    async def create_room(self, room: str, *, password: str = "") -> RoomView:
+        """Create a room (with a password, joining it needs that password) and join it."""
+        await self._request(lambda rid: p.CreateRoom(room=room, rid=rid, password=password))
+        return await self.join(room, password=password)
 
     async def list_rooms(self) -> list[p.RoomInfo]:
         reply: p.RoomList = await self._request(lambda rid: p.ListRooms(rid=rid))

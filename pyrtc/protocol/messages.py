@@ -72,6 +72,7 @@ class Hello(Msg, frozen=True, tag="hello"):
     name: UserName
     token: str = ""  # from an earlier Welcome: lets a reconnect replace a half-open session
     client: Annotated[str, Meta(max_length=64)] = ""
+    password: Annotated[str, Meta(max_length=256)] = ""  # the server's, if it has one
 
 
 class ListRooms(Msg, frozen=True, tag="list_rooms"):
@@ -81,6 +82,7 @@ class ListRooms(Msg, frozen=True, tag="list_rooms"):
 class CreateRoom(Msg, frozen=True, tag="create_room"):
     room: RoomName
     rid: Rid = 0
+    password: Annotated[str, Meta(max_length=256)] = ""  # set: joining needs it
 
 
 class JoinRoom(Msg, frozen=True, tag="join_room"):
@@ -91,6 +93,7 @@ class JoinRoom(Msg, frozen=True, tag="join_room"):
     since: Seq | None = None
     rid: Rid = 0
     watch: bool = False  # receive the room without becoming a member (tail, kiosk viewers)
+    password: Annotated[str, Meta(max_length=256)] = ""  # the room's, if it has one
 
 
 class LeaveRoom(Msg, frozen=True, tag="leave_room"):

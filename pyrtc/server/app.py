@@ -39,6 +39,7 @@ from ..units import human_size
 from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
+from .passwords import Backoff, check_password, hash_password
 from .rooms import RoomBus
 from .tls import ensure_certificate, server_context
 
@@ -118,6 +119,7 @@ class ChatServer:
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
         self.server_id = _server_id(config.data_dir)
+        self._backoff = Backoff(clock)
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
 
     # ------------------------------------------------------------------ lifecycle
@@ -310,11 +312,34 @@ class ChatServer:
 
     # ------------------------------------------------------------------ handshake
 
+    def _wrong_password(self, conn: Connection, message: str, rid: int = 0, fatal: bool = True) -> None:
+        """Answer a wrong password only after a delay that doubles per failure from that
+        address (guessing gets slow); the connection reads nothing more meanwhile."""
+        delay = self._backoff.failed(conn.ip)
+        log.warning("%s: wrong password; answering in %.1f s", conn.peer, delay)
+        if conn.transport is not None:
+            conn.transport.pause_reading()
+
+        def answer() -> None:
+            if fatal:
+                conn.fail("wrong_password", message, rid)
+            else:
+                conn.send(p.encode(p.Error(code="wrong_password", message=message, rid=rid)))
+                if conn.transport is not None and not conn.closed:
+                    conn.transport.resume_reading()
+
+        asyncio.get_running_loop().call_later(delay, answer)
+
     def _hello(self, conn: Connection, msg: p.Hello) -> None:
         if msg.version != p.PROTOCOL_VERSION:
             raise Refused("version_mismatch",
                           f"this server speaks protocol version {p.PROTOCOL_VERSION}, "
                           f"the client {msg.version}; update the older one", fatal=True)
+        if self.config.password_hash and not check_password(msg.password, self.config.password_hash):
+            self._wrong_password(conn, "this server needs a password, and that one is not it"
+                                 if msg.password else "this server needs a password (--password)")
+            return
+        self._backoff.succeeded(conn.ip)
         key = name_key(msg.name)
         holder = self.online.get(key)
         if holder is not None:
@@ -363,7 +388,8 @@ class ChatServer:
         return room
 
     def _create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
-        if self.store.find_room(msg.room) is None and self.store.create_room(msg.room):
+        if self.store.find_room(msg.room) is None and self.store.create_room(
+                msg.room, hash_password(msg.password) if msg.password else ""):
             chat_log.info("create room=%s by=%s", msg.room, conn.name)
             self._users_changed()
             frame = p.encode(p.RoomList(rooms=self._room_infos()))
@@ -379,6 +405,14 @@ class ChatServer:
             names = ", ".join(n for n, _, _ in self.store.rooms())
             raise Refused("unknown_room", f"there is no room named {msg.room!r} (rooms: {names})")
         live = self.bus.room(room)
+        locked = self.store.room_password(room)
+        if locked and room not in conn.rooms and not self.store.members_named(room, [conn.name]):
+            if not check_password(msg.password, locked):
+                self._wrong_password(conn, f"the room {room!r} needs its password"
+                                     + (", and that one is not it" if msg.password else ""),
+                                     rid=msg.rid, fatal=False)
+                return
+            self._backoff.succeeded(conn.ip)
         if msg.watch and not self.store.members_named(room, [conn.name]):
             conn.watching.add(room)
             self.bus.subscribe(room, conn)

@@ -44,3 +44,4 @@ class ServerConfig:
     burst: int = 200
     max_per_address: int = 64  # open connections from one IP address; 0: no limit
     max_connections: int = 10_000
+    password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py

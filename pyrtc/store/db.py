@@ -131,6 +131,9 @@ class Store:
             # the event loop: see `_checkpoint_loop`.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(rooms)")}
+            if "password" not in columns:  # added after the first release of the schema
+                self._db.execute("ALTER TABLE rooms ADD COLUMN password TEXT NOT NULL DEFAULT ''")
             for room in DEFAULT_ROOMS:
                 self._db.execute(
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
@@ -200,10 +203,16 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def create_room(self, room: str) -> bool:
+    def room_password(self, room: str) -> str:
+        """The room's password hash ('' when it has none)."""
+        row = self._db.execute("SELECT password FROM rooms WHERE name = ?", (room,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def create_room(self, room: str, password_hash: str = "") -> bool:
         """True if created, False if it already existed."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (room, self._clock())
+            "INSERT OR IGNORE INTO rooms (name, created, password) VALUES (?, ?, ?)",
+            (room, self._clock(), password_hash),
         )
         if cur.rowcount == 1:
             self._seqs[room] = 0

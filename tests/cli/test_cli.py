@@ -176,3 +176,15 @@ def test_terminal_client_reads_a_finished_pipe(server: Server) -> None:
     r2 = run("--no-gui", "--server", server.address, "--name", "piper2", stdin="no quit, just EOF\n")
     assert r2.returncode == 0, r2.stderr
     assert [m["text"] for m in tail_json(server)] == ["first", "second", "no quit, just EOF"]
+
+
+def test_server_password_from_the_command_line(tmp_path: Path) -> None:
+    srv = Server(tmp_path, "--password", "opensesame")
+    try:
+        r = run("send", "--server", srv.address, "--room", "General", "--name", "ann", "hi")
+        assert r.returncode == 1 and "needs a password (--password)" in r.stderr
+        r = run("send", "--server", srv.address, "--room", "General", "--name", "ann", "--password",
+                "opensesame", "hi")
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()

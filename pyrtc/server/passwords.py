@@ -1,0 +1,51 @@
+"""Passwords: stored only as scrypt hashes; failed tries from one address slow down."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Callable
+
+__all__ = ["hash_password", "check_password", "Backoff"]
+
+_N, _R, _P = 2**14, 8, 1  # scrypt cost: ~50 ms here, 16 MiB
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                         dklen=len(digest) // 2)
+    return hmac.compare_digest(got.hex(), digest)
+
+
+class Backoff:
+    """How long to hold the answer to a wrong password from an address: 0.5 s, doubling per
+    failure, at most 30 s; a success (or an hour without failures) forgets the address."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._fails: dict[str, tuple[int, float]] = {}
+
+    def failed(self, address: str) -> float:
+        count, last = self._fails.get(address, (0, 0.0))
+        if self._clock() - last > 3600:
+            count = 0
+        count += 1
+        self._fails[address] = (count, self._clock())
+        return float(min(30.0, 0.5 * 2 ** (count - 1)))
+
+    def succeeded(self, address: str) -> None:
+        self._fails.pop(address, None)
