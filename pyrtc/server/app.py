@@ -63,8 +63,24 @@ def escape_log(text: str, limit: int = 2000) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+# Latin look-alikes from other scripts (Cyrillic, Greek): "аnn" must not pass for "ann".
+_LOOKALIKES = str.maketrans({
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+    "ѕ": "s", "ԁ": "d", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k", "ρ": "p", "τ": "t",
+    "υ": "u", "ԛ": "q", "ԝ": "w", "һ": "h", "ɡ": "g", "ʟ": "l",
+})
+
+
 def name_key(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold()
+    """What two names must not share while both are online: NFKD (so accents come apart),
+    no invisible characters or combining marks, case-folded, look-alike letters mapped to Latin."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me", "Zs") or c == " ")
+    return text.casefold().translate(_LOOKALIKES)
+
+
+def invisible_in(name: str) -> list[str]:
+    return [f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cf"]
 
 
 def clean_file_name(name: str) -> str:
@@ -340,6 +356,10 @@ class ChatServer:
                                  if msg.password else "this server needs a password (--password)")
             return
         self._backoff.succeeded(conn.ip)
+        hidden = invisible_in(msg.name)
+        if hidden:
+            raise Refused("bad_name", f"the name {msg.name!r} holds invisible characters "
+                          f"({', '.join(hidden)}); pick one without", fatal=True)
         key = name_key(msg.name)
         holder = self.online.get(key)
         if holder is not None:
@@ -348,8 +368,10 @@ class ChatServer:
                 self.disconnected(holder, None)
                 holder.abort()
             else:
+                same = holder.name if holder.name != msg.name else ""
                 raise Refused("name_taken",
-                              f"the name {msg.name!r} is in use on this server; pick another",
+                              f"the name {msg.name!r} is in use on this server"
+                              + (f" (it looks like {same!r})" if same else "") + "; pick another",
                               fatal=True)
         conn.name = msg.name
         token = self._tokens.get(key) if msg.token and msg.token == self._tokens.get(key) else None

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from .errors import BlobError
 
-__all__ = ["BlobStore", "Thumbnail", "make_thumbnail", "THUMB_MAX"]
+__all__ = ["BlobStore", "Thumbnail", "make_thumbnail", "THUMB_MAX", "MAX_PIXELS"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 THUMB_MAX = 320
+#: Pictures larger than this are not decoded at all (a small file can claim 50,000² pixels).
+MAX_PIXELS = 40_000_000
 
 
 class BlobStore:
@@ -125,8 +127,10 @@ def make_thumbnail(path: Path, max_side: int = THUMB_MAX) -> Thumbnail | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
             w, h = im.size
+            if w * h > MAX_PIXELS:
+                return None  # a decompression bomb, or just too big to preview: a plain file
             im.thumbnail((max_side, max_side))
             out = io.BytesIO()
             im.convert("RGBA").save(out, "PNG")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
@@ -80,3 +82,21 @@ async def test_connections_per_address_and_in_total(tmp_path: Path) -> None:
         await a.close()
         await b.close()
         writer.close()
+
+
+async def test_names_that_only_look_different_are_taken(tmp_path: Path) -> None:
+    from pyrtc.client import Rejected
+
+    async with ChatServer(server_config(tmp_path / "d")) as srv:
+        async with ClientSession(*srv.address, "anna") as _:
+            for twin in ("\u0430nna", "ANNA", "an\u0301na"):  # Cyrillic а, case, a combining accent
+                s = ClientSession(*srv.address, twin)
+                with pytest.raises(Rejected, match="in use.*looks like 'anna'"):
+                    await s.connect()
+                await s.close()
+            hidden = ClientSession(*srv.address, "ev\u200be")  # a zero-width space inside
+            with pytest.raises(Rejected, match="invisible characters \\(U\\+200B\\)"):
+                await hidden.connect()
+            await hidden.close()
+            async with ClientSession(*srv.address, "annabel") as other:  # merely similar: fine
+                assert other.state.me == "annabel"

@@ -82,3 +82,16 @@ def test_a_file_that_only_claims_to_be_a_picture(tmp_path: Path) -> None:
     path = tmp_path / "fake.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 100)
     assert make_thumbnail(path) is None
+
+
+def test_picture_claiming_huge_dimensions_is_not_decoded(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "bomb.png"  # 50,000 × 50,000 claimed in a 100-byte file
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    assert make_thumbnail(bomb) is None
