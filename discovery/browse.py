@@ -86,7 +86,6 @@ class ServerBrowser:
         self._view: dict[str, ServerEntry] = {}  # server key -> merged entry (what we show)
         self._tasks: set[asyncio.Task[None]] = set()
         self._prober: asyncio.Task[None] | None = None
-        self.changed = asyncio.Event()
 
     @property
     def servers(self) -> list[ServerEntry]:
@@ -187,8 +186,6 @@ class ServerBrowser:
         for key, entry in old.items():
             if key not in merged:
                 self._emit("removed", entry)
-        self.changed.set()
-        self.changed = asyncio.Event()
 
     def _emit(self, change: Change, entry: ServerEntry) -> None:
         if self.on_change is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from pyrtc.server import ChatServer, ServerConfig
@@ -44,6 +43,3 @@ class AnnouncedServer:
         if self.announcer is not None:
             await self.announcer.close()
         await self.server.close()
-
-    async def serve_until(self, stop: asyncio.Event) -> None:
-        await stop.wait()

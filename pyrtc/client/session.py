@@ -529,9 +529,6 @@ class ClientSession:
                 self._tokens, self._tokens_at = 1.0, time.monotonic()
             self._tokens -= 1.0
 
-    def pending_acks(self) -> int:
-        return len(self._acks)
-
     async def set_typing(self, room: str, typing: bool) -> None:
         self._write(p.SetTyping(room=room, typing=typing))
 
@@ -792,13 +789,3 @@ def _display_name(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if c.isprintable()).strip() or "file"
     return name[: L.MAX_FILE_NAME]
-
-
-async def gather_limited(coros: list[Awaitable[T]], limit: int) -> list[T]:
-    sem = asyncio.Semaphore(limit)
-
-    async def one(c: Awaitable[T]) -> T:
-        async with sem:
-            return await c
-
-    return list(await asyncio.gather(*(one(c) for c in coros)))

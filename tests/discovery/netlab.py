@@ -4,9 +4,11 @@ the node namespaces (the recipe of shared/netns/netns_lab.sh)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,16 @@ def make_lab(tag: str) -> Lab:
         lab.close()
         pytest.fail(f"cannot create network namespaces here: {exc}")
     return lab
+
+
+@contextlib.contextmanager
+def flat_lan(tag: str, nodes: int) -> Iterator[Lab]:
+    """Nodes n1..nN on one bridge, 10.77.0.1..N/24; removed afterwards."""
+    lab = make_lab(tag)
+    try:
+        for i in range(1, nodes + 1):
+            lab.node(f"n{i}")
+            lab.plug(f"n{i}", "br", f"10.77.0.{i}/24")
+        yield lab
+    finally:
+        lab.close()

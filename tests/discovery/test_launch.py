@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .netlab import PYRTC, Lab, make_lab
+from .netlab import PYRTC, Lab, flat_lan
 from .test_mdns import Proc, start_server
 
 pytestmark = pytest.mark.mdns
@@ -19,14 +19,9 @@ pytestmark = pytest.mark.mdns
 
 @pytest.fixture
 def lan() -> Iterator[Lab]:
-    lab = make_lab("c")
-    try:
-        for i in range(1, 4):
-            lab.node(f"n{i}")
-            lab.plug(f"n{i}", "br", f"10.77.0.{i}/24")
+    """Nodes n1..n3 on one bridge, 10.77.0.1-3/24."""
+    with flat_lan("c", 3) as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 def test_bare_pyrtc_hosts_when_alone_and_the_next_one_joins(lan: Lab, tmp_path: Path) -> None:

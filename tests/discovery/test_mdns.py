@@ -17,22 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from .netlab import PYRTC, Lab, make_lab
+from .netlab import PYRTC, Lab, flat_lan, make_lab
 
 pytestmark = pytest.mark.mdns
 
 
 @pytest.fixture
-def lan(tmp_path: Path) -> Iterator[Lab]:
+def lan() -> Iterator[Lab]:
     """Nodes n1..n4 on one bridge, 10.77.0.1-4/24."""
-    lab = make_lab("a")
-    try:
-        for i in range(1, 5):
-            lab.node(f"n{i}")
-            lab.plug(f"n{i}", "br", f"10.77.0.{i}/24")
+    with flat_lan("a", 4) as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 class Proc:
