@@ -27,7 +27,7 @@ import dearpygui.dearpygui as dpg
 import platformdirs
 
 from pyrtc import protocol as p
-from pyrtc.client import ChatState, ClientHandle, ClientSession, IdentityMismatch, MessageView
+from pyrtc.client import ChatState, ClientHandle, ClientSession, IdentityMismatch, MessageView, Rejected
 from pyrtc.client.settings import Settings
 from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.discovery import (
@@ -121,6 +121,8 @@ class ChatWindow:
         self._after_host: concurrent.futures.Future[tuple[str, int]] | None = None
         self._connect_done: concurrent.futures.Future[None] | None = None
         self._late_error: str | None = None
+        self._joining: tuple[str, concurrent.futures.Future[Any]] | None = None  # room, join
+        self._password_room: str | None = None  # the room the password prompt is for
         self._hits: concurrent.futures.Future[list[p.Posted]] | None = None
         self._thumb_queue: list[tuple[str, bytes]] = []
         self._wheel_at = 0.0
@@ -169,6 +171,9 @@ class ChatWindow:
                     dpg.add_separator()
                     dpg.add_input_text(tag="new_room", hint="new room", width=-1, on_enter=True,
                                        callback=lambda s, a: self.create_room(a))
+                    dpg.add_input_text(tag="new_room_password", hint="its password (optional)", width=-1,
+                                       password=True, on_enter=True,
+                                       callback=lambda: self.create_room(dpg.get_value("new_room")))
                     dpg.add_text("Other rooms", color=self.palette.muted, tag="other_title")
                     dpg.add_group(tag="other_rooms")
                     dpg.add_separator()
@@ -237,6 +242,15 @@ class ChatWindow:
         dpg.show_item("identity")
 
     def _build_name_prompt(self) -> None:
+        with dpg.window(tag="room_password", label="Room password", show=False, modal=True,
+                        width=420, height=170, pos=(340, 200)):
+            dpg.add_text("", tag="room_password_text")
+            dpg.add_input_text(tag="room_password_input", width=-1, password=True, on_enter=True,
+                               callback=lambda: self.join_with_password())
+            dpg.add_text("", tag="room_password_error", color=self.palette.error)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Join", callback=lambda: self.join_with_password())
+                dpg.add_button(label="Cancel", callback=lambda: dpg.hide_item("room_password"))
         with dpg.window(tag="identity", label="Server identity changed", show=False, modal=True,
                         no_close=True, width=600, height=300, pos=(240, 160)):
             dpg.add_group(tag="identity_body")
@@ -517,14 +531,54 @@ class ChatWindow:
         except p.ProtocolError as exc:
             self.show_error(str(exc))
             return
+        password = dpg.get_value("new_room_password")
         dpg.set_value("new_room", "")
-        self.submit(self.handle.session.create_room(name))
+        dpg.set_value("new_room_password", "")
+        self.submit(self.handle.session.create_room(name, password=password))
         self.current = name
 
     def join_room(self, name: str) -> None:
-        if self.handle is not None:
-            self.submit(self.handle.session.join(name))
+        if self.handle is None:
+            return
+        info = next((r for r in self.state.available if r.name == name), None)
+        if info is not None and info.locked and name not in self.state.joined_rooms:
+            # Ask first: a try without the password would count as a wrong one (and slow the next).
+            self._ask_room_password(name, "")
+            return
+        self._join(name, "")
+
+    def _join(self, name: str, password: str) -> None:
+        assert self.handle is not None
+        self._joining = (name, self.handle.submit(self.handle.session.join(name, password=password)))
+
+    def _ask_room_password(self, name: str, error: str) -> None:
+        self._password_room = name
+        dpg.set_value("room_password_text", f"# {name} needs its password.")
+        dpg.set_value("room_password_error", error)
+        dpg.set_value("room_password_input", "")
+        dpg.show_item("room_password")
+        dpg.focus_item("room_password_input")
+
+    def join_with_password(self) -> None:
+        if self._password_room is None or self.handle is None:
+            return
+        dpg.set_value("room_password_error", "checking…")
+        self._join(self._password_room, dpg.get_value("room_password_input"))
+
+    def _joined(self, name: str, fut: concurrent.futures.Future[Any]) -> None:
+        """A join finished: show the room, or ask (again) for its password."""
+        exc = fut.exception()
+        if exc is None:
             self.current = name
+            self._stick_bottom = True
+            if self._password_room == name:
+                self._password_room = None
+                dpg.hide_item("room_password")
+        elif isinstance(exc, Rejected) and exc.code == "wrong_password":
+            self._ask_room_password(name, "That is not its password." if self._password_room == name
+                                    and dpg.get_value("room_password_input") else "")
+        else:
+            self.show_error(str(exc))
 
     def leave_room(self, name: str) -> None:
         if self.handle is not None:
@@ -614,6 +668,10 @@ class ChatWindow:
         if late:
             self._late_error = None
             self.show_error(late)
+        joining = self._joining
+        if joining is not None and joining[1].done():
+            self._joining = None
+            self._joined(*joining)
         hits = self._hits
         if hits is not None and hits.done():
             self._hits = None
@@ -678,8 +736,11 @@ class ChatWindow:
         dpg.delete_item("other_rooms", children_only=True)
         for info in st.available:
             if info.name not in st.rooms:
-                dpg.add_button(label=f"join # {info.name} ({info.online} online)", parent="other_rooms",
-                               width=-1, callback=lambda s, a, u: self.join_room(u), user_data=info.name)
+                with dpg.group(horizontal=True, parent="other_rooms", horizontal_spacing=2):
+                    if info.locked:  # the lock in Symbola, the label in the UI font
+                        dpg.bind_item_font(dpg.add_text("🔒", color=pal.muted), self.emoji)
+                    dpg.add_button(label=f"join # {info.name} ({info.online} online)", width=-1,
+                                   callback=lambda s, a, u: self.join_room(u), user_data=info.name)
         if self.current in st.rooms and self.current != "General":
             dpg.add_button(label=f"leave # {self.current}", parent="other_rooms", width=-1,
                            callback=lambda s, a, u: self.leave_room(u), user_data=self.current)

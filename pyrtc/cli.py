@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--name", default=None, help="the server's name shown to users")
     srv.add_argument("--max-file", type=_size, default=100 * 1024**2,
                      help="largest file accepted (default 100M)")
+    srv.add_argument("--max-files", type=int, default=500, metavar="N",
+                     help="files one user may share per 24 hours (default 500; 0: no limit)")
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
     srv.add_argument("--max-rate", type=float, default=50.0, metavar="N",
@@ -395,6 +397,7 @@ def _remember(session: ClientSession, explicit: bool = False) -> None:
 
 async def cmd_server(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
+                          max_files=args.max_files,
                           log_text=not args.no_log_text, tls=not args.insecure,
                           max_rate=args.max_rate, burst=max(1, int(args.max_rate * 4)),
                           max_per_address=args.max_per_address,

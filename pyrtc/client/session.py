@@ -394,6 +394,7 @@ class ClientSession:
         for fut in replies.values():
             if not fut.done():
                 fut.set_exception(exc)
+                fut.exception()  # a waiter may be gone (cancelled): no "never retrieved" noise
         for q in (*self._uploads.values(), *self._downloads.values()):
             q.put_nowait(p.Error(code="connection_lost", message=str(exc)))
         if not keep_acks:
@@ -401,6 +402,7 @@ class ClientSession:
             for ack in acks.values():
                 if not ack.done():
                     ack.set_exception(exc)
+                    ack.exception()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -421,6 +423,9 @@ class ClientSession:
 
     def _write(self, msg: p.Msg) -> bool:
         if self._writer is None or self._writer.is_closing():
+            # Cut, and the read loop has not noticed yet: callers that wait for the
+            # connection must wait for the next one, not spin on this dead one.
+            self._connected.clear()
             return False
         self._writer.write(p.encode(msg))
         return True
@@ -601,6 +606,7 @@ class ClientSession:
                     if attempt == retries or not self._reconnect or self.fatal:
                         raise
                     log.info("upload of %s interrupted (%s); resuming", display, exc)
+                    await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
                     await self.wait_connected(timeout=60)
             raise AssertionError("unreachable")
         except Exception as exc:
@@ -698,6 +704,7 @@ class ClientSession:
                 except ConnectionLost:
                     if attempt == retries or not self._reconnect or self.fatal:
                         raise
+                    await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
                     await self.wait_connected(timeout=60)
             if await asyncio.to_thread(_sha256_file, part) != blob_id:
                 part.unlink()

@@ -191,6 +191,7 @@ class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
     members: int = 0
     online: int = 0
     last_seq: int = 0
+    locked: bool = False  # joining takes the room's password
 
 
 class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,7 +17,6 @@ import itertools
 import logging
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from ..units import human_size
 from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
+from .names import invisible_in, name_keys
 from .passwords import Backoff, check_password, hash_password
 from .rooms import RoomBus
 from .tls import ensure_certificate, server_context
@@ -52,6 +52,7 @@ chat_log = logging.getLogger("pyrtc.chat")
 _METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
 
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+_DAY = 24 * 3600.0
 
 
 def escape_log(text: str, limit: int = 2000) -> str:
@@ -61,26 +62,6 @@ def escape_log(text: str, limit: int = 2000) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-# Latin look-alikes from other scripts (Cyrillic, Greek): "аnn" must not pass for "ann".
-_LOOKALIKES = str.maketrans({
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
-    "ѕ": "s", "ԁ": "d", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k", "ρ": "p", "τ": "t",
-    "υ": "u", "ԛ": "q", "ԝ": "w", "һ": "h", "ɡ": "g", "ʟ": "l",
-})
-
-
-def name_key(name: str) -> str:
-    """What two names must not share while both are online: NFKD (so accents come apart),
-    no invisible characters or combining marks, case-folded, look-alike letters mapped to Latin."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me", "Zs") or c == " ")
-    return text.casefold().translate(_LOOKALIKES)
-
-
-def invisible_in(name: str) -> list[str]:
-    return [f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cf"]
 
 
 def clean_file_name(name: str) -> str:
@@ -123,8 +104,9 @@ class ChatServer:
         self.blobs = BlobStore(config.data_dir / "files")
         self.bus = RoomBus()
         self.conns: set[Connection] = set()
-        self.online: dict[str, Connection] = {}  # name_key -> connection
-        self._tokens: dict[str, str] = {}  # name_key -> token of its last session
+        self.online: dict[str, Connection] = {}  # first name key -> connection
+        self._claimed: dict[str, Connection] = {}  # every name key of those online -> connection
+        self._tokens: dict[str, str] = {}  # first name key -> token of its last session
         self._server: asyncio.Server | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._receipt_timer: asyncio.TimerHandle | None = None
@@ -212,7 +194,7 @@ class ChatServer:
         self.conns.discard(conn)
         if conn.name is None:
             return
-        key = name_key(conn.name)
+        keys = name_keys(conn.name)
         for room in list(conn.rooms):
             live = self.bus.room(room)
             self.bus.unsubscribe(room, conn)
@@ -220,8 +202,11 @@ class ChatServer:
                 self._stop_typing(room, conn.name)
                 live.presence[conn.name] = False
                 self._room_dirty(room)
-        if self.online.get(key) is conn:
-            del self.online[key]
+        for key in keys:
+            if self._claimed.get(key) is conn:
+                del self._claimed[key]
+        if self.online.get(keys[0]) is conn:
+            del self.online[keys[0]]
             self._users_changed()
         chat_log.info("disconnect name=%s peer=%s%s", conn.name, conn.peer,
                       f" reason={escape_log(str(exc))}" if exc else "")
@@ -360,10 +345,13 @@ class ChatServer:
         if hidden:
             raise Refused("bad_name", f"the name {msg.name!r} holds invisible characters "
                           f"({', '.join(hidden)}); pick one without", fatal=True)
-        key = name_key(msg.name)
-        holder = self.online.get(key)
+        keys = name_keys(msg.name)
+        key = keys[0]
+        holder = next((self._claimed[k] for k in keys if k in self._claimed), None)
         if holder is not None:
-            if msg.token and secrets.compare_digest(msg.token, self._tokens.get(key, "")):
+            # Only the same name resumes: a token of a look-alike name must not evict its holder.
+            if (holder.name == msg.name and msg.token
+                    and secrets.compare_digest(msg.token, self._tokens.get(key, ""))):
                 log.info("%s resumes the session of %s from %s", conn.peer, msg.name, holder.peer)
                 self.disconnected(holder, None)
                 holder.abort()
@@ -378,6 +366,7 @@ class ChatServer:
         conn.token = token or secrets.token_urlsafe(18)
         self._tokens[key] = conn.token
         self.online[key] = conn
+        self._claimed.update(dict.fromkeys(keys, conn))
         self._users_changed()
         chat_log.info("connect name=%s peer=%s client=%s", conn.name, conn.peer, escape_log(msg.client))
         conn.send(p.encode(p.Welcome(
@@ -390,8 +379,8 @@ class ChatServer:
     # ------------------------------------------------------------------ rooms
 
     def _room_infos(self) -> list[p.RoomInfo]:
-        return [p.RoomInfo(name=n, members=m, online=self.bus.online(n), last_seq=s)
-                for n, s, m in self.store.rooms()]
+        return [p.RoomInfo(name=n, members=m, online=self.bus.online(n), last_seq=s, locked=locked)
+                for n, s, m, locked in self.store.rooms()]
 
     def _joined_room(self, conn: Connection, room: str) -> str:
         if room in conn.rooms:
@@ -424,7 +413,7 @@ class ChatServer:
         assert conn.name is not None
         room = self.store.find_room(msg.room)
         if room is None:
-            names = ", ".join(n for n, _, _ in self.store.rooms())
+            names = ", ".join(n for n, *_ in self.store.rooms())
             raise Refused("unknown_room", f"there is no room named {msg.room!r} (rooms: {names})")
         live = self.bus.room(room)
         locked = self.store.room_password(room)
@@ -617,6 +606,7 @@ class ChatServer:
             conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=msg.size, rid=msg.rid)))
             conn.send(p.encode(p.Acked(room=room, cid=msg.cid, seq=done.seq, time=done.time)))
             return
+        self._check_file_quota(conn, msg.sha256)
         offset = self.blobs.begin(msg.sha256, msg.size)
         up = _Upload(room, msg.cid, clean_file_name(msg.name), msg.size, msg.mime[:127] or
                      "application/octet-stream", msg.sha256, msg.rid, offset)
@@ -625,6 +615,20 @@ class ChatServer:
         if offset == msg.size:
             up.finishing = True
             conn.spawn(self._finish_upload(conn, up))
+
+    def _check_file_quota(self, conn: Connection, sha256: str) -> None:
+        assert conn.name is not None
+        cfg = self.config
+        if sha256 in conn.uploads:
+            return  # the same upload offered again (resume): it was counted when first offered
+        if len(conn.uploads) >= cfg.max_uploads:
+            raise Refused("too_many_uploads", f"{len(conn.uploads)} uploads are in progress on this "
+                          f"connection; this server allows {cfg.max_uploads} at once, finish one first")
+        if cfg.max_files:
+            shared = self.store.files_shared(conn.name, _DAY) + len(conn.uploads)
+            if shared >= cfg.max_files:
+                raise Refused("file_quota", f"you shared {shared} files in the last 24 hours; this "
+                              f"server allows {cfg.max_files} per user (server --max-files)")
 
     def _file_chunk(self, conn: Connection, msg: p.FileChunk) -> None:
         up = conn.uploads.get(msg.sha256)

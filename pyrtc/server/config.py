@@ -30,6 +30,8 @@ class ServerConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     name: str = field(default_factory=default_server_name)
     max_file: int = 100 * MiB
+    max_files: int = 500  # files one user may share per 24 hours (all rooms); 0: no limit
+    max_uploads: int = 4  # uploads in progress at once on one connection
     history_page: int = 100  # messages sent on join
     heartbeat: float = 15.0  # ping a connection idle this long ...
     idle_timeout: float = 45.0  # ... and drop it when silent this long (half-open)

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages (room, sender, cid) WHERE cid != '';
+-- The per-user file quota counts recent file messages without scanning all messages.
+CREATE INDEX IF NOT EXISTS messages_files ON messages (sender, time) WHERE file_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     blob_id TEXT NOT NULL,
@@ -184,14 +186,15 @@ class Store:
 
     # ------------------------------------------------------------ rooms
 
-    def rooms(self) -> list[tuple[str, int, int]]:
-        """(name, last_seq, member count) for every room, by name."""
-        return list(
-            self._db.execute(
-                "SELECT r.name, r.last_seq, (SELECT count(*) FROM members m WHERE m.room = r.name)"
-                " FROM rooms r ORDER BY r.name COLLATE NOCASE"
+    def rooms(self) -> list[tuple[str, int, int, bool]]:
+        """(name, last_seq, member count, has a password) for every room, by name."""
+        return [
+            (name, last, members, bool(locked))
+            for name, last, members, locked in self._db.execute(
+                "SELECT r.name, r.last_seq, (SELECT count(*) FROM members m WHERE m.room = r.name),"
+                " r.password != '' FROM rooms r ORDER BY r.name COLLATE NOCASE"
             )
-        )
+        ]
 
     def room_exists(self, room: str) -> bool:
         return self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
@@ -450,6 +453,14 @@ class Store:
             ).fetchone()
             is not None
         )
+
+    def files_shared(self, sender: str, within: float) -> int:
+        """How many files `sender` posted (in any room) in the last `within` seconds."""
+        row = self._db.execute(
+            "SELECT count(*) FROM messages WHERE sender = ? AND file_id IS NOT NULL AND time >= ?",
+            (sender, self._clock() - within),
+        ).fetchone()
+        return int(row[0])
 
     # ------------------------------------------------------------ helpers
 

@@ -79,7 +79,10 @@ def dump(w: ChatWindow, out: Path, name: str) -> None:
     data = {"frame": w.frame, "theme": w.palette.name, "bg": list(w.palette.bg), "read": list(w.palette.read),
             "typing": dpg.get_value("typing_line"), "messages_rect": _area("messages"),
             "rows": rows(w), "me": w.state.me, "tones": w.tones.played,
-            "transfers": {k: [t.state, t.done, t.size] for k, t in w.state.transfers.items()}}
+            "transfers": {k: [t.state, t.done, t.size] for k, t in w.state.transfers.items()},
+            "current": w.current, "joined": sorted(w.state.rooms),
+            "password_prompt": [dpg.is_item_shown("room_password"), dpg.get_value("room_password_text"),
+                                dpg.get_value("room_password_error")]}
     (out / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1))
 
 
@@ -122,6 +125,18 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     yield from shot("light")
     phase("g")
     w.toggle_theme()
+    # A locked room: the window asks for its password, says when it is wrong, then joins.
+    w.join_room("Board")
+    yield lambda w: dpg.is_item_shown("room_password")
+    dpg.set_value("room_password_input", "nope")
+    w.join_with_password()
+    yield lambda w: dpg.get_value("room_password_error") == "That is not its password."
+    yield from shot("room-password")
+    phase("h")
+    dpg.set_value("room_password_input", "quarterly")
+    w.join_with_password()
+    yield lambda w: w.current == "Board" and not dpg.is_item_shown("room_password")
+    phase("i")
     dpg.stop_dearpygui()
 
 

@@ -59,6 +59,7 @@ async def test_window_shows_the_chat_as_it_happens(tmp_path: Path) -> None:
         host, port = srv.address
         async with ClientSession(host, port, "Alice") as alice:
             await alice.join("General")
+            await alice.create_room("Board", password="quarterly")
             first = await alice.send("General", "hello from alice")
             env = dict(os.environ, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
                        XDG_CONFIG_HOME=str(tmp_path / "config"), PYRTC_LOG_DIR=str(tmp_path / "logs"),
@@ -82,7 +83,7 @@ async def test_window_shows_the_chat_as_it_happens(tmp_path: Path) -> None:
                 await alice.react("General", carol_msg.seq, "👍")
                 await wait_file(out / "phase-e", proc)
                 await alice.upload("General", picture)
-                await wait_file(out / "phase-g", proc)
+                await wait_file(out / "phase-i", proc)
                 proc.wait(30)
             finally:
                 if proc.poll() is None:
@@ -93,7 +94,7 @@ async def test_window_shows_the_chat_as_it_happens(tmp_path: Path) -> None:
     assert proc.returncode == 0, log
     assert "Traceback" not in log, log
 
-    dumps = {k: json.loads((out / f"{k}.json").read_text()) for k in "abcdefg"}
+    dumps = {k: json.loads((out / f"{k}.json").read_text()) for k in "abcdefghi"}
     first_png = Image.open(out / "first.png").convert("RGB")
     row = find_row(dumps["a"], "hello from alice")
     assert row["sender"] == "Alice"
@@ -127,3 +128,9 @@ async def test_window_shows_the_chat_as_it_happens(tmp_path: Path) -> None:
     assert close(dark.getpixel(spot), DARK.bg, 3) and dumps["f"]["theme"] == "dark"  # type: ignore[arg-type]
     assert close(light.getpixel(spot), LIGHT.bg, 3) and dumps["g"]["theme"] == "light"  # type: ignore[arg-type]
     assert not close(DARK.bg, LIGHT.bg, 100)
+
+    # The locked room: asked for, a wrong password said so, the right one joined it.
+    assert dumps["h"]["password_prompt"] == [True, "# Board needs its password.", "That is not its password."]
+    assert "Board" not in dumps["h"]["joined"]
+    assert dumps["i"]["current"] == "Board" and "Board" in dumps["i"]["joined"]
+    assert dumps["i"]["password_prompt"][0] is False

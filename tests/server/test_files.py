@@ -14,7 +14,7 @@ from pyrtc.client import ClientSession, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
 
-from ..conftest import ClientFactory, raw_open, server_config
+from ..conftest import ClientFactory, FakeClock, raw_open, server_config
 
 
 def sha(path: Path) -> str:
@@ -180,3 +180,54 @@ async def test_same_file_twice_is_stored_once(tmp_path: Path, server: ChatServer
     await ann.upload("General", src, progress=lambda d, t: sent.append(d))
     assert sent == []  # the server had every byte already
     assert server.store.last_seq("General") == 2
+
+
+async def test_file_count_per_user_is_limited_per_day(tmp_path: Path) -> None:
+    wall = FakeClock()
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"f{i}.txt")
+        files[-1].write_bytes(f"file {i}".encode())
+    async with ChatServer(server_config(tmp_path / "d", max_files=2), wall=wall) as srv:
+        async with ClientSession(*srv.address, "ann") as ann, ClientSession(*srv.address, "bob") as bob:
+            await ann.join("General")
+            await bob.join("General")
+            await ann.upload("General", files[0])
+            await ann.upload("General", files[1])
+            with pytest.raises(Rejected, match=r"you shared 2 files in the last 24 hours; this server "
+                                               r"allows 2 per user \(server --max-files\)") as refused:
+                await ann.upload("General", files[2])
+            assert refused.value.code == "file_quota"
+            # Others keep sharing, and ann keeps chatting.
+            await bob.upload("General", files[2])
+            assert await ann.send("General", "still here") == 4
+    # The count comes from the store: a restart does not reset it; a day later it has.
+    async with ChatServer(server_config(tmp_path / "d", max_files=2), wall=wall) as srv:
+        async with ClientSession(*srv.address, "ann") as ann:
+            await ann.join("General")
+            with pytest.raises(Rejected, match="you shared 2 files"):
+                await ann.upload("General", files[3])
+            wall.advance(24 * 3600 + 1)
+            assert await ann.upload("General", files[3]) == 5
+
+
+async def test_uploads_in_progress_per_connection_are_limited(tmp_path: Path) -> None:
+    async with ChatServer(server_config(tmp_path / "d", max_uploads=2)) as srv:
+        reader, writer = await raw_open(*srv.address)
+        offers = [p.OfferFile(room="General", cid=f"c{i}", name=f"f{i}", size=10,
+                              sha256=hashlib.sha256(str(i).encode()).hexdigest(), rid=i + 1) for i in range(3)]
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann"))
+                     + p.encode(p.JoinRoom(room="General"))
+                     + b"".join(p.encode(o) for o in offers)
+                     + p.encode(offers[0]) + p.encode(p.Ping(nonce=7)))  # a resume is no new upload
+        dec = p.client_decoder()
+        got: list[p.ServerMsg] = []
+        async with timeout(10):
+            while not any(isinstance(m, p.Pong) for m in got):
+                got += dec.feed(await reader.read(1 << 16))
+        ready = [m.rid for m in got if isinstance(m, p.UploadReady)]
+        errors = [m for m in got if isinstance(m, p.Error)]
+        assert ready == [1, 2, 1]
+        assert [(e.code, e.rid) for e in errors] == [("too_many_uploads", 3)]
+        assert "2 uploads are in progress on this connection" in errors[0].message
+        writer.close()

@@ -10,6 +10,7 @@ import pytest
 import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
+from pyrtc.server.names import name_keys
 
 from ..conftest import FakeClock, raw_open, server_config, texts
 
@@ -100,3 +101,23 @@ async def test_names_that_only_look_different_are_taken(tmp_path: Path) -> None:
             await hidden.close()
             async with ClientSession(*srv.address, "annabel") as other:  # merely similar: fine
                 assert other.state.me == "annabel"
+        # Unicode's look-alike table: fullwidth, mathematical letters, capital I for l, 0 for O.
+        async with ClientSession(*srv.address, "bill") as _, ClientSession(*srv.address, "Oscar") as _:
+            for twin, held in [("\uff42\uff49\uff4c\uff4c", "bill"), ("\U0001d41b\U0001d422\U0001d425\U0001d425", "bill"),
+                               ("biII", "bill"), ("bi11", "bill"), ("0scar", "Oscar"), ("oscar", "Oscar")]:
+                s = ClientSession(*srv.address, twin)
+                with pytest.raises(Rejected, match=f"in use.*looks like '{held}'"):
+                    await s.connect()
+                await s.close()
+            async with ClientSession(*srv.address, "bilal") as other, ClientSession(*srv.address, "Oskar") as _:
+                assert other.state.me == "bilal"
+
+
+def test_name_keys_follow_unicode_lookalikes() -> None:
+    def same(a: str, b: str) -> bool:
+        return bool(set(name_keys(a)) & set(name_keys(b)))
+
+    assert same("paypal", "p\u0430yp\u0430l") and same("Ann", "\u0410NN") and same("José", "jose")
+    assert same("ilse", "Ilse") and same("lise", "Iise") and same("zoe", "\u0396oe")
+    assert not same("Bob", "Rob") and not same("ann", "anne") and not same("Dave", "Eve")
+    assert name_keys("张伟") == ("张伟",)  # scripts without Latin look-alikes are compared as they are

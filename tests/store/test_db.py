@@ -14,7 +14,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def test_default_rooms_exist_from_the_first_start(store: Store) -> None:
-    assert {r for r, _, _ in store.rooms()} == set(DEFAULT_ROOMS)
+    assert {r for r, *_ in store.rooms()} == set(DEFAULT_ROOMS)
 
 
 def test_wal_mode_on_a_real_file(store: Store) -> None:
