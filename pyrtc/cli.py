@@ -91,6 +91,25 @@ class _ChatOnly(logging.Filter):
         return record.name == "pyrtc.chat"
 
 
+class _NoChat(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "pyrtc.chat"
+
+
+class _Stamped(logging.Formatter):
+    """asctime from a per-second cache: strftime for every chat line was a tenth of the
+    server's time under load."""
+
+    _second = -1
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._text = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._text},{int(record.msecs):03d}"
+
+
 class BatchedFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating file written in batches. Each record is formatted when it is logged (a few
     µs, spread evenly); `flush()` writes all pending lines with one call. Formatting a whole
@@ -118,6 +137,8 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
                 self.stream = self._open()
             if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
                 self.doRollover()
+                if self.stream is None:  # with delay=True the rollover leaves it closed
+                    self.stream = self._open()
             self.stream.write("".join(lines))
             self.stream.flush()
 
@@ -127,8 +148,8 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
-    """Rotating files under `log_dir`: pyrtc-<role>.log (everything), chat.log (chat activity,
-    server only); WARNING and up also on stderr.
+    """Rotating files under `log_dir`: pyrtc-<role>.log (everything but chat lines), chat.log
+    (chat activity, server only); WARNING and up also on stderr.
 
     Lines are written in batches (`flush_logs`, twice a second, and at exit): a file write per
     chat message cost the server ~12% of its time, and a writer thread would take the GIL
@@ -138,7 +159,7 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_dir.mkdir(parents=True, exist_ok=True)
     main_file = BatchedFileHandler(log_dir / f"pyrtc-{role}.log")
-    main_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    main_file.setFormatter(_Stamped("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("pyrtc")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for h in list(root.handlers):
@@ -147,9 +168,10 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     root.addHandler(main_file)
     if role == "server":
         chat_file = BatchedFileHandler(log_dir / "chat.log")
-        chat_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        chat_file.setFormatter(_Stamped("%(asctime)s %(message)s"))
         chat_file.addFilter(_ChatOnly())
         root.addHandler(chat_file)
+        main_file.addFilter(_NoChat())  # chat lines once, in chat.log
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(_OneLine("pyrtc: %(message)s"))

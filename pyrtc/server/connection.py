@@ -45,7 +45,7 @@ class Connection(asyncio.Protocol):
         self.tokens_at = clock()
         self.closed = False
         self._decoder = server_decoder()
-        self._out: list[bytes] = []
+        self.out: list[bytes] = []  # frames queued this loop iteration (flush scheduled when non-empty)
         self._flush_scheduled = False
         self._writable = asyncio.Event()
         self._writable.set()
@@ -103,16 +103,17 @@ class Connection(asyncio.Protocol):
         """Queue one encoded frame; written at the end of this loop iteration."""
         if self.closed:
             return
-        self._out.append(frame)
+        self.out.append(frame)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self.flush)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write what is queued now (normally at the end of the loop iteration)."""
         self._flush_scheduled = False
-        if self.closed or self.transport is None or not self._out:
+        out, self.out = self.out, []
+        if self.closed or self.transport is None or not out:
             return
-        out, self._out = self._out, []
         self.transport.writelines(out)
         backlog = self.transport.get_write_buffer_size()
         if backlog > self.server.config.max_backlog:
@@ -129,7 +130,7 @@ class Connection(asyncio.Protocol):
     def fail(self, code: str, message: str, rid: int = 0) -> None:
         """Send a fatal error and close once it is written."""
         self.send(encode(Error(code=code, message=message, rid=rid, fatal=True)))
-        self._flush()
+        self.flush()
         self.close()
 
     def close(self) -> None:

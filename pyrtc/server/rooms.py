@@ -58,6 +58,11 @@ class RoomBus:
         live = self._rooms.get(room)
         if live is None:
             return
-        for conn in list(live.listeners.values()):
+        # The hot loop of fan-out: a connection that already has output queued in this loop
+        # iteration (its flush is scheduled) takes the frame with a bare append.
+        for conn in live.listeners.values():
             if conn is not skip:
-                conn.send(frame)
+                if conn.out:
+                    conn.out.append(frame)
+                else:
+                    conn.send(frame)
