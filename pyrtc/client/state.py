@@ -327,7 +327,8 @@ class ChatState:
             case p.MemberLeft():
                 room = self.rooms.get(event.room)
                 if room is not None:
-                    room.members.pop(event.name, None)
+                    if room.members.pop(event.name, None) is not None:
+                        room.member_count = max(len(room.members), room.member_count - 1)
                     room.typing.discard(event.name)
                     room.version += 1
             case p.Presence():

@@ -446,6 +446,8 @@ class ChatServer:
             self.bus.subscribe(room, conn)
             if new:
                 live.joined[conn.name] = (member.delivered, member.read)
+                if live.members is not None:
+                    live.members += 1
                 chat_log.info("join room=%s name=%s", room, conn.name)
             else:
                 live.presence[conn.name] = True
@@ -454,10 +456,14 @@ class ChatServer:
             history, more = self.store.history(room, limit=self.config.history_page)
         else:
             history, more = self.store.history(room, after=msg.since, limit=L.MAX_HISTORY_PAGE)
-        conn.send(p.encode(p.Joined(room=room, members=self._member_page(room),
+        if live.page is None:
+            live.page = self._member_page(room)
+        if live.members is None:
+            live.members = self.store.member_count(room)
+        conn.send(p.encode(p.Joined(room=room, members=live.page,
                                     history=[_posted(m) for m in history],
                                     last_seq=self.store.last_seq(room), more=more, rid=msg.rid,
-                                    member_count=self.store.member_count(room))))
+                                    member_count=live.members)))
         for name in live.typing:
             conn.send(p.encode(p.Typing(room=room, name=name, typing=True)))
 
@@ -480,9 +486,10 @@ class ChatServer:
         self._dirty_rooms.add(room)
         if self._receipt_timer is None:
             # Coalesced: in a room of n people each message brings n receipts, and n joins
-            # bring n member changes; sending each to everyone would be n² frames.
-            self._receipt_timer = asyncio.get_running_loop().call_later(
-                self.config.receipt_flush, self._flush_receipts)
+            # bring n member changes: sending each to everyone would be n² frames. With
+            # thousands online the window widens (up to 10×), so that the frames stay few.
+            window = self.config.receipt_flush * min(10.0, max(1.0, len(self.conns) / 500))
+            self._receipt_timer = asyncio.get_running_loop().call_later(window, self._flush_receipts)
 
     def _leave(self, conn: Connection, msg: p.LeaveRoom) -> None:
         assert conn.name is not None
@@ -495,6 +502,13 @@ class ChatServer:
         self._stop_typing(room, conn.name)
         self.bus.unsubscribe(room, conn)
         self.store.remove_member(room, conn.name)
+        live = self.bus.room(room)
+        live.page = None  # the leave goes out now, not with the next flush
+        if live.members is not None:
+            live.members -= 1
+        # Nor may the next flush bring the leaver back (joined, then left, inside one window).
+        for pending in (live.joined, live.presence, live.receipts):
+            pending.pop(conn.name, None)
         self.bus.publish(room, p.encode(p.MemberLeft(room=room, name=conn.name)))
         conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
         chat_log.info("leave room=%s name=%s", room, conn.name)
@@ -565,12 +579,7 @@ class ChatServer:
         changed = self.store.set_receipt(room, conn.name, min(delivered, last), min(read, last))
         if changed is not None:
             self.bus.room(room).receipts[conn.name] = (changed.delivered, changed.read)
-            self._dirty_rooms.add(room)
-            if self._receipt_timer is None:
-                # Coalesced: in a room of n people each message brings n receipts; sending
-                # each to everyone would be n² frames per message.
-                self._receipt_timer = asyncio.get_running_loop().call_later(
-                    self.config.receipt_flush, self._flush_receipts)
+            self._room_dirty(room)
 
     def _flush_receipts(self) -> None:
         """Send what changed in each dirty room since the last flush: members, presence,
@@ -578,6 +587,7 @@ class ChatServer:
         self._receipt_timer = None
         for room in self._dirty_rooms:
             live = self.bus.room(room)
+            live.page = None
             if live.joined or live.presence:
                 joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r)
                           for n, (d, r) in live.joined.items()]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..protocol import MemberInfo
+
 if TYPE_CHECKING:
     from .connection import Connection
 
@@ -23,6 +25,11 @@ class LiveRoom:
     receipts: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (delivered, read)
     joined: dict[str, tuple[int, int]] = field(default_factory=dict)  # new members since the flush
     presence: dict[str, bool] = field(default_factory=dict)  # name -> online, since the flush
+    #: The member page sent with `Joined`, kept until the room's next flush or leave: joiners
+    #: in between get it as is, and the flush brings them every change since (big rooms:
+    #: building it per join made n joins cost n²).
+    page: list[MemberInfo] | None = None
+    members: int | None = None  # member count, once loaded from the store
 
 
 class RoomBus:

@@ -51,6 +51,22 @@ async def test_member_list_follows_join_and_leave(connect: ClientFactory) -> Non
     assert "General" not in bob.state.rooms
 
 
+async def test_joiners_between_flushes_see_every_change(server: ChatServer, connect: ClientFactory) -> None:
+    """The member page is built once per flush window; whoever joins inside the window
+    still ends up with the room's true member list, leaves included."""
+    ann, bob, cy, dee = [await connect(n) for n in ("ann", "bob", "cy", "dee")]
+    await ann.join("General")
+    await bob.join("General")
+    await ann.wait_for(lambda st: "bob" in st.rooms["General"].members)  # a flush went out
+    await cy.join("General")  # builds the page (with bob) and opens a new window
+    await bob.leave("General")  # goes out at once: the page built before must not show bob
+    await dee.join("General")  # inside the window
+    want = {"ann", "cy", "dee"}
+    for s in (ann, cy, dee):
+        await s.wait_for(lambda st: set(st.rooms["General"].members) == want, timeout=5)
+    assert dee.state.rooms["General"].member_count == 3
+
+
 async def test_big_room_join_lists_a_bounded_page_and_counts_the_rest(
         server: ChatServer, connect: ClientFactory) -> None:
     from pyrtc.protocol.limits import MAX_JOIN_MEMBERS
