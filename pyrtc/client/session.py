@@ -695,18 +695,21 @@ class ClientSession:
         display = name or target.name
         queue: asyncio.Queue[p.ServerMsg] = asyncio.Queue()
         self._downloads[blob_id] = queue
+        hashed = _RunningHash()  # hashed as it arrives: no second read of the file at the end
         try:
             for attempt in range(retries + 1):
                 offset = part.stat().st_size if part.exists() else 0
                 try:
-                    await self._download_once(blob_id, part, offset, queue, tid, display, progress)
+                    await self._download_once(blob_id, part, offset, queue, tid, display, progress, hashed)
                     break
                 except ConnectionLost:
                     if attempt == retries or not self._reconnect or self.fatal:
                         raise
                     await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
                     await self.wait_connected(timeout=60)
-            if await asyncio.to_thread(_sha256_file, part) != blob_id:
+            size = part.stat().st_size
+            digest = hashed.hexdigest(size) or await asyncio.to_thread(_sha256_file, part)
+            if digest != blob_id:
                 part.unlink()
                 raise Rejected("corrupt", "the downloaded file does not match its SHA-256; try again")
             os.replace(part, target)
@@ -721,7 +724,7 @@ class ClientSession:
 
     async def _download_once(self, blob_id: str, part: Path, offset: int,
                              queue: asyncio.Queue[p.ServerMsg], tid: str, display: str,
-                             progress: Callable[[int, int], None] | None) -> None:
+                             progress: Callable[[int, int], None] | None, hashed: _RunningHash) -> None:
         while not queue.empty():
             queue.get_nowait()
         size_hint = 0
@@ -734,13 +737,13 @@ class ClientSession:
         try:
             if not self._write(p.FetchFile(blob_id=blob_id, offset=offset, rid=rid)):
                 raise ConnectionLost("not connected")
-            await self._receive_file(part, offset, queue, tid, display, size_hint, progress)
+            await self._receive_file(part, offset, queue, tid, display, size_hint, progress, hashed)
         finally:
             self._streams.pop(rid, None)
 
     async def _receive_file(self, part: Path, offset: int, queue: asyncio.Queue[p.ServerMsg],
                             tid: str, display: str, size_hint: int,
-                            progress: Callable[[int, int], None] | None) -> None:
+                            progress: Callable[[int, int], None] | None, hashed: _RunningHash) -> None:
         with open(part, "ab") as f:
             while True:
                 msg = await queue.get()
@@ -748,6 +751,7 @@ class ClientSession:
                     if msg.offset != offset:
                         raise ConnectionLost(f"download out of order at {msg.offset}, expected {offset}")
                     f.write(msg.data)
+                    hashed.update(offset, msg.data)
                     offset += len(msg.data)
                     size_hint = msg.total or size_hint or offset
                     if progress:
@@ -781,6 +785,23 @@ def _raise_if_error(msg: p.ServerMsg) -> None:
         if msg.code == "connection_lost":
             raise ConnectionLost(msg.message)
         raise Rejected(msg.code, msg.message)
+
+
+class _RunningHash:
+    """SHA-256 of a download as its chunks arrive, valid while they come in order from byte 0
+    (a download resumed from an older .part is hashed from the file instead)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.length = 0
+
+    def update(self, offset: int, data: bytes) -> None:
+        if offset == self.length:
+            self._h.update(data)
+            self.length += len(data)
+
+    def hexdigest(self, size: int) -> str | None:
+        return self._h.hexdigest() if self.length == size else None
 
 
 def _sha256_file(path: Path) -> str:

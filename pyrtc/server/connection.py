@@ -108,6 +108,13 @@ class Connection(asyncio.Protocol):
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def send_now(self, frame: bytes) -> None:
+        """Write one frame at once, after anything queued (no flush to schedule)."""
+        if self.closed:
+            return
+        self.out.append(frame)
+        self.flush()
+
     def flush(self) -> None:
         """Write what is queued now (normally at the end of the loop iteration)."""
         self._flush_scheduled = False

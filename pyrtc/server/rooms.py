@@ -56,6 +56,13 @@ class RoomBus:
             del live.listeners[conn.name]
         conn.rooms.discard(room)
 
+    def publish_now(self, room: str, frame: bytes) -> None:
+        """`publish`, written to each listener at once (after a commit: latency)."""
+        live = self._rooms.get(room)
+        if live is not None:
+            for conn in live.listeners.values():
+                conn.send_now(frame)
+
     def online(self, room: str) -> int:
         live = self._rooms.get(room)
         return len(live.listeners) if live else 0

@@ -13,12 +13,13 @@ import hashlib
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BlobError
 
-__all__ = ["BlobStore", "Thumbnail", "make_thumbnail", "THUMB_MAX", "MAX_PIXELS"]
+__all__ = ["BlobStore", "PartWriter", "Thumbnail", "make_thumbnail", "THUMB_MAX", "MAX_PIXELS"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 THUMB_MAX = 320
@@ -33,6 +34,7 @@ class BlobStore:
         self._uploads = root / "uploads"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
+        self._writing: set[Path] = set()  # .part files open in a PartWriter
 
     def path(self, blob_id: str) -> Path:
         _check(blob_id)
@@ -56,20 +58,26 @@ class BlobStore:
             part.unlink()  # bigger than claimed: cannot be ours
         return 0
 
-    def write(self, sha256: str, size: int, offset: int, data: bytes) -> int:
-        """Append a chunk at `offset` (must be where the .part ends); returns the new length."""
-        part = self._part(sha256, size)
-        have = part.stat().st_size if part.exists() else 0
-        if offset != have:
-            raise BlobError(f"chunk at offset {offset}, but the server has {have} bytes; resume there")
-        if offset + len(data) > size:
-            raise BlobError(f"chunk ends at {offset + len(data)}, past the offered size {size}")
-        with open(part, "ab") as f:
-            f.write(data)
-        return have + len(data)
+    def open_part(self, sha256: str, size: int) -> PartWriter:
+        """The upload's .part, kept open for its chunks (see PartWriter). One writer per file:
+        two people uploading the same file at once would interleave their chunks."""
+        path = self._part(sha256, size)
+        if path in self._writing:
+            raise BlobError("this file is being uploaded by someone else right now; try again when "
+                            "it is done (it will then be there already)")
+        writer = PartWriter(path, size, on_close=lambda: self._writing.discard(path))
+        self._writing.add(path)
+        return writer
 
-    def finish(self, sha256: str, size: int) -> Path:
-        """Check the hash of a complete .part and move it into place (slow: run off-loop)."""
+    def write(self, sha256: str, size: int, offset: int, data: bytes) -> int:
+        """Append one chunk at `offset` (must be where the .part ends); returns the new length."""
+        with self.open_part(sha256, size) as part:
+            return part.write(offset, data)
+
+    def finish(self, sha256: str, size: int, digest: str | None = None) -> Path:
+        """Check the hash of a complete .part and move it into place. `digest`: the hash
+        already computed while the chunks came in; without it the file is read again (slow:
+        run off-loop)."""
         target = self.path(sha256)
         part = self._part(sha256, size)
         if target.is_file():
@@ -77,11 +85,13 @@ class BlobStore:
             return target
         if size == 0:
             part.touch()
-        digest = hashlib.sha256()
-        with open(part, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        if digest.hexdigest() != sha256:
+        if digest is None:
+            h = hashlib.sha256()
+            with open(part, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            digest = h.hexdigest()
+        if digest != sha256:
             part.unlink()
             raise BlobError("the file's SHA-256 does not match the offer; upload discarded")
         target.parent.mkdir(exist_ok=True)
@@ -107,6 +117,45 @@ class BlobStore:
     def _part(self, sha256: str, size: int) -> Path:
         _check(sha256)
         return self._uploads / f"{sha256}-{int(size)}.part"
+
+
+class PartWriter:
+    """An upload's .part file, open while its chunks arrive, hashed as it grows (so that
+    finishing needs no second read of the whole file). An upload resumed from an earlier
+    .part has no hash of that start: `hexdigest()` is then None."""
+
+    def __init__(self, path: Path, size: int, on_close: Callable[[], None] = lambda: None) -> None:
+        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._on_close = on_close
+        self.length = self._file.tell()
+        self.size = size
+        self._hash: hashlib._Hash | None = hashlib.sha256() if self.length == 0 else None
+
+    def write(self, offset: int, data: bytes) -> int:
+        """Append a chunk at `offset` (must be where the .part ends); returns the new length."""
+        if offset != self.length:
+            raise BlobError(f"chunk at offset {offset}, but the server has {self.length} bytes; resume there")
+        if offset + len(data) > self.size:
+            raise BlobError(f"chunk ends at {offset + len(data)}, past the offered size {self.size}")
+        self._file.write(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self.length += len(data)
+        return self.length
+
+    def hexdigest(self) -> str | None:
+        return self._hash.hexdigest() if self._hash is not None else None
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+            self._on_close()
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _check(blob_id: str) -> None:
