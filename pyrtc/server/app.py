@@ -42,7 +42,7 @@ from .errors import Refused
 from .names import invisible_in, name_keys
 from .passwords import Backoff, check_password, hash_password
 from .rooms import RoomBus
-from .tls import ensure_certificate, server_context
+from .tls import ensure_certificate, server_context, small_tls_buffers
 
 __all__ = ["ChatServer", "escape_log"]
 
@@ -130,6 +130,7 @@ class ChatServer:
         if self.config.tls:
             cert, key, self.fingerprint = ensure_certificate(self.config.data_dir, self.config.name)
             ctx = server_context(cert, key)
+            small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text")
         self._server = await loop.create_server(
