@@ -216,6 +216,17 @@ def _port(text: str) -> int:
     return port
 
 
+def _limit(text: str) -> int:
+    """A count limit: 0 or more (0 means no limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0 (0 means no limit)")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2 (argparse prints usage too)
         self.print_usage(sys.stderr)
@@ -287,13 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--name", default=None, help="the server's name shown to users")
     srv.add_argument("--max-file", type=_size, default=100 * 1024**2,
                      help="largest file accepted (default 100M)")
-    srv.add_argument("--max-files", type=int, default=500, metavar="N",
+    srv.add_argument("--max-files", type=_limit, default=500, metavar="N",
                      help="files one user may share per 24 hours (default 500; 0: no limit)")
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
     srv.add_argument("--max-rate", type=float, default=50.0, metavar="N",
                      help="messages a second one connection may send (bursts of 4×; 0: no limit)")
-    srv.add_argument("--max-per-address", type=int, default=64, metavar="N",
+    srv.add_argument("--max-per-address", type=_limit, default=64, metavar="N",
                      help="connections from one address (default 64; 0: no limit)")
     srv.add_argument("--password", default=os.environ.get("PYRTC_SERVER_PASSWORD", ""),
                      help="clients must give this password (or set PYRTC_SERVER_PASSWORD)")

@@ -141,6 +141,10 @@ def test_bad_arguments_exit_2_with_usage() -> None:
     assert r.returncode == 2 and "required" in r.stderr and "Traceback" not in r.stderr
     r = run("server", "--port", "70000")
     assert r.returncode == 2 and "out of range" in r.stderr
+    r = run("server", "--max-files", "-1")
+    assert r.returncode == 2 and "-1 is below 0 (0 means no limit)" in r.stderr
+    r = run("server", "--max-files", "many")
+    assert r.returncode == 2 and "not a whole number: 'many'" in r.stderr
 
 
 def test_server_stops_cleanly_on_sigterm_and_sigint(tmp_path: Path) -> None:
