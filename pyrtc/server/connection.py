@@ -108,11 +108,14 @@ class Connection(asyncio.Protocol):
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def queue(self, frame: bytes) -> None:
+        """Queue a frame for a `flush()` the caller makes before returning to the loop."""
+        if not self.closed:
+            self.out.append(frame)
+
     def send_now(self, frame: bytes) -> None:
         """Write one frame at once, after anything queued (no flush to schedule)."""
-        if self.closed:
-            return
-        self.out.append(frame)
+        self.queue(frame)
         self.flush()
 
     def flush(self) -> None:
