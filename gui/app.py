@@ -64,6 +64,7 @@ class GuiOptions:
     server: str | None = None
     name: str | None = None
     room: str = "General"
+    room_password: str = ""  # for `room`, if it is locked
     kiosk: bool = False
     interfaces: list[str] | None = None
     browse_time: float = 1.5
@@ -491,7 +492,7 @@ class ChatWindow:
             KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
                                     host=session.host, port=session.port,
                                     fingerprint=session.peer_fingerprint or "")
-            await session.join(room, watch=self.opts.kiosk)
+            await session.join(room, watch=self.opts.kiosk, password=self.opts.room_password)
             if not self.opts.kiosk:  # the rooms this name was in last time, too
                 for other in session.state.joined_rooms:
                     if other not in session.state.rooms:

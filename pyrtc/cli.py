@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_argument("--server", default=None, metavar="HOST:PORT", help="skip discovery")
     cli.add_argument("--name", default=None, help="your display name (remembered)")
     cli.add_argument("--room", default="General", help="room to start in (default General)")
+    cli.add_argument("--room-password", default="", help="that room's password, if it is locked")
     cli.add_argument("--host-if-none", action="store_true",
                      help="host a server here when none is found, without asking")
     cli.add_argument("--kiosk", action="store_true",
@@ -626,7 +627,8 @@ async def cmd_client(args: argparse.Namespace) -> int:
             await session.connect()
         settings.set("name", name)
         _remember(session, explicit=vouched)
-        return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk)
+        return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk,
+                                       password=args.room_password)
     finally:
         await session.close()
         if launch is not None and launch.hosted is not None:
@@ -812,7 +814,8 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run_gui(GuiOptions(server=args.server, name=args.name, room=args.room, kiosk=args.kiosk,
                               interfaces=args.interface, browse_time=args.browse_time,
                               host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port,
-                              tls=not args.insecure, fingerprint=args.fingerprint))
+                              tls=not args.insecure, fingerprint=args.fingerprint,
+                              room_password=args.room_password))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

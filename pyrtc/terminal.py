@@ -17,7 +17,7 @@ from .client.state import Connected, Disconnected, Event
 __all__ = ["StdinLines", "run_terminal_chat"]
 
 HELP = """commands:
-  /join ROOM     join (or create) a room and switch to it
+  /join ROOM     join (or create) a room and switch to it (asks for a locked room's password)
   /leave [ROOM]  leave a room
   /switch ROOM   write into another joined room
   /rooms         rooms on the server      /who      members of this room
@@ -78,7 +78,7 @@ def printer(me: Callable[[], str], out: Callable[[str], None]) -> Callable[[Even
                 out(f"-- joined {ev.room}; online: {online or 'nobody'}")
             case p.MemberJoined():
                 out(f"-- {ev.member.name} joined {ev.room}")
-            case p.MembersChanged() if ev.joined:
+            case p.MembersChanged() if any(m.name != me() for m in ev.joined):
                 out(f"-- {', '.join(m.name for m in ev.joined if m.name != me())} joined {ev.room}")
             case p.MemberLeft():
                 out(f"-- {ev.name} left {ev.room}")
@@ -96,9 +96,31 @@ def printer(me: Callable[[], str], out: Callable[[str], None]) -> Callable[[Even
     return on_event
 
 
+async def _secret(lines: StdinLines, prompt: str, out: Callable[[str], None]) -> str | None:
+    """The next line, not echoed when stdin is a terminal (like getpass)."""
+    out(prompt)
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()  # closed once a pipe is read to its end: ValueError
+        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    except (ImportError, OSError, ValueError):
+        fd, saved = -1, None
+    if saved is not None:
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        return await lines.readline()
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 async def run_terminal_chat(session: ClientSession, room: str, lines: StdinLines, *,
-                            kiosk: bool = False, out: Callable[[str], None] = print) -> int:
-    current = (await session.join(room, watch=kiosk)).name
+                            kiosk: bool = False, out: Callable[[str], None] = print,
+                            password: str = "") -> int:
+    current = (await session.join(room, watch=kiosk, password=password)).name
     out(f"-- you are {session.name} on {session.state.server!r}; writing to {current}. /help for commands"
         if not kiosk else f"-- kiosk: showing {current} on {session.state.server!r}")
     if kiosk:  # a kiosk reads nothing and runs until it is stopped
@@ -119,9 +141,14 @@ async def run_terminal_chat(session: ClientSession, room: str, lines: StdinLines
                     out(HELP)
                 elif cmd == "join" and arg:
                     p.check_room(arg)
-                    if arg.casefold() not in {r.name.casefold() for r in session.state.available}:
+                    info = {r.name.casefold(): r for r in session.state.available}.get(arg.casefold())
+                    secret = ""
+                    if info is None:
                         await session.create_room(arg)
-                    current = (await session.join(arg)).name
+                    elif info.locked and info.name not in session.state.joined_rooms:
+                        # Asked first: a try without it would count as a wrong password.
+                        secret = await _secret(lines, f"-- # {info.name} is locked; its password:", out) or ""
+                    current = (await session.join(arg, password=secret)).name
                 elif cmd == "leave":
                     await session.leave(arg or current)
                     current = next(iter(session.state.rooms), current)
@@ -129,7 +156,8 @@ async def run_terminal_chat(session: ClientSession, room: str, lines: StdinLines
                     current = arg
                 elif cmd == "rooms":
                     for r in await session.list_rooms():
-                        out(f"  {r.name:<20} {r.online} online, {r.members} members")
+                        out(f"  {r.name:<20} {r.online} online, {r.members} members"
+                            + (" (locked)" if r.locked else ""))
                 elif cmd == "who":
                     view = session.state.rooms.get(current)
                     for m in (view.members.values() if view else []):

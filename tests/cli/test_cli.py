@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from pyrtc.client import ClientSession
 
 PYRTC = [sys.executable, "-m", "pyrtc"]
 
@@ -180,6 +183,23 @@ def test_terminal_client_reads_a_finished_pipe(server: Server) -> None:
     r2 = run("--no-gui", "--server", server.address, "--name", "piper2", stdin="no quit, just EOF\n")
     assert r2.returncode == 0, r2.stderr
     assert [m["text"] for m in tail_json(server)] == ["first", "second", "no quit, just EOF"]
+
+
+def test_terminal_client_joins_a_locked_room_with_its_password(server: Server) -> None:
+    async def lock() -> None:
+        host, port = server.address.rsplit(":", 1)
+        async with ClientSession(host, int(port), "owner") as owner:
+            await owner.create_room("Board", password="quarterly")
+
+    asyncio.run(lock())
+    r = run("--no-gui", "--server", server.address, "--name", "pat",
+            stdin="/rooms\n/join Board\nwrong\n/join Board\nquarterly\nhello board\n/quit\n")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"Board\s+\d+ online, \d+ members \(locked\)", r.stdout)
+    assert r.stdout.count("-- # Board is locked; its password:") == 2
+    assert "!! the room 'Board' needs its password, and that one is not it" in r.stdout
+    assert "quarterly" not in r.stdout and "wrong" not in r.stdout.replace("!! the room", "")
+    assert [m["text"] for m in tail_json(server, "Board", "--room-password", "quarterly")] == ["hello board"]
 
 
 def test_server_password_from_the_command_line(tmp_path: Path) -> None:
