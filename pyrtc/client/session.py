@@ -126,6 +126,9 @@ class ClientSession:
         self._welcome_rate: tuple[float, int] = (0.0, 0)
         self._tokens, self._tokens_at = 0.0, 0.0
         self._pace_lock = asyncio.Lock()
+        # Uploads beyond the server's default of 4 at once wait their turn instead of being
+        # refused (a user may attach many files at once).
+        self._upload_slots = asyncio.Semaphore(4)
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -598,22 +601,30 @@ class ClientSession:
         self._uploads[sha] = queue
         self._emit(TransferUpdate(tid, display, "up", size, 0, path=str(path)))
         try:
-            for attempt in range(retries + 1):
-                try:
-                    return await self._upload_once(room, path, size, sha, display, kind, cid, tid,
-                                                   queue, progress)
-                except ConnectionLost as exc:
-                    if attempt == retries or not self._reconnect or self.fatal:
-                        raise
-                    log.info("upload of %s interrupted (%s); resuming", display, exc)
-                    await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
-                    await self.wait_connected(timeout=60)
-            raise AssertionError("unreachable")
+            async with self._upload_slots:
+                return await self._upload_tries(room, path, size, sha, display, kind, cid, tid, queue,
+                                                progress, retries)
         except Exception as exc:
             self._emit(TransferUpdate(tid, display, "up", size, 0, "failed", str(exc), str(path)))
             raise
         finally:
             self._uploads.pop(sha, None)
+
+    async def _upload_tries(self, room: str, path: Path, size: int, sha: str, display: str, kind: str,
+                            cid: str, tid: str, queue: asyncio.Queue[p.ServerMsg],
+                            progress: Callable[[int, int], None] | None, retries: int) -> int:
+        """Upload, resuming after a dropped connection from where the server is."""
+        for attempt in range(retries + 1):
+            try:
+                return await self._upload_once(room, path, size, sha, display, kind, cid, tid,
+                                               queue, progress)
+            except ConnectionLost as exc:
+                if attempt == retries or not self._reconnect or self.fatal:
+                    raise
+                log.info("upload of %s interrupted (%s); resuming", display, exc)
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+                await self.wait_connected(timeout=60)
+        raise AssertionError("unreachable")
 
     async def _upload_once(self, room: str, path: Path, size: int, sha: str, display: str,
                            kind: str, cid: str, tid: str, queue: asyncio.Queue[p.ServerMsg],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -231,3 +232,15 @@ async def test_uploads_in_progress_per_connection_are_limited(tmp_path: Path) ->
         assert [(e.code, e.rid) for e in errors] == [("too_many_uploads", 3)]
         assert "2 uploads are in progress on this connection" in errors[0].message
         writer.close()
+
+
+async def test_many_files_attached_at_once_wait_their_turn(tmp_path: Path, connect: ClientFactory) -> None:
+    """More files than the server takes at once (4 per connection): the client queues them."""
+    ann = await connect("ann")
+    await ann.join("General")
+    files = []
+    for i in range(7):
+        files.append(tmp_path / f"f{i}.bin")
+        files[-1].write_bytes(os.urandom(L.CHUNK_SIZE * 3))
+    seqs = await asyncio.gather(*(ann.upload("General", f) for f in files))
+    assert sorted(seqs) == list(range(1, 8))
