@@ -52,6 +52,7 @@ class Soak:
     seed: int
     workdir: Path
     rng: random.Random = field(init=False)
+    run_id: str = field(init=False)
     acked: list[tuple[str, str, int]] = field(default_factory=list)  # room, text, seq
     files: list[tuple[str, str, int]] = field(default_factory=list)  # room, sha256, seq
     problems: list[str] = field(default_factory=list)
@@ -61,6 +62,7 @@ class Soak:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.run_id = os.urandom(4).hex()
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -89,7 +91,7 @@ class Soak:
             if s is None or name in self.paused or time.monotonic() >= deadline:
                 continue
             room = self.room_of(name)
-            text = f"{name}#{n} {filler}"
+            text = f"{name}#{n}.{self.run_id} {filler}"  # unique also across runs on one server
             n += 1
             try:
                 seq = await s.send(room, text, timeout=60)
