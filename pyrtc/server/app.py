@@ -736,6 +736,7 @@ class ChatServer:
             await asyncio.sleep(0.5)
             try:
                 self.sweep()
+                self.store.index_pending()  # kept out of the commits that send ✓
             except Exception:
                 log.error("housekeeping failed", exc_info=True)
 

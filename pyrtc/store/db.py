@@ -136,15 +136,22 @@ class Store:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(rooms)")}
             if "password" not in columns:  # added after the first release of the schema
                 self._db.execute("ALTER TABLE rooms ADD COLUMN password TEXT NOT NULL DEFAULT ''")
+            if "indexed" not in columns:  # ditto; until then every message was indexed at once
+                self._db.execute("ALTER TABLE rooms ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("UPDATE rooms SET indexed = last_seq")
             for room in DEFAULT_ROOMS:
                 self._db.execute(
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
                     (room, self._clock()),
                 )
-            # Rows held back until the batch commits (see _flush_pending).
+            # Search index rows: of the open transaction, committed but not yet indexed, and
+            # indexed inside the open transaction (see index_pending).
             self._fts: list[tuple[str, str, int]] = []
+            self._fts_ready: list[tuple[str, str, int]] = []
+            self._fts_writing: list[tuple[str, str, int]] = []
             self._own: dict[tuple[str, str], int] = {}
             self._seqs = self._load_seqs()  # room -> last seq, the one source while running
+            self._catch_up_index()
             self._checkpointer: threading.Thread | None = None
             self._stop_checkpoints = threading.Event()
         except sqlite3.Error as exc:
@@ -173,6 +180,10 @@ class Store:
             db.close()
 
     def close(self) -> None:
+        try:
+            self.index_pending()
+        except sqlite3.Error:
+            pass  # indexed at the next start
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             self._checkpointer.join(10)
@@ -299,24 +310,78 @@ class Store:
         if self._db.in_transaction:
             self._flush_pending()
             self._db.execute("COMMIT")
+        self._fts_ready += self._fts
+        self._fts.clear()
+        self._fts_writing.clear()
 
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._fts.clear()
+        self._fts_ready[:0] = self._fts_writing  # they were not indexed after all
+        self._fts_writing.clear()
         self._own.clear()
         self._seqs = self._load_seqs()
+
+    def index_pending(self) -> int:
+        """Add committed messages to the search index; returns how many. Kept out of the
+        message commits (it was two thirds of each commit's time, so of the wait for ✓):
+        the server calls this twice a second, and `search` first. Inside an open
+        transaction the rows join it."""
+        if not self._fts_ready:
+            return 0
+        rows, self._fts_ready = self._fts_ready, []
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            self._index(rows)
+            if own:
+                db.execute("COMMIT")
+            else:
+                self._fts_writing += rows
+        except BaseException:
+            if own:
+                db.execute("ROLLBACK")
+            self._fts_ready[:0] = rows
+            raise
+        return len(rows)
+
+    def _index(self, rows: list[tuple[str, str, int]]) -> None:
+        """Index rows (text, room, seq) and move each room's watermark past them."""
+        self._db.executemany("INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)", rows)
+        top: dict[str, int] = {}
+        for _, room, seq in rows:
+            top[room] = max(seq, top.get(room, 0))
+        self._db.executemany("UPDATE rooms SET indexed = max(indexed, ?) WHERE name = ?",
+                             [(seq, room) for room, seq in top.items()])
+
+    def _catch_up_index(self) -> None:
+        """At start: index what was committed but not indexed when the last run ended (a crash)."""
+        behind = self._db.execute("SELECT name, indexed FROM rooms WHERE indexed < last_seq").fetchall()
+        if not behind:
+            return
+        rows = []
+        for room, indexed in behind:
+            for seq, text, name in self._db.execute(
+                    "SELECT m.seq, m.text, f.name FROM messages m LEFT JOIN files f ON f.id = m.file_id"
+                    " WHERE m.room = ? AND m.seq > ? ORDER BY m.seq", (room, indexed)):
+                searchable = _searchable(text, name)
+                if searchable:
+                    rows.append((searchable, room, seq))
+        self._db.execute("BEGIN IMMEDIATE")
+        self._index(rows)
+        self._db.execute("UPDATE rooms SET indexed = last_seq")
+        self._db.execute("COMMIT")
 
     def _load_seqs(self) -> dict[str, int]:
         return {r: int(s) for r, s in self._db.execute("SELECT name, last_seq FROM rooms")}
 
     def _flush_pending(self) -> None:
-        """Writes that may wait for the commit: search index rows, rooms' last seq, and the
-        senders' own receipts (one statement each per batch, not per message)."""
+        """Writes that may wait for the commit: rooms' last seq and the senders' own receipts
+        (one statement each per batch, not per message)."""
         db = self._db
-        if self._fts:
-            db.executemany("INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)", self._fts)
-            self._fts.clear()
         if self._own:
             db.executemany("UPDATE rooms SET last_seq = ? WHERE name = ?",
                            [(self._seqs[r], r) for r in {r for r, _ in self._own}])
@@ -367,7 +432,7 @@ class Store:
             self._seqs[room] = seq
             # The sender has its own message: its receipts move with it, no frame needed.
             self._own[(room, sender)] = seq
-            searchable = text if file is None else f"{text} {file.name}".strip()
+            searchable = _searchable(text, file.name if file else None)
             if searchable:
                 self._fts.append((searchable, room, seq))
             if own:
@@ -399,6 +464,7 @@ class Store:
         match = " ".join('"' + w.replace('"', '""') + '"*' for w in query.split())
         if not match:
             return []
+        self.index_pending()  # what was just said is found too
         try:
             seqs = [
                 s
@@ -481,7 +547,7 @@ class Store:
             "INSERT INTO messages_fts (text, room, seq) VALUES (?, ?, ?)",
             ((t, r, s) for r, s, _, _, t in batch),
         )
-        db.execute("UPDATE rooms SET last_seq = ? WHERE name = ?", (seq, room))
+        db.execute("UPDATE rooms SET last_seq = ?, indexed = ? WHERE name = ?", (seq, seq, room))
         db.execute("COMMIT")
         self._seqs[room] = seq
         return seq
@@ -517,3 +583,8 @@ _SELECT_MSG = (
     " f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height"
     " FROM messages m LEFT JOIN files f ON f.id = m.file_id"
 )
+
+
+def _searchable(text: str, file_name: str | None) -> str:
+    """What the search index holds for a message: its text, and a file's name."""
+    return text if file_name is None else f"{text} {file_name}".strip()

@@ -143,3 +143,37 @@ def test_group_commit_batches_and_a_failed_append_spoils_nothing(tmp_path: Path)
     s.commit()
     assert [t for (t,) in reader.execute("SELECT text FROM messages ORDER BY seq")] == ["one", "two"]
     assert not s._db.in_transaction
+
+
+def test_search_index_catches_up_after_a_crash(tmp_path: Path) -> None:
+    """Messages are indexed for search after their commit; a crash in between loses nothing
+    from search: the next start indexes what was missing, once."""
+    store = Store(tmp_path / "h.db")
+    store.append("General", "ann", "quarterly report")
+    photo = StoredFile(blob_id="b" * 64, name="beach.jpg", size=1, mime="image/jpeg")
+    store.append("General", "ann", "", file=photo)
+    assert store._db.execute("SELECT count(*) FROM messages_fts").fetchone()[0] == 0  # not yet
+    store._db.close()  # a crash: no index_pending, no close()
+    again = Store(tmp_path / "h.db")
+    assert [m.text for m in again.search("General", "quarterly")] == ["quarterly report"]
+    assert [m.seq for m in again.search("General", "beach")] == [2]
+    again.append("General", "bob", "another report")
+    assert [m.text for m in again.search("General", "report")] == ["another report", "quarterly report"]
+    again.close()
+    third = Store(tmp_path / "h.db")
+    assert third._db.execute("SELECT count(*) FROM messages_fts").fetchone()[0] == 3  # none twice
+    third.close()
+
+
+def test_a_database_from_before_deferred_indexing_is_not_indexed_twice(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.db")
+    store.append("General", "ann", "old words")
+    store.close()  # indexed at close
+    db = sqlite3.connect(tmp_path / "h.db")
+    db.execute("ALTER TABLE rooms DROP COLUMN indexed")  # the schema as it was
+    db.commit()
+    db.close()
+    again = Store(tmp_path / "h.db")
+    assert [m.text for m in again.search("General", "old")] == ["old words"]
+    assert again._db.execute("SELECT count(*) FROM messages_fts").fetchone()[0] == 1
+    again.close()
