@@ -45,7 +45,7 @@ from .discovery import (
 from .errors import PyRTCError
 from .protocol import check_name, check_room
 from .protocol.limits import MAX_TEXT
-from .server import DEFAULT_PORT, ServerConfig
+from .server import DEFAULT_PORT, ServerConfig, chatlog
 from .server.passwords import hash_password
 from .terminal import StdinLines, printer, run_terminal_chat
 from .units import human_size
@@ -128,6 +128,12 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
         if len(self._lines) >= self._limit or record.levelno >= logging.WARNING:
             self.flush()
 
+    def add_line(self, text: str) -> None:
+        """A line formatted elsewhere (chat lines, see pyrtc.server.chatlog)."""
+        self._lines.append(text)
+        if len(self._lines) >= self._limit:
+            self.flush()
+
     def flush(self) -> None:
         if not self._lines:
             return
@@ -171,6 +177,7 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
         chat_file.setFormatter(_Stamped("%(asctime)s %(message)s"))
         chat_file.addFilter(_ChatOnly())
         root.addHandler(chat_file)
+        chatlog.attach(chat_file.add_line)
         main_file.addFilter(_NoChat())  # chat lines once, in chat.log
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)

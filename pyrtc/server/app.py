@@ -36,6 +36,7 @@ from ..store import (
 )
 from ..store.blobs import PartWriter
 from ..units import human_size
+from . import chatlog
 from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
@@ -47,7 +48,6 @@ from .tls import ensure_certificate, server_context, small_tls_buffers
 __all__ = ["ChatServer", "escape_log"]
 
 log = logging.getLogger(__name__)
-chat_log = logging.getLogger("pyrtc.chat")
 
 # What flood control counts: what others see or what costs the server storage.
 _METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
@@ -214,7 +214,7 @@ class ChatServer:
         if self.online.get(keys[0]) is conn:
             del self.online[keys[0]]
             self._users_changed()
-        chat_log.info("disconnect name=%s peer=%s%s", conn.name, conn.peer,
+        chatlog.line("disconnect name=%s peer=%s%s", conn.name, conn.peer,
                       f" reason={escape_log(str(exc))}" if exc else "")
 
     def _users_changed(self) -> None:
@@ -383,7 +383,7 @@ class ChatServer:
         self.online[key] = conn
         self._claimed.update(dict.fromkeys(keys, conn))
         self._users_changed()
-        chat_log.info("connect name=%s peer=%s client=%s", conn.name, conn.peer, escape_log(msg.client))
+        chatlog.line("connect name=%s peer=%s client=%s", conn.name, conn.peer, escape_log(msg.client))
         conn.send(p.encode(p.Welcome(
             version=p.PROTOCOL_VERSION, server=self.config.name, name=conn.name, token=conn.token,
             rooms=self._room_infos(), joined=self.store.rooms_of(conn.name),
@@ -416,7 +416,7 @@ class ChatServer:
     def _create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
         if self.store.find_room(msg.room) is None and self.store.create_room(
                 msg.room, hash_password(msg.password) if msg.password else ""):
-            chat_log.info("create room=%s by=%s", msg.room, conn.name)
+            chatlog.line("create room=%s by=%s", msg.room, conn.name)
             self._users_changed()
             frame = p.encode(p.RoomList(rooms=self._room_infos()))
             for other in self.conns:
@@ -442,7 +442,7 @@ class ChatServer:
         if msg.watch and not self.store.members_named(room, [conn.name]):
             conn.watching.add(room)
             self.bus.subscribe(room, conn)
-            chat_log.info("watch room=%s name=%s", room, conn.name)
+            chatlog.line("watch room=%s name=%s", room, conn.name)
         else:
             conn.watching.discard(room)
             member, new = self.store.add_member(room, conn.name)
@@ -451,7 +451,7 @@ class ChatServer:
                 live.joined[conn.name] = (member.delivered, member.read)
                 if live.members is not None:
                     live.members += 1
-                chat_log.info("join room=%s name=%s", room, conn.name)
+                chatlog.line("join room=%s name=%s", room, conn.name)
             else:
                 live.presence[conn.name] = True
             self._room_dirty(room)
@@ -514,7 +514,7 @@ class ChatServer:
             pending.pop(conn.name, None)
         self.bus.publish(room, p.encode(p.MemberLeft(room=room, name=conn.name)))
         conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
-        chat_log.info("leave room=%s name=%s", room, conn.name)
+        chatlog.line("leave room=%s name=%s", room, conn.name)
 
     # ------------------------------------------------------------------ messages
 
@@ -538,10 +538,10 @@ class ChatServer:
                             room, p.encode(_posted(stored))))
         if self.config.log_text or file is not None:
             what = f"file={escape_log(file.name)} size={file.size}" if file else ""
-            chat_log.info("message room=%s seq=%d from=%s %s%s", room, stored.seq, conn.name, what,
+            chatlog.line("message room=%s seq=%d from=%s %s%s", room, stored.seq, conn.name, what,
                           f'text="{escape_log(text)}"' if self.config.log_text and text else "")
         else:
-            chat_log.info("message room=%s seq=%d from=%s", room, stored.seq, conn.name)
+            chatlog.line("message room=%s seq=%d from=%s", room, stored.seq, conn.name)
 
     def _get_history(self, conn: Connection, msg: p.GetHistory) -> None:
         room = self._joined_room(conn, msg.room)
@@ -614,7 +614,7 @@ class ChatServer:
         if self.store.set_reaction(room, msg.seq, msg.emoji, conn.name, msg.on):
             self.bus.publish(room, p.encode(p.Reacted(room=room, seq=msg.seq, emoji=msg.emoji,
                                                       name=conn.name, on=msg.on)))
-            chat_log.info("reaction room=%s seq=%d from=%s emoji=%s %s", room, msg.seq, conn.name,
+            chatlog.line("reaction room=%s seq=%d from=%s emoji=%s %s", room, msg.seq, conn.name,
                           escape_log(msg.emoji), "add" if msg.on else "remove")
 
     # ------------------------------------------------------------------ files
