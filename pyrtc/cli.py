@@ -97,17 +97,11 @@ class _NoChat(logging.Filter):
 
 
 class _Stamped(logging.Formatter):
-    """asctime from a per-second cache: strftime for every chat line was a tenth of the
-    server's time under load."""
-
-    _second = -1
-    _text = ""
+    """asctime as chat.log writes it, from its per-second cache (strftime for every line
+    was a tenth of the server's time under load)."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        second = int(record.created)
-        if second != self._second:
-            self._second, self._text = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._text},{int(record.msecs):03d}"
+        return chatlog.timestamp(record.created)
 
 
 class BatchedFileHandler(logging.handlers.RotatingFileHandler):

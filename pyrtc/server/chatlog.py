@@ -12,12 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 
-__all__ = ["attach", "line"]
+__all__ = ["attach", "line", "timestamp"]
 
 _log = logging.getLogger("pyrtc.chat")
 _sink: Callable[[str], None] | None = None
-_second = -1
-_stamp = ""
+_cache = (-1, "")  # (second, its text): one tuple, so a logging thread never sees half of it
 
 
 def attach(sink: Callable[[str], None] | None) -> None:
@@ -27,12 +26,16 @@ def attach(sink: Callable[[str], None] | None) -> None:
 
 
 def line(fmt: str, *args: object) -> None:
-    global _second, _stamp
     if _sink is None:
         _log.info(fmt, *args)
-        return
-    now = time.time()
-    second = int(now)
-    if second != _second:  # strftime once a second, not once a line
-        _second, _stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-    _sink(f"{_stamp},{int((now - second) * 1000):03d} {fmt % args}\n")
+    else:
+        _sink(f"{timestamp(time.time())} {fmt % args}\n")
+
+
+def timestamp(when: float) -> str:
+    """Local time as logging writes it ("2026-11-26 04:09:02,262"), strftime once a second."""
+    global _cache
+    second = int(when)
+    if second != _cache[0]:
+        _cache = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+    return f"{_cache[1]},{int((when - second) * 1000):03d}"
