@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import blob_id as ids
 from .. import protocol as p
 from .._compat import timeout as _timeout
 from ..protocol import limits as L
@@ -339,7 +340,7 @@ class ClientSession:
                 if isinstance(msg, p.FileData):
                     return
             case p.UploadReady():
-                q = self._uploads.get(msg.sha256)
+                q = self._uploads.get(msg.blob_id)
                 if q is not None:
                     q.put_nowait(msg)
             case p.Ping():
@@ -592,31 +593,31 @@ class ClientSession:
         if self.state.max_file and size > self.state.max_file:
             raise Rejected("file_too_large", f"{path.name} is {size} bytes; the server accepts up "
                                              f"to {self.state.max_file}")
-        sha = await asyncio.to_thread(_sha256_file, path)
+        blob = await asyncio.to_thread(ids.of_file, path)
         display = _display_name(name or path.name)
         kind = mime or mimetypes.guess_type(display)[0] or "application/octet-stream"
-        cid = "f" + sha[:15] + secrets.token_hex(4)
+        cid = "f" + blob[:15] + secrets.token_hex(4)
         tid = f"up-{cid}"
         queue: asyncio.Queue[p.ServerMsg] = asyncio.Queue()
-        self._uploads[sha] = queue
+        self._uploads[blob] = queue
         self._emit(TransferUpdate(tid, display, "up", size, 0, path=str(path)))
         try:
             async with self._upload_slots:
-                return await self._upload_tries(room, path, size, sha, display, kind, cid, tid, queue,
+                return await self._upload_tries(room, path, size, blob, display, kind, cid, tid, queue,
                                                 progress, retries)
         except Exception as exc:
             self._emit(TransferUpdate(tid, display, "up", size, 0, "failed", str(exc), str(path)))
             raise
         finally:
-            self._uploads.pop(sha, None)
+            self._uploads.pop(blob, None)
 
-    async def _upload_tries(self, room: str, path: Path, size: int, sha: str, display: str, kind: str,
+    async def _upload_tries(self, room: str, path: Path, size: int, blob: str, display: str, kind: str,
                             cid: str, tid: str, queue: asyncio.Queue[p.ServerMsg],
                             progress: Callable[[int, int], None] | None, retries: int) -> int:
         """Upload, resuming after a dropped connection from where the server is."""
         for attempt in range(retries + 1):
             try:
-                return await self._upload_once(room, path, size, sha, display, kind, cid, tid,
+                return await self._upload_once(room, path, size, blob, display, kind, cid, tid,
                                                queue, progress)
             except ConnectionLost as exc:
                 if attempt == retries or not self._reconnect or self.fatal:
@@ -626,7 +627,7 @@ class ClientSession:
                 await self.wait_connected(timeout=60)
         raise AssertionError("unreachable")
 
-    async def _upload_once(self, room: str, path: Path, size: int, sha: str, display: str,
+    async def _upload_once(self, room: str, path: Path, size: int, blob: str, display: str,
                            kind: str, cid: str, tid: str, queue: asyncio.Queue[p.ServerMsg],
                            progress: Callable[[int, int], None] | None) -> int:
         while not queue.empty():
@@ -638,18 +639,18 @@ class ClientSession:
         def offer(rid: int) -> p.Msg:
             nonlocal offer_rid
             offer_rid = rid
-            return p.OfferFile(room=room, cid=cid, name=display, size=size, sha256=sha,
+            return p.OfferFile(room=room, cid=cid, name=display, size=size, blob_id=blob,
                                mime=kind, rid=rid)
 
         ready = await self._request(offer)
         self._streams[offer_rid] = queue  # later errors about this upload (hash, disk) land here
         try:
-            return await self._send_chunks(path, size, sha, display, tid, ready.offset, ack, queue,
+            return await self._send_chunks(path, size, blob, display, tid, ready.offset, ack, queue,
                                            progress)
         finally:
             self._streams.pop(offer_rid, None)
 
-    async def _send_chunks(self, path: Path, size: int, sha: str, display: str, tid: str,
+    async def _send_chunks(self, path: Path, size: int, blob: str, display: str, tid: str,
                            offset: int, ack: asyncio.Future[int], queue: asyncio.Queue[p.ServerMsg],
                            progress: Callable[[int, int], None] | None) -> int:
         with open(path, "rb") as f:
@@ -661,7 +662,8 @@ class ClientSession:
                 writer = self._writer
                 if writer is None:
                     raise ConnectionLost("connection lost during upload")
-                writer.write(p.encode(p.FileChunk(sha256=sha, offset=offset, data=data)))
+                writer.write(p.encode_head(p.FileChunk(blob_id=blob, offset=offset, data=b""), len(data)))
+                writer.write(data)  # not copied into a frame (p.encode_head)
                 offset += len(data)
                 try:
                     await writer.drain()
@@ -698,7 +700,7 @@ class ClientSession:
         quiet: bool = False,
     ) -> Path:
         """Download a file to `target`. Bytes land in `target.part` first; an existing
-        .part is resumed from its length. The finished file's SHA-256 is checked.
+        .part is resumed from its length. The finished file's content is checked against its id.
         `quiet`: not listed among the transfers (picture previews)."""
         target = Path(target)
         part = target.with_name(target.name + ".part")
@@ -719,10 +721,10 @@ class ClientSession:
                     await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
                     await self.wait_connected(timeout=60)
             size = part.stat().st_size
-            digest = hashed.hexdigest(size) or await asyncio.to_thread(_sha256_file, part)
+            digest = hashed.hexdigest(size) or await asyncio.to_thread(ids.of_file, part)
             if digest != blob_id:
                 part.unlink()
-                raise Rejected("corrupt", "the downloaded file does not match its SHA-256; try again")
+                raise Rejected("corrupt", "the downloaded file does not match its id (BLAKE3); try again")
             os.replace(part, target)
         except Exception as exc:
             self._emit(TransferUpdate(tid, display, "down", 0, 0, "failed", str(exc), str(target)))
@@ -799,11 +801,11 @@ def _raise_if_error(msg: p.ServerMsg) -> None:
 
 
 class _RunningHash:
-    """SHA-256 of a download as its chunks arrive, valid while they come in order from byte 0
+    """The id (BLAKE3) of a download as its chunks arrive, valid while they come in order from byte 0
     (a download resumed from an older .part is hashed from the file instead)."""
 
     def __init__(self) -> None:
-        self._h = hashlib.sha256()
+        self._h = ids.hasher()
         self.length = 0
 
     def update(self, offset: int, data: bytes) -> None:
@@ -813,14 +815,6 @@ class _RunningHash:
 
     def hexdigest(self, size: int) -> str | None:
         return self._h.hexdigest() if self.length == size else None
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _display_name(name: str) -> str:

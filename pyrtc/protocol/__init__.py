@@ -11,6 +11,7 @@ from .errors import VersionMismatch as VersionMismatch
 from .framing import FrameDecoder as FrameDecoder
 from .framing import client_decoder as client_decoder
 from .framing import encode as encode
+from .framing import encode_head as encode_head
 from .framing import server_decoder as server_decoder
 from .limits import PROTOCOL_VERSION as PROTOCOL_VERSION
 from .messages import *  # noqa: F403
@@ -18,6 +19,7 @@ from .messages import __all__ as _messages_all
 
 __all__ = [
     "limits", "BadMessage", "FrameTooLarge", "ProtocolError", "UnexpectedMessage",
-    "VersionMismatch", "FrameDecoder", "client_decoder", "encode", "server_decoder",
+    "VersionMismatch", "FrameDecoder", "client_decoder", "encode", "encode_head",
+    "server_decoder",
     "PROTOCOL_VERSION", *_messages_all,
 ]

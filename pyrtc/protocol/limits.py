@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 1
+#: 2: files are named by BLAKE3 (was SHA-256), the upload fields say `blob_id`.
+PROTOCOL_VERSION = 2
 #: A frame body can hold one file chunk plus its envelope, never more.
 CHUNK_SIZE = 256 * 1024
 MAX_FRAME = CHUNK_SIZE + 64 * 1024
@@ -21,4 +22,5 @@ MAX_JOIN_MEMBERS = 200  # members listed in a Joined frame (online first); the r
 ROOM_PATTERN = r"\A[^\W_][\w .\-]*\Z"
 #: User names: printable, no leading/trailing blanks (checked again by the server).
 NAME_PATTERN = r"\A[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\Z"
-SHA256_PATTERN = r"\A[0-9a-f]{64}\Z"
+#: A file's id: its BLAKE3 hash in hex (pyrtc.blob_id).
+BLOB_ID_PATTERN = r"\A[0-9a-f]{64}\Z"

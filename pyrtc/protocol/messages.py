@@ -21,7 +21,7 @@ from . import limits as L
 from .errors import BadMessage
 
 __all__ = [
-    "check_name", "check_room", "Msg", "RoomName", "UserName", "Sha256",
+    "check_name", "check_room", "Msg", "RoomName", "UserName", "BlobId",
     "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
@@ -34,7 +34,7 @@ __all__ = [
 
 RoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.ROOM_PATTERN)]
 UserName = Annotated[str, Meta(min_length=1, max_length=L.MAX_NAME, pattern=L.NAME_PATTERN)]
-Sha256 = Annotated[str, Meta(pattern=L.SHA256_PATTERN)]
+BlobId = Annotated[str, Meta(pattern=L.BLOB_ID_PATTERN)]
 Seq = Annotated[int, Meta(ge=0)]
 Rid = Annotated[int, Meta(ge=0)]
 ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -138,21 +138,21 @@ class OfferFile(Msg, frozen=True, tag="offer_file"):
     cid: ClientId
     name: Annotated[str, Meta(max_length=L.MAX_FILE_NAME_WIRE)]
     size: Annotated[int, Meta(ge=0)]
-    sha256: Sha256
+    blob_id: BlobId
     mime: Annotated[str, Meta(max_length=127)] = "application/octet-stream"
     rid: Rid = 0
 
 
 class FileChunk(Msg, frozen=True, tag="file_chunk"):
-    sha256: Sha256
+    blob_id: BlobId
     offset: Annotated[int, Meta(ge=0)]
-    data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]
+    data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]  # last: see framing.encode_head
 
 
 class FetchFile(Msg, frozen=True, tag="fetch_file"):
     """Download `blob_id` from `offset` (a range lets a broken download resume)."""
 
-    blob_id: Sha256
+    blob_id: BlobId
     offset: Annotated[int, Meta(ge=0)] = 0
     length: Annotated[int, Meta(ge=0)] | None = None
     rid: Rid = 0
@@ -202,7 +202,7 @@ class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
-    blob_id: str  # SHA-256 of the body, hex
+    blob_id: str  # BLAKE3 of the body, hex (pyrtc.blob_id)
     name: str  # display text only, never a path
     size: int
     mime: str = "application/octet-stream"
@@ -322,7 +322,7 @@ class Reacted(Msg, frozen=True, tag="reacted"):
 
 
 class UploadReady(Msg, frozen=True, tag="upload_ready"):
-    sha256: str
+    blob_id: str
     offset: int  # bytes the server already has; send from here
     rid: int = 0
 
@@ -330,8 +330,8 @@ class UploadReady(Msg, frozen=True, tag="upload_ready"):
 class FileData(Msg, frozen=True, tag="file_data"):
     blob_id: str
     offset: int
-    data: bytes
     total: int = 0  # the whole file's size, for progress bars
+    data: bytes = b""  # last: see framing.encode_head
 
 
 class FileEnd(Msg, frozen=True, tag="file_end"):

@@ -32,9 +32,11 @@ from ..store import (
     StoredFile,
     StoredMessage,
     StoreError,
+    load_image_codecs,
     make_thumbnail,
 )
 from ..store.blobs import PartWriter
+from ..store.rehash import adopt_blake3_ids
 from ..units import human_size
 from . import chatlog
 from .config import ServerConfig
@@ -84,7 +86,7 @@ class _Upload:
     name: str
     size: int
     mime: str
-    sha256: str
+    blob_id: str
     rid: int
     received: int
     part: PartWriter | None  # open while chunks come in
@@ -104,6 +106,7 @@ class ChatServer:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.data_dir / "history.db", clock=wall)
         self.blobs = BlobStore(config.data_dir / "files")
+        adopt_blake3_ids(self.blobs, self.store)  # files of a store from before protocol 2
         self.bus = RoomBus()
         self.conns: set[Connection] = set()
         self.online: dict[str, Connection] = {}  # first name key -> connection
@@ -133,6 +136,7 @@ class ChatServer:
             small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text")
+        await asyncio.to_thread(load_image_codecs)
         self._server = await loop.create_server(
             lambda: Connection(self, self._clock), self.config.host, self.config.port,
             reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
@@ -628,30 +632,30 @@ class ChatServer:
                           f"{human_size(self.config.max_file)} (server --max-file)")
         done = self.store.find_by_cid(room, conn.name, msg.cid)
         if done is not None:  # the upload finished before the connection broke
-            conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=msg.size, rid=msg.rid)))
+            conn.send(p.encode(p.UploadReady(blob_id=msg.blob_id, offset=msg.size, rid=msg.rid)))
             conn.send(p.encode(p.Acked(room=room, cid=msg.cid, seq=done.seq, time=done.time)))
             return
-        self._check_file_quota(conn, msg.sha256)
-        old = conn.uploads.pop(msg.sha256, None)
+        self._check_file_quota(conn, msg.blob_id)
+        old = conn.uploads.pop(msg.blob_id, None)
         if isinstance(old, _Upload) and old.part is not None:
             old.part.close()  # offered again on this connection: resumes from what is written
-        offset = self.blobs.begin(msg.sha256, msg.size)
+        offset = self.blobs.begin(msg.blob_id, msg.size)
         try:
-            part = self.blobs.open_part(msg.sha256, msg.size) if offset < msg.size else None
+            part = self.blobs.open_part(msg.blob_id, msg.size) if offset < msg.size else None
         except (BlobError, OSError) as exc:
             raise Refused("file_busy" if isinstance(exc, BlobError) else "file", str(exc)) from exc
         up = _Upload(room, msg.cid, clean_file_name(msg.name), msg.size, msg.mime[:127] or
-                     "application/octet-stream", msg.sha256, msg.rid, offset, part)
-        conn.uploads[msg.sha256] = up
-        conn.send(p.encode(p.UploadReady(sha256=msg.sha256, offset=offset, rid=msg.rid)))
+                     "application/octet-stream", msg.blob_id, msg.rid, offset, part)
+        conn.uploads[msg.blob_id] = up
+        conn.send(p.encode(p.UploadReady(blob_id=msg.blob_id, offset=offset, rid=msg.rid)))
         if offset == msg.size:
             up.finishing = True
             conn.spawn(self._finish_upload(conn, up))
 
-    def _check_file_quota(self, conn: Connection, sha256: str) -> None:
+    def _check_file_quota(self, conn: Connection, blob_id: str) -> None:
         assert conn.name is not None
         cfg = self.config
-        if sha256 in conn.uploads:
+        if blob_id in conn.uploads:
             return  # the same upload offered again (resume): it was counted when first offered
         if len(conn.uploads) >= cfg.max_uploads:
             raise Refused("too_many_uploads", f"{len(conn.uploads)} uploads are in progress on this "
@@ -663,7 +667,7 @@ class ChatServer:
                               f"server allows {cfg.max_files} per user (server --max-files)")
 
     def _file_chunk(self, conn: Connection, msg: p.FileChunk) -> None:
-        up = conn.uploads.get(msg.sha256)
+        up = conn.uploads.get(msg.blob_id)
         if not isinstance(up, _Upload) or up.finishing:
             raise Refused("no_offer", "a file chunk came without a file offer; offer it first")
         assert up.part is not None
@@ -671,7 +675,7 @@ class ChatServer:
             up.received = up.part.write(msg.offset, msg.data)
         except (BlobError, OSError) as exc:
             up.part.close()
-            del conn.uploads[msg.sha256]
+            del conn.uploads[msg.blob_id]
             raise Refused(exc.code if isinstance(exc, BlobError) else "file", str(exc)) from exc
         if up.received == up.size:
             up.finishing = True
@@ -681,21 +685,21 @@ class ChatServer:
     async def _finish_upload(self, conn: Connection, up: _Upload) -> None:
         try:
             digest = up.part.hexdigest() if up.part is not None else None
-            path = await asyncio.to_thread(self.blobs.finish, up.sha256, up.size, digest)
+            path = await asyncio.to_thread(self.blobs.finish, up.blob_id, up.size, digest)
             thumb = await asyncio.to_thread(make_thumbnail, path)
         except (BlobError, OSError) as exc:
-            conn.uploads.pop(up.sha256, None)
+            conn.uploads.pop(up.blob_id, None)
             log.warning("upload %s from %s failed: %s", up.name, conn.name, exc)
             conn.send(p.encode(p.Error(code="file", message=str(exc), rid=up.rid)))
             return
-        conn.uploads.pop(up.sha256, None)
+        conn.uploads.pop(up.blob_id, None)
         mime = up.mime
         if thumb is None and mime.startswith("image/"):
             mime = "application/octet-stream"  # claims to be a picture but does not decode
         elif thumb is not None and mime not in _IMAGE_TYPES:
             mime = "image/png" if not mime.startswith("image/") else mime
         stored = StoredFile(
-            blob_id=up.sha256, name=up.name, size=up.size, mime=mime,
+            blob_id=up.blob_id, name=up.name, size=up.size, mime=mime,
             thumb_id=self.blobs.put(thumb.png) if thumb else None,
             width=thumb.width if thumb else 0, height=thumb.height if thumb else 0,
         )
@@ -722,7 +726,8 @@ class ChatServer:
                 data = f.read(min(L.CHUNK_SIZE, end - pos))
                 if not data:
                     break
-                conn.send(p.encode(p.FileData(blob_id=blob_id, offset=pos, data=data, total=total)))
+                conn.send(p.encode_head(p.FileData(blob_id=blob_id, offset=pos, total=total), len(data)))
+                conn.send(data)  # the chunk's bytes follow its head, uncopied
                 pos += len(data)
                 await asyncio.sleep(0)  # let the batch go out and others be served
                 await conn.writable()  # paused above the high-water mark: no whole-file buffering

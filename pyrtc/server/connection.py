@@ -38,7 +38,7 @@ class Connection(asyncio.Protocol):
         self.token = ""
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
-        self.uploads: dict[str, object] = {}  # sha256 -> server-side upload state
+        self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
         self.last_rx = clock()
         self.last_ping = 0.0
         self.tokens = float(server.config.burst)  # flood control bucket

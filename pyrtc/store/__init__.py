@@ -5,6 +5,7 @@ from __future__ import annotations
 from .blobs import THUMB_MAX as THUMB_MAX
 from .blobs import BlobStore as BlobStore
 from .blobs import Thumbnail as Thumbnail
+from .blobs import load_image_codecs as load_image_codecs
 from .blobs import make_thumbnail as make_thumbnail
 from .db import DEFAULT_ROOMS as DEFAULT_ROOMS
 from .db import Duplicate as Duplicate
@@ -16,6 +17,6 @@ from .errors import BlobError as BlobError
 from .errors import StoreError as StoreError
 
 __all__ = [
-    "THUMB_MAX", "BlobStore", "Thumbnail", "make_thumbnail", "DEFAULT_ROOMS", "Duplicate", "Member", "Store",
+    "THUMB_MAX", "BlobStore", "Thumbnail", "load_image_codecs", "make_thumbnail", "DEFAULT_ROOMS", "Duplicate", "Member", "Store",
     "StoredFile", "StoredMessage", "BlobError", "StoreError",
 ]

@@ -1,15 +1,15 @@
 """Content-addressed file bodies on disk.
 
 Invariants:
-- A path is built only from a SHA-256 hex string that matched ^[0-9a-f]{64}$, never from a
-  user's file name, so nothing is ever written outside the data dir.
+- A path is built only from a file id (BLAKE3 hex, pyrtc.blob_id) that matched
+  ^[0-9a-f]{64}$, never from a user's file name, so nothing is ever written outside the
+  data dir.
 - A body is visible under blobs/ only after its hash was checked; until then it is a
   `.part` file under uploads/, which is what lets an upload resume after a break or a crash.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import blob_id as ids
 from .errors import BlobError
 
-__all__ = ["BlobStore", "PartWriter", "Thumbnail", "make_thumbnail", "THUMB_MAX", "MAX_PIXELS"]
+__all__ = ["BlobStore", "PartWriter", "Thumbnail", "make_thumbnail", "load_image_codecs", "THUMB_MAX",
+           "MAX_PIXELS"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 THUMB_MAX = 320
@@ -46,11 +48,11 @@ class BlobStore:
     def size(self, blob_id: str) -> int:
         return self.path(blob_id).stat().st_size
 
-    def begin(self, sha256: str, size: int) -> int:
+    def begin(self, blob_id: str, size: int) -> int:
         """Bytes already held for this upload: size if the blob exists, else the .part size."""
-        if self.has(sha256):
+        if self.has(blob_id):
             return size
-        part = self._part(sha256, size)
+        part = self._part(blob_id, size)
         if part.exists():
             have = part.stat().st_size
             if have <= size:
@@ -58,10 +60,10 @@ class BlobStore:
             part.unlink()  # bigger than claimed: cannot be ours
         return 0
 
-    def open_part(self, sha256: str, size: int) -> PartWriter:
+    def open_part(self, blob_id: str, size: int) -> PartWriter:
         """The upload's .part, kept open for its chunks (see PartWriter). One writer per file:
         two people uploading the same file at once would interleave their chunks."""
-        path = self._part(sha256, size)
+        path = self._part(blob_id, size)
         if path in self._writing:
             raise BlobError("this file is being uploaded by someone else right now; try again when "
                             "it is done (it will then be there already)")
@@ -69,38 +71,35 @@ class BlobStore:
         self._writing.add(path)
         return writer
 
-    def write(self, sha256: str, size: int, offset: int, data: bytes) -> int:
+    def write(self, blob_id: str, size: int, offset: int, data: bytes) -> int:
         """Append one chunk at `offset` (must be where the .part ends); returns the new length."""
-        with self.open_part(sha256, size) as part:
+        with self.open_part(blob_id, size) as part:
             return part.write(offset, data)
 
-    def finish(self, sha256: str, size: int, digest: str | None = None) -> Path:
+    def finish(self, blob_id: str, size: int, digest: str | None = None) -> Path:
         """Check the hash of a complete .part and move it into place. `digest`: the hash
         already computed while the chunks came in; without it the file is read again (slow:
         run off-loop)."""
-        target = self.path(sha256)
-        part = self._part(sha256, size)
+        target = self.path(blob_id)
+        part = self._part(blob_id, size)
         if target.is_file():
             part.unlink(missing_ok=True)
             return target
         if size == 0:
             part.touch()
         if digest is None:
-            h = hashlib.sha256()
-            with open(part, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-            digest = h.hexdigest()
-        if digest != sha256:
+            digest = ids.of_file(part)
+        if digest != blob_id:
             part.unlink()
-            raise BlobError("the file's SHA-256 does not match the offer; upload discarded")
+            raise BlobError("the file's content does not match its id (BLAKE3) in the offer; "
+                            "upload discarded")
         target.parent.mkdir(exist_ok=True)
         os.replace(part, target)
         return target
 
     def put(self, data: bytes) -> str:
         """Store small bytes (thumbnails) directly; returns their id."""
-        blob_id = hashlib.sha256(data).hexdigest()
+        blob_id = ids.of_bytes(data)
         target = self.path(blob_id)
         if not target.is_file():
             target.parent.mkdir(exist_ok=True)
@@ -114,9 +113,9 @@ class BlobStore:
             f.seek(offset)
             return f.read(length)
 
-    def _part(self, sha256: str, size: int) -> Path:
-        _check(sha256)
-        return self._uploads / f"{sha256}-{int(size)}.part"
+    def _part(self, blob_id: str, size: int) -> Path:
+        _check(blob_id)
+        return self._uploads / f"{blob_id}-{int(size)}.part"
 
 
 class PartWriter:
@@ -129,7 +128,7 @@ class PartWriter:
         self._on_close = on_close
         self.length = self._file.tell()
         self.size = size
-        self._hash: hashlib._Hash | None = hashlib.sha256() if self.length == 0 else None
+        self._hash = ids.hasher() if self.length == 0 else None
 
     def write(self, offset: int, data: bytes) -> int:
         """Append a chunk at `offset` (must be where the .part ends); returns the new length."""
@@ -168,6 +167,14 @@ class Thumbnail:
     png: bytes
     width: int  # of the original picture
     height: int
+
+
+def load_image_codecs() -> None:
+    """Import Pillow and its format plugins now (~40 ms), at start, rather than inside the
+    first upload, whose ✓ would wait for it."""
+    from PIL import Image
+
+    Image.init()
 
 
 def make_thumbnail(path: Path, max_side: int = THUMB_MAX) -> Thumbnail | None:

@@ -8,7 +8,8 @@ Invariants:
   transaction that stores the message, so an acknowledged seq is always in the table.
 - (room, sender, cid) is unique: a message resent after a reconnect is stored once.
 - Receipts only move forward (delivered/read are "up to seq").
-- A file name is display text only; file bodies live in `BlobStore`, keyed by SHA-256.
+- A file name is display text only; file bodies live in `BlobStore`, keyed by their BLAKE3
+  (pyrtc.blob_id).
 """
 
 from __future__ import annotations
@@ -519,6 +520,15 @@ class Store:
             ).fetchone()
             is not None
         )
+
+    def rename_blobs(self, renames: dict[str, str]) -> None:
+        """Point every file message at new ids (old -> new), in one transaction."""
+        self.commit()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for old, new in renames.items():
+                self._db.execute("UPDATE files SET blob_id = ? WHERE blob_id = ?", (new, old))
+                self._db.execute("UPDATE files SET thumb_id = ? WHERE thumb_id = ?", (new, old))
 
     def files_shared(self, sender: str, within: float) -> int:
         """How many files `sender` posted (in any room) in the last `within` seconds."""

@@ -248,7 +248,7 @@ def _pyrtc_files(ctx: Ctx, src: Path, mb: float, tls: bool) -> list[Row]:
         up, down = asyncio.run(pyrtc())
     finally:
         srv.stop()
-    ctx.log(f"  {srv.name}: up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s (incl. SHA-256 on both ends)")
+    ctx.log(f"  {srv.name}: up {mb / up:,.0f} MB/s, down {mb / down:,.0f} MB/s (incl. BLAKE3 on both ends)")
     return [("files", srv.name, "upload MB/s", mb / up, "MB/s"),
             ("files", srv.name, "download MB/s", mb / down, "MB/s"),
             ("files", srv.name, "server RSS growth during transfer", (max(rss) - rss0) / 1024, "MiB")]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from pyrtc.protocol import PROTOCOL_VERSION
+
 from .netlab import PYRTC, Lab, flat_lan, make_lab
 
 pytestmark = pytest.mark.mdns
@@ -99,7 +101,7 @@ def test_announced_server_resolves_with_address_port_and_txt(lan: Lab, tmp_path:
     try:
         [entry] = servers_json(lan, "n2", tmp_path)
         assert entry["name"] == "Office" and entry["addresses"] == ["10.77.0.1"]
-        assert entry["port"] == port and entry["version"] == 1 and entry["compatible"] is True
+        assert entry["port"] == port and entry["version"] == PROTOCOL_VERSION and entry["compatible"] is True
         assert entry["users"] == 0 and entry["rooms"] == 3
         assert re.fullmatch(r"[0-9a-f]{32}", str(entry["id"]))
     finally:

@@ -56,7 +56,7 @@ def test_frame_split_at_every_point_decodes_once_complete() -> None:
     msgs = [
         p.Hello(version=1, name="Zoë", token="t"),
         p.SendText(room="General", cid="c1", text="héllo ✓✓ 👍"),
-        p.FileChunk(sha256="a" * 64, offset=0, data=bytes(range(256)) * 4),
+        p.FileChunk(blob_id="a" * 64, offset=0, data=bytes(range(256)) * 4),
     ]
     stream = b"".join(p.encode(m) for m in msgs)
     for cut in range(len(stream) + 1):
@@ -119,7 +119,7 @@ def test_limits_are_enforced_on_decode(field: str, value: str) -> None:
 
 
 def test_file_chunk_over_the_chunk_size_is_refused() -> None:
-    body = msgspec.msgpack.encode({"t": "file_chunk", "sha256": "a" * 64, "offset": 0,
+    body = msgspec.msgpack.encode({"t": "file_chunk", "blob_id": "a" * 64, "offset": 0,
                                    "data": b"x" * (L.CHUNK_SIZE + 1)})
     with pytest.raises(p.BadMessage):
         p.server_decoder().feed(len(body).to_bytes(4, "big") + body)
@@ -127,9 +127,29 @@ def test_file_chunk_over_the_chunk_size_is_refused() -> None:
 
 def test_file_chunks_travel_as_binary_not_base64() -> None:
     data = bytes(range(256)) * 64
-    frame = p.encode(p.FileChunk(sha256="b" * 64, offset=0, data=data))
+    frame = p.encode(p.FileChunk(blob_id="b" * 64, offset=0, data=data))
     assert data in frame  # raw bytes inside the frame
     assert len(frame) < len(data) + 200
+
+
+@pytest.mark.parametrize("msg", [p.FileChunk(blob_id="c" * 64, offset=9, data=b""),
+                                 p.FileData(blob_id="d" * 64, offset=9, total=12345)])
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 65536, L.CHUNK_SIZE])
+def test_a_chunk_written_as_head_then_payload_is_the_same_frame(msg: p.FileChunk | p.FileData,
+                                                                 size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
+    frame = p.encode_head(msg, len(payload)) + payload
+    decoder = p.server_decoder() if isinstance(msg, p.FileChunk) else p.client_decoder()
+    (got,) = decoder.feed(frame)
+    assert got == msgspec.structs.replace(msg, data=payload)
+    assert decoder.buffered == 0
+
+
+def test_encode_head_needs_an_empty_data_field_and_keeps_the_limit() -> None:
+    with pytest.raises(ValueError, match="data"):
+        p.encode_head(p.FileChunk(blob_id="a" * 64, offset=0, data=b"x"), 1)
+    with pytest.raises(p.FrameTooLarge):
+        p.encode_head(p.FileData(blob_id="a" * 64, offset=0), L.MAX_FRAME)
 
 
 def test_encode_refuses_a_frame_over_the_limit() -> None:

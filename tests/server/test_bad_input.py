@@ -65,8 +65,8 @@ async def test_a_vanished_client_mid_upload_harms_no_one(server: ChatServer, con
     reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="gone")))
     writer.write(p.encode(p.JoinRoom(room="General")))
-    writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x", size=10**6, sha256="d" * 64)))
-    writer.write(p.encode(p.FileChunk(sha256="d" * 64, offset=0, data=b"x" * 1000))[:-300])  # cut mid-frame
+    writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x", size=10**6, blob_id="d" * 64)))
+    writer.write(p.encode(p.FileChunk(blob_id="d" * 64, offset=0, data=b"x" * 1000))[:-300])  # cut mid-frame
     await writer.drain()
     writer.transport.abort()
     ann = await connect("ann")

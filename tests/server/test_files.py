@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import os
 from pathlib import Path
 
+import blake3
 import pytest
 from PIL import Image
 
@@ -18,8 +18,9 @@ from pyrtc.server import ChatServer
 from ..conftest import ClientFactory, FakeClock, raw_open, server_config
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def content_id(path: Path) -> str:
+    """A file's id as the protocol defines it (computed here independently of pyrtc)."""
+    return blake3.blake3(path.read_bytes()).hexdigest()
 
 
 def files_under(root: Path) -> set[Path]:
@@ -39,7 +40,7 @@ async def test_upload_and_download_match(tmp_path: Path, connect: ClientFactory)
     info = bob.state.rooms["General"].by_seq[seq].file
     assert info is not None and info.name == "report.pdf" and info.mime == "application/pdf"
     out = await bob.download(info.blob_id, tmp_path / "got.pdf")
-    assert sha(out) == sha(src) == info.blob_id
+    assert content_id(out) == content_id(src) == info.blob_id
     assert bob.state.transfers[next(iter(bob.state.transfers))].state == "done"
 
 
@@ -48,16 +49,16 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
     data = os.urandom(6 * L.CHUNK_SIZE)
     src = tmp_path / "big.bin"
     src.write_bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = blake3.blake3(data).hexdigest()
     host, port = server.address
     # A client that offers, sends half, and vanishes.
     reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
     writer.write(p.encode(p.JoinRoom(room="General")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c1", name="big.bin", size=len(data),
-                                      sha256=digest)))
+                                      blob_id=digest)))
     for off in range(0, 3 * L.CHUNK_SIZE, L.CHUNK_SIZE):
-        writer.write(p.encode(p.FileChunk(sha256=digest, offset=off, data=data[off:off + L.CHUNK_SIZE])))
+        writer.write(p.encode(p.FileChunk(blob_id=digest, offset=off, data=data[off:off + L.CHUNK_SIZE])))
     writer.write(p.encode(p.Ping(nonce=7)))
     dec = p.client_decoder()
     async with timeout(5):  # the pong proves every chunk before it was handled
@@ -133,7 +134,7 @@ async def test_raw_ten_thousand_character_name_is_a_clear_error(server: ChatServ
     reader, writer = await raw_open(host, port)
     writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x" * 10_000, size=1,
-                                      sha256="a" * 64)))
+                                      blob_id="a" * 64)))
     dec = p.client_decoder()
     got: list[p.ServerMsg] = []
     async with timeout(5):
@@ -216,7 +217,7 @@ async def test_uploads_in_progress_per_connection_are_limited(tmp_path: Path) ->
     async with ChatServer(server_config(tmp_path / "d", max_uploads=2)) as srv:
         reader, writer = await raw_open(*srv.address)
         offers = [p.OfferFile(room="General", cid=f"c{i}", name=f"f{i}", size=10,
-                              sha256=hashlib.sha256(str(i).encode()).hexdigest(), rid=i + 1) for i in range(3)]
+                              blob_id=blake3.blake3(str(i).encode()).hexdigest(), rid=i + 1) for i in range(3)]
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann"))
                      + p.encode(p.JoinRoom(room="General"))
                      + b"".join(p.encode(o) for o in offers)

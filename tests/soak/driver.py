@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import blake3
 
 from pyrtc.client import ClientSession
 from pyrtc.client.errors import ClientError
@@ -54,7 +55,7 @@ class Soak:
     rng: random.Random = field(init=False)
     run_id: str = field(init=False)
     acked: list[tuple[str, str, int]] = field(default_factory=list)  # room, text, seq
-    files: list[tuple[str, str, int]] = field(default_factory=list)  # room, sha256, seq
+    files: list[tuple[str, str, int]] = field(default_factory=list)  # room, file id, seq
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, ClientSession] = field(default_factory=dict)  # name -> live session
@@ -128,7 +129,7 @@ class Soak:
             if self.sessions.get(name) is s:
                 self.problems.append(f"{name}: upload failed: {exc}")
             return
-        self.files.append((self.room_of(name), hashlib.sha256(path.read_bytes()).hexdigest(), seq))
+        self.files.append((self.room_of(name), blake3.blake3(path.read_bytes()).hexdigest(), seq))
 
     async def chaos(self, deadline: float) -> None:
         """Cut, vanish, stall: about ten faults a second."""
