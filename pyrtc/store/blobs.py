@@ -113,6 +113,15 @@ class BlobStore:
             f.seek(offset)
             return f.read(length)
 
+    def stored(self) -> list[Path]:
+        """Every stored body's path (maintenance: the id upgrade in `rehash`)."""
+        return sorted(q for q in self._blobs.glob("??/*") if q.is_file() and _HEX64.fullmatch(q.name))
+
+    def drop_parts(self) -> None:
+        """Forget every unfinished upload."""
+        for part in self._uploads.glob("*.part"):
+            part.unlink(missing_ok=True)
+
     def _part(self, blob_id: str, size: int) -> Path:
         _check(blob_id)
         return self._uploads / f"{blob_id}-{int(size)}.part"

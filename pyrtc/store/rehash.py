@@ -29,9 +29,7 @@ def adopt_blake3_ids(blobs: BlobStore, store: Store) -> int:
     if marker.exists():
         return 0
     renames: dict[str, str] = {}
-    for path in sorted(blobs.root.glob("blobs/??/*")):
-        if not path.is_file() or len(path.name) != 64:
-            continue
+    for path in blobs.stored():
         new = ids.of_file(path)
         if new != path.name:
             renames[path.name] = new
@@ -44,8 +42,7 @@ def adopt_blake3_ids(blobs: BlobStore, store: Store) -> int:
         store.rename_blobs(renames)
     for old in renames:
         blobs.path(old).unlink(missing_ok=True)
-    for part in blobs.root.glob("uploads/*.part"):
-        part.unlink(missing_ok=True)
+    blobs.drop_parts()
     marker.write_text("files here are named by the BLAKE3 of their content\n")
     return len(renames)
 
