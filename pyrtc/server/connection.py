@@ -32,6 +32,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: ChatServer, clock: Callable[[], float]) -> None:
         self.server = server
         self._clock = clock
+        self._max_backlog = server.config.max_backlog
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.name: str | None = None  # set by a successful hello
@@ -115,8 +116,15 @@ class Connection(asyncio.Protocol):
 
     def send_now(self, frame: bytes) -> None:
         """Write one frame at once, after anything queued (no flush to schedule)."""
-        self.queue(frame)
-        self.flush()
+        transport = self.transport
+        if self.out or self.closed or transport is None:
+            self.queue(frame)
+            self.flush()
+            return
+        # The fan-out's hot path, once per recipient of every post: a bare write.
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self._max_backlog:
+            self._overflowed()
 
     def flush(self) -> None:
         """Write what is queued now (normally at the end of the loop iteration)."""
@@ -125,13 +133,14 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None or not out:
             return
         self.transport.writelines(out)
-        backlog = self.transport.get_write_buffer_size()
-        if backlog > self.server.config.max_backlog:
-            log.warning(
-                "%s (%s) stopped reading: %d bytes queued, over the limit of %d; dropped",
-                self.peer, self.name, backlog, self.server.config.max_backlog,
-            )
-            self.abort()
+        if self.transport.get_write_buffer_size() > self._max_backlog:
+            self._overflowed()
+
+    def _overflowed(self) -> None:
+        assert self.transport is not None
+        log.warning("%s (%s) stopped reading: %d bytes queued, over the limit of %d; dropped",
+                    self.peer, self.name, self.transport.get_write_buffer_size(), self._max_backlog)
+        self.abort()
 
     async def writable(self) -> None:
         """Wait until the transport's buffer has room (used by downloads)."""

@@ -34,12 +34,12 @@ def machine() -> str:
 
 def table(rows: list[Row]) -> str:
     ref = {(s, m): v for s, sys_, m, v, _ in rows if sys_ == "PyRTC"}
-    out = [f"{'scenario':<28} {'system':<20} {'figure':<36} {'value':>14}  {'vs PyRTC':>8}"]
+    out = [f"{'scenario':<40} {'system':<20} {'figure':<36} {'value':>14}  {'vs PyRTC':>8}"]
     for scen, system, metric, value, unit in rows:
         base = ref.get((scen, metric))
         ratio = "" if system == "PyRTC" or not base or math.isnan(value) else f"{value / base:.2f}×"
         shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
-        out.append(f"{scen:<28} {system:<20} {metric:<36} {shown + ' ' + unit:>14}  {ratio:>8}")
+        out.append(f"{scen:<40} {system:<20} {metric:<36} {shown + ' ' + unit:>14}  {ratio:>8}")
     return "\n".join(out)
 
 

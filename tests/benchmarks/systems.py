@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import struct
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import msgspec
 
@@ -58,6 +60,11 @@ class ServerProc:
     def peak_rss_kb(self) -> int:
         return self.rss_kb("VmHWM")
 
+    def pin(self, cpus: frozenset[int]) -> None:
+        """Keep the server (every thread it has; later ones inherit) on these CPUs."""
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            os.sched_setaffinity(int(tid), cpus)
+
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -99,12 +106,26 @@ def ngircd_path() -> str | None:
     return found
 
 
-def start_ngircd(tmp: Path, binary: str) -> ServerProc:
-    import socket as s
-
-    with s.socket() as probe:
+def _free_port() -> int:
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(proc: ServerProc, what: str) -> ServerProc:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", proc.port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_ngircd(tmp: Path, binary: str) -> ServerProc:
+    port = _free_port()
     conf = tmp / "ngircd.conf"
     conf.write_text(f"""[Global]
 Name = bench.local
@@ -131,15 +152,34 @@ DefaultUserModes = F
     proc.proc = subprocess.Popen([binary, "-n", "-f", str(conf)], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
     proc.port = port
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with s.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.stop()
-    raise RuntimeError("ngircd did not start")
+    return _wait_listening(proc, "ngircd")
+
+
+def redis_path() -> str | None:
+    """The Redis server binary. Debian's redis-tools ships it (as redis-check-rdb, which
+    serves when called as redis-server) without the system service redis-server adds."""
+    def found() -> str | None:
+        return shutil.which("redis-server") or shutil.which("redis-check-rdb")
+    if found() is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-tools"], capture_output=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=300)
+    return found()
+
+
+def start_redis(tmp: Path, binary: str) -> ServerProc:
+    """Redis pub/sub: the C broker of the issue's targets. Nothing is stored (no history, no
+    persistence), so it shows what relaying alone costs on this machine."""
+    port = _free_port()
+    proc = ServerProc.__new__(ServerProc)
+    proc.name = "Redis (C pub/sub)"
+    # No snapshots, no client limit, no output-buffer cut-off for slow subscribers: a relay only.
+    proc.proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--maxclients", "20000", "--dir", str(tmp),
+                                  "--client-output-buffer-limit", "pubsub 0 0 0"],
+                                 executable=binary, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+    proc.port = port
+    return _wait_listening(proc, "redis-server")
 
 
 # ---------------------------------------------------------------- client adapters
@@ -170,8 +210,7 @@ class Adapter(asyncio.Protocol):
         self.confirmed = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
@@ -302,8 +341,47 @@ class IrcAdapter(Adapter):
         self.transport.write(out.encode())  # type: ignore[union-attr]
 
 
+class RedisAdapter(Adapter):
+    """RESP3, so that one connection both subscribes and publishes. PUBLISH's integer reply
+    is the confirmation; a delivery is a push whose payload is the fourth line after
+    `message`."""
+
+    def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
+        super().__init__(on_chat, sample)
+        self.buf = b""
+        self.payload_in = 0  # lines until the payload of the push being read
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.write(b"HELLO 3\r\nSUBSCRIBE " + ROOM.encode() + b"\r\n")  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self.buf + data).split(b"\r\n")
+        self.buf = lines.pop()
+        for line in lines:
+            if self.payload_in:
+                self.payload_in -= 1
+                if not self.payload_in:
+                    self.received += 1
+                    if self.received % self.sample == 0:
+                        self.on_chat(parse_stamp(line))
+            elif line == b"message":
+                self.payload_in = 4
+            elif line[:1] == b":" and self.outstanding:  # integers before the first PUBLISH are handshake
+                self._confirm()
+            elif line == b"subscribe" and not self.ready.done():
+                self.ready.set_result(None)
+
+    def send_chat(self, seq: int) -> None:
+        self.outstanding += 1
+        text = stamp().encode()
+        self.transport.write(b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"  # type: ignore[union-attr]
+                             % (len(ROOM), ROOM.encode(), len(text), text))
+
+
 ADAPTERS: dict[str, type[Adapter]] = {"PyRTC": PyrtcAdapter, "PyRTC (TLS)": PyrtcAdapter,
-                                      "thread-per-client": BaselineAdapter, "ngircd (C IRC)": IrcAdapter}
+                                      "thread-per-client": BaselineAdapter, "ngircd (C IRC)": IrcAdapter,
+                                      "Redis (C pub/sub)": RedisAdapter}
 
 
 def client_ssl(system: str) -> ssl.SSLContext | None:

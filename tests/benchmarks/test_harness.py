@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,19 @@ import pytest
 from . import loadgen, systems
 
 
-@pytest.mark.parametrize("kind", ["pyrtc", "pyrtc-tls", "baseline"])
+def _start(kind: str, tmp_path: Path) -> systems.ServerProc:
+    if kind == "baseline":
+        return systems.start_baseline(tmp_path)
+    if kind == "redis":
+        binary = systems.redis_path()
+        assert binary, "redis-tools did not install (scripts/test.sh installs it)"
+        return systems.start_redis(tmp_path, binary)
+    return systems.start_pyrtc(tmp_path, tls=kind.endswith("tls"))
+
+
+@pytest.mark.parametrize("kind", ["pyrtc", "pyrtc-tls", "baseline", "redis"])
 def test_load_generator_drives_each_system(tmp_path: Path, kind: str) -> None:
-    srv = (systems.start_baseline(tmp_path) if kind == "baseline"
-           else systems.start_pyrtc(tmp_path, tls=kind.endswith("tls")))
+    srv = _start(kind, tmp_path)
     try:
         res, _ = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=6, senders=2, duration=0.5,
                                           warmup=0.2, procs=2))
@@ -27,3 +37,19 @@ def test_baseline_is_the_tutorial_design() -> None:
     source = (Path(__file__).parent / "baseline_chat.py").read_text()
     for trait in ("threading.Thread", "threading.Lock", "json.dumps", "base64", "sendall", "TCP_NODELAY"):
         assert trait in source
+
+
+def test_own_core_placement_pins_server_and_load_generator(tmp_path: Path) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, load_cpus = frozenset(cpus[:1]), frozenset(cpus[1:] or cpus)
+    srv = systems.start_pyrtc(tmp_path)
+    try:
+        srv.pin(server_cpu)
+        for task in Path(f"/proc/{srv.pid}/task").iterdir():  # every thread, not just the main one
+            assert os.sched_getaffinity(int(task.name)) == server_cpu
+        res, _ = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=4, senders=4, duration=0.5,
+                                          warmup=0.2, mode="steady", total_rate=40, procs=1,
+                                          cpus=load_cpus))
+    finally:
+        srv.stop()
+    assert res.sent > 0 and res.received >= res.sent
