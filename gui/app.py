@@ -15,7 +15,9 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1039,11 +1041,20 @@ class ChatWindow:
         self.build()
         if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
             raise RuntimeError("no display (DISPLAY is not set)")
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (a kiosk stopped by its service manager) ends the loop as closing the
+            # window does: a hosted server says its mDNS goodbye, the logs are written.
+            signal.signal(signal.SIGTERM, lambda *_: dpg.stop_dearpygui())
         dpg.show_viewport()
         self.start()
+        logs_at = time.perf_counter()
         try:
             while dpg.is_dearpygui_running():
                 t0 = time.perf_counter()
+                if t0 - logs_at >= 0.5:  # batched log lines (a hosted server's chat.log too)
+                    logs_at = t0
+                    for handler in logging.getLogger("pyrtc").handlers:
+                        handler.flush()
                 self.tick()
                 dpg.run_callbacks(dpg.get_callback_queue())
                 if self.opts.on_frame is not None:

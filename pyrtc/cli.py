@@ -123,9 +123,12 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
             self.flush()
 
     def add_line(self, text: str) -> None:
-        """A line formatted elsewhere (chat lines, see pyrtc.server.chatlog)."""
-        self._lines.append(text)
-        if len(self._lines) >= self._limit:
+        """A line formatted elsewhere (chat lines, see pyrtc.server.chatlog). Under the
+        handler's lock, as `emit` is: the window flushes from its own thread."""
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(text)
+            full = len(self._lines) >= self._limit
+        if full:
             self.flush()
 
     def flush(self) -> None:
@@ -149,7 +152,8 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
 
 def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     """Rotating files under `log_dir`: pyrtc-<role>.log (everything but chat lines), chat.log
-    (chat activity, server only); WARNING and up also on stderr.
+    (the chat activity of a server this process runs: `pyrtc server`, or the one a client
+    hosts; made at the first line); WARNING and up also on stderr.
 
     Lines are written in batches (`flush_logs`, twice a second, and at exit): a file write per
     chat message cost the server ~12% of its time, and a writer thread would take the GIL
@@ -166,13 +170,12 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
         root.removeHandler(h)
         h.close()
     root.addHandler(main_file)
-    if role == "server":
-        chat_file = BatchedFileHandler(log_dir / "chat.log")
-        chat_file.setFormatter(_Stamped("%(asctime)s %(message)s"))
-        chat_file.addFilter(_ChatOnly())
-        root.addHandler(chat_file)
-        chatlog.attach(chat_file.add_line)
-        main_file.addFilter(_NoChat())  # chat lines once, in chat.log
+    chat_file = BatchedFileHandler(log_dir / "chat.log")
+    chat_file.setFormatter(_Stamped("%(asctime)s %(message)s"))
+    chat_file.addFilter(_ChatOnly())
+    root.addHandler(chat_file)
+    chatlog.attach(chat_file.add_line)
+    main_file.addFilter(_NoChat())  # chat lines once, in chat.log
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(_OneLine("pyrtc: %(message)s"))
@@ -547,6 +550,33 @@ def _server_row(e: ServerEntry) -> str:
 
 
 async def cmd_client(args: argparse.Namespace) -> int:
+    """The terminal client. SIGTERM (a kiosk stopped by its service manager, say) ends it as
+    /quit does: a server it hosts says its mDNS goodbye, and the logs are written out."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    flusher = asyncio.ensure_future(_flush_logs_forever())  # a hosted server logs here too
+    try:
+        return await _client(args)
+    except asyncio.CancelledError:
+        if terminated:
+            return 0
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        flusher.cancel()
+        flush_logs()
+
+
+async def _client(args: argparse.Namespace) -> int:
     settings = Settings()
     lines = StdinLines()
     interactive = sys.stdin.isatty() and not args.kiosk
@@ -602,7 +632,6 @@ async def cmd_client(args: argparse.Namespace) -> int:
             async def relocate_fn() -> tuple[str, int] | None:
                 return await relocate(entry, addrs, args.browse_time)
 
-    asyncio.ensure_future(_flush_logs_forever())  # a hosted server logs here too
     fingerprint = args.fingerprint
     # Our own hosted server: its certificate is known first-hand, no trust-on-first-use needed.
     first_hand = launch is not None and launch.hosted is not None

@@ -124,6 +124,7 @@ class ChatServer:
         self.server_id = _server_id(config.data_dir)
         self._backoff = Backoff(clock)
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
+        self._closing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,6 +156,7 @@ class ChatServer:
         return str(host), int(port)
 
     async def close(self) -> None:
+        self._closing = True
         if self._server is not None:
             self._server.close()
         if self._housekeeping is not None:
@@ -222,7 +224,8 @@ class ChatServer:
                       f" reason={escape_log(str(exc))}" if exc else "")
 
     def _users_changed(self) -> None:
-        if self.on_counts_changed is not None:
+        # Not while closing: the disconnects of `close()` arrive after the store is closed.
+        if self.on_counts_changed is not None and not self._closing:
             self.on_counts_changed(len(self.online), len(self.store.rooms()))
 
     def _begin_batch(self) -> None:

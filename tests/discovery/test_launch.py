@@ -4,8 +4,11 @@ comes with the GUI)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,10 +44,19 @@ def test_bare_pyrtc_hosts_when_alone_and_the_next_one_joins(lan: Lab, tmp_path: 
         host.expect(lambda s: "Guest: hello from the guest" in s)
         assert guest.wait(15) == 0
         assert json.loads((tmp_path / "n2.json").read_text())["name"] == "Guest"  # remembered
+        assert host.stop() == 0  # SIGTERM (a service manager's stop) ends it as /quit does
     finally:
         host.stop()
         if guest is not None and guest.poll() is None:
             guest.kill()
+    # The hosted server's chat activity has its own log, as `pyrtc server`'s has.
+    chat = (tmp_path / "l1" / "chat.log").read_text()
+    assert "join room=General name=Guest" in chat
+    assert re.search(r"message room=General seq=\d+ from=Guest text=\"hello from the guest\"", chat)
+    own_log = (tmp_path / "l1" / "pyrtc-client.log").read_text()
+    assert "hello from the guest" not in own_log
+    assert "mDNS goodbye sent" in own_log  # browsers drop the hosted server at once
+    assert not (tmp_path / "l2" / "chat.log").exists()  # a client that only chats has none
 
 
 def test_kiosk_hosts_shows_the_room_and_never_asks(lan: Lab, tmp_path: Path) -> None:
@@ -59,6 +71,55 @@ def test_kiosk_hosts_shows_the_room_and_never_asks(lan: Lab, tmp_path: Path) -> 
         assert not any("?" in line and "[" in line and "]:" in line for line in kiosk.seen)  # no prompt
     finally:
         kiosk.stop()
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    """A virtual screen (Xvfb, unix socket only) for a window started in a namespace."""
+    if shutil.which("Xvfb") is None:
+        pytest.fail("needs Xvfb (apt xvfb), installed by scripts/test.sh")
+    number = next(n for n in range(150 + os.getpid() % 300, 1000) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            assert xvfb.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.05)
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def test_window_kiosk_hosts_logs_and_stops_cleanly_on_sigterm(lan: Lab, tmp_path: Path, display: str) -> None:
+    """The kiosk window on a shared screen, as a service manager runs it: it hosts, its
+    chat.log fills while it runs, and SIGTERM ends it like closing the window."""
+    logs = tmp_path / "lk"
+    kiosk = Proc(lan, "n1", ["env", f"DISPLAY={display}", f"PYRTC_SETTINGS={tmp_path}/k.json", *PYRTC,
+                             "--kiosk", "--room", "General", "--data-dir", str(tmp_path / "k"),
+                             "--log-dir", str(logs)])
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the window is up once its hosted server takes a message
+            r = lan.pyrtc("n2", "send", "--room", "General", "--name", "ann", "on the big screen",
+                          "--browse-time", "1", log_dir=tmp_path / "ls")
+            if r.returncode == 0:
+                break
+            assert kiosk.proc.poll() is None, kiosk.seen
+            assert time.monotonic() < deadline, r.stderr
+        chat = logs / "chat.log"
+        deadline = time.monotonic() + 5  # written twice a second, not only at exit
+        while "on the big screen" not in (chat.read_text() if chat.exists() else ""):
+            assert time.monotonic() < deadline, "chat.log not written while the window runs"
+            time.sleep(0.1)
+        assert kiosk.stop() == 0
+    finally:
+        kiosk.stop()
+    while not kiosk.lines.empty():
+        kiosk.seen.append(kiosk.lines.get())
+    assert not any("Traceback" in line or "Exception" in line for line in kiosk.seen), kiosk.seen
+    assert "mDNS goodbye sent" in (logs / "pyrtc-client.log").read_text()
 
 
 def test_client_finds_its_server_again_on_a_new_port(lan: Lab, tmp_path: Path) -> None:

@@ -78,3 +78,27 @@ async def test_resent_message_is_stored_once(tmp_path: Path) -> None:
         assert acks[0].seq == acks[1].seq == 1
         assert srv.store.last_seq("General") == 1
         writer.close()
+
+
+async def test_closing_with_clients_connected_is_quiet(tmp_path: Path) -> None:
+    """Their disconnects arrive after the store is closed; none of them may touch it (it
+    raised "Cannot operate on a closed database" from a hosted server's announcer hook)."""
+    errors: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    counts: list[tuple[int, int]] = []
+    srv = ChatServer(server_config(tmp_path / "data"))
+    srv.on_counts_changed = lambda users, rooms: counts.append((users, rooms))
+    host, port = await srv.start()
+    clients = [ClientSession(host, port, name, backoff=(5, 5)) for name in ("ann", "bob")]
+    for c in clients:
+        await c.connect()
+    await asyncio.sleep(0.05)
+    assert counts[-1] == (2, 3)
+    await srv.close()
+    await asyncio.sleep(0.2)  # the transports' connection_lost callbacks run now
+    try:
+        assert errors == []
+        assert counts[-1] == (2, 3)  # no count from a closed server (its announcement is gone)
+    finally:
+        for c in clients:
+            await c.close()
