@@ -57,7 +57,7 @@ def _servers(ctx: Ctx, *, irc: bool = True) -> list[Callable[[], systems.ServerP
     if redis:
         out.append(lambda: systems.start_redis(ctx.tmp, redis))
     else:
-        ctx.log("  redis-server not available (apt-get install redis-server): C pub/sub column skipped")
+        ctx.log("  redis-server not available (apt-get install redis-tools): C pub/sub column skipped")
     return out
 
 
