@@ -95,7 +95,7 @@ def latency(ctx: Ctx) -> list[Row]:
     """Steady load. "own core": the server on CPU 0, one load-generator process on the others,
     as on a LAN where the server has its machine to itself. "shared cores": all processes
     where the scheduler puts them; on 2 cores it wakes a load-generator process on the
-    server's core in the middle of a fan-out, which stalls every system alike (~0.45 ms).
+    server's core in the middle of a fan-out, which stalls every system alike (0.2-0.6 ms).
     The own-core runs are repeated (systems interleaved) and pooled: from one 10 s run to the
     next, this VM's p99 for the same server can differ by a factor of two."""
     rows: list[Row] = []
