@@ -744,7 +744,8 @@ class ChatServer:
             await asyncio.sleep(0.5)
             try:
                 self.sweep()
-                self.store.index_pending()  # kept out of the commits that send ✓
+                self.store.write_marks()  # both kept out of the commits that send ✓
+                self.store.index_pending()
             except Exception:
                 log.error("housekeeping failed", exc_info=True)
 

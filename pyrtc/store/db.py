@@ -150,8 +150,18 @@ class Store:
             self._fts: list[tuple[str, str, int]] = []
             self._fts_ready: list[tuple[str, str, int]] = []
             self._fts_writing: list[tuple[str, str, int]] = []
+            # Two things every message moves are kept in memory and written twice a second
+            # and before anyone reads them, not in each commit (they were half of a commit's
+            # page writes, so of the wait for ✓): each sender's receipts for its own message
+            # (of the open transaction; committed, not yet written; written inside the open
+            # transaction) and the rooms' last seq, which a start recovers from the messages.
             self._own: dict[tuple[str, str], int] = {}
+            self._own_ready: dict[tuple[str, str], int] = {}
+            self._own_writing: dict[tuple[str, str], int] = {}
             self._seqs = self._load_seqs()  # room -> last seq, the one source while running
+            self._db.executemany("UPDATE rooms SET last_seq = ? WHERE name = ? AND last_seq < ?",
+                                 [(seq, room, seq) for room, seq in self._seqs.items()])
+            self._seqs_behind: set[str] = set()  # rooms whose stored last_seq is behind
             self._catch_up_index()
             self._checkpointer: threading.Thread | None = None
             self._stop_checkpoints = threading.Event()
@@ -182,6 +192,7 @@ class Store:
 
     def close(self) -> None:
         try:
+            self.write_marks()
             self.index_pending()
         except sqlite3.Error:
             pass  # indexed at the next start
@@ -201,9 +212,9 @@ class Store:
     def rooms(self) -> list[tuple[str, int, int, bool]]:
         """(name, last_seq, member count, has a password) for every room, by name."""
         return [
-            (name, last, members, bool(locked))
-            for name, last, members, locked in self._db.execute(
-                "SELECT r.name, r.last_seq, (SELECT count(*) FROM members m WHERE m.room = r.name),"
+            (name, self._seqs.get(name, 0), members, bool(locked))
+            for name, members, locked in self._db.execute(
+                "SELECT r.name, (SELECT count(*) FROM members m WHERE m.room = r.name),"
                 " r.password != '' FROM rooms r ORDER BY r.name COLLATE NOCASE"
             )
         ]
@@ -240,6 +251,7 @@ class Store:
 
     def add_member(self, room: str, name: str) -> tuple[Member, bool]:
         """The member's receipts, and whether it is new to the room."""
+        self.write_marks()
         cur = self._db.execute(
             "INSERT OR IGNORE INTO members (room, name, joined) VALUES (?, ?, ?)",
             (room, name, self._clock()),
@@ -253,6 +265,7 @@ class Store:
         return int(self._db.execute("SELECT count(*) FROM members WHERE room = ?", (room,)).fetchone()[0])
 
     def members_named(self, room: str, names: list[str]) -> list[Member]:
+        self.write_marks()
         marks = ",".join("?" * len(names))
         return [Member(n, d, r) for n, d, r in self._db.execute(
             f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
@@ -262,6 +275,7 @@ class Store:
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
     def members(self, room: str, limit: int = -1) -> list[Member]:
+        self.write_marks()
         return [
             Member(n, d, r)
             for n, d, r in self._db.execute(
@@ -275,6 +289,7 @@ class Store:
 
     def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:
         """Move a member's receipts forward (never back); returns the new values if changed."""
+        self.write_marks()
         cur = self._db.execute(
             "UPDATE members SET delivered = max(delivered, ?, ?), read = max(read, ?)"
             " WHERE room = ? AND name = ? AND (delivered < max(?, ?) OR read < ?)",
@@ -309,8 +324,10 @@ class Store:
 
     def commit(self) -> None:
         if self._db.in_transaction:
-            self._flush_pending()
             self._db.execute("COMMIT")
+        _merge_marks(self._own_ready, self._own)
+        self._own.clear()
+        self._own_writing.clear()
         self._fts_ready += self._fts
         self._fts.clear()
         self._fts_writing.clear()
@@ -322,7 +339,10 @@ class Store:
         self._fts_ready[:0] = self._fts_writing  # they were not indexed after all
         self._fts_writing.clear()
         self._own.clear()
+        _merge_marks(self._own_ready, self._own_writing)  # they were not written after all
+        self._own_writing.clear()
         self._seqs = self._load_seqs()
+        self._seqs_behind = set(self._seqs)
 
     def index_pending(self) -> int:
         """Add committed messages to the search index; returns how many. Kept out of the
@@ -377,20 +397,41 @@ class Store:
         self._db.execute("COMMIT")
 
     def _load_seqs(self) -> dict[str, int]:
-        return {r: int(s) for r, s in self._db.execute("SELECT name, last_seq FROM rooms")}
+        # The stored last_seq may lag after a crash (see write_marks); the messages do not.
+        return {r: int(s) for r, s in self._db.execute(
+            "SELECT r.name, max(r.last_seq, coalesce((SELECT max(m.seq) FROM messages m"
+            " WHERE m.room = r.name), 0)) FROM rooms r")}
 
-    def _flush_pending(self) -> None:
-        """Writes that may wait for the commit: rooms' last seq and the senders' own receipts
-        (one statement each per batch, not per message)."""
+    def write_marks(self) -> None:
+        """Write the senders' own receipts and the rooms' last seq kept in memory since the
+        last call (the server's housekeeping calls this twice a second; readers of receipts
+        call it first). Inside an open transaction the writes join it."""
+        marks = dict(self._own_ready)
+        _merge_marks(marks, self._own)
+        if not marks and not self._seqs_behind:
+            return
         db = self._db
-        if self._own:
-            db.executemany("UPDATE rooms SET last_seq = ? WHERE name = ?",
-                           [(self._seqs[r], r) for r in {r for r, _ in self._own}])
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("UPDATE rooms SET last_seq = max(last_seq, ?) WHERE name = ?",
+                           [(self._seqs[r], r) for r in self._seqs_behind if r in self._seqs])
             db.executemany(
                 "UPDATE members SET delivered = max(delivered, ?), read = max(read, ?)"
                 " WHERE room = ? AND name = ?",
-                [(seq, seq, room, name) for (room, name), seq in self._own.items()])
-            self._own.clear()
+                [(seq, seq, room, name) for (room, name), seq in marks.items()])
+            if own:
+                db.execute("COMMIT")
+        except BaseException:
+            if own:
+                db.execute("ROLLBACK")
+            raise
+        if not own:
+            _merge_marks(self._own_writing, self._own_ready)
+        self._own_ready.clear()
+        self._own.clear()
+        self._seqs_behind.clear()
 
     def append(
         self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None
@@ -431,6 +472,7 @@ class Store:
                     raise
                 raise Duplicate(stored) from None
             self._seqs[room] = seq
+            self._seqs_behind.add(room)
             # The sender has its own message: its receipts move with it, no frame needed.
             self._own[(room, sender)] = seq
             searchable = _searchable(text, file.name if file else None)
@@ -593,6 +635,12 @@ _SELECT_MSG = (
     " f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height"
     " FROM messages m LEFT JOIN files f ON f.id = m.file_id"
 )
+
+
+def _merge_marks(into: dict[tuple[str, str], int], marks: dict[tuple[str, str], int]) -> None:
+    for key, seq in marks.items():
+        if seq > into.get(key, 0):
+            into[key] = seq
 
 
 def _searchable(text: str, file_name: str | None) -> str:

@@ -1,10 +1,13 @@
-"""A client that stops reading does not stall the others."""
+"""A client that stops reading does not stall the others; one that only pauses gets
+everything, in order. Over TLS and over plain TCP, where the fan-out writes straight to the
+socket until it is full and asyncio buffers the rest."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,10 +19,11 @@ from pyrtc.server import ChatServer
 from ..conftest import client_tls, server_config
 
 
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 async def test_stalled_reader_is_dropped_and_others_get_everything(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, tls: bool) -> None:
     caplog.set_level(logging.WARNING, "pyrtc")
-    cfg = server_config(tmp_path / "d", max_backlog=512 * 1024)
+    cfg = server_config(tmp_path / "d", max_backlog=512 * 1024, tls=tls)
     async with ChatServer(cfg) as srv:
         host, port = srv.address
         # The staller: a tiny receive buffer, joins, then never reads again.
@@ -27,12 +31,14 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
         plain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         plain.setblocking(False)
         await asyncio.get_running_loop().sock_connect(plain, (host, port))
-        _, writer = await asyncio.open_connection(sock=plain, ssl=client_tls(), server_hostname="pyrtc")
+        _, writer = await asyncio.open_connection(sock=plain, ssl=client_tls() if tls else None,
+                                                  server_hostname="pyrtc" if tls else None)
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="staller"))
                      + p.encode(p.JoinRoom(room="General")))
         await writer.drain()
         writer.transport.pause_reading()  # and never reads again
-        async with ClientSession(host, port, "ann") as ann, ClientSession(host, port, "bob") as bob:
+        async with ClientSession(host, port, "ann", tls=tls) as ann, \
+                ClientSession(host, port, "bob", tls=tls) as bob:
             await ann.join("General")
             await bob.join("General")
             text = "y" * 8000
@@ -46,3 +52,51 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
             assert "staller" not in {c.name for c in srv.conns}
         writer.transport.abort()
     assert any("stopped reading" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+async def test_paused_reader_gets_every_post_in_order(tmp_path: Path, tls: bool) -> None:
+    """The reader's socket fills while it pauses, so posts go partly straight to the socket
+    and partly through asyncio's buffer; after it reads again, not one byte is out of order."""
+    async with ChatServer(server_config(tmp_path / "d", tls=tls)) as srv:
+        host, port = srv.address
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (host, port))
+        reader, writer = await asyncio.open_connection(sock=sock, ssl=client_tls() if tls else None,
+                                                       server_hostname="pyrtc" if tls else None)
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="pauser"))
+                     + p.encode(p.JoinRoom(room="General")))
+        await writer.drain()
+        decoder = p.client_decoder()
+        frames: list[p.ServerMsg] = []
+
+        async def read_until(done: Callable[[], bool]) -> None:
+            while not done():
+                frames.extend(decoder.feed(await asyncio.wait_for(reader.read(65536), 10)))
+
+        await read_until(lambda: any(isinstance(f, p.Joined) for f in frames))
+        writer.transport.pause_reading()
+        conn = next(c for c in srv.conns if c.name == "pauser")
+        assert conn.transport is not None
+        # Small kernel buffers on the server's side too, so that they fill at once.
+        conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        n = 300
+        async with ClientSession(host, port, "ann", tls=tls) as ann:
+            await ann.join("General")
+            texts = [f"{i:04d} " + "z" * 3000 for i in range(n)]  # ~0.9 MB
+            await asyncio.gather(*(ann.send("General", t, timeout=20) for t in texts[:n // 2]))
+            assert conn.transport.get_write_buffer_size() > 0  # asyncio holds the rest
+            # Posts keep coming while the socket drains: each must queue behind asyncio's.
+            writer.transport.resume_reading()
+            reading = asyncio.ensure_future(
+                read_until(lambda: sum(isinstance(f, p.Posted) for f in frames) >= n))
+            for t in texts[n // 2:]:
+                await ann.send("General", t, timeout=20)
+            await reading
+        posted = [f for f in frames if isinstance(f, p.Posted)]
+        assert [m.seq for m in posted] == list(range(1, n + 1))
+        assert sorted(m.text for m in posted) == [m.text for m in posted] == texts
+        writer.close()

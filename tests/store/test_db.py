@@ -177,3 +177,55 @@ def test_a_database_from_before_deferred_indexing_is_not_indexed_twice(tmp_path:
     assert [m.text for m in again.search("General", "old")] == ["old words"]
     assert again._db.execute("SELECT count(*) FROM messages_fts").fetchone()[0] == 1
     again.close()
+
+
+def test_a_commit_writes_the_message_and_leaves_marks_for_later(tmp_path: Path) -> None:
+    """The sender's receipts for its own message and the room's last seq are written twice a
+    second (write_marks), not in each commit: half of a commit's page writes."""
+    s = Store(tmp_path / "h.db")
+    s.add_member("General", "ann")
+    s.begin()
+    s.append("General", "ann", "one")
+    s.commit()
+    reader = sqlite3.connect(tmp_path / "h.db")
+    assert reader.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+    assert reader.execute("SELECT last_seq FROM rooms WHERE name = 'General'").fetchone()[0] == 0
+    assert reader.execute("SELECT read FROM members WHERE name = 'ann'").fetchone()[0] == 0
+    assert [(m.name, m.read) for m in s.members("General")] == [("ann", 1)]  # readers see it
+    assert reader.execute("SELECT read FROM members WHERE name = 'ann'").fetchone()[0] == 1
+    s.append("General", "ann", "two")
+    s.write_marks()
+    assert reader.execute("SELECT last_seq FROM rooms WHERE name = 'General'").fetchone()[0] == 2
+    assert reader.execute("SELECT read FROM members WHERE name = 'ann'").fetchone()[0] == 2
+    s.close()
+
+
+def test_a_crash_before_the_marks_are_written_loses_no_seq(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.db")
+    store.add_member("General", "ann")
+    for text in ("one", "two", "three"):
+        store.append("General", "ann", text)
+    store.append("Gaming", "bob", "elsewhere")
+    store._db.close()  # a crash: no write_marks, no close()
+    again = Store(tmp_path / "h.db")
+    assert again.last_seq("General") == 3 and again.last_seq("Gaming") == 1
+    assert {name: last for name, last, _, _ in again.rooms()}["General"] == 3
+    assert again.append("General", "bob", "four").seq == 4  # not a second seq 1
+    assert [m.seq for m in again.history("General")[0]] == [1, 2, 3, 4]
+    stored = again._db.execute("SELECT last_seq FROM rooms WHERE name = 'Gaming'").fetchone()[0]
+    assert stored == 1  # repaired at the start
+    again.close()
+
+
+def test_marks_written_in_a_transaction_that_rolls_back_are_written_again(tmp_path: Path) -> None:
+    s = Store(tmp_path / "h.db")
+    s.add_member("General", "ann")
+    s.append("General", "ann", "one")  # committed; ann's own receipt waits in memory
+    s.begin()
+    s.members("General")  # writes the waiting marks inside this transaction...
+    s.rollback()  # ...which then fails
+    s.write_marks()
+    reader = sqlite3.connect(tmp_path / "h.db")
+    assert reader.execute("SELECT read FROM members WHERE name = 'ann'").fetchone()[0] == 1
+    assert reader.execute("SELECT last_seq FROM rooms WHERE name = 'General'").fetchone()[0] == 1
+    s.close()
