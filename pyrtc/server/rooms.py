@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..protocol import MemberInfo
+from .connection import send_to_all
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -60,8 +61,7 @@ class RoomBus:
         """`publish`, written to each listener at once (after a commit: latency)."""
         live = self._rooms.get(room)
         if live is not None:
-            for conn in live.listeners.values():
-                conn.send_now(frame)
+            send_to_all(live.listeners.values(), frame)
 
     def online(self, room: str) -> int:
         live = self._rooms.get(room)
