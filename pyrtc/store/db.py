@@ -406,10 +406,10 @@ class Store:
         """Write the senders' own receipts and the rooms' last seq kept in memory since the
         last call (the server's housekeeping calls this twice a second; readers of receipts
         call it first). Inside an open transaction the writes join it."""
+        if not (self._own_ready or self._own or self._seqs_behind):
+            return  # the common case: every receipt a client sends passes here
         marks = dict(self._own_ready)
         _merge_marks(marks, self._own)
-        if not marks and not self._seqs_behind:
-            return
         db = self._db
         own = not db.in_transaction
         if own:
