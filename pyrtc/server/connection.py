@@ -3,6 +3,8 @@
 Invariants:
 - Frames queued in one loop iteration go out in one `writelines` (fewer syscalls under
   fan-out), and a frame is the same `bytes` object for every recipient (encode once).
+- Posts written at once after a commit (`send_to_all`) go straight to the socket only
+  while nothing is queued or buffered for it: a connection's frames never change order.
 - A connection whose unsent backlog passes `max_backlog` is aborted at once: a reader
   that stopped reading never makes anyone else wait or the server grow without bound.
 - Any protocol error is answered with one fatal `Error` frame, then the connection closes.
