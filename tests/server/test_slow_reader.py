@@ -1,6 +1,6 @@
 """A client that stops reading does not stall the others; one that only pauses gets
 everything, in order. Over TLS and over plain TCP, where the fan-out writes straight to the
-socket until it is full and asyncio buffers the rest."""
+socket (encrypting itself over TLS) until it is full and asyncio buffers the rest."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
+from pyrtc.server.connection import send_to_all
 
 from ..conftest import client_tls, server_config
 
@@ -81,6 +82,7 @@ async def test_paused_reader_gets_every_post_in_order(tmp_path: Path, tls: bool)
         writer.transport.pause_reading()
         conn = next(c for c in srv.conns if c.name == "pauser")
         assert conn.transport is not None
+        assert conn.fd >= 0 and (conn.tls is not None) == tls  # the fan-out's direct path is on
         # Small kernel buffers on the server's side too, so that they fill at once.
         conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         n = 300
@@ -88,7 +90,8 @@ async def test_paused_reader_gets_every_post_in_order(tmp_path: Path, tls: bool)
             await ann.join("General")
             texts = [f"{i:04d} " + "z" * 3000 for i in range(n)]  # ~0.9 MB
             await asyncio.gather(*(ann.send("General", t, timeout=20) for t in texts[:n // 2]))
-            assert conn.transport.get_write_buffer_size() > 0  # asyncio holds the rest
+            # asyncio holds the rest: in its TLS layer or in the socket's transport under it
+            assert conn.transport.get_write_buffer_size() + conn.buffered() > 0
             # Posts keep coming while the socket drains: each must queue behind asyncio's.
             writer.transport.resume_reading()
             reading = asyncio.ensure_future(
@@ -100,3 +103,30 @@ async def test_paused_reader_gets_every_post_in_order(tmp_path: Path, tls: bool)
         assert [m.seq for m in posted] == list(range(1, n + 1))
         assert sorted(m.text for m in posted) == [m.text for m in posted] == texts
         writer.close()
+
+
+async def test_tls_fan_out_writes_nothing_once_the_tls_layer_has_lost_its_socket(tmp_path: Path) -> None:
+    """asyncio's TLS layer closes the socket at once but tells the connection it is lost one
+    loop iteration later (call_soon): in between, the descriptor number may already be a new
+    client's. A fan-out in that window must not write a byte to it."""
+    async with ChatServer(server_config(tmp_path / "d", tls=True)) as srv:
+        host, port = srv.address
+        reader, writer = await asyncio.open_connection(host, port, ssl=client_tls(), server_hostname="pyrtc")
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="leaver"))
+                     + p.encode(p.JoinRoom(room="General")))
+        decoder = p.client_decoder()
+        frames: list[p.ServerMsg] = []
+        while not any(isinstance(f, p.Joined) for f in frames):
+            frames.extend(decoder.feed(await asyncio.wait_for(reader.read(65536), 10)))
+        conn = next(c for c in srv.conns if c.name == "leaver")
+        assert conn.tls is not None
+        layer, raw = conn.tls, conn.tls._transport
+        # What the socket's transport does just before it closes the socket (kept open here,
+        # so that anything written to it would reach the client).
+        layer.connection_lost(None)  # type: ignore[attr-defined]
+        assert conn.fd >= 0 and not conn.closed  # the connection has not heard yet
+        send_to_all([conn], p.encode(p.Typing(room="General", name="ann", typing=True)))
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(reader.read(1), 0.5)
+        raw.abort()
+        writer.transport.abort()
