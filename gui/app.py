@@ -29,6 +29,7 @@ import dearpygui.dearpygui as dpg
 import platformdirs
 
 from pyrtc import protocol as p
+from pyrtc.cli import flush_logs
 from pyrtc.client import ChatState, ClientHandle, ClientSession, IdentityMismatch, MessageView, Rejected
 from pyrtc.client.settings import Settings
 from pyrtc.client.state import Connected, Disconnected, Event
@@ -1053,8 +1054,7 @@ class ChatWindow:
                 t0 = time.perf_counter()
                 if t0 - logs_at >= 0.5:  # batched log lines (a hosted server's chat.log too)
                     logs_at = t0
-                    for handler in logging.getLogger("pyrtc").handlers:
-                        handler.flush()
+                    flush_logs()
                 self.tick()
                 dpg.run_callbacks(dpg.get_callback_queue())
                 if self.opts.on_frame is not None:

@@ -265,7 +265,6 @@ def send_to_all(conns: Iterable[Connection], frame: bytes) -> None:
     record written the same way. Only in state WRAPPED (asyncio leaves it before it lets
     the socket close) and with nothing in its backlog, its BIO or under it.
     """
-    size = len(frame)
     write = os.write
     for conn in conns:
         fd = conn.fd
@@ -274,26 +273,25 @@ def send_to_all(conns: Iterable[Connection], frame: bytes) -> None:
             continue
         tls = conn.tls
         if tls is None:
+            data = frame
+        else:
+            if (tls._state is not _WRAPPED or tls._write_backlog or tls._ssl_writing_paused
+                    or tls._outgoing.pending):
+                conn.send_now(frame)
+                continue
             try:
-                sent = write(fd, frame)
-            except OSError:  # full (EAGAIN) or broken: asyncio's write buffers or reports it
-                sent = 0
-            if sent != size:
-                conn.send_now(frame[sent:])
-            continue
-        if (tls._state is not _WRAPPED or tls._write_backlog or tls._ssl_writing_paused
-                or tls._outgoing.pending):
-            conn.send_now(frame)
-            continue
+                tls._sslobj.write(frame)  # all of it or nothing: a memory BIO never blocks
+            except ssl.SSLError:  # e.g. wants a read first: asyncio's layer handles that
+                conn.send_now(frame)
+                continue
+            data = tls._outgoing.read()
         try:
-            tls._sslobj.write(frame)  # all of it or nothing: a memory BIO never blocks
-        except ssl.SSLError:  # e.g. wants a read first: asyncio's layer handles that
-            conn.send_now(frame)
-            continue
-        sealed = tls._outgoing.read()
-        try:
-            sent = write(fd, sealed)
-        except OSError:
+            sent = write(fd, data)
+        except OSError:  # full (EAGAIN) or broken: asyncio's write buffers or reports it
             sent = 0
-        if sent != len(sealed):
-            conn.send_sealed(sealed[sent:])
+        if sent != len(data):
+            rest = data[sent:]
+            if tls is None:
+                conn.send_now(rest)
+            else:
+                conn.send_sealed(rest)  # already encrypted: under the TLS layer
