@@ -29,7 +29,6 @@ import dearpygui.dearpygui as dpg
 import platformdirs
 
 from pyrtc import protocol as p
-from pyrtc.cli import flush_logs
 from pyrtc.client import ChatState, ClientHandle, ClientSession, IdentityMismatch, MessageView, Rejected
 from pyrtc.client.settings import Settings
 from pyrtc.client.state import Connected, Disconnected, Event
@@ -1054,7 +1053,9 @@ class ChatWindow:
                 t0 = time.perf_counter()
                 if t0 - logs_at >= 0.5:  # batched log lines (a hosted server's chat.log too)
                     logs_at = t0
-                    flush_logs()
+                    # pyrtc.cli.flush_logs's loop: the window may not import the CLI layer.
+                    for handler in logging.getLogger("pyrtc").handlers:
+                        handler.flush()
                 self.tick()
                 dpg.run_callbacks(dpg.get_callback_queue())
                 if self.opts.on_frame is not None:
