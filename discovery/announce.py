@@ -117,7 +117,7 @@ class Announcer:
         if self._registering is not None and not self._registering.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._registering), timeout=5)
-            except (TimeoutError, asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         if self._zc is not None:
             if self._registered and self._info is not None:

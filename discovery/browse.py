@@ -58,7 +58,7 @@ async def probe(addresses: list[str], port: int, timeout: float = 1.0) -> list[s
     async def one(addr: str) -> None:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return
         answered.append(addr)
         writer.close()

@@ -10,7 +10,6 @@ import socket
 import struct
 from pathlib import Path
 
-from pyrtc._compat import timeout as compat_timeout
 from pyrtc.server import DEFAULT_PORT
 
 from .interfaces import Interface, list_interfaces
@@ -64,12 +63,12 @@ async def multicast_loops_back(address: str, timeout: float = 0.6) -> bool:
         return False
     loop = asyncio.get_running_loop()
     try:
-        async with compat_timeout(timeout):
+        async with asyncio.timeout(timeout):
             while True:
                 data = await loop.sock_recv(listener, 9000)
                 if label.encode() in data:
                     return True
-    except (TimeoutError, asyncio.TimeoutError, OSError):
+    except (TimeoutError, OSError):
         return False
     finally:
         listener.close()

@@ -44,6 +44,8 @@ from pyrtc.discovery import (
     probe,
     relocate,
 )
+from pyrtc.filenames import free_path
+from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
 from pyrtc.units import human_size
 
@@ -577,7 +579,7 @@ class ChatWindow:
             if self._password_room == name:
                 self._password_room = None
                 dpg.hide_item("room_password")
-        elif isinstance(exc, Rejected) and exc.code == "wrong_password":
+        elif isinstance(exc, Rejected) and exc.code == ErrorCode.WRONG_PASSWORD:
             self._ask_room_password(name, "That is not its password." if self._password_room == name
                                     and dpg.get_value("room_password_input") else "")
         else:
@@ -616,7 +618,7 @@ class ChatWindow:
             return
         folder = Path(platformdirs.user_downloads_dir())
         folder.mkdir(parents=True, exist_ok=True)
-        target = _free_name(folder, info.name)
+        target = free_path(folder, info.name)
         self.submit(self.handle.session.download(info.blob_id, target, name=info.name))
 
     def load_older(self) -> None:
@@ -1089,18 +1091,6 @@ class ChatWindow:
             dpg.destroy_context()
         except Exception:
             pass
-
-
-def _free_name(folder: Path, name: str) -> Path:
-    """A path in `folder` for `name` that does not exist yet: never overwrite."""
-    clean = "".join(c for c in name if c.isprintable() and c not in "/\\").strip(". ") or "download"
-    target = folder / clean
-    stem, suffix = target.stem, target.suffix
-    n = 1
-    while target.exists() or target.with_name(target.name + ".part").exists():
-        target = folder / f"{stem} ({n}){suffix}"
-        n += 1
-    return target
 
 
 def run_gui(opts: GuiOptions) -> int:

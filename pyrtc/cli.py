@@ -23,7 +23,6 @@ from typing import Any
 import platformdirs
 
 from . import __version__
-from ._compat import timeout
 from .client import ChatState, ClientSession, ConnectionLost, IdentityMismatch, Rejected, parse_address
 from .client.settings import Settings
 from .client.state import MessageView
@@ -699,7 +698,7 @@ async def cmd_send(args: argparse.Namespace) -> int:
         room = (await session.join(args.room, password=args.room_password)).name
         # Pipelined: every line is written at once; the same stream keeps their order.
         sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
-        async with timeout(max(30.0, len(lines) / 500)):
+        async with asyncio.timeout(max(30.0, len(lines) / 500)):
             seqs = await asyncio.gather(*sends)
         log.info("sent %d messages to %s (seq %d..%d)", len(seqs), room, seqs[0], seqs[-1])
     finally:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ..errors import PyRTCError
+from ..protocol.codes import ErrorCode
 
 __all__ = ["ClientError", "ConnectionLost", "Rejected", "IdentityMismatch"]
 
@@ -32,5 +33,5 @@ class IdentityMismatch(Rejected):
     """The server's certificate is not the one announced, pinned or remembered."""
 
     def __init__(self, message: str, *, seen: str, expected: str) -> None:
-        super().__init__("fingerprint_mismatch", message)
+        super().__init__(ErrorCode.FINGERPRINT_MISMATCH, message)
         self.seen, self.expected = seen, expected

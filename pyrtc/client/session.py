@@ -27,8 +27,10 @@ from typing import Any, TypeVar
 
 from .. import blob_id as ids
 from .. import protocol as p
-from .._compat import timeout as _timeout
+from ..filenames import display_name
 from ..protocol import limits as L
+from ..protocol.codes import ErrorCode
+from ..ratelimit import TokenBucket
 from .errors import ConnectionLost, IdentityMismatch, Rejected
 from .state import (
     ChatState,
@@ -48,7 +50,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Error codes after which reconnecting cannot help.
-_FATAL_HELLO = {"name_taken", "version_mismatch", "bad_message", "unexpected_message", "wrong_password"}
+_FATAL_HELLO = {ErrorCode.NAME_TAKEN, ErrorCode.VERSION_MISMATCH, ErrorCode.BAD_MESSAGE,
+                ErrorCode.UNEXPECTED_MESSAGE, ErrorCode.WRONG_PASSWORD}
 
 
 def parse_address(text: str, default_port: int) -> tuple[str, int]:
@@ -124,8 +127,7 @@ class ClientSession:
         self._watch: set[str] = set()  # rooms joined as a watcher (tail)
         self._connected = asyncio.Event()
         self._waiters: list[asyncio.Future[None]] = []  # woken after every applied event
-        self._welcome_rate: tuple[float, int] = (0.0, 0)
-        self._tokens, self._tokens_at = 0.0, 0.0
+        self._bucket = TokenBucket(0.0, 1)  # the server's flood control, learnt from Welcome
         self._pace_lock = asyncio.Lock()
         # Uploads beyond the server's default of 4 at once wait their turn instead of being
         # refused (a user may attach many files at once).
@@ -176,7 +178,7 @@ class ClientSession:
             ctx.verify_mode = ssl.CERT_NONE
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
-            async with _timeout(self._connect_timeout):
+            async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2,
                                                                ssl=ctx)
         except ssl.SSLError as exc:
@@ -199,7 +201,7 @@ class ClientSession:
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
                                       token=self._token, client=self._client, password=self._password)))
         try:
-            async with _timeout(self._connect_timeout):
+            async with asyncio.timeout(self._connect_timeout):
                 welcome = await self._read_welcome(reader)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
             writer.close()
@@ -220,8 +222,7 @@ class ClientSession:
         self._token = welcome.token
         if welcome.max_rate > 0:
             # A little under the server's rate: the two buckets' clocks differ slightly.
-            self._welcome_rate = (welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
-            self._tokens, self._tokens_at = float(self._welcome_rate[1]), time.monotonic()
+            self._bucket = TokenBucket(welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
         self._apply(welcome)
         self._connected.set()
         self._emit(Connected(self.address))
@@ -308,7 +309,7 @@ class ClientSession:
                             log.info("the server is now at %s:%d", *where)
                             self.host, self.port = where
                 except Rejected as exc:
-                    if isinstance(exc, IdentityMismatch) or (exc.code in _FATAL_HELLO and exc.code != "name_taken"):
+                    if isinstance(exc, IdentityMismatch) or (exc.code in _FATAL_HELLO and exc.code != ErrorCode.NAME_TAKEN):
                         self.fatal = exc
                         self._emit(Disconnected(str(exc), False))
                         self._fail_waiters(exc)
@@ -320,7 +321,7 @@ class ClientSession:
         assert self._reader is not None
         reader = self._reader
         while True:
-            async with _timeout(self._idle_timeout):
+            async with asyncio.timeout(self._idle_timeout):
                 data = await reader.read(L.MAX_FRAME)
             if not data:
                 return
@@ -400,7 +401,7 @@ class ClientSession:
                 fut.set_exception(exc)
                 fut.exception()  # a waiter may be gone (cancelled): no "never retrieved" noise
         for q in (*self._uploads.values(), *self._downloads.values()):
-            q.put_nowait(p.Error(code="connection_lost", message=str(exc)))
+            q.put_nowait(p.Error(code=ErrorCode.CONNECTION_LOST, message=str(exc)))
         if not keep_acks:
             acks, self._acks = self._acks, {}
             for ack in acks.values():
@@ -437,7 +438,7 @@ class ClientSession:
     async def _request(self, make: Callable[[int], p.Msg], timeout: float = 10.0) -> Any:
         if self.fatal is not None:
             raise self.fatal
-        async with _timeout(timeout):
+        async with asyncio.timeout(timeout):
             await self._connected.wait()
             rid = next(self._rids)
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -449,14 +450,14 @@ class ClientSession:
 
     async def wait_for(self, pred: Callable[[ChatState], bool], timeout: float | None = 5.0) -> None:
         """Wait until `pred(state)` holds (checked after every batch of frames)."""
-        async with _timeout(timeout):
+        async with asyncio.timeout(timeout):
             while not pred(self.state):
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._waiters.append(fut)
                 await fut
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
-        async with _timeout(timeout):
+        async with asyncio.timeout(timeout):
             await self._connected.wait()
 
     # ------------------------------------------------------------------ commands
@@ -511,7 +512,7 @@ class ClientSession:
         if len(text) > L.MAX_TEXT:
             raise ValueError(f"message is {len(text)} characters; the limit is {L.MAX_TEXT}")
         if room not in self.state.rooms:
-            raise Rejected("not_joined", f"join {room!r} first")
+            raise Rejected(ErrorCode.NOT_JOINED, f"join {room!r} first")
         await self._pace()
         cid = secrets.token_hex(8)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -520,23 +521,15 @@ class ClientSession:
         self._write(p.SendText(room=room, cid=cid, text=text))
         if timeout is None:
             return await fut
-        async with _timeout(timeout):
+        async with asyncio.timeout(timeout):
             return await fut
 
     async def _pace(self) -> None:
         """Stay under the server's flood control (its rate comes with Welcome), so a script
         piping a thousand lines is slowed down here instead of refused there."""
-        rate, burst = self._welcome_rate
-        if rate <= 0:
-            return
         async with self._pace_lock:  # one sender at a time takes tokens, in call order
-            now = time.monotonic()
-            self._tokens = min(float(burst), self._tokens + (now - self._tokens_at) * rate)
-            self._tokens_at = now
-            if self._tokens < 1.0:
-                await asyncio.sleep((1.0 - self._tokens) / rate)
-                self._tokens, self._tokens_at = 1.0, time.monotonic()
-            self._tokens -= 1.0
+            while not self._bucket.take():
+                await asyncio.sleep(self._bucket.delay())
 
     async def set_typing(self, room: str, typing: bool) -> None:
         self._write(p.SetTyping(room=room, typing=typing))
@@ -591,10 +584,10 @@ class ClientSession:
         path = Path(path)
         size = path.stat().st_size
         if self.state.max_file and size > self.state.max_file:
-            raise Rejected("file_too_large", f"{path.name} is {size} bytes; the server accepts up "
+            raise Rejected(ErrorCode.FILE_TOO_LARGE, f"{path.name} is {size} bytes; the server accepts up "
                                              f"to {self.state.max_file}")
         blob = await asyncio.to_thread(ids.of_file, path)
-        display = _display_name(name or path.name)
+        display = display_name(name or path.name)
         kind = mime or mimetypes.guess_type(display)[0] or "application/octet-stream"
         cid = "f" + blob[:15] + secrets.token_hex(4)
         tid = f"up-{cid}"
@@ -658,7 +651,7 @@ class ClientSession:
             while offset < size:
                 data = f.read(L.CHUNK_SIZE)
                 if not data:
-                    raise Rejected("file_changed", f"{path} became shorter while uploading")
+                    raise Rejected(ErrorCode.FILE_CHANGED, f"{path} became shorter while uploading")
                 writer = self._writer
                 if writer is None:
                     raise ConnectionLost("connection lost during upload")
@@ -724,7 +717,7 @@ class ClientSession:
             digest = hashed.hexdigest(size) or await asyncio.to_thread(ids.of_file, part)
             if digest != blob_id:
                 part.unlink()
-                raise Rejected("corrupt", "the downloaded file does not match its id (BLAKE3); try again")
+                raise Rejected(ErrorCode.CORRUPT, "the downloaded file does not match its id (BLAKE3); try again")
             os.replace(part, target)
         except Exception as exc:
             self._emit(TransferUpdate(tid, display, "down", 0, 0, "failed", str(exc), str(target)))
@@ -795,7 +788,7 @@ def _why(exc: BaseException) -> str:
 
 def _raise_if_error(msg: p.ServerMsg) -> None:
     if isinstance(msg, p.Error):
-        if msg.code == "connection_lost":
+        if msg.code == ErrorCode.CONNECTION_LOST:
             raise ConnectionLost(msg.message)
         raise Rejected(msg.code, msg.message)
 
@@ -815,10 +808,3 @@ class _RunningHash:
 
     def hexdigest(self, size: int) -> str | None:
         return self._h.hexdigest() if self.length == size else None
-
-
-def _display_name(name: str) -> str:
-    """What we offer as the file's name: printable, no folders, within the wire limit."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip() or "file"
-    return name[: L.MAX_FILE_NAME]

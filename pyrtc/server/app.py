@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import assert_never
 
 from .. import protocol as p
-from .._compat import assert_never
+from ..filenames import display_name
 from ..protocol import limits as L
+from ..protocol.codes import ErrorCode
 from ..store import (
     BlobError,
     BlobStore,
@@ -65,18 +67,6 @@ def escape_log(text: str, limit: int = 2000) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def clean_file_name(name: str) -> str:
-    """Display text for a file name: no path, no control characters, bounded length."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip().lstrip(".") or "file"
-    if len(name) > L.MAX_FILE_NAME:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext[:16] if dot else ""
-        keep = L.MAX_FILE_NAME - len(ext) - 2
-        name = (stem if dot else name)[:keep] + "…" + ("." + ext if ext else "")
-    return name
 
 
 @dataclass
@@ -188,12 +178,12 @@ class ChatServer:
         cfg = self.config
         if cfg.max_connections and len(self.conns) >= cfg.max_connections:
             log.warning("refusing %s: %d connections is the limit", conn.peer, cfg.max_connections)
-            conn.fail("server_full", f"the server is full ({cfg.max_connections} connections); try later")
+            conn.fail(ErrorCode.SERVER_FULL, f"the server is full ({cfg.max_connections} connections); try later")
             return
         if cfg.max_per_address and sum(1 for c in self.conns if c.ip == conn.ip) >= cfg.max_per_address:
             log.warning("refusing %s: %d connections from %s is the limit", conn.peer, cfg.max_per_address,
                         conn.ip)
-            conn.fail("too_many_connections", f"{cfg.max_per_address} connections from {conn.ip} are open "
+            conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, f"{cfg.max_per_address} connections from {conn.ip} are open "
                       "already; close some first")
             return
         self.conns.add(conn)
@@ -269,7 +259,7 @@ class ChatServer:
         try:
             if conn.name is None:
                 if not isinstance(msg, p.Hello):
-                    raise Refused("unexpected_message",
+                    raise Refused(ErrorCode.UNEXPECTED_MESSAGE,
                                   f"the first message must be hello, not {type(msg).__name__}",
                                   fatal=True)
                 self._hello(conn, msg)
@@ -288,12 +278,12 @@ class ChatServer:
             conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0))))
         except Exception:
             log.error("bug handling %s from %s", type(msg).__name__, conn.peer, exc_info=True)
-            conn.send(p.encode(p.Error(code="internal", message="the server failed on this request",
+            conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
                                        rid=getattr(msg, "rid", 0))))
 
     def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
         if isinstance(msg, _METERED) and not conn.allow():
-            raise Refused("slow_down", f"slow down: at most {self.config.max_rate:g} messages a second "
+            raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a second "
                           f"(bursts of {self.config.burst}); this one was not sent")
         match msg:
             case p.SendText():
@@ -329,7 +319,7 @@ class ChatServer:
             case p.Pong():
                 pass  # last_rx already moved
             case p.Hello():
-                raise Refused("unexpected_message", "hello was already received", fatal=True)
+                raise Refused(ErrorCode.UNEXPECTED_MESSAGE, "hello was already received", fatal=True)
             case _:
                 assert_never(msg)
 
@@ -345,9 +335,9 @@ class ChatServer:
 
         def answer() -> None:
             if fatal:
-                conn.fail("wrong_password", message, rid)
+                conn.fail(ErrorCode.WRONG_PASSWORD, message, rid)
             else:
-                conn.send(p.encode(p.Error(code="wrong_password", message=message, rid=rid)))
+                conn.send(p.encode(p.Error(code=ErrorCode.WRONG_PASSWORD, message=message, rid=rid)))
                 if conn.transport is not None and not conn.closed:
                     conn.transport.resume_reading()
 
@@ -355,7 +345,7 @@ class ChatServer:
 
     def _hello(self, conn: Connection, msg: p.Hello) -> None:
         if msg.version != p.PROTOCOL_VERSION:
-            raise Refused("version_mismatch",
+            raise Refused(ErrorCode.VERSION_MISMATCH,
                           f"this server speaks protocol version {p.PROTOCOL_VERSION}, "
                           f"the client {msg.version}; update the older one", fatal=True)
         if self.config.password_hash and not check_password(msg.password, self.config.password_hash):
@@ -365,7 +355,7 @@ class ChatServer:
         self._backoff.succeeded(conn.ip)
         hidden = invisible_in(msg.name)
         if hidden:
-            raise Refused("bad_name", f"the name {msg.name!r} holds invisible characters "
+            raise Refused(ErrorCode.BAD_NAME, f"the name {msg.name!r} holds invisible characters "
                           f"({', '.join(hidden)}); pick one without", fatal=True)
         keys = name_keys(msg.name)
         key = keys[0]
@@ -379,7 +369,7 @@ class ChatServer:
                 holder.abort()
             else:
                 same = holder.name if holder.name != msg.name else ""
-                raise Refused("name_taken",
+                raise Refused(ErrorCode.NAME_TAKEN,
                               f"the name {msg.name!r} is in use on this server"
                               + (f" (it looks like {same!r})" if same else "") + "; pick another",
                               fatal=True)
@@ -411,13 +401,13 @@ class ChatServer:
         if found is not None and found in conn.rooms:
             return found
         if found is None:
-            raise Refused("unknown_room", f"there is no room named {room!r}")
-        raise Refused("not_joined", f"join {found!r} first")
+            raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {room!r}")
+        raise Refused(ErrorCode.NOT_JOINED, f"join {found!r} first")
 
     def _member_room(self, conn: Connection, room: str) -> str:
         room = self._joined_room(conn, room)
         if room in conn.watching:
-            raise Refused("watching", f"you watch {room!r} without being a member; join it to post")
+            raise Refused(ErrorCode.WATCHING, f"you watch {room!r} without being a member; join it to post")
         return room
 
     def _create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
@@ -436,7 +426,7 @@ class ChatServer:
         room = self.store.find_room(msg.room)
         if room is None:
             names = ", ".join(n for n, *_ in self.store.rooms())
-            raise Refused("unknown_room", f"there is no room named {msg.room!r} (rooms: {names})")
+            raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {msg.room!r} (rooms: {names})")
         live = self.bus.room(room)
         locked = self.store.room_password(room)
         if locked and room not in conn.rooms and not self.store.members_named(room, [conn.name]):
@@ -617,7 +607,7 @@ class ChatServer:
         assert conn.name is not None
         room = self._member_room(conn, msg.room)
         if not self.store.message_exists(room, msg.seq):
-            raise Refused("unknown_message", f"there is no message {msg.seq} in {room!r}")
+            raise Refused(ErrorCode.UNKNOWN_MESSAGE, f"there is no message {msg.seq} in {room!r}")
         if self.store.set_reaction(room, msg.seq, msg.emoji, conn.name, msg.on):
             self.bus.publish(room, p.encode(p.Reacted(room=room, seq=msg.seq, emoji=msg.emoji,
                                                       name=conn.name, on=msg.on)))
@@ -630,7 +620,7 @@ class ChatServer:
         assert conn.name is not None
         room = self._member_room(conn, msg.room)
         if msg.size > self.config.max_file:
-            raise Refused("file_too_large",
+            raise Refused(ErrorCode.FILE_TOO_LARGE,
                           f"the file is {human_size(msg.size)}; this server accepts up to "
                           f"{human_size(self.config.max_file)} (server --max-file)")
         done = self.store.find_by_cid(room, conn.name, msg.cid)
@@ -646,8 +636,8 @@ class ChatServer:
         try:
             part = self.blobs.open_part(msg.blob_id, msg.size) if offset < msg.size else None
         except (BlobError, OSError) as exc:
-            raise Refused("file_busy" if isinstance(exc, BlobError) else "file", str(exc)) from exc
-        up = _Upload(room, msg.cid, clean_file_name(msg.name), msg.size, msg.mime[:127] or
+            raise Refused(ErrorCode.FILE_BUSY if isinstance(exc, BlobError) else ErrorCode.FILE, str(exc)) from exc
+        up = _Upload(room, msg.cid, display_name(msg.name), msg.size, msg.mime[:127] or
                      "application/octet-stream", msg.blob_id, msg.rid, offset, part)
         conn.uploads[msg.blob_id] = up
         conn.send(p.encode(p.UploadReady(blob_id=msg.blob_id, offset=offset, rid=msg.rid)))
@@ -661,25 +651,25 @@ class ChatServer:
         if blob_id in conn.uploads:
             return  # the same upload offered again (resume): it was counted when first offered
         if len(conn.uploads) >= cfg.max_uploads:
-            raise Refused("too_many_uploads", f"{len(conn.uploads)} uploads are in progress on this "
+            raise Refused(ErrorCode.TOO_MANY_UPLOADS, f"{len(conn.uploads)} uploads are in progress on this "
                           f"connection; this server allows {cfg.max_uploads} at once, finish one first")
         if cfg.max_files:
             shared = self.store.files_shared(conn.name, _DAY) + len(conn.uploads)
             if shared >= cfg.max_files:
-                raise Refused("file_quota", f"you shared {shared} files in the last 24 hours; this "
+                raise Refused(ErrorCode.FILE_QUOTA, f"you shared {shared} files in the last 24 hours; this "
                               f"server allows {cfg.max_files} per user (server --max-files)")
 
     def _file_chunk(self, conn: Connection, msg: p.FileChunk) -> None:
         up = conn.uploads.get(msg.blob_id)
         if not isinstance(up, _Upload) or up.finishing:
-            raise Refused("no_offer", "a file chunk came without a file offer; offer it first")
+            raise Refused(ErrorCode.NO_OFFER, "a file chunk came without a file offer; offer it first")
         assert up.part is not None
         try:
             up.received = up.part.write(msg.offset, msg.data)
         except (BlobError, OSError) as exc:
             up.part.close()
             del conn.uploads[msg.blob_id]
-            raise Refused(exc.code if isinstance(exc, BlobError) else "file", str(exc)) from exc
+            raise Refused(exc.code if isinstance(exc, BlobError) else ErrorCode.FILE, str(exc)) from exc
         if up.received == up.size:
             up.finishing = True
             up.part.close()
@@ -693,7 +683,7 @@ class ChatServer:
         except (BlobError, OSError) as exc:
             conn.uploads.pop(up.blob_id, None)
             log.warning("upload %s from %s failed: %s", up.name, conn.name, exc)
-            conn.send(p.encode(p.Error(code="file", message=str(exc), rid=up.rid)))
+            conn.send(p.encode(p.Error(code=ErrorCode.FILE, message=str(exc), rid=up.rid)))
             return
         conn.uploads.pop(up.blob_id, None)
         mime = up.mime
@@ -712,10 +702,10 @@ class ChatServer:
 
     def _fetch_file(self, conn: Connection, msg: p.FetchFile) -> None:
         if not self.store.file_known(msg.blob_id) or not self.blobs.has(msg.blob_id):
-            raise Refused("no_file", f"no file with id {msg.blob_id}")
+            raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")
         size = self.blobs.size(msg.blob_id)
         if msg.offset > size:
-            raise Refused("bad_range", f"offset {msg.offset} is past the end of the file ({size})")
+            raise Refused(ErrorCode.BAD_RANGE, f"offset {msg.offset} is past the end of the file ({size})")
         end = size if msg.length is None else min(size, msg.offset + msg.length)
         conn.spawn(self._send_file(conn, msg.blob_id, msg.offset, end, msg.rid))
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sized
 from typing import TYPE_CHECKING, Protocol, cast
 
 from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
+from ..ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from .app import ChatServer
@@ -85,8 +86,7 @@ class Connection(asyncio.Protocol):
         self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
         self.last_rx = clock()
         self.last_ping = 0.0
-        self.tokens = float(server.config.burst)  # flood control bucket
-        self.tokens_at = clock()
+        self.bucket = TokenBucket(server.config.max_rate, server.config.burst, clock)  # flood control
         self.closed = False
         self._decoder = server_decoder()
         self.out: list[bytes] = []  # frames queued this loop iteration (flush scheduled when non-empty)
@@ -228,16 +228,7 @@ class Connection(asyncio.Protocol):
 
     def allow(self) -> bool:
         """Take one token from the flood-control bucket (refilled at max_rate per second)."""
-        cfg = self.server.config
-        if cfg.max_rate <= 0:
-            return True
-        now = self._clock()
-        self.tokens = min(float(cfg.burst), self.tokens + (now - self.tokens_at) * cfg.max_rate)
-        self.tokens_at = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
+        return self.bucket.take()
 
     def spawn(self, coro: object) -> None:
         """Run a per-connection task that dies with the connection."""

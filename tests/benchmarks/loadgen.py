@@ -91,7 +91,7 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
                 c.confirmed.clear()
                 try:
                     await asyncio.wait_for(c.confirmed.wait(), 1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     c.outstanding = 0  # a lost confirmation must not stall the run
 
     async def steady(c: Adapter, rate: float, offset: float) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import msgspec
 import pytest
 
 import pyrtc.protocol as p
-from pyrtc._compat import timeout
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
@@ -23,7 +23,7 @@ async def _raw_exchange(server: ChatServer, payload: bytes, hello: bool) -> list
     writer.write(payload)
     dec = p.client_decoder()
     out: list[p.ServerMsg] = []
-    async with timeout(5):
+    async with asyncio.timeout(5):
         while data := await reader.read(65536):  # until the server closes
             out += dec.feed(data)
     writer.close()
@@ -82,17 +82,17 @@ async def test_silent_connection_is_pinged_then_dropped(tmp_path: Path, clock: F
         reader, writer = await raw_open(host, port)
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="halfopen")))
         dec = p.client_decoder()
-        async with timeout(5):
+        async with asyncio.timeout(5):
             assert isinstance(dec.feed(await reader.read(65536))[0], p.Welcome)
         async with ClientSession(host, port, "ann") as ann:  # answers pings: stays
             clock.advance(11)
             srv.sweep()
-            async with timeout(5):
+            async with asyncio.timeout(5):
                 assert any(isinstance(m, p.Ping) for m in dec.feed(await reader.read(65536)))
             await ann.ping()
             clock.advance(25)
             srv.sweep()
-            async with timeout(5):
+            async with asyncio.timeout(5):
                 while await reader.read(65536):  # closed by the server
                     pass
             assert {c.name for c in srv.conns} == {"ann"}

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 import pyrtc.protocol as p
-from pyrtc._compat import timeout
 from pyrtc.client import ClientSession, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
@@ -61,7 +60,7 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
         writer.write(p.encode(p.FileChunk(blob_id=digest, offset=off, data=data[off:off + L.CHUNK_SIZE])))
     writer.write(p.encode(p.Ping(nonce=7)))
     dec = p.client_decoder()
-    async with timeout(5):  # the pong proves every chunk before it was handled
+    async with asyncio.timeout(5):  # the pong proves every chunk before it was handled
         while not any(isinstance(m, p.Pong) for m in dec.feed(await reader.read(65536))):
             pass
     writer.transport.abort()
@@ -137,7 +136,7 @@ async def test_raw_ten_thousand_character_name_is_a_clear_error(server: ChatServ
                                       blob_id="a" * 64)))
     dec = p.client_decoder()
     got: list[p.ServerMsg] = []
-    async with timeout(5):
+    async with asyncio.timeout(5):
         while not any(isinstance(m, p.Error) for m in got):
             got += dec.feed(await reader.read(65536))
     err = next(m for m in got if isinstance(m, p.Error))
@@ -224,7 +223,7 @@ async def test_uploads_in_progress_per_connection_are_limited(tmp_path: Path) ->
                      + p.encode(offers[0]) + p.encode(p.Ping(nonce=7)))  # a resume is no new upload
         dec = p.client_decoder()
         got: list[p.ServerMsg] = []
-        async with timeout(10):
+        async with asyncio.timeout(10):
             while not any(isinstance(m, p.Pong) for m in got):
                 got += dec.feed(await reader.read(1 << 16))
         ready = [m.rid for m in got if isinstance(m, p.UploadReady)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from pyrtc._compat import timeout
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
@@ -72,7 +71,7 @@ async def test_resent_message_is_stored_once(tmp_path: Path) -> None:
         for _ in range(2):
             writer.write(p.encode(p.SendText(room="General", cid="same", text="once")))
         acks: list[p.Acked] = []
-        async with timeout(5):
+        async with asyncio.timeout(5):
             while len(acks) < 2:
                 acks += [m for m in dec.feed(await reader.read(65536)) if isinstance(m, p.Acked)]
         assert acks[0].seq == acks[1].seq == 1

@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 
-from pyrtc._compat import timeout
 from pyrtc.server import ChatServer
 from pyrtc.server.connection import Connection
 from pyrtc.store import StoredMessage
@@ -68,7 +67,7 @@ async def drive(srv: ChatServer, out: Path, clients: int, seconds: float, **kw: 
     for k, v in kw.items():
         args += [f"--{k}", str(v)]
     proc = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
-    async with timeout(seconds + 150):
+    async with asyncio.timeout(seconds + 150):
         _, err = await proc.communicate()
     print(err.decode(errors="replace"))
     assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
@@ -78,7 +77,7 @@ async def drive(srv: ChatServer, out: Path, clients: int, seconds: float, **kw: 
 
 async def quiet(srv: ChatServer) -> None:
     """Wait until the server has seen every connection go and finished their tasks."""
-    async with timeout(30):
+    async with asyncio.timeout(30):
         while srv.conns or srv.online or any(live.listeners for live in srv.bus.rooms()):
             await asyncio.sleep(0.1)
     await asyncio.sleep(0.3)  # coalesced presence and receipt flushes run out

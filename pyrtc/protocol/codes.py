@@ -1,0 +1,51 @@
+"""Every error code an `Error` frame (or a client-side failure) can carry, in one place.
+
+Both ends compare against these names, never against string literals typed again. The
+values are the wire strings: never renamed (an older peer may still send them).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ErrorCode"]
+
+
+class ErrorCode(StrEnum):
+    # framing and protocol
+    PROTOCOL = "protocol"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BAD_MESSAGE = "bad_message"
+    VERSION_MISMATCH = "version_mismatch"
+    UNEXPECTED_MESSAGE = "unexpected_message"
+    INTERNAL = "internal"
+    SERVER = "server"
+    # handshake and identity
+    NAME_TAKEN = "name_taken"
+    BAD_NAME = "bad_name"
+    WRONG_PASSWORD = "wrong_password"
+    FINGERPRINT_MISMATCH = "fingerprint_mismatch"
+    # connection limits
+    SERVER_FULL = "server_full"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    SLOW_DOWN = "slow_down"
+    # rooms and messages
+    UNKNOWN_ROOM = "unknown_room"
+    NOT_JOINED = "not_joined"
+    WATCHING = "watching"
+    UNKNOWN_MESSAGE = "unknown_message"
+    # files
+    FILE = "file"
+    FILE_TOO_LARGE = "file_too_large"
+    FILE_QUOTA = "file_quota"
+    FILE_BUSY = "file_busy"
+    TOO_MANY_UPLOADS = "too_many_uploads"
+    NO_OFFER = "no_offer"
+    NO_FILE = "no_file"
+    BAD_RANGE = "bad_range"
+    # store
+    STORE = "store"
+    # client side only: never on the wire
+    CONNECTION_LOST = "connection_lost"
+    CORRUPT = "corrupt"
+    FILE_CHANGED = "file_changed"
