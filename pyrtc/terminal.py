@@ -76,8 +76,6 @@ def printer(me: Callable[[], str], out: Callable[[str], None]) -> Callable[[Even
                     out(_line(m))
                 online = ", ".join(sorted(x.name for x in ev.members if x.online))
                 out(f"-- joined {ev.room}; online: {online or 'nobody'}")
-            case p.MemberJoined():
-                out(f"-- {ev.member.name} joined {ev.room}")
             case p.MembersChanged() if any(m.name != me() for m in ev.joined):
                 out(f"-- {', '.join(m.name for m in ev.joined if m.name != me())} joined {ev.room}")
             case p.MemberLeft():

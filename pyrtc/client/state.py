@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal, Union, assert_never
 
 from .. import protocol as p
 
@@ -304,13 +304,6 @@ class ChatState:
                 room.version += 1
             case p.Left():
                 self.rooms.pop(event.room, None)
-            case p.MemberJoined():
-                room = self.rooms.get(event.room)
-                if room is not None:
-                    info = event.member
-                    room.members[info.name] = MemberView(info.name, info.online, info.delivered,
-                                                         info.read)
-                    room.version += 1
             case p.MembersChanged():
                 room = self.rooms.get(event.room)
                 if room is not None:
@@ -330,13 +323,6 @@ class ChatState:
                     if room.members.pop(event.name, None) is not None:
                         room.member_count = max(len(room.members), room.member_count - 1)
                     room.typing.discard(event.name)
-                    room.version += 1
-            case p.Presence():
-                room = self.rooms.get(event.room)
-                if room is not None:
-                    room.members.setdefault(event.name, MemberView(event.name)).online = event.online
-                    if not event.online:
-                        room.typing.discard(event.name)
                     room.version += 1
             case p.Welcome():
                 self.me, self.server, self.max_file = event.name, event.server, event.max_file
@@ -375,7 +361,7 @@ class ChatState:
             case p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong():
                 pass  # answers to requests: the session hands them to whoever asked
             case _:
-                self.version -= 1
+                assert_never(event)
 
     def _add_posted(self, room: RoomView, posted: p.Posted) -> None:
         if posted.seq in room.by_seq:

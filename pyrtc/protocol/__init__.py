@@ -6,8 +6,6 @@ from . import limits as limits
 from .errors import BadMessage as BadMessage
 from .errors import FrameTooLarge as FrameTooLarge
 from .errors import ProtocolError as ProtocolError
-from .errors import UnexpectedMessage as UnexpectedMessage
-from .errors import VersionMismatch as VersionMismatch
 from .framing import FrameDecoder as FrameDecoder
 from .framing import client_decoder as client_decoder
 from .framing import encode as encode
@@ -18,8 +16,7 @@ from .messages import *  # noqa: F403
 from .messages import __all__ as _messages_all
 
 __all__ = [
-    "limits", "BadMessage", "FrameTooLarge", "ProtocolError", "UnexpectedMessage",
-    "VersionMismatch", "FrameDecoder", "client_decoder", "encode", "encode_head",
+    "limits", "BadMessage", "FrameTooLarge", "ProtocolError", "FrameDecoder", "client_decoder", "encode", "encode_head",
     "server_decoder",
     "PROTOCOL_VERSION", *_messages_all,
 ]

@@ -3,16 +3,14 @@
     PyRTCError
     └── ProtocolError          (code: the wire code put in the Error frame)
         ├── FrameTooLarge      length prefix over MAX_FRAME
-        ├── BadMessage         undecodable body, unknown type, a field out of its limits
-        ├── VersionMismatch    peer speaks another protocol version
-        └── UnexpectedMessage  a valid message at the wrong time (e.g. before hello)
+        └── BadMessage         undecodable body, unknown type, a field out of its limits
 """
 
 from __future__ import annotations
 
 from ..errors import PyRTCError
 
-__all__ = ["ProtocolError", "FrameTooLarge", "BadMessage", "VersionMismatch", "UnexpectedMessage"]
+__all__ = ["ProtocolError", "FrameTooLarge", "BadMessage"]
 
 
 class ProtocolError(PyRTCError):
@@ -27,11 +25,3 @@ class FrameTooLarge(ProtocolError):
 
 class BadMessage(ProtocolError):
     code = "bad_message"
-
-
-class VersionMismatch(ProtocolError):
-    code = "version_mismatch"
-
-
-class UnexpectedMessage(ProtocolError):
-    code = "unexpected_message"

@@ -26,7 +26,7 @@ __all__ = [
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
-    "Welcome", "RoomList", "Joined", "Left", "MemberJoined", "MembersChanged", "MemberLeft", "Presence", "Acked",
+    "Welcome", "RoomList", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
     "ClientMsg", "ServerMsg",
@@ -263,11 +263,6 @@ class Left(Msg, frozen=True, tag="left"):
     rid: int = 0
 
 
-class MemberJoined(Msg, frozen=True, tag="member_joined"):
-    room: str
-    member: MemberInfo
-
-
 class MembersChanged(Msg, frozen=True, tag="members_changed"):
     """Joins and presence changes of a room, coalesced over a short window: in a big room
     one frame per change to every member would be n² frames."""
@@ -281,14 +276,6 @@ class MembersChanged(Msg, frozen=True, tag="members_changed"):
 class MemberLeft(Msg, frozen=True, tag="member_left"):
     room: str
     name: str
-
-
-class Presence(Msg, frozen=True, tag="presence"):
-    """A member of `room` came online or went offline (still a member)."""
-
-    room: str
-    name: str
-    online: bool
 
 
 class Acked(Msg, frozen=True, tag="acked"):
@@ -367,7 +354,7 @@ ClientMsg = Union[
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
 ]
 ServerMsg = Union[
-    Welcome, RoomList, Joined, Left, MemberJoined, MemberLeft, Presence, Posted, Acked, Typing,
+    Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
     MembersChanged,
 ]
