@@ -103,7 +103,6 @@ class ChatWindow:
         self.tones = TonePlayer(muted=bool(opts.settings.get("muted", False)))
         self.current: str | None = None
         self.frame = 0
-        self.frame_times: list[float] = []
         self._rows: dict[int, _Row] = {}
         self._drawn_room: str | None = None
         self._drawn_version = -1
@@ -1065,9 +1064,6 @@ class ChatWindow:
                 dpg.render_dearpygui_frame()
                 self.after_frame()
                 self.frame += 1
-                self.frame_times.append(time.perf_counter() - t0)
-                if len(self.frame_times) > 5000:
-                    del self.frame_times[:2500]
         finally:
             self.close()
         return 0
