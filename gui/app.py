@@ -116,7 +116,6 @@ class ChatWindow:
         self._stick_bottom = True
         self.mode = "starting"  # starting -> picking -> connecting -> chatting
         self.picker_entries: list[ServerEntry] = []
-        self.notice = ""
         self.me = ""
         self.addresses: list[str] = []
         self.browse_started = 0.0
@@ -631,7 +630,6 @@ class ChatWindow:
         self._hits = self.handle.submit(self.handle.session.search(self.current, query.strip()))
 
     def show_error(self, text: str) -> None:
-        self.notice = text
         dpg.set_value("status_text", text)
 
     # ------------------------------------------------------------------ per frame
