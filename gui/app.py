@@ -830,7 +830,7 @@ class ChatWindow:
             kw = {"parent": "rows", "before": before}
         with dpg.group(horizontal=True, **kw) as group:
             self._avatar(m.sender, 36)
-            with dpg.group() as body:
+            with dpg.group():
                 with dpg.group(horizontal=True):
                     dpg.add_text(m.sender, color=pal.own if own else pal.text)
                     dpg.bind_item_font(dpg.last_item(), self.bold)
@@ -848,7 +848,6 @@ class ChatWindow:
                 with dpg.group(horizontal=True) as reactions:
                     pass
         row = _Row(m.seq, group, status, reactions)
-        dpg.set_item_user_data(group, {"seq": m.seq, "body": body})
         self._update_row(row, m, sig)
         return row
 
@@ -903,7 +902,6 @@ class ChatWindow:
             if tag is not None and dpg.does_item_exist(tag):
                 w, h = dpg.get_item_width(tag), dpg.get_item_height(tag)
                 img = dpg.add_image(tag, width=w, height=h)
-                dpg.set_item_user_data(img, info.thumb_id)
                 with dpg.item_handler_registry() as reg:
                     dpg.add_item_clicked_handler(callback=lambda s, a, u: self.open_picture(u), user_data=info)
                 dpg.bind_item_handler_registry(img, reg)
