@@ -85,7 +85,6 @@ class GuiOptions:
 
 @dataclass
 class _Row:
-    seq: int
     group: int | str
     status: int | str | None = None
     reactions: int | str | None = None
@@ -847,7 +846,7 @@ class ChatWindow:
                         dpg.configure_item(t, color=pal.warn)
                 with dpg.group(horizontal=True) as reactions:
                     pass
-        row = _Row(m.seq, group, status, reactions)
+        row = _Row(group, status, reactions)
         self._update_row(row, m, sig)
         return row
 
