@@ -762,10 +762,9 @@ class ChatWindow:
                 if m.online:
                     dpg.add_text("●", color=pal.ok)
 
-    def _avatar(self, name: str, size: int, parent: int | str = 0) -> int | str:
+    def _avatar(self, name: str, size: int) -> int | str:
         colour = avatar_color(name)
-        kw = {"parent": parent} if parent else {}
-        with dpg.drawlist(size, size, **kw) as d:
+        with dpg.drawlist(size, size) as d:
             r = size / 2
             dpg.draw_circle((r, r), r - 1, fill=colour, color=colour)
             text = initials(name)
