@@ -24,10 +24,10 @@ Cond = Callable[[ChatWindow], bool]
 def rows(w: ChatWindow) -> dict[int, dict[str, Any]]:
     """What is drawn for each message of the current room."""
     out: dict[int, dict[str, Any]] = {}
-    room = w.state.rooms.get(w.current or "")
+    room = w.state.rooms.get(w.focus.room or "")
     if room is None:
         return out
-    for key, row in w._rows.items():
+    for key, row in w.messages.rows.items():
         if key <= 0 or not dpg.does_item_exist(row.group):
             continue
         msg = room.by_seq.get(key)
@@ -76,11 +76,12 @@ def _area(item: Any) -> list[float]:
 
 
 def dump(w: ChatWindow, out: Path, name: str) -> None:
-    data = {"frame": w.frame, "theme": w.palette.name, "bg": list(w.palette.bg), "read": list(w.palette.read),
+    data = {"frame": w.frame, "theme": w.theme.palette.name, "bg": list(w.theme.palette.bg),
+            "read": list(w.theme.palette.read),
             "typing": dpg.get_value("typing_line"), "messages_rect": _area("messages"),
             "rows": rows(w), "me": w.state.me, "tones": w.tones.played,
             "transfers": {k: [t.state, t.done, t.size] for k, t in w.state.transfers.items()},
-            "current": w.current, "joined": sorted(w.state.rooms),
+            "current": w.focus.room, "joined": sorted(w.state.rooms),
             "password_prompt": [dpg.is_item_shown("room_password"), dpg.get_value("room_password_text"),
                                 dpg.get_value("room_password_error")]}
     (out / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1))
@@ -107,7 +108,7 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     phase("a")
     (out / "frames-a").write_text(str(w.frame - seen_at))
     dpg.set_value("input", "hi from carol")
-    w.send_input()
+    w.commands.send_input()
     yield drawn(lambda r: r["text"] == "hi from carol" and r["status"] == "delivered")
     phase("b")
     yield drawn(lambda r: r["text"] == "hi from carol" and r["status"] == "read")
@@ -126,16 +127,16 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     phase("g")
     w.toggle_theme()
     # A locked room: the window asks for its password, says when it is wrong, then joins.
-    w.join_room("Board")
+    w.commands.join_room("Board")
     yield lambda w: dpg.is_item_shown("room_password")
     dpg.set_value("room_password_input", "nope")
-    w.join_with_password()
+    w.commands.join_with_password()
     yield lambda w: dpg.get_value("room_password_error") == "That is not its password."
     yield from shot("room-password")
     phase("h")
     dpg.set_value("room_password_input", "quarterly")
-    w.join_with_password()
-    yield lambda w: w.current == "Board" and not dpg.is_item_shown("room_password")
+    w.commands.join_with_password()
+    yield lambda w: w.focus.room == "Board" and not dpg.is_item_shown("room_password")
     phase("i")
     dpg.stop_dearpygui()
 
