@@ -51,11 +51,11 @@ class ChatWindow:
         self.theme = Theme(opts.settings)
         self.tones = TonePlayer(muted=bool(opts.settings.get("muted", False)))
         self.bg = Background(on_error=lambda exc: self.show_error(str(exc)))
-        self.password = RoomPassword()
+        self.room_password = RoomPassword()
         self.name_prompt = NamePrompt()
         self.identity = IdentityWarning()
         self.picker = Picker(self.theme)
-        self.commands = Commands(self.state, self.bg, self.focus, self.password, self.show_error,
+        self.commands = Commands(self.state, self.bg, self.focus, self.room_password, self.show_error,
                                  kiosk=opts.kiosk)
         self.pictures = Pictures(self.bg, self.commands.download)
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
@@ -83,7 +83,7 @@ class ChatWindow:
         self._build_main()
         self.picker.build(choose=self.startup.connect_entry, host=self.startup.host_here,
                           address=self.startup.connect_to_text)
-        self.password.build(self.theme.palette, join=self.commands.join_with_password)
+        self.room_password.build(self.theme.palette, join=self.commands.join_with_password)
         self.identity.build()
         self.name_prompt.build(self.theme.palette, chosen=self.startup.name_chosen)
         self._apply_theme()

@@ -138,7 +138,7 @@ class Startup:
     def _not_found(self, exc: BaseException) -> None:
         self._show_error(f"cannot host here: {exc}" if self._hosting else str(exc))
 
-    def _searching_hosts(self) -> None:
+    def _hosting_started(self) -> None:
         self.mode = "connecting"
         self._picker.say("Starting a server here…")
 
@@ -252,7 +252,7 @@ class Startup:
         self._bg.post(lambda: self._picker.say(text))
         if self.opts.kiosk or self.opts.host_if_none:
             self._hosting = True
-            self._bg.post(self._searching_hosts)
+            self._bg.post(self._hosting_started)
             return True
         why = await diagnose(self._addresses)
         self._bg.post(lambda: self._picker.say(text + "\n\nWhy:\n" + "\n".join(f"• {line}" for line in why)))
