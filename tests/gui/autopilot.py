@@ -141,6 +141,31 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     dpg.stop_dearpygui()
 
 
+def stepper(script: Callable[[ChatWindow], Generator[Cond, None, None]], timeout: float,
+            on_timeout: Callable[[ChatWindow], None], ready: Cond = lambda w: True) -> Callable[[ChatWindow], None]:
+    """An on_frame hook that steps through `script`: each condition it yields is checked once a
+    frame (while `ready` holds) until it is true; past `timeout` s, `on_timeout` and the end."""
+    steps: list[Generator[Cond, None, None]] = []
+    current: list[Cond] = []
+    deadline = time.monotonic() + timeout
+
+    def on_frame(w: ChatWindow) -> None:
+        if not steps:
+            steps.append(script(w))
+            current.append(next(steps[0]))
+        if time.monotonic() > deadline:
+            on_timeout(w)
+            dpg.stop_dearpygui()
+            return
+        if ready(w) and current[0](w):
+            try:
+                current[0] = next(steps[0])
+            except StopIteration:
+                pass
+
+    return on_frame
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
@@ -149,24 +174,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=90)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    steps: list[Generator[Cond, None, None]] = []
-    current: list[Cond] = []
-    deadline = time.monotonic() + args.timeout
-
-    def on_frame(w: ChatWindow) -> None:
-        if not steps:
-            steps.append(script(w, args.out))
-            current.append(next(steps[0]))
-        if time.monotonic() > deadline:
-            dump(w, args.out, "timeout")
-            dpg.stop_dearpygui()
-            return
-        if w.mode == "chatting" and current[0](w):
-            try:
-                current[0] = next(steps[0])
-            except StopIteration:
-                pass
-
+    on_frame = stepper(lambda w: script(w, args.out), args.timeout, lambda w: dump(w, args.out, "timeout"),
+                       ready=lambda w: w.mode == "chatting")
     opts = GuiOptions(server=args.server, name=args.name, settings=Settings(args.out / "settings.json"),
                       on_frame=on_frame)
     ChatWindow(opts).run()

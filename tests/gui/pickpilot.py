@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import dearpygui.dearpygui as dpg
 from pyrtc.client.settings import Settings
 from pyrtc.gui import ChatWindow, GuiOptions
 
-Cond = Callable[[ChatWindow], bool]
+from .autopilot import Cond, stepper
 
 
 def listed() -> list[Any]:
@@ -70,24 +69,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=60)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    steps: list[Generator[Cond, None, None]] = []
-    current: list[Cond] = []
-    deadline = time.monotonic() + args.timeout
 
-    def on_frame(w: ChatWindow) -> None:
-        if not steps:
-            steps.append(script(w, args))
-            current.append(next(steps[0]))
-        if time.monotonic() > deadline:
-            (args.out / "timeout").write_text(f"mode={w.mode} picker={dpg.get_value('picker_status')!r}")
-            dpg.stop_dearpygui()
-            return
-        if current[0](w):
-            try:
-                current[0] = next(steps[0])
-            except StopIteration:
-                pass
+    def timed_out(w: ChatWindow) -> None:
+        (args.out / "timeout").write_text(f"mode={w.mode} picker={dpg.get_value('picker_status')!r}")
 
+    on_frame = stepper(lambda w: script(w, args), args.timeout, timed_out)
     opts = GuiOptions(name="Carol", interfaces=[args.interface], data_dir=args.data_dir,
                       settings=Settings(args.out / "settings.json"), on_frame=on_frame)
     ChatWindow(opts).run()
