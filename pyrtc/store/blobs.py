@@ -108,11 +108,6 @@ class BlobStore:
             os.replace(tmp, target)
         return blob_id
 
-    def read(self, blob_id: str, offset: int, length: int) -> bytes:
-        with open(self.path(blob_id), "rb") as f:
-            f.seek(offset)
-            return f.read(length)
-
     def stored(self) -> list[Path]:
         """Every stored body's path (maintenance: the id upgrade in `rehash`)."""
         return sorted(q for q in self._blobs.glob("??/*") if q.is_file() and _HEX64.fullmatch(q.name))
