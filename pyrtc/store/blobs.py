@@ -71,11 +71,6 @@ class BlobStore:
         self._writing.add(path)
         return writer
 
-    def write(self, blob_id: str, size: int, offset: int, data: bytes) -> int:
-        """Append one chunk at `offset` (must be where the .part ends); returns the new length."""
-        with self.open_part(blob_id, size) as part:
-            return part.write(offset, data)
-
     def finish(self, blob_id: str, size: int, digest: str | None = None) -> Path:
         """Check the hash of a complete .part and move it into place. `digest`: the hash
         already computed while the chunks came in; without it the file is read again (slow:
