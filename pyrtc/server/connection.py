@@ -26,6 +26,7 @@ from typing import Protocol, cast
 
 from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
 from ..ratelimit import TokenBucket
+from .uploads import Upload
 
 __all__ = ["Connection", "Handler", "Settings", "send_to_all"]
 
@@ -102,7 +103,7 @@ class Connection(asyncio.Protocol):
         self.token = ""
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
-        self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
+        self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0
         self.bucket = TokenBucket(server.config.max_rate, server.config.burst, clock)  # flood control

@@ -56,7 +56,7 @@ class Files:
             return
         self._check_quota(conn, msg.blob_id)
         old = conn.uploads.pop(msg.blob_id, None)
-        if isinstance(old, Upload) and old.part is not None:
+        if old is not None and old.part is not None:
             old.part.close()  # offered again on this connection: resumes from what is written
         offset = shared.blobs.begin(msg.blob_id, msg.size)
         try:
@@ -87,7 +87,7 @@ class Files:
 
     def chunk(self, conn: Connection, msg: p.FileChunk) -> None:
         up = conn.uploads.get(msg.blob_id)
-        if not isinstance(up, Upload) or up.finishing:
+        if up is None or up.finishing:
             raise Refused(ErrorCode.NO_OFFER, "a file chunk came without a file offer; offer it first")
         assert up.part is not None
         try:
@@ -130,7 +130,7 @@ class Files:
     def release(self, conn: Connection) -> None:
         """`conn` closed: its uploads stop where they are."""
         for up in conn.uploads.values():
-            if isinstance(up, Upload) and up.part is not None:
+            if up.part is not None:
                 up.part.close()  # what arrived stays in the .part: a later offer resumes it
 
     def fetch(self, conn: Connection, msg: p.FetchFile) -> None:
