@@ -12,6 +12,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 
 import platformdirs
@@ -93,13 +94,17 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
         with self.lock:  # type: ignore[union-attr]
             lines, self._lines = self._lines, []
             if self.stream is None:
-                self.stream = self._open()
+                self.stream = self._open_stream()
             if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
                 self.doRollover()
                 if self.stream is None:  # with delay=True the rollover leaves it closed
-                    self.stream = self._open()
+                    self.stream = self._open_stream()
             self.stream.write("".join(lines))
             self.stream.flush()
+
+    def _open_stream(self) -> TextIOWrapper:
+        # What FileHandler's own (private) opener does, from the handler's public settings.
+        return open(self.baseFilename, "a", encoding=self.encoding, errors=self.errors)
 
     def close(self) -> None:
         self.flush()
@@ -114,8 +119,9 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     Lines are written in batches (`flush_logs`, twice a second, and at exit): a file write per
     chat message cost the server ~12% of its time, and a writer thread would take the GIL
     from the event loop (milliseconds of latency)."""
-    # The logging HOWTO's optimisations: no caller lookup, thread or process names per record.
-    logging._srcfile = None
+    # The logging HOWTO's optimisations: no thread or process names per record. Its caller-lookup
+    # switch is a private name of logging; chat.log does not need it, since its lines skip
+    # LogRecords altogether (chatlog.attach below), and the other records are few.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_dir.mkdir(parents=True, exist_ok=True)
     main_file = BatchedFileHandler(log_dir / f"pyrtc-{role}.log")
