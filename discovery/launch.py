@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pyrtc.server import ServerConfig
 
 from .browse import browse_once, find_servers, probe
+from .conflicts import IMPOSTOR
 from .hosting import AnnouncedServer
 from .known import KnownServers
 from .records import ServerEntry
@@ -52,7 +53,9 @@ async def find_or_host(
     on_found: Found | None = None,
 ) -> Launch:
     """One compatible server -> it; several -> `pick`; none -> host one (if allowed).
-    Remembered servers that answer over TCP count too (servers beyond the subnet).
+    Remembered servers that answer over TCP count too (servers beyond the subnet). An
+    impostor (another certificate claiming a pinned server's id) is never offered; servers
+    that claim one id with nothing pinned are all offered to `pick`, with a warning logged.
     `on_found` sees everything found before the choice, also what is not offered (a window
     lists those greyed out)."""
     found = await find_servers(addresses, browse_time, KnownServers().entries())
@@ -60,7 +63,7 @@ async def find_or_host(
         on_found(found)
     usable = [e for e in found if e.compatible and e.reachable]
     for e in found:
-        if not e.compatible:
+        if not e.compatible and e.conflict != IMPOSTOR:  # find_servers has warned of impostors
             log.warning("%s speaks protocol version %d; not offered", e.name, e.version)
     chosen: ServerEntry | None = None
     if len(usable) == 1:
@@ -95,7 +98,8 @@ async def host_server(server_config: ServerConfig, addresses: list[str] | None) 
 
 
 async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:
-    """Where the server with `entry`'s id is now (it may have come back on another port)."""
+    """Where the server with `entry`'s id and certificate is now (it may have come back on
+    another port); never a server that merely claims its id."""
     alive = await probe(entry.addresses, entry.port)
     if alive:
         return alive[0], entry.port

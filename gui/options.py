@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pyrtc.client.settings import Settings
 from pyrtc.server import DEFAULT_PORT
-
-if TYPE_CHECKING:
-    from .app import ChatWindow
 
 __all__ = ["GuiOptions"]
 
@@ -31,6 +28,8 @@ class GuiOptions:
     settings: Settings = field(default_factory=Settings)
     width: int = 1100
     height: int = 720
-    on_frame: Callable[[ChatWindow], None] | None = None  # tests drive the window through this
+    # Tests drive the window through this; it gets the ChatWindow (Any: the options module
+    # may not import the window that imports it).
+    on_frame: Callable[[Any], None] | None = None
     tls: bool = True
     fingerprint: str | None = None

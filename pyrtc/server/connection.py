@@ -22,15 +22,13 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Iterable, Sized
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
 from ..ratelimit import TokenBucket
+from .uploads import Upload
 
-if TYPE_CHECKING:
-    from .app import ChatServer
-
-__all__ = ["Connection", "send_to_all"]
+__all__ = ["Connection", "Handler", "Settings", "send_to_all"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +66,30 @@ def _tls_layer(transport: asyncio.BaseTransport) -> _TlsLayer | None:
     return cast(_TlsLayer, layer)
 
 
+class Settings(Protocol):
+    """The server settings a connection reads (`ServerConfig` has them)."""
+
+    max_backlog: int
+    max_rate: float
+    burst: int
+
+
+class Handler(Protocol):
+    """What a connection needs of the server: told when it opens and closes, given each
+    message it decodes. Nothing else: the connection knows no rooms, names or store."""
+
+    @property
+    def config(self) -> Settings: ...
+
+    def connected(self, conn: Connection) -> None: ...
+
+    def disconnected(self, conn: Connection, exc: Exception | None) -> None: ...
+
+    def dispatch(self, conn: Connection, msg: ClientMsg) -> None: ...
+
+
 class Connection(asyncio.Protocol):
-    def __init__(self, server: ChatServer, clock: Callable[[], float]) -> None:
+    def __init__(self, server: Handler, clock: Callable[[], float]) -> None:
         self.server = server
         self._clock = clock
         self._max_backlog = server.config.max_backlog
@@ -83,7 +103,7 @@ class Connection(asyncio.Protocol):
         self.token = ""
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
-        self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
+        self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0
         self.bucket = TokenBucket(server.config.max_rate, server.config.burst, clock)  # flood control

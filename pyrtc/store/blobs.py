@@ -71,11 +71,6 @@ class BlobStore:
         self._writing.add(path)
         return writer
 
-    def write(self, blob_id: str, size: int, offset: int, data: bytes) -> int:
-        """Append one chunk at `offset` (must be where the .part ends); returns the new length."""
-        with self.open_part(blob_id, size) as part:
-            return part.write(offset, data)
-
     def finish(self, blob_id: str, size: int, digest: str | None = None) -> Path:
         """Check the hash of a complete .part and move it into place. `digest`: the hash
         already computed while the chunks came in; without it the file is read again (slow:
@@ -107,11 +102,6 @@ class BlobStore:
             tmp.write_bytes(data)
             os.replace(tmp, target)
         return blob_id
-
-    def read(self, blob_id: str, offset: int, length: int) -> bytes:
-        with open(self.path(blob_id), "rb") as f:
-            f.seek(offset)
-            return f.read(length)
 
     def stored(self) -> list[Path]:
         """Every stored body's path (maintenance: the id upgrade in `rehash`)."""

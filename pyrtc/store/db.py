@@ -219,9 +219,6 @@ class Store:
             )
         ]
 
-    def room_exists(self, room: str) -> bool:
-        return self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
-
     def find_room(self, room: str) -> str | None:
         """The stored spelling of a room name, matched without regard to case."""
         row = self._db.execute(

@@ -23,27 +23,30 @@ def test_upload_in_chunks_then_finish(blobs: BlobStore) -> None:
     data = bytes(range(256)) * 1000
     h = content_id(data)
     assert blobs.begin(h, len(data)) == 0
-    blobs.write(h, len(data), 0, data[:1000])
+    with blobs.open_part(h, len(data)) as part:
+        part.write(0, data[:1000])
     assert blobs.begin(h, len(data)) == 1000  # resume point
-    blobs.write(h, len(data), 1000, data[1000:])
+    with blobs.open_part(h, len(data)) as part:
+        part.write(1000, data[1000:])
     path = blobs.finish(h, len(data))
     assert path.read_bytes() == data and blobs.has(h)
     assert blobs.begin(h, len(data)) == len(data)  # known: nothing to send
 
 
 def test_out_of_order_chunk_is_refused(blobs: BlobStore) -> None:
-    with pytest.raises(BlobError, match="resume there"):
-        blobs.write("a" * 64, 10, 5, b"x")
+    with blobs.open_part("a" * 64, 10) as part, pytest.raises(BlobError, match="resume there"):
+        part.write(5, b"x")
 
 
 def test_chunk_past_the_offered_size_is_refused(blobs: BlobStore) -> None:
-    with pytest.raises(BlobError, match="past the offered size"):
-        blobs.write("a" * 64, 3, 0, b"xxxx")
+    with blobs.open_part("a" * 64, 3) as part, pytest.raises(BlobError, match="past the offered size"):
+        part.write(0, b"xxxx")
 
 
 def test_wrong_hash_is_discarded_and_never_visible(blobs: BlobStore) -> None:
     h = "c" * 64
-    blobs.write(h, 4, 0, b"abcd")
+    with blobs.open_part(h, 4) as part:
+        part.write(0, b"abcd")
     with pytest.raises(BlobError, match="does not match its id"):
         blobs.finish(h, 4)
     assert not blobs.has(h)
@@ -55,7 +58,7 @@ def test_ids_that_are_not_64_hex_digits_never_become_paths(blobs: BlobStore, bad
     with pytest.raises(BlobError, match="not a file id"):
         blobs.path(bad)
     with pytest.raises(BlobError):
-        blobs.write(bad, 1, 0, b"x")
+        blobs.open_part(bad, 1)
 
 
 def test_everything_stays_under_the_root(blobs: BlobStore, tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_history_survives_reopening(tmp_path: Path) -> None:
     s.close()
     s2 = Store(tmp_path / "h.db")
     assert [m.text for m in s2.history("Study")[0]] == ["persist me"]
-    assert s2.room_exists("Book club")
+    assert s2.find_room("Book club") == "Book club"
     assert s2.append("Study", "ann", "next").seq == 2
 
 
