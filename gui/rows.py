@@ -1,7 +1,9 @@
 """One message as a row of widgets: avatar, name, time, ✓ marks, text or file, reactions.
 
 A row is built once and updated in place when its signature (status, reactions, readers)
-changes, so a receipt or a reaction never rebuilds the message list."""
+changes, so a receipt or a reaction never rebuilds the message list. One reaction palette
+serves every row: "+" opens it at the pointer for that message, a pick closes it (a popup
+per row would outlive its row, and an open one swallows the next click)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,24 @@ class RowPainter:
         self._react = react
         self._download = download
         self._kiosk = kiosk  # a shared screen shows reactions but takes none
+        self._palette_for = 0  # the seq the reaction palette was opened for
+
+    def build_palette(self) -> None:
+        with dpg.window(tag="reaction_palette", popup=True, show=False, no_title_bar=True, autosize=True,
+                        no_move=True):
+            with dpg.group(horizontal=True):
+                for emoji in REACTIONS:
+                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._picked(u), user_data=emoji)
+                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+
+    def _open_palette(self, seq: int) -> None:
+        self._palette_for = seq
+        x, y = dpg.get_mouse_pos(local=False)
+        dpg.configure_item("reaction_palette", pos=(int(x), int(y) + 12), show=True)
+
+    def _picked(self, emoji: str) -> None:
+        dpg.configure_item("reaction_palette", show=False)
+        self._react(self._palette_for, emoji)
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
@@ -106,13 +126,8 @@ class RowPainter:
             dpg.bind_item_font(b, self._theme.fonts.emoji)
             if mine:
                 dpg.bind_item_theme(b, self._theme.accent_button())
-        plus = dpg.add_button(label="+", parent=row.reactions)
-        with dpg.popup(plus, mousebutton=dpg.mvMouseButton_Left):
-            with dpg.group(horizontal=True):
-                for emoji in REACTIONS:
-                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._react(*u),
-                                       user_data=(m.seq, emoji))
-                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+        dpg.add_button(label="+", parent=row.reactions, callback=lambda s, a, u: self._open_palette(u),
+                       user_data=m.seq)
 
     def _file_body(self, info: p.FileInfo) -> None:
         if info.thumb_id:
