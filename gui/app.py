@@ -10,7 +10,6 @@ Invariants:
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ import dearpygui.dearpygui as dpg
 from pyrtc import protocol as p
 from pyrtc.client import ChatState
 from pyrtc.client.state import Connected, Disconnected, Event
+from pyrtc.logsetup import flush_logs
 
 from .background import Background
 from .commands import Commands
@@ -86,7 +86,7 @@ class ChatWindow:
                             min_width=800, min_height=600)
         self._build_main()
         self.picker.build(choose=self.startup.connect_entry, host=self.startup.host_here,
-                          address=self.startup.connect_to_text)
+                          address=self.startup.connect_to_text, kiosk=self.opts.kiosk)
         self.room_password.build(self.theme.palette, join=self.commands.join_with_password)
         self.identity.build()
         self.name_prompt.build(self.theme.palette, chosen=self.startup.name_chosen)
@@ -221,9 +221,7 @@ class ChatWindow:
                 t0 = time.perf_counter()
                 if t0 - logs_at >= LOG_FLUSH_EVERY:
                     logs_at = t0
-                    # pyrtc.cli.flush_logs's loop: the window may not import the CLI layer.
-                    for handler in logging.getLogger("pyrtc").handlers:
-                        handler.flush()
+                    flush_logs()
                 self.tick()
                 dpg.run_callbacks(dpg.get_callback_queue())
                 if self.opts.on_frame is not None:

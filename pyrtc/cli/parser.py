@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli = sub.add_parser("client", help="chat (the default command): find a server or host one")
     _common(cli)
     cli.add_argument("--server", default=None, metavar="HOST:PORT", help="skip discovery")
+    cli.add_argument("--pick", default=None, metavar="NAME", help="which discovered server, if several")
     cli.add_argument("--name", default=None, help="your display name (remembered)")
     cli.add_argument("--room", default="General", help="room to start in (default General)")
     cli.add_argument("--room-password", default="", help="that room's password, if it is locked")

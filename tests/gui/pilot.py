@@ -108,7 +108,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
                      "error": dpg.get_value("room_password_error")},
         "file_dialog": shown("file_dialog"),
         "inputs": {tag: describe(tag) for tag in ("input", "new_room", "new_room_password", "search",
-                                                  "room_password_input", "manual_address")},
+                                                  "room_password_input", "manual_address", "name_input")},
         "rows": rows(w) if w.mode == "chatting" else [],
         "messages_rect": rect("messages"),
         "scroll": [dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")], "follow": w.focus.follow,

@@ -34,6 +34,8 @@ from .driver import (
     virtual_screen,
 )
 
+ALICE_SAYS = "Stand-up moved to 10:15 — room Ørsted"
+CAROL_SAYS = "On my way, I'll keep you a seat"
 TABLE_HEADER = (48, 48, 51)  # ImGui's own colour for the file list's header (the theme leaves it)
 
 
@@ -74,42 +76,48 @@ def labelled(state_items: list[dict[str, Any]], start: str) -> dict[str, Any] | 
 async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display: str) -> None:
     picture = tmp_path / "sunset.png"
     Image.new("RGB", (640, 400), (200, 90, 30)).save(picture)
-    async with ChatServer(server_config(tmp_path / "data")) as srv:
+    async with ChatServer(server_config(tmp_path / "data", name="Design team")) as srv:
         host, port = srv.address
-        async with ClientSession(host, port, "Alice") as alice, chat(srv, display, tmp_path / "carol") as w:
+        async with ClientSession(host, port, "Alice Martin") as alice, ClientSession(host, port, "Bob") as bob, \
+                chat(srv, display, tmp_path / "carol") as w:
             await alice.join("General")
-            first = await alice.send("General", "hello from alice")
-            s = await w.wait("Alice's message", lambda s: row(s, "hello from alice") is not None)
+            await bob.join("General")
+            first = await alice.send("General", ALICE_SAYS)
+            await bob.send("General", "Thanks! I'll share the slides ✓")
+            s = await w.wait("Alice's message", lambda s: row(s, ALICE_SAYS) is not None)
             img, s = await w.shot(tmp_path / "first.png")
-            r = row(s, "hello from alice")
-            assert r is not None and r["sender"] == "Alice"
-            assert drawn_in(img, part(r, lambda i: i["value"] == "hello from alice")["rect"], DARK.bg)
+            r = row(s, ALICE_SAYS)
+            assert r is not None and r["sender"] == "Alice Martin"
+            assert drawn_in(img, part(r, lambda i: i["value"] == ALICE_SAYS)["rect"], DARK.bg)
             avatar = part(r, lambda i: i["type"] == "mvDrawlist")["rect"]
-            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), avatar_color("Alice"))  # type: ignore[arg-type]
+            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), avatar_color("Alice Martin"))  # type: ignore[arg-type]
             # Shown is read: the window reports it.
-            await alice.wait_for(lambda st: st.read_by(st.rooms["General"].by_seq[first]) == ["Carol"], 30)
+            await alice.wait_for(lambda st: "Carol" in st.read_by(
+                st.rooms["General"].by_seq[first]), 30)
 
             # Type a message and press Enter: the server has it (Alice receives it), the window
             # shows it with ✓✓ (delivered), then blue ✓✓ once Alice has read it.
-            await w.fill("input", "hi from carol")
-            await alice.wait_for(lambda st: any(m.text == "hi from carol" and m.sender == "Carol"
+            await w.fill("input", CAROL_SAYS)
+            await alice.wait_for(lambda st: any(m.text == CAROL_SAYS and m.sender == "Carol"
                                                 for m in st.rooms["General"].messages), 30)
-            s = await w.wait("✓✓ delivered", lambda s: (row(s, "hi from carol") or {}).get("status") == "delivered")
+            s = await w.wait("✓✓ delivered", lambda s: (row(s, CAROL_SAYS) or {}).get("status") == "delivered")
             assert s["inputs"]["input"]["value"] == ""
-            mine = alice.find_message("General", lambda m: m.text == "hi from carol")
+            mine = alice.find_message("General", lambda m: m.text == CAROL_SAYS)
             assert mine is not None
             await alice.mark_read("General", mine.seq)
-            await w.wait("✓✓ read", lambda s: (row(s, "hi from carol") or {}).get("status") == "read")
+            await bob.wait_for(lambda st: any(m.text == CAROL_SAYS for m in st.rooms["General"].messages), 30)
+            await bob.mark_read("General", mine.seq)
+            await w.wait("✓✓ read", lambda s: (row(s, CAROL_SAYS) or {}).get("status") == "read")
             img, s = await w.shot(tmp_path / "read.png")
-            r = row(s, "hi from carol")
+            r = row(s, CAROL_SAYS)
             assert r is not None and r["mark"] == "✓✓"
             assert any(close(px, DARK.read, 30) for px in pixels_in(img, r["mark_rect"]))
 
             await alice.set_typing("General", True)
-            await w.wait("the typing line", lambda s: s["typing"] == "Alice is typing…")
+            await w.wait("the typing line", lambda s: s["typing"] == "Alice Martin is typing…")
 
             # React through the palette: "+" under Alice's message, then 👍.
-            await thumbs_up(w, "hello from alice", on=True)
+            await thumbs_up(w, ALICE_SAYS, on=True)
             await alice.wait_for(lambda st: "Carol" in st.rooms["General"].by_seq[first].reactions.get("👍", set()),
                                  30)
 
@@ -125,7 +133,7 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             thumb = Image.open(srv.blobs.path(info.file.thumb_id)).convert("RGB")  # type: ignore[arg-type]
             assert image[2] - image[0] == thumb.width
             assert close(dark.getpixel(center(image)), thumb.getpixel((thumb.width // 2, thumb.height // 2)))  # type: ignore[arg-type]
-            mine_thumb = labelled((row(s, "hello from alice") or {})["reactions"], "👍 1")
+            mine_thumb = labelled((row(s, ALICE_SAYS) or {})["reactions"], "👍 1")
             assert mine_thumb is not None  # your own reaction is drawn in the accent colour
             assert any(close(px, DARK.accent, 12) for px in pixels_in(dark, mine_thumb["rect"]))
             keep_for_docs(dark, "window-dark.png")
