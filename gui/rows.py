@@ -46,6 +46,7 @@ class RowPainter:
         self._download = download
         self._kiosk = kiosk  # a shared screen shows reactions but takes none
         self._palette_for = 0  # the seq the reaction palette was opened for
+        self._accents: dict[str, Any] = {}
 
     def build_palette(self) -> None:
         with dpg.window(tag="reaction_palette", popup=True, show=False, no_title_bar=True, autosize=True,
@@ -100,10 +101,12 @@ class RowPainter:
         return row
 
     def update(self, row: Row, m: MessageView, sig: tuple[Any, ...]) -> None:
+        """Change what changed: a receipt leaves the reaction buttons alone (rebuilding them
+        under a pointer about to click one would swallow the click)."""
         pal = self._theme.palette
-        row.sig = sig
+        old, row.sig = row.sig, sig
         status, reactions, readers = sig
-        if row.status is not None:
+        if row.status is not None and (not old or (old[0], old[2]) != (status, readers)):
             dpg.set_value(row.status, MARKS[status])
             dpg.configure_item(row.status, color=pal.read if status == "read" else pal.sent)
             for child in dpg.get_item_children(row.status, 1) or []:
@@ -111,7 +114,7 @@ class RowPainter:
             if readers:
                 with dpg.tooltip(row.status):
                     dpg.add_text("Read by " + ", ".join(readers))
-        if row.reactions is None:
+        if row.reactions is None or (old and old[1] == reactions):
             return
         dpg.delete_item(row.reactions, children_only=True)
         if m.seq == 0:
@@ -125,9 +128,16 @@ class RowPainter:
                                callback=lambda s, a, u: self._react(*u), user_data=(m.seq, emoji))
             dpg.bind_item_font(b, self._theme.fonts.emoji)
             if mine:
-                dpg.bind_item_theme(b, self._theme.accent_button())
+                dpg.bind_item_theme(b, self._accent())
         dpg.add_button(label="+", parent=row.reactions, callback=lambda s, a, u: self._open_palette(u),
                        user_data=m.seq)
+
+    def _accent(self) -> Any:
+        """The theme of a reaction of yours, made once per palette (not once per button)."""
+        name = self._theme.palette.name
+        if name not in self._accents:
+            self._accents[name] = self._theme.accent_button()
+        return self._accents[name]
 
     def _file_body(self, info: p.FileInfo) -> None:
         if info.thumb_id:

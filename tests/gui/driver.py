@@ -124,8 +124,8 @@ class Window:
             if pred(state):
                 return state
             if time.monotonic() > deadline:
-                shown = {k: state[k] for k in ("mode", "connection", "status", "room", "rooms", "picker",
-                                              "name_prompt", "password")}
+                shown = {k: state[k] for k in ("mode", "connection", "status", "error", "room", "rooms",
+                                              "pending", "errors", "picker", "name_prompt", "password")}
                 raise AssertionError(f"waited {timeout} s for {what}; the window shows {shown}\n{self.output()}")
             await asyncio.sleep(0.03)  # another process: poll it
 
@@ -174,7 +174,7 @@ class Window:
         x, y = center(target["rect"]) if isinstance(target, dict) else target
         width, height = (await self.state())["viewport"]
         assert 0 <= x < width and 0 <= y < height, f"{target} lies outside the {width}×{height} window"
-        await self.xdotool("mousemove", "--window", self._xid, "--sync", str(x), str(y))
+        await self.xdotool("mousemove", "--window", self._xid, str(x), str(y))
         await self.xdotool("click", "--repeat", "2" if twice else "1", "--delay", "80", "1")
 
     async def type(self, text: str) -> None:

@@ -4,6 +4,11 @@ checked in the server's view (a headless client) and in a screenshot."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +25,7 @@ from pyrtc.server import ChatServer
 
 from ..conftest import server_config
 from .driver import (
+    ROOT,
     State,
     Window,
     center,
@@ -46,10 +52,10 @@ def display() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def chat(srv: ChatServer, display: str, home: Path, *args: str, name: str = "Carol",
+async def chat(srv: ChatServer | tuple[str, int], display: str, home: Path, *args: str, name: str = "Carol",
                cwd: Path | None = None) -> AsyncIterator[Window]:
     """The window of `name`, connected to `srv` and showing General."""
-    host, port = srv.address
+    host, port = srv.address if isinstance(srv, ChatServer) else srv
     async with opened(["--server", f"{host}:{port}", "--name", name, *args], display=display, home=home,
                       cwd=cwd) as w:
         await w.wait("the chat", lambda s: s["mode"] == "chatting" and s["connection"] == "connected"
@@ -265,33 +271,61 @@ async def test_rooms_create_join_leave_and_a_locked_one(tmp_path: Path, display:
                 assert "Carol" in alice.state.rooms["Board"].members
 
 
+FLOOD_SERVER = textwrap.dedent("""
+    import asyncio, sys
+    from pathlib import Path
+    from pyrtc.server import ChatServer
+    from tests.conftest import server_config
+
+    async def main() -> None:
+        cfg = server_config(Path(sys.argv[1]), max_rate=0.001, burst=int(sys.argv[2]))
+        async with ChatServer(cfg) as srv:
+            print(srv.address[1], flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+""")
+
+
 async def test_refused_messages_leave_no_pending_row(tmp_path: Path, display: str) -> None:
-    """The server refuses texts once its flood control is spent (reactions count, the client
-    paces only its texts): each refused text's "…" row goes away, whatever its cid hashes to."""
+    """The server refuses texts once its flood control is spent (reactions count; the client
+    paces only its texts). Each refused text's "…" row goes, whatever its cid hashes to. The
+    server (a process of its own) is stopped while the texts are typed, so that every one is
+    drawn pending before its refusal arrives."""
     burst = 11  # the client paces itself to 90 %: 9 texts go out, all refused
-    cfg = server_config(tmp_path / "data", max_rate=0.001, burst=burst)
-    async with ChatServer(cfg) as srv:
-        host, port = srv.address
-        async with ClientSession(host, port, "Alice") as alice:
+    server = subprocess.Popen([sys.executable, "-c", FLOOD_SERVER, str(tmp_path / "data"), str(burst)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(await asyncio.to_thread(server.stdout.readline))
+        async with ClientSession("127.0.0.1", port, "Alice") as alice, \
+                chat(("127.0.0.1", port), display, tmp_path / "carol") as w:
             await alice.join("General")
             await alice.send("General", "react to me")
-            async with chat(srv, display, tmp_path / "carol") as w:
-                await w.wait("Alice's message", lambda s: row(s, "react to me") is not None)
-                for n in range(burst):  # toggling 👍 on and off spends the server's tokens
-                    await thumbs_up(w, "react to me", on=n % 2 == 0)
-                assert (await w.state())["errors"] == []
-                for n in range(1, burst * 9 // 10 + 1):
-                    await w.fill("input", f"refused {n}")
-                    await w.wait(f"refusal {n}", lambda s, n=n: len(s["errors"]) == n and not s["pending"])
-                s = await w.state()
-                assert all(e.startswith("slow down") for e in s["errors"]), s["errors"]
-                # Every row drawn is a message held: no "…" row of a refused text stayed behind.
-                assert [(r["text"], r["mark"]) for r in s["rows"]] == [("react to me", None)], s["rows"]
-                img, s = await w.shot(tmp_path / "refused.png")
-                below = [s["messages_rect"][0], s["rows"][0]["rect"][3] + 4, s["messages_rect"][2] - 20,
-                         s["messages_rect"][3] - 4]
-                assert not drawn_in(img, below, DARK.bg, 20)  # nothing below the one message
-                assert not any(m.text.startswith("refused") for m in alice.state.rooms["General"].messages)
+            await w.wait("Alice's message", lambda s: row(s, "react to me") is not None)
+            for n in range(burst):  # toggling 👍 on and off spends the server's tokens
+                await thumbs_up(w, "react to me", on=n % 2 == 0)
+            assert (await w.state())["errors"] == []
+            server.send_signal(signal.SIGSTOP)
+            texts = [f"refused {n}" for n in range(1, burst * 9 // 10 + 1)]
+            for text in texts:
+                await w.fill("input", text)
+                await w.wait(f"{text} pending", lambda s, text=text: text in [
+                    r["text"] for r in s["rows"] if r["mark"] == "…"])
+            server.send_signal(signal.SIGCONT)
+            s = await w.wait("every refusal", lambda s: len(s["errors"]) == len(texts) and not s["pending"])
+            assert all(e.startswith("slow down") for e in s["errors"]), s["errors"]
+            # Every row drawn is a message held: no "…" row of a refused text stayed behind.
+            assert [(r["text"], r["mark"]) for r in s["rows"]] == [("react to me", None)], s["rows"]
+            img, s = await w.shot(tmp_path / "refused.png")
+            m = s["messages_rect"]
+            below = [m[0], s["rows"][0]["rect"][3] + 4, m[2] - 20, m[3] - 4]
+            assert not drawn_in(img, below, DARK.bg, 20)  # nothing below the one message
+            assert not any(m.text.startswith("refused") for m in alice.state.rooms["General"].messages)
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait(10)
 
 
 async def test_reconnecting_status_keeps_the_buttons_in_the_window(tmp_path: Path, display: str) -> None:
