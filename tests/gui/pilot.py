@@ -69,9 +69,7 @@ def rows(w: ChatWindow) -> list[dict[str, Any]]:
     for key, row in w.messages.rows.items():
         if not dpg.does_item_exist(row.group):
             continue
-        msg = room.by_seq.get(key) if room is not None and isinstance(key, int) else None
-        if msg is None:  # a pending row: keyed by its cid (-hash(cid) before issue 17)
-            msg = next((m for cid, m in pending.items() if key in (cid, -hash(cid))), None)
+        msg = room.by_seq.get(key) if room is not None and isinstance(key, int) else pending.get(str(key))
         parts = items(row.group)
         out.append({"key": str(key), "seq": msg.seq if msg else None, "sender": msg.sender if msg else None,
                     "text": msg.text if msg else None, "status": w.state.status(msg) if msg else None,

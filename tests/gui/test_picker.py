@@ -183,11 +183,12 @@ async def test_kiosk_with_two_servers_picks_the_named_then_the_last_then_asks(la
             await w.click(button)
             await w.wait("the chat", lambda s: s["mode"] == "chatting" and s["connection"] == "connected")
             for name, text in (("Alice Martin", "Stand-up moved to 10:15 — room Ørsted"),
-                               ("Bob", "Thanks! I'll share the slides ✓")):
+                               ("Bob", "Thanks! I'll share the slides ✓"),
+                               ("Chen Wei", "Build 1.4.2 is green on all platforms 🎉")):
                 r = lan.pyrtc("n4", "send", "--server", f"10.77.0.1:{design_port}", "--room", "General",
                               "--name", name, text, log_dir=tmp_path / "ls")
                 assert r.returncode == 0, r.stderr
-            s = await w.wait("the messages", lambda s: row(s, "Thanks! I'll share the slides ✓") is not None
+            s = await w.wait("the messages", lambda s: row(s, "Build 1.4.2 is green on all platforms 🎉") is not None
                              and s["viewport"] == [1280, 800])
             assert s["server"] == "Design team" and "search" not in [i for i in s["inputs"] if s["inputs"][i]["visible"]]
             img, _ = await w.shot(tmp_path / "kiosk.png")

@@ -235,15 +235,6 @@ async def test_rooms_create_join_leave_and_a_locked_one(tmp_path: Path, display:
                 await w.wait("Projects shown", lambda s: s["room"] == "Projects" and "Projects" in s["rooms"])
                 rooms = {r.name: r for r in await alice.list_rooms()}
                 assert "Projects" in rooms and rooms["Projects"].members == 1
-                # A name the server would refuse: the error stays on screen (not overwritten
-                # by the status line in the next frame), in the error colour.
-                await w.fill("new_room", "bad/name")
-                s = await w.wait("the error", lambda s: "may hold only letters" in s["error"] + s["status"])
-                later = await w.wait("a later frame", lambda t: t["frame"] > s["frame"] + 2)
-                assert "may hold only letters" in later["error"], (later["error"], later["status"])
-                img, later = await w.shot(tmp_path / "error.png")
-                error = later["topbar"]["error_text"]
-                assert error["visible"] and any(close(px, DARK.error, 30) for px in pixels_in(img, error["rect"]))
                 # Leave: the server no longer counts Carol in it.
                 leave = await w.item("leave # Projects", lambda i: i["label"] == "leave # Projects")
                 await w.click(leave)
@@ -269,6 +260,16 @@ async def test_rooms_create_join_leave_and_a_locked_one(tmp_path: Path, display:
                 await w.wait("Board joined", lambda s: s["room"] == "Board" and not s["password"]["shown"])
                 await alice.join("Board", password="quarterly")
                 assert "Carol" in alice.state.rooms["Board"].members
+
+                # A name the server would refuse: the error stays on screen (not overwritten
+                # by the status line in the next frame), in the error colour.
+                await w.fill("new_room", "bad/name")
+                s = await w.wait("the error", lambda s: "may hold only letters" in s["error"] + s["status"])
+                later = await w.wait("a later frame", lambda t: t["frame"] > s["frame"] + 2)
+                assert "may hold only letters" in later["error"], (later["error"], later["status"])
+                img, later = await w.shot(tmp_path / "error.png")
+                error = later["topbar"]["error_text"]
+                assert error["visible"] and any(close(px, DARK.error, 30) for px in pixels_in(img, error["rect"]))
 
 
 FLOOD_SERVER = textwrap.dedent("""
