@@ -800,7 +800,7 @@ class ChatWindow:
         for m in msgs[start:]:
             key = m.seq if m.seq else -hash(m.cid)
             row = self._rows.get(key)
-            sig = (self.state.status(m), tuple(sorted((e, len(n), self.state.me in n) for e, n in m.reactions.items())),
+            sig = (self.state.status(m), tuple(sorted((e, m.reaction_count(e), self.state.me in n) for e, n in m.reactions.items())),
                    tuple(self.state.read_by(m)))
             if row is None:
                 if m.seq and -hash(m.cid) in self._rows:  # the pending copy got its seq
