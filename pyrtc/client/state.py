@@ -395,9 +395,10 @@ class ChatState:
                 if m.cid == posted.cid:
                     room.messages.remove(m)
                     break
+        reactions = [r for r in posted.reactions if r.members or r.count > 0]
         msg = MessageView(posted.room, posted.seq, posted.sender, posted.time, posted.text,
                           posted.file, posted.cid,
-                          {r.emoji: set(r.members) for r in posted.reactions},
-                          {r.emoji: max(r.count, len(r.members)) for r in posted.reactions})
+                          {r.emoji: set(r.members) for r in reactions},
+                          {r.emoji: max(r.count, len(r.members)) for r in reactions})
         if room._insert(msg):
             room.version += 1
