@@ -29,9 +29,9 @@ from .passwords import PasswordGate, check_password, hash_password
 from .presence import Presence
 from .shared import Shared
 
-_HOUR = 3600.0
-
 __all__ = ["Membership"]
+
+_HOUR = 3600.0
 
 
 class Membership:
@@ -98,11 +98,11 @@ class Membership:
                 return
             self._gate.passed(conn)
         if msg.watch and not member:
-            if room not in conn.watching:
+            if room not in conn.watching:  # watching again (a resume) is no change
                 self._meters.change(conn)
+                chatlog.line("watch room=%s name=%s", room, conn.name)
             conn.watching.add(room)
             bus.subscribe(room, conn)
-            chatlog.line("watch room=%s name=%s", room, conn.name)
         else:
             if not member:
                 self._meters.change(conn)
