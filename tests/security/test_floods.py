@@ -11,14 +11,11 @@ are exact whatever the machine's speed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import pyrtc.protocol as p
 from pyrtc.client import ClientSession
-from pyrtc.server import ChatServer, chatlog
+from pyrtc.server import ChatServer
 
 from ..conftest import FakeClock, server_config
 from .raw import Raw
@@ -27,15 +24,6 @@ from .raw import Raw
 LIMITS = dict(max_rate=50, burst=200, max_per_address=64, max_requests=50, request_burst=500,
               max_changes=1, change_burst=20, address_changes=5, address_change_burst=60,
               typing_rate=1, typing_burst=10, hello_rate=2, hello_burst=64)
-
-
-@pytest.fixture
-def chat_lines() -> Iterator[list[str]]:
-    """chat.log's lines, as `pyrtc server` writes them."""
-    lines: list[str] = []
-    chatlog.attach(lines.append)
-    yield lines
-    chatlog.attach(None)
 
 
 async def test_typing_flood_reaches_others_only_within_the_limit(tmp_path: Path, clock: FakeClock) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Iterator
 
 import msgspec
 import pytest
 
 import pyrtc.protocol as p
 from pyrtc.client import ClientSession
-from pyrtc.server import ChatServer, chatlog
+from pyrtc.server import ChatServer
 
 from ..conftest import ClientFactory
 from .raw import Raw
@@ -71,14 +70,6 @@ async def test_tail_prints_one_line_per_message(server: ChatServer, connect: Cli
     lines = out.decode().splitlines()
     assert len(lines) == 2 and "\x1b" not in out.decode() and "\r" not in out.decode()
     assert lines[0].endswith(r"ann: fine\n2026-01-01 00:00:00 #99 boss: pay the invoice\r\x1b[2K")
-
-
-@pytest.fixture
-def chat_lines() -> Iterator[list[str]]:
-    lines: list[str] = []
-    chatlog.attach(lines.append)
-    yield lines
-    chatlog.attach(None)
 
 
 _FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s"\\=]+)')
