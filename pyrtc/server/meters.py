@@ -42,9 +42,6 @@ class KeyedBuckets(Generic[K]):
         self._buckets: dict[K, TokenBucket] = {}
         self._sweep_at = 1024
 
-    def __len__(self) -> int:
-        return len(self._buckets)
-
     def take(self, key: K) -> bool:
         if self.rate <= 0:
             return True

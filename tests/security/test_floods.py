@@ -113,3 +113,26 @@ async def test_handshakes_per_address_are_limited(tmp_path: Path, clock: FakeClo
                 assert err.code == "slow_down" and err.fatal and "too many connections" in err.message
             raw.close()
         assert sum(" connect " in ln for ln in chat_lines) == 5
+
+
+async def test_an_honest_session_never_meets_the_limits(tmp_path: Path) -> None:
+    """Everything a person does in a session, twice over, with every limit on."""
+    async with ChatServer(server_config(tmp_path / "d", **LIMITS)) as srv:
+        async with ClientSession(*srv.address, "ann") as ann, ClientSession(*srv.address, "bob") as bob:
+            for s in (ann, bob):
+                for room in ("General", "Gaming", "Study"):
+                    await s.join(room)
+            await ann.create_room("Book club")
+            await bob.join("Book club")
+            for i in range(40):
+                await ann.set_typing("General", True)
+                seq = await ann.send("General", f"message {i}")
+                await bob.react("General", seq, "👍")
+                await bob.mark_read("General", seq)
+            await ann.history("General", limit=20)
+            await ann.search("General", "message")
+            assert len(await ann.list_rooms()) == 4
+            await ann.leave("Study")
+            await ann.join("Study")
+            await ann.wait_for(lambda s: s.rooms["General"].messages[-1].reaction_count("👍") == 1)
+            assert ann.state.notice == "" and bob.state.notice == ""
