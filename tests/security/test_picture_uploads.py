@@ -14,15 +14,18 @@ import os
 import stat
 from pathlib import Path
 
+import blake3
 import pytest
 from PIL import Image
 
+import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
 from ..cli.test_cli import Server
 from ..conftest import ClientFactory, server_config
 from .crafted import BROKEN, EPS, write_blank_png
+from .raw import RawClient
 
 #: Generous: an upload of a few KiB is acknowledged in milliseconds; one that never is fails
 #: the test instead of hanging it.
@@ -142,36 +145,86 @@ async def test_a_png_of_forty_million_pixels_does_not_grow_the_server(tmp_path: 
         srv.stop()
 
 
-async def test_a_stuck_thumbnail_worker_is_killed_and_the_file_posted_plain(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A worker that never answers (what a decoder caught in a loop looks like) is killed
-    after the thumbnail time limit; the picture is posted without a thumbnail, and the
-    next picture gets one from a fresh worker."""
+def stuck_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the thumbnail workers ones that never answer (what a decoder caught in a loop
+    looks like); returns the file where each writes its pid."""
     from pyrtc.store import thumbnailer
+
     pids = tmp_path / "stuck.pid"
     stuck = tmp_path / "stuck.py"
     stuck.write_text(f"import os, time\nopen({str(pids)!r}, 'w').write(str(os.getpid()))\n"
                      "time.sleep(10**6)\n")
     real = thumbnailer.worker_command
     monkeypatch.setattr(thumbnailer, "worker_command", lambda memory: [real(memory)[0], str(stuck)])
+    return pids
+
+
+async def gone(pid: int) -> None:
+    """Return once process `pid` no longer exists (killed and reaped)."""
+    with pytest.raises(ProcessLookupError):
+        async with asyncio.timeout(ACK):
+            while True:
+                os.kill(pid, 0)
+                await asyncio.sleep(0.02)
+
+
+async def test_a_stuck_thumbnail_worker_is_killed_and_the_file_posted_plain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that does not answer within the thumbnail time limit is killed; the picture
+    is posted without a thumbnail, and the next one gets its thumbnail from a fresh worker."""
+    pids = stuck_worker(tmp_path, monkeypatch)
     async with ChatServer(server_config(tmp_path / "d", thumb_timeout=1.0)) as srv:
         async with ClientSession(*srv.address, "ann") as ann:
             await ann.join("General")
-            first = _picture(tmp_path / "first.png", "PNG")
             async with asyncio.timeout(ACK):
-                seq = await ann.upload("General", first)
+                seq = await ann.upload("General", _picture(tmp_path / "first.png", "PNG"))
             info = ann.state.rooms["General"].by_seq[seq].file
-            assert info is not None and info.thumb_id is None
-            pid = int(pids.read_text())
-            with pytest.raises(ProcessLookupError):  # killed, and reaped
-                async with asyncio.timeout(ACK):
-                    while True:
-                        os.kill(pid, 0)
-                        await asyncio.sleep(0.05)
-            monkeypatch.setattr(thumbnailer, "worker_command", real)
+            assert info is not None and info.thumb_id is None and info.mime == "application/octet-stream"
+            await gone(int(pids.read_text()))
+            monkeypatch.undo()
             second = tmp_path / "second.png"
             Image.new("RGB", (64, 64), (9, 9, 9)).save(second)
             async with asyncio.timeout(ACK):
                 seq = await ann.upload("General", second)
             assert ann.state.rooms["General"].by_seq[seq].file.thumb_id  # type: ignore[union-attr]
 
+
+async def test_an_upload_cut_while_its_thumbnail_is_made_resumes_without_resending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pids = stuck_worker(tmp_path, monkeypatch)
+    pic = _picture(tmp_path / "pic.png", "PNG")
+    data = pic.read_bytes()
+    blob = blake3.blake3(data).hexdigest()
+    offer = p.OfferFile(room="General", cid="c1", name="pic.png", size=len(data), blob_id=blob,
+                        mime="image/png", rid=1)
+    async with ChatServer(server_config(tmp_path / "d", thumb_timeout=3600.0)) as srv:
+        ann = await RawClient.open(srv.address, "ann", "General")
+        ann.send(offer, p.FileChunk(blob_id=blob, offset=0, data=data))
+        async with asyncio.timeout(ACK):  # the worker has the picture: the upload is finishing
+            while not pids.exists() or not pids.read_text():
+                await asyncio.sleep(0.02)
+        await ann.hang_up(srv)
+        await gone(int(pids.read_text()))  # the cut upload's worker does not linger
+        monkeypatch.undo()
+        again = await RawClient.open(srv.address, "ann", "General")
+        again.send(offer)
+        assert await again.answer(1) == p.UploadReady(blob_id=blob, offset=len(data), rid=1)
+        posted = await again.until(lambda m: isinstance(m, p.Posted))
+        assert isinstance(posted, p.Posted) and posted.file is not None and posted.file.thumb_id
+        await again.hang_up(srv)
+
+
+async def test_a_worker_out_of_memory_means_a_plain_file(tmp_path: Path) -> None:
+    """96 MiB of address space: enough for Python and Pillow (~30 MiB here), not for the
+    114 MiB of a 6,320 x 6,320 RGB picture. Small pictures still get thumbnails."""
+    big = tmp_path / "big.png"
+    write_blank_png(big, 6320, 6320)
+    async with ChatServer(server_config(tmp_path / "d", thumb_memory=96 * 1024 * 1024)) as srv:
+        async with ClientSession(*srv.address, "ann") as ann:
+            await ann.join("General")
+            async with asyncio.timeout(ACK):
+                seq = await ann.upload("General", big)
+            assert ann.state.rooms["General"].by_seq[seq].file.thumb_id is None  # type: ignore[union-attr]
+            async with asyncio.timeout(ACK):
+                seq = await ann.upload("General", _picture(tmp_path / "small.png", "PNG"))
+            assert ann.state.rooms["General"].by_seq[seq].file.thumb_id  # type: ignore[union-attr]
