@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("file_id", metavar="FILE_ID")
     down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
     down.add_argument("--name", default=None, help="name to connect as")
+    down.add_argument("--room", default=None, help="the locked room the file is in (with --room-password)")
+    down.add_argument("--room-password", default="", help="that room's password")
     return parser
 
 
@@ -800,6 +802,8 @@ async def cmd_download(args: argparse.Namespace) -> int:
     session = await _session(args, args.name or f"dl-{secrets.token_hex(2)}")
     update, done = _progress(0, out.name[:30])
     try:
+        if args.room:  # watched: a locked room's files are only for those it lets in
+            await session.join(args.room, watch=True, password=args.room_password)
         await session.download(file_id, out, progress=update)
     finally:
         done()

@@ -566,14 +566,16 @@ class Store:
 
     def file_readable(self, blob_id: str, name: str, rooms: Iterable[str]) -> bool:
         """Whether `name` may read the body `blob_id` (a file or its thumbnail): it posted
-        it, or it is posted in a room `name` is a member of or in one of `rooms` (those its
-        connection receives, watched ones included)."""
+        it, or it is posted in an open room (anyone may watch those), in a room `name` is a
+        member of, or in one of `rooms` (those its connection receives: watched locked rooms
+        were let in by their password)."""
         rooms = list(rooms)
         watched = f" OR m.room IN ({','.join('?' * len(rooms))})" if rooms else ""
         # messages.file_id is a TEXT column: compared as text, its index is used.
         return self._db.execute(
             "SELECT 1 FROM files f JOIN messages m ON m.file_id = CAST(f.id AS TEXT)"
             " WHERE (f.blob_id = ? OR f.thumb_id = ?) AND (m.sender = ?"
+            " OR m.room IN (SELECT name FROM rooms WHERE password = '')"
             " OR m.room IN (SELECT room FROM members WHERE name = ?)" + watched + ") LIMIT 1",
             (blob_id, blob_id, name, name, *rooms),
         ).fetchone() is not None

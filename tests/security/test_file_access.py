@@ -9,6 +9,7 @@ posted with that size.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from pyrtc.client import ClientSession, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
 
+from ..cli.test_cli import Server as CliServer
+from ..cli.test_cli import run
 from ..conftest import ClientFactory
 from .raw import RawClient, name_free
 
@@ -54,6 +57,17 @@ async def test_outsiders_cannot_fetch_a_locked_rooms_files(tmp_path: Path, conne
     # One answer whether the file exists or not: a refusal tells nothing.
     assert refusals == [("no_file", "no file with id <id>")] * 3
     assert list(tmp_path.glob("*.got")) == []
+
+
+async def test_anyone_connected_fetches_an_open_rooms_files(tmp_path: Path, connect: ClientFactory) -> None:
+    """An open room is anyone's to watch, and so are its files (`pyrtc download` by id)."""
+    ann, dora = await connect("ann"), await connect("dora")
+    await ann.join("General")
+    src = tmp_path / "menu.txt"
+    src.write_bytes(b"soup")
+    seq = await ann.upload("General", src)
+    blob = ann.state.rooms["General"].by_seq[seq].file.blob_id  # type: ignore[union-attr]
+    assert (await dora.download(blob, tmp_path / "got.txt")).read_bytes() == b"soup"
 
 
 async def test_members_watchers_and_the_uploader_fetch_them(tmp_path: Path, connect: ClientFactory) -> None:
@@ -138,14 +152,40 @@ async def test_a_known_file_offered_with_a_false_size_is_refused(
     raw.send(p.OfferFile(room="General", cid="big", name="big.iso", size=lie, blob_id=blob, rid=1))
     refused = await raw.answer(1)
     assert isinstance(refused, p.Error) and refused.code == "file"
-    assert "this file is 4 bytes, not 99.0 MiB" in refused.message
-    # Someone who cannot read it is told to send the 99 MiB (which cannot hash to its id).
+    assert refused.message == "this file is 4 bytes, not 99.0 MiB; offer it with its real size"
+    # Anyone else who may read it (General is open) is refused just the same.
     bob = await RawClient.open(server.address, "bob", "Gaming")
     bob.send(p.OfferFile(room="Gaming", cid="big", name="big.iso", size=lie, blob_id=blob, rid=1))
-    assert await bob.answer(1) == p.UploadReady(blob_id=blob, offset=0, rid=1)
+    refused = await bob.answer(1)
+    assert isinstance(refused, p.Error) and "this file is 4 bytes, not 99.0 MiB" in refused.message
     await raw.drained()
     assert server.store.last_seq("General") == 1 and server.store.last_seq("Gaming") == 0
     history, _ = server.store.history("General")
     assert [m.file.size for m in history if m.file] == [4]
     raw.abort()
     bob.abort()
+
+
+def test_the_cli_downloads_a_locked_rooms_file_only_with_the_rooms_password(tmp_path: Path) -> None:
+    srv = CliServer(tmp_path)
+    try:
+        host, port = srv.address.rsplit(":", 1)
+
+        async def post() -> str:
+            secret = tmp_path / "plan.txt"
+            secret.write_bytes(b"the plan")
+            async with ClientSession(host, int(port), "owner") as owner:
+                await owner.create_room("Board", password=PASSWORD)
+                seq = await owner.upload("Board", secret)
+                return owner.state.rooms["Board"].by_seq[seq].file.blob_id  # type: ignore[union-attr]
+
+        blob = asyncio.run(post())
+        out = tmp_path / "got.txt"
+        r = run("download", "--server", srv.address, blob, "-o", str(out))
+        assert r.returncode == 1 and f"no file with id {blob}" in r.stderr and not out.exists()
+        r = run("download", "--server", srv.address, blob, "-o", str(out), "--room", "Board",
+                "--room-password", PASSWORD)
+        assert r.returncode == 0, r.stderr
+        assert out.read_bytes() == b"the plan"
+    finally:
+        srv.stop()
