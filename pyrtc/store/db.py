@@ -555,15 +555,6 @@ class Store:
 
     # ------------------------------------------------------------ files
 
-    def file_known(self, blob_id: str) -> bool:
-        """A blob may be fetched once a message of any room refers to it (or its thumbnail)."""
-        return (
-            self._db.execute(
-                "SELECT 1 FROM files WHERE blob_id = ? OR thumb_id = ? LIMIT 1", (blob_id, blob_id)
-            ).fetchone()
-            is not None
-        )
-
     def file_readable(self, blob_id: str, name: str, rooms: Iterable[str]) -> bool:
         """Whether `name` may read the body `blob_id` (a file or its thumbnail): it posted
         it, or it is posted in an open room (anyone may watch those), in a room `name` is a
