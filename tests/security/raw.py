@@ -1,5 +1,5 @@
-"""A raw protocol client for staging attacks: frames written by hand, every frame read back
-with its size, against a real server on 127.0.0.1."""
+"""A protocol connection driven frame by frame: what an attacker's own client would send.
+Every frame read is kept, with its size (frames built from stored data must fit MAX_FRAME)."""
 
 from __future__ import annotations
 
@@ -11,56 +11,67 @@ from pyrtc.server import ChatServer
 
 from ..conftest import raw_open
 
+__all__ = ["RawClient", "name_free"]
+
 HEADER = 4
 
 
-class Raw:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.got: list[p.ServerMsg] = []  # every frame read so far
-        self.sizes: list[int] = []  # ... and its body's size
-        self.closed = False
+class RawClient:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+        self._reader, self._writer = reader, writer
+        self.name = name
         self._buf = bytearray()
-        self._nonce = 0
+        self.got: list[p.ServerMsg] = []  # every frame received so far
+        self.sizes: list[int] = []  # ... and the size of its body
+        self._taken: set[int] = set()  # indexes in `got` an earlier `until` returned
 
     @classmethod
-    async def open(cls, server: ChatServer, name: str | None = None, *, join: str | None = None) -> Raw:
-        """Connected; with `name`, said hello (and joined `join`) and waited for the answers."""
-        raw = cls(*await raw_open(*server.address))
-        if name is not None:
-            raw.send(p.Hello(version=p.PROTOCOL_VERSION, name=name))
-            if join is not None:
-                raw.send(p.JoinRoom(room=join))
-            await raw.sync()
+    async def connected(cls, address: tuple[str, int], name: str = "") -> RawClient:
+        """Connected, nothing said yet."""
+        return cls(*await raw_open(*address), name)
+
+    @classmethod
+    async def open(cls, address: tuple[str, int], name: str, *rooms: str) -> RawClient:
+        """Connected as `name`, in `rooms` (open ones) once their Joined came."""
+        raw = await cls.connected(address, name)
+        raw.send(p.Hello(version=p.PROTOCOL_VERSION, name=name))
+        await raw.until(lambda m: isinstance(m, p.Welcome))
+        for rid, room in enumerate(rooms, 1000):
+            raw.send(p.JoinRoom(room=room, rid=rid))
+            joined = await raw.answer(rid)
+            assert isinstance(joined, p.Joined), joined
         return raw
 
     def send(self, *msgs: p.Msg) -> None:
-        self.writer.write(b"".join(p.encode(m) for m in msgs))
+        self._writer.write(b"".join(p.encode(m) for m in msgs))
 
     def send_bytes(self, data: bytes) -> None:
-        self.writer.write(data)
+        """Bytes no well-behaved encoder would make."""
+        self._writer.write(data)
 
     async def until(self, pred: Callable[[p.ServerMsg], bool], timeout: float = 30) -> p.ServerMsg:
-        """Read frames until one satisfies `pred` (returned); the connection closing fails."""
-        seen = 0
+        """The first frame that matches and no earlier call returned (all stay in `got`)."""
         async with asyncio.timeout(timeout):
             while True:
-                for m in self.got[seen:]:
-                    if pred(m):
+                for i, m in enumerate(self.got):
+                    if i not in self._taken and pred(m):
+                        self._taken.add(i)
                         return m
-                seen = len(self.got)
                 if not await self._read():
-                    raise ConnectionError(f"closed before the frame awaited; got {self.got[-3:]}")
+                    raise ConnectionError(f"the server closed the connection; got {self.got[-3:]}")
 
-    async def sync(self) -> None:
-        """Everything the server had to send us before now has arrived (a ping's pong is
-        queued after it)."""
-        self._nonce += 1
-        nonce = 10**9 + self._nonce
+    async def answer(self, rid: int) -> p.ServerMsg:
+        """The reply (or error) to request `rid`."""
+        return await self.until(lambda m: getattr(m, "rid", None) == rid)
+
+    async def drained(self) -> None:
+        """Everything sent so far was handled, and what it made the server send us has
+        arrived (a ping is answered in order)."""
+        nonce = len(self.got) + 7
         self.send(p.Ping(nonce=nonce))
         await self.until(lambda m: isinstance(m, p.Pong) and m.nonce == nonce)
 
-    async def drain_to_close(self, timeout: float = 30) -> None:
+    async def closed_by_server(self, timeout: float = 30) -> None:
         """Read until the server closes the connection."""
         async with asyncio.timeout(timeout):
             while await self._read():
@@ -68,29 +79,39 @@ class Raw:
 
     async def _read(self) -> bool:
         try:
-            data = await self.reader.read(1 << 20)
+            data = await self._reader.read(1 << 20)
         except ConnectionError:
             data = b""
         if not data:
-            self.closed = True
             return False
         self._buf += data
         while len(self._buf) >= HEADER:
-            size = int.from_bytes(self._buf[:HEADER], "big")
-            if len(self._buf) < HEADER + size:
+            end = HEADER + int.from_bytes(self._buf[:HEADER], "big")
+            if len(self._buf) < end:
                 break
-            frame = bytes(self._buf[: HEADER + size])
-            del self._buf[: HEADER + size]
-            self.got += p.client_decoder().feed(frame)
-            self.sizes.append(size)
+            self.got += p.client_decoder().feed(bytes(self._buf[:end]))
+            self.sizes.append(end - HEADER)
+            del self._buf[:end]
         return True
 
     def of(self, kind: str) -> list[p.ServerMsg]:
-        """The frames read of one type, by class name (new types need no import on old code)."""
+        """The frames received of one type, by class name."""
         return [m for m in self.got if type(m).__name__ == kind]
 
     def errors(self, code: str | None = None) -> list[p.Error]:
         return [m for m in self.got if isinstance(m, p.Error) and (code is None or m.code == code)]
 
-    def close(self) -> None:
-        self.writer.transport.abort()
+    def abort(self) -> None:
+        self._writer.transport.abort()
+
+    async def hang_up(self, server: ChatServer) -> None:
+        """Abort, and return once the server has dropped the connection (its name is free)."""
+        self.abort()
+        await name_free(server, self.name)
+
+
+async def name_free(server: ChatServer, name: str) -> None:
+    """Return once no connection of `server` goes by `name`."""
+    async with asyncio.timeout(30):
+        while any(c.name == name for c in server.conns):
+            await asyncio.sleep(0.01)

@@ -22,7 +22,7 @@ from pyrtc.server import ChatServer
 from pyrtc.store import Store
 
 from ..conftest import ClientFactory, FakeClock, server_config
-from .raw import Raw
+from .raw import RawClient
 
 HUGE = "boom " + "😀" * (MAX_TEXT - 5)  # 8,000 characters, 31,985 bytes
 EMOJI = "😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚🙂🤗🤩🤔🤨😐😑"
@@ -71,11 +71,11 @@ async def test_reactions_must_be_real_emoji_within_limits(tmp_path: Path, clock:
         async with ClientSession(*srv.address, "ann") as ann:
             await ann.join("General")
             seq = await ann.send("General", "react to me")
-        mallory = await Raw.open(srv, "mallory", join="General")
+        mallory = await RawClient.open(srv.address, "mallory", "General")
         mallory.send(p.React(room="General", seq=seq, emoji="not an emoji"),
                      p.React(room="General", seq=seq, emoji="x"),
                      *(p.React(room="General", seq=seq, emoji=e) for e in EMOJI))
-        await mallory.sync()
+        await mallory.drained()
         assert [e.code for e in mallory.errors()[:2]] == ["bad_emoji", "bad_emoji"]
         assert "one emoji" in mallory.errors()[0].message
         # Distinct emoji on one message: MAX_REACTION_KINDS.
@@ -84,13 +84,13 @@ async def test_reactions_must_be_real_emoji_within_limits(tmp_path: Path, clock:
         assert [e.code for e in kinds] == ["reaction_limit"] * (len(EMOJI) - MAX_REACTION_KINDS)
         assert f"{MAX_REACTION_KINDS} different reactions" in kinds[0].message
         # Reactions on one message in all, whoever reacts: max_reactions (25).
-        others = [await Raw.open(srv, f"u{i}", join="General") for i in range(7)]
+        others = [await RawClient.open(srv.address, f"u{i}", "General") for i in range(7)]
         for raw in others:
             raw.send(p.React(room="General", seq=seq, emoji="😀"))
-            await raw.sync()
+            await raw.drained()
         assert [bool(r.errors("reaction_limit")) for r in others] == [False] * 5 + [True] * 2
         for raw in (mallory, *others):
-            raw.close()
+            raw.abort()
 
 
 async def test_reactions_stored_before_the_limits_do_not_break_the_room(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ async def test_reactions_stored_before_the_limits_do_not_break_the_room(tmp_path
     store.commit()
     store.close()
     async with ChatServer(server_config(data)) as srv:
-        bob = await Raw.open(srv, "bob", join="General")
+        bob = await RawClient.open(srv.address, "bob", "General")
         [joined] = bob.of("Joined")
         assert max(bob.sizes) <= MAX_FRAME
         [msg] = joined.history  # type: ignore[attr-defined]
@@ -119,11 +119,11 @@ async def test_reactions_stored_before_the_limits_do_not_break_the_room(tmp_path
                 await fan.join("General")
                 await fan.react("General", seq, "👍", on=False)
             await carol.wait_for(lambda s: s.rooms["General"].messages[0].reaction_count("👍") == 29)
-        bob.close()
+        bob.abort()
 
 
 async def test_thousands_joining_at_once_reach_members_in_frames_that_fit(server: ChatServer) -> None:
-    witness = await Raw.open(server, "witness", join="General")
+    witness = await RawClient.open(server.address, "witness", "General")
     live = server.bus.room("General")
     names = [f"{i:04d}" + "😀" * 28 for i in range(4000)]  # 32 characters, 116 bytes each
     for name in names:  # as thousands of joins inside one flush window leave it
@@ -138,4 +138,4 @@ async def test_thousands_joining_at_once_reach_members_in_frames_that_fit(server
 
     await witness.until(all_seen)
     assert max(witness.sizes) <= MAX_FRAME
-    witness.close()
+    witness.abort()

@@ -21,7 +21,7 @@ from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
 from ..conftest import ClientFactory
-from .raw import Raw
+from .raw import RawClient
 
 
 def frame(body: bytes) -> bytes:
@@ -31,11 +31,11 @@ def frame(body: bytes) -> bytes:
 async def test_deeply_nested_msgpack_gets_an_error_frame(server: ChatServer, connect: ClientFactory) -> None:
     # {"t": "ping", "nonce": 1, "extra": [[[...2,000 deep...]]]}: the field is unknown, and skipped
     body = b"\x83\xa1t\xa4ping\xa5nonce\x01\xa5extra" + b"\x91" * 2000 + b"\xc0"
-    raw = await Raw.open(server, "mallory", join="General")
+    raw = await RawClient.open(server.address, "mallory", "General")
     raw.send_bytes(frame(body))
     err = await raw.until(lambda m: isinstance(m, p.Error))
     assert isinstance(err, p.Error) and err.code == "bad_message" and err.fatal and "too deep" in err.message
-    await raw.drain_to_close()
+    await raw.closed_by_server()
     ann = await connect("ann")  # everyone else is served
     await ann.join("General")
     assert await ann.send("General", "fine") == 1
@@ -48,11 +48,11 @@ async def test_deeply_nested_msgpack_gets_an_error_frame(server: ChatServer, con
     {"t": "react", "room": "General", "seq": 2**63, "emoji": "👍"},
 ], ids=lambda m: m["t"])
 async def test_sequence_numbers_past_64_bits_are_bad_messages(server: ChatServer, msg: dict[str, object]) -> None:
-    raw = await Raw.open(server, "mallory", join="General")
+    raw = await RawClient.open(server.address, "mallory", "General")
     raw.send_bytes(frame(msgspec.msgpack.encode(msg)))
     err = await raw.until(lambda m: isinstance(m, p.Error))
     assert isinstance(err, p.Error) and (err.code, err.fatal) == ("bad_message", True)
-    await raw.drain_to_close()
+    await raw.closed_by_server()
 
 
 async def test_tail_prints_one_line_per_message(server: ChatServer, connect: ClientFactory) -> None:

@@ -18,7 +18,7 @@ from pyrtc.server import ChatServer
 from pyrtc.store import Store
 
 from ..conftest import FakeClock, server_config
-from .raw import Raw
+from .raw import RawClient
 
 
 def seed_rooms(data: Path, n: int) -> None:
@@ -44,10 +44,10 @@ async def test_thousands_of_stored_rooms_lock_no_one_out(tmp_path: Path) -> None
                 assert len(names) == len(set(names)) == 5003
                 view = await ann.join("flood-04999-" + "x" * 20)
                 assert await ann.send(view.name, "still works") == restart + 1
-            raw = await Raw.open(srv, "bob")
+            raw = await RawClient.open(srv.address, "bob")
             welcome = raw.of("Welcome")[0]
             assert raw.sizes[0] < MAX_FRAME // 4 and len(welcome.rooms) < 5003  # type: ignore[attr-defined]
-            raw.close()
+            raw.abort()
 
 
 async def test_creating_rooms_stops_at_the_limits_with_clear_errors(tmp_path: Path, clock: FakeClock) -> None:
@@ -56,15 +56,15 @@ async def test_creating_rooms_stops_at_the_limits_with_clear_errors(tmp_path: Pa
         async with ClientSession(*srv.address, "witness") as witness:
             # The attack: short connections, each one burst of CreateRoom inside flood control.
             for c in range(10):
-                raw = await Raw.open(srv, f"mallory{c}")
+                raw = await RawClient.open(srv.address, f"mallory{c}")
                 raw.send(*(p.CreateRoom(room=f"spam {c} {i}", rid=i + 1) for i in range(50)))
-                await raw.sync()
+                await raw.drained()
                 created = raw.of("RoomList")
                 refused = raw.errors()
                 assert len(created) + len(refused) == 50
                 assert {e.code for e in refused} <= {"room_quota", "room_limit"}
                 assert len(created) <= 5
-                raw.close()
+                await raw.hang_up(srv)
             assert srv.store.room_count() == 40  # 3 default rooms and 37 of the attack's
             quota = [e for e in refused if e.code == "room_limit"]
             assert quota and "40 rooms" in quota[0].message and not quota[0].fatal
@@ -74,39 +74,39 @@ async def test_creating_rooms_stops_at_the_limits_with_clear_errors(tmp_path: Pa
                 await late.wait_for(lambda s: len(s.available) == 40)
                 await late.join("General")
             # The quota is per user and hour, kept across connections.
-            raw = await Raw.open(srv, "mallory0")
+            raw = await RawClient.open(srv.address, "mallory0")
             raw.send(p.CreateRoom(room="one more", rid=1))
-            await raw.sync()
+            await raw.drained()
             assert [e.code for e in raw.errors()] == ["room_limit"]
-            raw.close()
+            raw.abort()
 
 
 async def test_per_user_room_quota_refuses_with_its_own_error(tmp_path: Path, clock: FakeClock) -> None:
     cfg = server_config(tmp_path / "d", max_rate=50, burst=200, rooms_per_hour=3)
     async with ChatServer(cfg, clock=clock) as srv:
-        raw = await Raw.open(srv, "mallory")
+        raw = await RawClient.open(srv.address, "mallory")
         raw.send(*(p.CreateRoom(room=f"mine {i}", rid=i + 1) for i in range(5)))
         raw.send(p.CreateRoom(room="General", rid=9))  # an existing room costs nothing
-        await raw.sync()
+        await raw.drained()
         assert [e.code for e in raw.errors()] == ["room_quota", "room_quota"]
         assert "3 per user" in raw.errors()[0].message
         assert len(raw.of("RoomList")) == 4
-        raw.close()
+        raw.abort()
 
 
 async def test_a_new_room_reaches_others_as_one_small_frame(tmp_path: Path) -> None:
     data = tmp_path / "d"
     seed_rooms(data, 1000)
     async with ChatServer(server_config(data, max_rooms=0)) as srv:
-        watcher = await Raw.open(srv, "watcher")
+        watcher = await RawClient.open(srv.address, "watcher")
         before = len(watcher.got)
         async with ClientSession(*srv.address, "ann") as ann:
             await ann.create_room("Book club")
         await watcher.until(lambda m: type(m).__name__ == "RoomAdded")
-        await watcher.sync()
+        await watcher.drained()
         news = [(m, size) for m, size in zip(watcher.got[before:], watcher.sizes[before:], strict=True)
                 if not isinstance(m, p.Pong)]
         assert [type(m).__name__ for m, _ in news] == ["RoomAdded"]
         assert news[0][1] < 200 and news[0][0].room.name == "Book club"  # type: ignore[attr-defined]
-        watcher.close()
+        watcher.abort()
 
