@@ -72,8 +72,8 @@ async def test_join_leave_flood_is_limited_per_user_and_address(
         again.abort()
         # New names from the same address share its limit (address_change_burst in all).
         for i in range(5):
-            raw = await RawClient.open(srv.address, f"sock{i}", "General")
-            raw.send(*flood)
+            raw = await RawClient.open(srv.address, f"sock{i}")
+            raw.send(p.JoinRoom(room="General"), *flood)
             await raw.drained()
             raw.abort()
         await witness.drained()
