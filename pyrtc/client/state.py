@@ -339,9 +339,10 @@ class ChatState:
                     room.typing.discard(event.name)
                     room.version += 1
             case p.Welcome():
+                if event.server_id != self.server_id or not event.server_id:
+                    self.available = []  # another server's rooms (the same one's only grow)
                 self.me, self.server, self.max_file = event.name, event.server, event.max_file
                 self.server_id = event.server_id
-                self.available = []
                 self._merge_rooms(event.rooms, event.rooms_total)
                 self.joined_rooms = list(event.joined)
             case p.RoomList():
