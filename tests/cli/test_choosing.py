@@ -6,14 +6,13 @@ processes, in network namespaces (tests/discovery/netlab.py)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.discovery.netlab import PYRTC, Lab, flat_lan
-from tests.discovery.test_mdns import start_server
+from tests.discovery.test_mdns import start_claimant, start_server
 
 pytestmark = pytest.mark.mdns
 
@@ -77,10 +76,7 @@ def test_pick_takes_a_unique_part_of_the_name_and_refuses_to_guess(tmp_path: Pat
 def test_servers_claiming_one_id_are_marked_and_never_chosen_by_guess(tmp_path: Path) -> None:
     with flat_lan("q", 3) as lab:
         real, real_port = start_server(lab, "n1", "Office", tmp_path)
-        fake_data = tmp_path / "data-n2-Office"
-        fake_data.mkdir()
-        shutil.copy(tmp_path / "data-n1-Office" / "server-id", fake_data / "server-id")
-        fake, fake_port = start_server(lab, "n2", "Office", tmp_path)
+        fake, fake_port = start_claimant(lab, "n2", "Office", tmp_path, id_of=tmp_path / "data-n1-Office")
         real_at, fake_at = f"10.77.0.1:{real_port}", f"10.77.0.2:{fake_port}"
         browse = ("--browse-time", "2")
         try:
