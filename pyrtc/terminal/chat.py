@@ -17,9 +17,9 @@ from typing import Any
 
 from .. import protocol as p
 from ..client import ClientSession, ConnectionLost
-from ..client.state import Connected, Disconnected, Event, TransferUpdate
+from ..client.state import Connected, Disconnected, Event
 from .console import Console
-from .render import message_line, quote
+from .render import clean, message_line, quote
 
 __all__ = ["TerminalChat", "Mistake", "HISTORY_SHOWN"]
 
@@ -39,6 +39,7 @@ class TerminalChat:
         self._recent: list[str] = []  # the rooms we are in, the one written to most recently last
         self._printed: dict[str, int] = {}  # room -> newest seq printed
         self._tasks: set[asyncio.Task[None]] = set()
+        self.chatting = False  # the first room is joined: the prompt shows it from now on
 
     async def say(self, text: str) -> None:
         if self.current is None:
@@ -104,8 +105,9 @@ class TerminalChat:
                 msg = view.by_seq.get(ev.seq) if view else None
                 about = f" ({quote(msg)})" if msg else ""
                 who = "you" if ev.name == me else ev.name
-                verb = f"reacted {ev.emoji} to" if ev.on else f"took back {ev.emoji} from"
-                write(f"-- {who} {verb} #{ev.seq}{about}")
+                verb = f"reacted {clean(ev.emoji)} to" if ev.on else f"took back {clean(ev.emoji)} from"
+                where = "" if ev.room == self.current else f" in #{ev.room}"
+                write(f"-- {who} {verb} #{ev.seq}{where}{about}")
             case p.MembersChanged() if any(m.name != me for m in ev.joined):
                 write(f"-- {', '.join(m.name for m in ev.joined if m.name != me)} joined #{ev.room}")
             case p.MemberLeft() if ev.name != me:
@@ -118,9 +120,8 @@ class TerminalChat:
                 write(f"!! {ev.reason}" + ("; reconnecting…" if ev.retrying else ""))
             case Connected():
                 write(f"-- connected to {ev.address}")
-            case TransferUpdate() | p.Typing() | p.MembersChanged():
-                pass  # the prompt shows them
-        if self.current is not None or isinstance(ev, p.Left):
+        if self.chatting:  # who is typing, transfers: the prompt shows them
+
             self.show_prompt()
 
     def _print_new(self, room: str) -> None:

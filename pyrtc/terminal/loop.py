@@ -23,6 +23,7 @@ async def run_chat(chat: TerminalChat, room: str, password: str = "") -> int:
     console.write(f"-- you are {session.name} on {session.state.server!r}; writing to #{view.name}. "
                   "/help for commands")
     console.on_typing = chat.typing
+    chat.chatting = True
     commands = Commands(chat)
     while True:
         chat.show_prompt()

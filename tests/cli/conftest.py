@@ -1,5 +1,5 @@
 """A `pyrtc server` process on 127.0.0.1 for each test that asks (the root conftest's `server`
-is an in-process one: the CLI tests want the real command)."""
+is an in-process one: the CLI tests want the real command), and a tmux of the test's own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .procs import Server
+from .procs import Server, Tmux
 
 
 @pytest.fixture
@@ -17,3 +17,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield srv
     if srv.proc.poll() is None:
         srv.stop()
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(tmp_path)
+    yield t
+    t.close()

@@ -14,6 +14,8 @@ import pytest
 from tests.discovery.netlab import PYRTC, Lab, flat_lan
 from tests.discovery.test_mdns import start_claimant, start_server
 
+from .procs import Tmux, last
+
 pytestmark = pytest.mark.mdns
 
 
@@ -29,7 +31,7 @@ def texts(lab: Lab, node: str, settings: Path, address: str) -> list[str]:
     return [json.loads(line)["text"] for line in r.stdout.splitlines()]
 
 
-def test_pick_takes_a_unique_part_of_the_name_and_refuses_to_guess(tmp_path: Path) -> None:
+def test_pick_takes_a_unique_part_of_the_name_and_refuses_to_guess(tmp_path: Path, tmux: Tmux) -> None:
     with flat_lan("p", 4) as lab:
         main, main_port = start_server(lab, "n1", "Office Main", tmp_path)
         annex, annex_port = start_server(lab, "n2", "Office Annex", tmp_path)
@@ -56,6 +58,14 @@ def test_pick_takes_a_unique_part_of_the_name_and_refuses_to_guess(tmp_path: Pat
             assert "3 servers found" in r.stderr and "--pick" in r.stderr, r.stderr
             r = cli(lab, "n4", me, "--no-gui", "--name", "Zed", "--pick", "main", *browse, stdin="picked\n")
             assert r.returncode == 0, r.stdout + r.stderr
+
+            # On a terminal a person is asked, and may answer with a part of the name.
+            chat = f"ip netns exec {lab.ns('n4')} {' '.join(PYRTC)} --no-gui --name Pat --browse-time 2"
+            tmux.start("pat", chat)
+            screen = tmux.wait("pat", lambda s: "Which server?" in last(s), "the question")
+            assert sum(name in " ".join(screen) for name in ("Office Main", "Office Annex", "Lab")) == 3
+            tmux.keys("pat", "ANNEX", enter=True)
+            tmux.wait("pat", lambda s: any("you are Pat on 'Office Annex'" in line for line in s), "the chat")
 
             # doctor lists what answered and does not then claim that nothing did.
             r = cli(lab, "n4", me, "doctor", "--timeout", "2")
