@@ -7,7 +7,8 @@ and each other where one needs another (a finished upload is posted as a message
 
 Invariants:
 - Every message is handled on the event loop thread, one at a time, so room state needs no
-  locks; SQLite calls are short and synchronous, hashing and thumbnails go to a thread.
+  locks; SQLite calls are short and synchronous, hashing goes to a thread and thumbnails
+  to worker processes.
 - A message is acknowledged (`Acked`, ✓ sent) only after its transaction has committed
   (`GroupCommit`: one transaction per loop iteration).
 - Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
@@ -26,7 +27,7 @@ from typing import assert_never
 
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
-from ..store import BlobStore, Store, StoreError, load_image_codecs
+from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
 from . import chatlog
 from .chatlog import escape_log
@@ -65,8 +66,9 @@ class ChatServer:
         self._clock = clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(config.data_dir / "history.db", clock=wall)
-        blobs = BlobStore(config.data_dir / "files")
+        blobs = BlobStore(config.data_dir / "files", clock=wall)
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
+        blobs.sweep_parts(config.unfinished_ttl)  # uploads that expired while the server was down
         self._shared = shared = Shared(config, clock, store, blobs)
         self._server: asyncio.Server | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
@@ -122,7 +124,6 @@ class ChatServer:
             small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text")
-        await asyncio.to_thread(load_image_codecs)
         self._server = await loop.create_server(
             lambda: Connection(self, self._clock), self.config.host, self.config.port,
             reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
@@ -151,6 +152,7 @@ class ChatServer:
         self._presence.flush()
         for conn in list(self.conns):
             conn.abort()
+        await self._files.close()  # its thumbnail workers
         if self._server is not None:
             await self._server.wait_closed()
         self.store.close()
