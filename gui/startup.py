@@ -35,6 +35,7 @@ from pyrtc.discovery import (
     diagnose,
     host_server,
     identity_check,
+    matching,
     relocate,
 )
 from pyrtc.protocol.codes import ErrorCode
@@ -153,7 +154,7 @@ class Startup:
         usable = [e for e in self._entries if e.compatible and e.reachable]
         pick = self.opts.pick
         if pick:
-            named = [e for e in usable if e.name.casefold() == pick.casefold()]
+            named = matching(usable, pick)  # as the terminal reads --pick: a unique part of a name
             if len(named) == 1 and not named[0].conflict:
                 self.connect_entry(named[0])
                 return

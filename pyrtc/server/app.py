@@ -7,11 +7,15 @@ and each other where one needs another (a finished upload is posted as a message
 
 Invariants:
 - Every message is handled on the event loop thread, one at a time, so room state needs no
-  locks; SQLite calls are short and synchronous, hashing and thumbnails go to a thread.
+  locks; SQLite calls are short and synchronous, hashing goes to a thread and thumbnails
+  to worker processes.
 - A message is acknowledged (`Acked`, ✓ sent) only after its transaction has committed
   (`GroupCommit`: one transaction per loop iteration).
 - Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
   user text can forge a log line.
+- Every kind of frame is metered: posts by flood control, every other request by `Meters`
+  (and the changes others see per user and address); only heartbeats and the chunks of an
+  accepted upload are free.
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ from typing import assert_never
 
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
-from ..store import BlobStore, Store, StoreError, load_image_codecs
+from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
 from . import chatlog
-from .chatlog import escape_log
 from .commit import GroupCommit
 from .config import ServerConfig
 from .connection import Connection
@@ -40,6 +43,7 @@ from .handshake import Handshake
 from .housekeeping import Housekeeping
 from .membership import Membership
 from .messages import Messages
+from .meters import Meters
 from .passwords import PasswordGate
 from .presence import Presence
 from .shared import Shared
@@ -51,6 +55,8 @@ log = logging.getLogger(__name__)
 
 # What flood control counts: what others see or what costs the server storage.
 _METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
+# Not metered: heartbeats, and chunks (each belongs to an offer flood control counted).
+_FREE = (p.Ping, p.Pong, p.FileChunk)
 
 
 class ChatServer:
@@ -65,8 +71,9 @@ class ChatServer:
         self._clock = clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(config.data_dir / "history.db", clock=wall)
-        blobs = BlobStore(config.data_dir / "files")
+        blobs = BlobStore(config.data_dir / "files", clock=wall)
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
+        blobs.sweep_parts(config.unfinished_ttl)  # uploads that expired while the server was down
         self._shared = shared = Shared(config, clock, store, blobs)
         self._server: asyncio.Server | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
@@ -76,10 +83,11 @@ class ChatServer:
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
+        self._meters = meters = Meters(config, clock)
         self._commit = GroupCommit(store, shared.bus)
-        self._presence = Presence(shared)
+        self._presence = Presence(shared, meters)
         self._messages = Messages(shared, self._commit, self._presence)
-        self._membership = Membership(shared, self._presence, gate, rooms_changed=self._users_changed)
+        self._membership = Membership(shared, self._presence, gate, meters, rooms_changed=self._users_changed)
         self._handshake = Handshake(shared, gate, self.server_id, users_changed=self._users_changed,
                                     drop=self.disconnected)
         self._files = Files(shared, self._messages)
@@ -122,7 +130,6 @@ class ChatServer:
             small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text")
-        await asyncio.to_thread(load_image_codecs)
         self._server = await loop.create_server(
             lambda: Connection(self, self._clock), self.config.host, self.config.port,
             reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
@@ -151,6 +158,7 @@ class ChatServer:
         self._presence.flush()
         for conn in list(self.conns):
             conn.abort()
+        await self._files.close()  # its thumbnail workers
         if self._server is not None:
             await self._server.wait_closed()
         self.store.close()
@@ -188,18 +196,21 @@ class ChatServer:
     def disconnected(self, conn: Connection, exc: Exception | None) -> None:
         self.conns.discard(conn)
         self._files.release(conn)
+        self._meters.closed(conn)
         if conn.name is None:
             return
         self._presence.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
-        chatlog.line("disconnect name=%s peer=%s%s", conn.name, conn.peer,
-                     f" reason={escape_log(str(exc))}" if exc else "")
+        if exc:
+            chatlog.line("disconnect name=%s peer=%s reason=%s", conn.name, conn.peer, str(exc))
+        else:
+            chatlog.line("disconnect name=%s peer=%s", conn.name, conn.peer)
 
     def _users_changed(self) -> None:
         # Not while closing: the disconnects of `close()` arrive after the store is closed.
         if self.on_counts_changed is not None and not self._closing:
-            self.on_counts_changed(len(self.online), len(self.store.rooms()))
+            self.on_counts_changed(len(self.online), self.store.room_count())
 
     # ------------------------------------------------------------------ dispatch
 
@@ -213,6 +224,7 @@ class ChatServer:
                     raise Refused(ErrorCode.UNEXPECTED_MESSAGE,
                                   f"the first message must be hello, not {type(msg).__name__}",
                                   fatal=True)
+                self._meters.hello(conn)
                 self._handshake.hello(conn, msg)
             else:
                 self._handle(conn, msg)
@@ -233,9 +245,12 @@ class ChatServer:
                                        rid=getattr(msg, "rid", 0))))
 
     def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
-        if isinstance(msg, _METERED) and not conn.allow():
-            raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a second "
-                          f"(bursts of {self.config.burst}); this one was not sent")
+        if isinstance(msg, _METERED):
+            if not conn.allow():
+                raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a "
+                              f"second (bursts of {self.config.burst}); this one was not sent")
+        elif not isinstance(msg, _FREE):
+            self._meters.request(conn)
         match msg:
             case p.SendText():
                 self._messages.send_text(conn, msg)
