@@ -188,8 +188,10 @@ class Window:
         field = (await self.state())["inputs"][tag]
         await self.click(field)
         await self.wait(f"{tag} to take the keyboard", lambda s: s["inputs"][tag]["active"])
-        await self.key("ctrl+a", "BackSpace")
-        await self.wait(f"{tag} to be empty", lambda s: s["inputs"][tag]["value"] == "")
+        held = (await self.state())["inputs"][tag]["value"]
+        if held:  # End and one BackSpace per character: no chord, whose modifier may land a frame late
+            await self.key("End", *["BackSpace"] * len(held))
+            await self.wait(f"{tag} to be empty", lambda s: s["inputs"][tag]["value"] == "")
         await self.type(text)
         await self.wait(f"{tag} to hold {text!r}", lambda s: s["inputs"][tag]["value"] == text)
         if enter:
