@@ -97,7 +97,8 @@ class ChatWindow:
         with dpg.window(tag="main", no_scrollbar=True):
             # A table, so that a long status (a reconnect's reason) is clipped in its own column
             # instead of pushing the search field and the buttons out of the window.
-            with dpg.table(tag="topbar", header_row=False, policy=dpg.mvTable_SizingFixedFit, pad_outerX=False):
+            with dpg.table(tag="topbar", header_row=False, policy=dpg.mvTable_SizingFixedFit,
+                           pad_outerX=False):
                 dpg.add_table_column(width_fixed=True)
                 dpg.add_table_column(width_stretch=True, init_width_or_weight=1.0)
                 for _ in range(3):

@@ -16,7 +16,8 @@ from pyrtc.client import IdentityMismatch
 
 from .palette import Palette
 
-__all__ = ["NamePrompt", "RoomPassword", "IdentityWarning", "AttachDialog", "chosen_files", "FILE_DIALOG_SIZE"]
+__all__ = ["NamePrompt", "RoomPassword", "IdentityWarning", "AttachDialog", "chosen_files",
+           "FILE_DIALOG_SIZE"]
 
 FILE_DIALOG_SIZE = (640, 420)
 
@@ -115,8 +116,8 @@ def chosen_files(app_data: dict[str, Any]) -> list[Path]:
         return [reported]
     if not reported.name.endswith(".*"):
         return []
-    stem = reported.name[:-2]
-    candidates = [reported.parent / stem, *sorted(Path(p) for p in glob.glob(glob.escape(str(reported.parent / stem)) + ".*"))]
+    typed = reported.parent / reported.name[:-2]
+    candidates = [typed, *sorted(Path(p) for p in glob.glob(glob.escape(str(typed)) + ".*"))]
     files = [c for c in candidates if c.is_file()]
     return files if len(files) == 1 else []
 

@@ -33,7 +33,8 @@ class LiveServers:
 
     async def run(self) -> None:
         """Browse until cancelled."""
-        browser = ServerBrowser(self._addresses, fingerprint=self._fingerprint, on_change=lambda *_: self._publish())
+        browser = ServerBrowser(self._addresses, fingerprint=self._fingerprint,
+                                on_change=lambda *_: self._publish())
         await browser.start()
         self._browser = browser
         try:

@@ -31,6 +31,7 @@ __all__ = ["MessagesView", "PAGE", "RowKey", "row_key"]
 
 PAGE = 200  # rows built when a room is shown; older ones come as the user scrolls up
 WHEEL_SETTLE = 0.3  # seconds after a wheel turn before reaching the bottom follows again
+LANDING_FRAMES = 10  # a jump's scroll shows within a frame or two; past this many the jump is over anyway
 
 RowKey = int | str  # a seq, or a pending message's cid
 
@@ -55,6 +56,7 @@ class MessagesView:
         self._oldest_built = 0
         self._jump_to: int | None = None  # a seq to show, once its row exists
         self._landing: float | None = None  # the scroll a jump asked for, until the view is there
+        self._landing_frames = 0
         self._wheel_at = 0.0
         self._loading_older = False
 
@@ -157,6 +159,13 @@ class MessagesView:
         dpg.delete_item("rows", children_only=True)
         self.rows.clear()
 
+    def _may_come(self, seq: int) -> bool:
+        """Message `seq` is held (its row comes next frame) or older pages may still bring it."""
+        room = self.state.rooms.get(self._focus.room or "")
+        if room is None:
+            return False
+        return seq in room.by_seq or (room.more_before and (room.first_seq or 0) > seq)
+
     def _seqs(self) -> list[int]:
         return [k for k in self.rows if isinstance(k, int)]
 
@@ -174,11 +183,15 @@ class MessagesView:
             if row is not None and dpg.does_item_exist(row.group):
                 # The row's position is in the list's content, as the scroll is.
                 self._landing = min(y_max, max(0.0, dpg.get_item_pos(row.group)[1] - 40))
+                self._landing_frames = LANDING_FRAMES
                 dpg.set_y_scroll("messages", self._landing)
                 self._jump_to = None
+            elif not self._may_come(self._jump_to):
+                self._jump_to = None  # not in this room's history: nothing to show
             return
         if self._landing is not None:
-            if abs(y - min(self._landing, y_max)) > 1:
+            self._landing_frames -= 1
+            if abs(y - min(self._landing, y_max)) > 1 and self._landing_frames > 0:
                 return  # the scroll asked for shows in a later frame
             self._landing = None
         if self._focus.follow:

@@ -74,7 +74,8 @@ class Picker:
             elif not e.reachable:
                 dpg.add_text(label, parent="picker_list", color=pal.muted)
             elif not e.compatible:
-                dpg.add_text(label + f"  (protocol {e.version}: incompatible)", parent="picker_list", color=pal.muted)
+                dpg.add_text(label + f"  (protocol {e.version}: incompatible)", parent="picker_list",
+                             color=pal.muted)
             else:
                 if e.conflict == AMBIGUOUS:
                     label += "  (same id as another server: check its certificate)"

@@ -101,9 +101,9 @@ class Startup:
         self._name_prompt.close()
         self.opts.settings.set("name", self.me)
         old, self._bg.handle = self._bg.handle, ClientHandle(self._make_session)
-        if old is not None:  # the name was taken there: same server, new session
+        if old is not None:  # its session holds the old name; closing it may wait on the network
             threading.Thread(target=old.close, name="pyrtc-old-session", daemon=True).start()
-            assert self._target is not None
+        if self._target is not None:  # the name was taken there: the same server, the new name
             self._connect(*self._target)
         elif self.opts.server:
             self.connect_to_text(self.opts.server)
@@ -148,7 +148,8 @@ class Startup:
     def _time_is_up(self, this: int) -> None:
         if this == self._round and self.mode == "picking":
             self._decides = True
-            self._decide()
+            if self.opts.kiosk or not self._asked:  # asked again (a connect failed): the user chooses
+                self._decide()
 
     def _decide(self) -> None:
         usable = [e for e in self._entries if e.compatible and e.reachable]
@@ -160,7 +161,8 @@ class Startup:
                 return
             if self.opts.kiosk or not usable:
                 found = ", ".join(e.name for e in usable) or "none yet"
-                self._say(f"Waiting for the server {pick!r} on {', '.join(self._addresses)} (found: {found})…")
+                where = ", ".join(self._addresses)
+                self._say(f"Waiting for the server {pick!r} on {where} (found: {found})…")
                 return
         if len(usable) == 1 and not usable[0].conflict:
             self.connect_entry(usable[0])
@@ -249,7 +251,8 @@ class Startup:
         self._show_error(f"could not connect: {exc}")
         if self.opts.server and self.opts.kiosk:  # a kiosk never gives up
             self._say(f"Could not connect: {exc}. Trying again…")
-            self._bg.run(asyncio.sleep(KIOSK_RETRY), then=lambda _: self.connect_to_text(self.opts.server or ""))
+            again = self.opts.server
+            self._bg.run(asyncio.sleep(KIOSK_RETRY), then=lambda _: self.connect_to_text(again))
             return
         if self.opts.server:
             self.mode = "picking"  # the picker offers another address, or hosting here
@@ -307,7 +310,8 @@ class Startup:
     async def _run_live(self, addresses: list[str]) -> None:
         await self._cancel_live()
         self._live = asyncio.current_task()
-        live = LiveServers(addresses, self.opts.fingerprint, lambda entries: self._bg.post(lambda: self._listed(entries)))
+        live = LiveServers(addresses, self.opts.fingerprint,
+                           lambda entries: self._bg.post(lambda: self._listed(entries)))
         await live.run()
 
     async def _cancel_live(self) -> None:
@@ -341,4 +345,6 @@ class Startup:
 
 def _several(entries: list[ServerEntry]) -> str:
     usable = [e for e in entries if e.compatible and e.reachable]
-    return f"{len(usable)} servers found. Choose one:" if usable else "No server to choose any more: host here, or type an address."
+    if not usable:
+        return "No server to choose any more: host here, or type an address."
+    return f"{len(usable)} servers found. Choose one:"
