@@ -339,7 +339,7 @@ class ChatWindow:
                              backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
                              fingerprint=self.opts.fingerprint, trust=self._tofu)
 
-    def _tofu(self, seen: str, welcome: p.Welcome) -> None:
+    def _tofu(self, seen: str, welcome: p.Greeting) -> None:
         """Runs on the client thread: a known server must show the identity it showed before."""
         session = self.handle.session if self.handle else None
         host, port = (session.host, session.port) if session else ("", 0)

@@ -4,7 +4,10 @@ Invariants:
 - Joining costs bounded work whatever the room's size: the member page is capped
   (MAX_JOIN_MEMBERS, online members first) and kept until the room's next flush, and the
   member count is loaded once; the changes reach everyone with the next flush.
-- A locked room asks its password of a newcomer only; a member comes back without it.
+- A locked room asks its password of a newcomer only; a member comes back without it. A
+  membership is that of the identity that joined: the same name under another key is a
+  newcomer.
+- Room passwords are hashed and checked off the event loop (`PasswordWork`, `Later`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from ..protocol.codes import ErrorCode
 from . import chatlog
 from .connection import Connection
 from .errors import Refused
+from .later import Later, Step
 from .messages import posted
-from .passwords import PasswordGate, check_password, hash_password
+from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
 
@@ -27,20 +31,26 @@ __all__ = ["Membership"]
 
 
 class Membership:
-    def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate,
+    def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, work: PasswordWork,
                  rooms_changed: Callable[[], None]) -> None:
         self._shared = shared
         self._presence = presence
         self._gate = gate
+        self._work = work
         self._rooms_changed = rooms_changed  # the number of rooms may have changed
 
     def list_rooms(self, conn: Connection, msg: p.ListRooms) -> None:
         conn.send(p.encode(p.RoomList(rooms=self._shared.room_infos(), rid=msg.rid)))
 
-    def create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
+    def create_room(self, conn: Connection, msg: p.CreateRoom) -> Step:
+        if msg.password and self._shared.store.find_room(msg.room) is None:
+            return Later(self._work.hash(msg.password), lambda hashed: self._create(conn, msg, hashed))
+        self._create(conn, msg, "")
+        return None
+
+    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> None:
         shared = self._shared
-        if shared.store.find_room(msg.room) is None and shared.store.create_room(
-                msg.room, hash_password(msg.password) if msg.password else ""):
+        if shared.store.find_room(msg.room) is None and shared.store.create_room(msg.room, password_hash):
             chatlog.line("create room=%s by=%s", msg.room, conn.name)
             self._rooms_changed()
             frame = p.encode(p.RoomList(rooms=shared.room_infos()))
@@ -49,29 +59,40 @@ class Membership:
                     other.send(frame)
         conn.send(p.encode(p.RoomList(rooms=shared.room_infos(), rid=msg.rid)))
 
-    def join(self, conn: Connection, msg: p.JoinRoom) -> None:
+    def join(self, conn: Connection, msg: p.JoinRoom) -> Step:
         assert conn.name is not None
-        store, bus = self._shared.store, self._shared.bus
+        store = self._shared.store
         room = store.find_room(msg.room)
         if room is None:
             names = ", ".join(n for n, *_ in store.rooms())
             raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {msg.room!r} (rooms: {names})")
-        live = bus.room(room)
         locked = store.room_password(room)
-        if locked and room not in conn.rooms and not store.members_named(room, [conn.name]):
-            if not check_password(msg.password, locked):
-                self._gate.refuse(conn, f"the room {room!r} needs its password"
-                                  + (", and that one is not it" if msg.password else ""),
-                                  rid=msg.rid, fatal=False)
-                return
-            self._gate.passed(conn)
-        if msg.watch and not store.members_named(room, [conn.name]):
+        if locked and room not in conn.rooms and not store.is_member(room, conn.name, conn.uid):
+            return Later(self._work.check(msg.password, locked),
+                         lambda ok: self._password_checked(conn, msg, room, ok))
+        self._join(conn, msg, room)
+        return None
+
+    def _password_checked(self, conn: Connection, msg: p.JoinRoom, room: str, ok: bool) -> Step:
+        if not ok:
+            return self._gate.refuse(conn, f"the room {room!r} needs its password"
+                                     + (", and that one is not it" if msg.password else ""),
+                                     rid=msg.rid, fatal=False)
+        self._gate.passed(conn)
+        self._join(conn, msg, room)
+        return None
+
+    def _join(self, conn: Connection, msg: p.JoinRoom, room: str) -> None:
+        assert conn.name is not None
+        store, bus = self._shared.store, self._shared.bus
+        live = bus.room(room)
+        if msg.watch and not store.is_member(room, conn.name, conn.uid):
             conn.watching.add(room)
             bus.subscribe(room, conn)
             chatlog.line("watch room=%s name=%s", room, conn.name)
         else:
             conn.watching.discard(room)
-            member, new = store.add_member(room, conn.name)
+            member, new = store.add_member(room, conn.name, conn.uid)
             bus.subscribe(room, conn)
             if new:
                 live.joined[conn.name] = (member.delivered, member.read)

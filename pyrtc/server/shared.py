@@ -30,6 +30,7 @@ class Shared:
     blobs: BlobStore
     bus: RoomBus = field(default_factory=RoomBus)
     conns: set[Connection] = field(default_factory=set)  # every open one, named or not
+    sessions: dict[str, set[Connection]] = field(default_factory=dict)  # uid -> its named connections
 
     def room_infos(self) -> list[p.RoomInfo]:
         return [p.RoomInfo(name=n, members=m, online=self.bus.online(n), last_seq=s, locked=locked)

@@ -15,8 +15,10 @@ from .db import StoredFile as StoredFile
 from .db import StoredMessage as StoredMessage
 from .errors import BlobError as BlobError
 from .errors import StoreError as StoreError
+from .identities import Binding as Binding
+from .identities import NameBook as NameBook
 
 __all__ = [
     "THUMB_MAX", "BlobStore", "Thumbnail", "load_image_codecs", "make_thumbnail", "DEFAULT_ROOMS", "Duplicate", "Member", "Store",
-    "StoredFile", "StoredMessage", "BlobError", "StoreError",
+    "StoredFile", "StoredMessage", "BlobError", "StoreError", "Binding", "NameBook",
 ]

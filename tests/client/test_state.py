@@ -18,7 +18,7 @@ def joined(*history: p.Posted, members: tuple[str, ...] = ("ann", "bob")) -> p.J
 
 def state() -> ChatState:
     s = ChatState()
-    s.apply(p.Welcome(version=1, server="srv", name="ann", token="t"))
+    s.apply(p.Welcome(version=1, server="srv", name="ann"))
     return s
 
 

@@ -25,7 +25,7 @@ def for_type(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.BoolType):
         return st.booleans()
     if isinstance(t, mi.BytesType):
-        return st.binary(max_size=min(t.max_length or 256, 256))
+        return st.binary(min_size=t.min_length or 0, max_size=max(t.min_length or 0, min(t.max_length or 256, 256)))
     if isinstance(t, mi.NoneType):
         return st.none()
     if isinstance(t, mi.UnionType):
