@@ -63,6 +63,8 @@ async def cmd_download(args: argparse.Namespace) -> int:
     session = await open_session(args, args.name or f"dl-{secrets.token_hex(2)}")
     update, done = _progress(0, out.name[:30])
     try:
+        if args.room:  # watched: a locked room's files are only for those it lets in
+            await session.join(args.room, watch=True, password=args.room_password)
         await session.download(file_id, out, progress=update)
     finally:
         done()

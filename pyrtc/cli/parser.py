@@ -185,4 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("file_id", metavar="FILE_ID")
     down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
     down.add_argument("--name", default=None, help="name to connect as")
+    down.add_argument("--room", default=None, help="the locked room the file is in (with --room-password)")
+    down.add_argument("--room-password", default="", help="that room's password")
     return parser

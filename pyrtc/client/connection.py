@@ -205,8 +205,9 @@ class Connection:
         except TimeoutError as exc:
             writer.close()
             if kind is p.Greeting:
-                raise ConnectionLost(f"no greeting from the server at {self.address} within "
-                                     f"{self._connect_timeout:g} s (an older PyRTC server? update it)") from exc
+                raise ConnectionLost(
+                    f"no greeting from the server at {self.address} within {self._connect_timeout:g} s "
+                    "(an older PyRTC server? update it)") from exc
             raise ConnectionLost(f"the server at {self.address} did not {what}: no answer") from exc
         except (OSError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
             writer.close()

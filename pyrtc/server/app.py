@@ -7,9 +7,10 @@ and each other where one needs another (a finished upload is posted as a message
 
 Invariants:
 - Every message is handled on the event loop thread, one at a time, so room state needs no
-  locks; SQLite calls are short and synchronous, hashing, thumbnails and passwords (scrypt)
-  go to threads. A request that waits for such work (`Later`) holds its connection's next
-  messages until it is answered; every other connection is served meanwhile.
+  locks; SQLite calls are short and synchronous, hashing and passwords (scrypt) go to
+  threads and thumbnails to worker processes. A request that waits for such work (`Later`)
+  holds its connection's next messages until it is answered; every other connection is
+  served meanwhile.
 - A message is acknowledged (`Acked`, ✓ sent) only after its transaction has committed
   (`GroupCommit`: one transaction per loop iteration).
 - Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
@@ -28,7 +29,7 @@ from typing import Any, assert_never
 
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
-from ..store import BlobStore, Store, StoreError, load_image_codecs
+from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
 from . import chatlog
 from .chatlog import escape_log
@@ -68,8 +69,9 @@ class ChatServer:
         self._clock = clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(config.data_dir / "history.db", clock=wall)
-        blobs = BlobStore(config.data_dir / "files")
+        blobs = BlobStore(config.data_dir / "files", clock=wall)
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
+        blobs.sweep_parts(config.unfinished_ttl)  # uploads that expired while the server was down
         self._shared = shared = Shared(config, clock, store, blobs)
         self._server: asyncio.Server | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
@@ -129,7 +131,6 @@ class ChatServer:
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text, and names "
                         "are not protected against anyone who can intercept the traffic")
-        await asyncio.to_thread(load_image_codecs)
         self._server = await loop.create_server(
             lambda: Connection(self, self._clock), self.config.host, self.config.port,
             reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
@@ -159,6 +160,7 @@ class ChatServer:
         for conn in list(self.conns):
             conn.abort()
         self._passwords.close()
+        await self._files.close()  # its thumbnail workers
         if self._server is not None:
             await self._server.wait_closed()
         self.store.close()

@@ -1,5 +1,6 @@
 """Housekeeping, twice a second: typing that expired, connections gone silent (pinged,
-then dropped as half-open), and the store's work kept out of the commits that send ✓."""
+then dropped as half-open), and the store's work kept out of the commits that send ✓;
+once a minute, unfinished uploads that expired."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ __all__ = ["Housekeeping"]
 
 log = logging.getLogger(__name__)
 
+_PARTS_EVERY = 60.0  # seconds between sweeps of unfinished uploads (each stats every .part)
+
 
 class Housekeeping:
     def __init__(self, shared: Shared, presence: Presence) -> None:
         self._shared = shared
         self._presence = presence
+        self._parts_due = float("-inf")
 
     async def run(self) -> None:
         store = self._shared.store
@@ -32,10 +36,16 @@ class Housekeeping:
                 log.error("housekeeping failed", exc_info=True)
 
     def sweep(self) -> None:
-        """Expire typing and drop silent connections (tests call it with a fake clock)."""
+        """Expire typing and unfinished uploads and drop silent connections (tests call it
+        with a fake clock)."""
         config = self._shared.config
         now = self._shared.clock()
         self._presence.expire_typing(now)
+        if now >= self._parts_due:
+            self._parts_due = now + _PARTS_EVERY
+            if dropped := self._shared.blobs.sweep_parts(config.unfinished_ttl):
+                log.info("dropped %d unfinished uploads not written for %g h", dropped,
+                         config.unfinished_ttl / 3600)
         for conn in list(self._shared.conns):
             idle = now - conn.last_rx
             if idle > config.idle_timeout:

@@ -20,4 +20,7 @@ class Upload:
     rid: int
     received: int
     part: PartWriter | None  # open while chunks come in
+    #: Tag of the uploader's .part (see BlobStore.owner_tag); None when the server holds the
+    #: body already and the uploader may read it: nothing to receive or check.
+    owner: str | None
     finishing: bool = False

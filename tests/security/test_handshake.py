@@ -77,7 +77,8 @@ async def fake_server(tmp_path: Path) -> AsyncIterator[FakeServer]:
 
 async def test_a_server_from_before_3_gets_nothing_and_the_user_is_told_to_update(fake_server: FakeServer) -> None:
     s = ClientSession("127.0.0.1", fake_server.port, "ann", connect_timeout=1.0)
-    with pytest.raises(ConnectionLost, match=r"no greeting from the server .* \(an older PyRTC server\? update it\)"):
+    with pytest.raises(ConnectionLost,
+                       match=r"no greeting from the server .* \(an older PyRTC server\? update it\)"):
         await s.connect()
     await s.close()
     assert await fake_server.all_received() == []  # not a hello, not a name

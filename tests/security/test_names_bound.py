@@ -174,7 +174,8 @@ async def test_the_file_quota_counts_per_identity_whatever_the_name(tmp_path: Pa
         async with ClientSession(*srv.address, "bob", identity=Identity.generate()) as bob:
             await bob.join("General")
             seq = await bob.upload("General", files[2])
-            assert bob.state.rooms["General"].by_seq[seq].file.blob_id == blake3.blake3(b"file 2").hexdigest()  # type: ignore[union-attr]
+            posted = bob.state.rooms["General"].by_seq[seq].file
+            assert posted is not None and posted.blob_id == blake3.blake3(b"file 2").hexdigest()
 
 
 def _frame(obj: object) -> bytes:
