@@ -105,7 +105,7 @@ class Files:
         """The upload of a body to receive, from where this uploader's .part ends."""
         assert conn.name is not None
         blobs = self._shared.blobs
-        owner = blobs.owner_tag(conn.name)
+        owner = blobs.owner_tag(conn.uid)  # the identity: its unfinished bytes count across its names
         self._check_space(owner, msg.blob_id, msg.size)
         offset = blobs.begin(msg.blob_id, msg.size, owner)
         up = _upload(msg, room, received=offset, owner=owner)

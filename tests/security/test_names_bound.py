@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 import pyrtc.protocol as p
+from pyrtc.protocol import limits as L
 from pyrtc.client import ClientSession, Identity, Rejected
 from pyrtc.server import ChatServer
 from pyrtc.server.identities import release_name
@@ -19,6 +20,7 @@ from pyrtc.server.names import name_keys
 from pyrtc.store import Store
 
 from ..conftest import ClientFactory, raw_open, read_greeting, server_config, signed_hello
+from .raw import RawClient
 
 ALICE = name_keys("Alice")[0]  # how the server files an online name
 
@@ -176,6 +178,24 @@ async def test_the_file_quota_counts_per_identity_whatever_the_name(tmp_path: Pa
             seq = await bob.upload("General", files[2])
             posted = bob.state.rooms["General"].by_seq[seq].file
             assert posted is not None and posted.blob_id == blake3.blake3(b"file 2").hexdigest()
+
+
+async def test_unfinished_upload_bytes_count_per_identity_whatever_the_name(tmp_path: Path) -> None:
+    size = 4 * L.CHUNK_SIZE
+    me = Identity.generate()
+    async with ChatServer(server_config(tmp_path / "d", max_file=size, max_unfinished_per_user=size)) as srv:
+        answers = []
+        for n, name in enumerate(("ann", "ann2")):  # one person, a name per upload left behind
+            raw = await RawClient.open(srv.address, name, "General", identity=me)
+            data = bytes([n]) * size
+            raw.send(p.OfferFile(room="General", cid=f"c{n}", name="f.bin", size=size,
+                                 blob_id=blake3.blake3(data).hexdigest(), rid=1),
+                     p.FileChunk(blob_id=blake3.blake3(data).hexdigest(), offset=0, data=data[:L.CHUNK_SIZE]))
+            answers.append(await raw.answer(1))
+            await raw.drained()
+            await raw.hang_up(srv)
+        assert isinstance(answers[0], p.UploadReady)
+        assert isinstance(answers[1], p.Error) and answers[1].code == "unfinished_quota"
 
 
 def _frame(obj: object) -> bytes:
