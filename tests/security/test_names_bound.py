@@ -12,8 +12,8 @@ import msgspec
 import pytest
 
 import pyrtc.protocol as p
-from pyrtc.protocol import limits as L
 from pyrtc.client import ClientSession, Identity, Rejected
+from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
 from pyrtc.server.identities import release_name
 from pyrtc.server.names import name_keys
