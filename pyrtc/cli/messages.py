@@ -14,7 +14,7 @@ from ..client import ChatState
 from ..client.state import MessageView
 from ..protocol.limits import MAX_TEXT
 from ..units import human_size
-from .common import UserError, open_session
+from .common import UsageError, open_session
 
 __all__ = ["cmd_send", "cmd_tail"]
 
@@ -24,17 +24,19 @@ log = logging.getLogger(__name__)
 async def cmd_send(args: argparse.Namespace) -> int:
     if args.text:
         lines = [" ".join(args.text)]
+        if not lines[0].strip():
+            raise UsageError("nothing to send: the message is empty")
     else:
         if sys.stdin.isatty():
             print("pyrtc: type messages, one per line; Ctrl-D sends them", file=sys.stderr)
         lines = [line.rstrip("\r\n") for line in sys.stdin]
         lines = [line for line in lines if line.strip()]
     if not lines:
-        raise UserError("nothing to send: give TEXT or pipe lines on stdin")
+        raise UsageError("nothing to send: give TEXT or pipe lines on stdin")
     for n, line in enumerate(lines, 1):
         if len(line) > MAX_TEXT:
             where = f"line {n} is" if len(lines) > 1 else "the message is"
-            raise UserError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
+            raise UsageError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
     session = await open_session(args, args.name)
     try:
         room = (await session.join(args.room, password=args.room_password)).name

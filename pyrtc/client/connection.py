@@ -16,9 +16,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
+import re
 import secrets
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -334,10 +337,18 @@ class Connection:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+    """Why a connection failed, from its errno (asyncio says "Connect call failed" for every
+    kind, and joins the errors of a name's several addresses into one message)."""
+    codes = {exc.errno} if isinstance(exc, OSError) and exc.errno else {
+        int(n) for n in re.findall(r"\[Errno (\d+)\]", str(exc))}
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host name ({exc.strerror})"
+    if codes == {errno.ECONNREFUSED}:
         return "connection refused (is a PyRTC server running there?)"
-    if isinstance(exc, TimeoutError):
-        return "no answer (timed out)"
+    if codes and codes <= {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED}:
+        return "unreachable: no machine answers at that address (is it switched on, and on this network?)"
+    if isinstance(exc, TimeoutError) or codes == {errno.ETIMEDOUT}:
+        return "no answer (timed out): no machine there, or a firewall drops the connection"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
