@@ -13,7 +13,7 @@ from pathlib import Path
 from pyrtc.client import ClientSession, Identity
 from pyrtc.client.identity import KEY_FILE
 
-from ..cli.test_cli import PYRTC, Server
+from ..cli.procs import PYRTC, Server
 
 
 def as_user(settings: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
