@@ -23,7 +23,6 @@ from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from . import chatlog
-from .chatlog import escape_log
 from .connection import Connection
 from .errors import Refused
 from .identities import bind_name, check_owner, verify_proof
@@ -105,14 +104,13 @@ class Handshake:
         self._claimed.update(dict.fromkeys(keys, conn))
         self._shared.sessions.setdefault(uid, set()).add(conn)
         self._users_changed()
-        chatlog.line("connect name=%s uid=%s peer=%s client=%s", conn.name, uid[:16], conn.peer,
-                     escape_log(msg.client))
+        chatlog.line("connect name=%s uid=%s peer=%s client=%s", conn.name, uid[:16], conn.peer, msg.client)
         config = self._shared.config
         conn.send(p.encode(p.Welcome(
             version=p.PROTOCOL_VERSION, server=config.name, name=msg.name, uid=uid,
-            rooms=self._shared.room_infos(), joined=store.rooms_of(msg.name, uid),
+            rooms=self._shared.room_page()[0], joined=store.rooms_of(msg.name, uid, L.MAX_ROOM_PAGE),
             max_file=config.max_file, server_id=self._server_id,
-            max_rate=config.max_rate, burst=config.burst,
+            max_rate=config.max_rate, burst=config.burst, rooms_total=store.room_count(),
         )))
 
     def _replace(self, old: Connection, new: Connection) -> None:
