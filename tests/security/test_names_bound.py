@@ -180,6 +180,20 @@ async def test_the_file_quota_counts_per_identity_whatever_the_name(tmp_path: Pa
             assert posted is not None and posted.blob_id == blake3.blake3(b"file 2").hexdigest()
 
 
+async def test_the_room_quota_counts_per_identity_whatever_the_name(tmp_path: Path) -> None:
+    me = Identity.generate()
+    async with ChatServer(server_config(tmp_path / "d", rooms_per_hour=2)) as srv:
+        async with ClientSession(*srv.address, "ann", identity=me) as ann:
+            await ann.create_room("One")
+            await ann.create_room("Two", password="x")
+        async with ClientSession(*srv.address, "ann2", identity=me) as renamed:
+            with pytest.raises(Rejected, match="you created 2 rooms in the last hour") as refused:
+                await renamed.create_room("Three")
+            assert refused.value.code == "room_quota"
+        async with ClientSession(*srv.address, "bob", identity=Identity.generate()) as bob:
+            await bob.create_room("Three")
+
+
 async def test_unfinished_upload_bytes_count_per_identity_whatever_the_name(tmp_path: Path) -> None:
     size = 4 * L.CHUNK_SIZE
     me = Identity.generate()
