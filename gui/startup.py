@@ -10,8 +10,8 @@ Invariants:
 - Every wait says what it waits for, in the picker and in the status line (a kiosk hides
   the picker while it needs no choice).
 - A choice stops the live list before it acts (both run on the client thread, in order).
-- A name taken on the server chosen is asked again in the window; the new name connects
-  to that same server.
+- A name taken (or refused) on the server chosen is asked again in the window; the new name
+  connects to that same server.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ class Startup:
         if isinstance(exc, IdentityMismatch) and not self.opts.kiosk:
             self._identity.warn(self._theme.palette, exc, lambda: self._trust(exc))
             return
-        if isinstance(exc, Rejected) and exc.code == ErrorCode.NAME_TAKEN:
+        if isinstance(exc, Rejected) and exc.code in (ErrorCode.NAME_TAKEN, ErrorCode.BAD_NAME):
             self.mode = "starting"
             self._picker.hide()
             self._say(f"Could not connect: {exc}")
