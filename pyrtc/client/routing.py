@@ -43,6 +43,7 @@ class Router:
         #: Why the server will not have us (reconnecting cannot help); requests raise it.
         self.fatal: Rejected | None = None
         self.watch: set[str] = set()  # rooms joined as a watcher (tail)
+        self.visit: set[str] = set()  # rooms joined as a visitor (send, upload)
         self.rids = itertools.count(1)
         self.replies: dict[int, asyncio.Future[Any]] = {}
         self.acks: dict[str, asyncio.Future[int]] = {}
@@ -121,10 +122,10 @@ class Router:
                     fut.set_exception(Rejected(msg.code, msg.message))
             case p.Posted():
                 room = self.state.rooms.get(msg.room)
-                if msg.sender != self.name and room is not None and msg.room not in self.watch:
+                if msg.sender != self.name and room is not None and self.member_of(msg.room):
                     delivered[msg.room] = max(delivered.get(msg.room, 0), msg.seq)
             case p.Joined():
-                if msg.room not in self.watch:
+                if self.member_of(msg.room):
                     last = max((m.seq for m in msg.history), default=0)
                     if last:
                         delivered[msg.room] = max(delivered.get(msg.room, 0), last)
@@ -144,6 +145,11 @@ class Router:
                     reply.set_result(msg)
         elif isinstance(msg, p.Error):
             log.warning("server: %s", msg.message)
+
+    def member_of(self, room: str) -> bool:
+        """Whether we joined `room` as a member: watchers and visitors send no receipts (the
+        server keeps none of theirs)."""
+        return room not in self.watch and room not in self.visit
 
     # ------------------------------------------------------------------ connection changes
 

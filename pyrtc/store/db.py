@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS members (
     delivered INTEGER NOT NULL DEFAULT 0,
     read INTEGER NOT NULL DEFAULT 0,
     joined REAL NOT NULL,
+    joined_seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS members_name ON members (name);
@@ -124,6 +125,7 @@ class Member:
     name: str
     delivered: int
     read: int
+    joined_seq: int = 0  # the room's last seq when it joined: it counts for later messages
 
 
 class Store:
@@ -153,10 +155,13 @@ class Store:
             if "creator" not in columns:  # ditto: who made it, for the rooms-per-hour quota
                 self._db.execute("ALTER TABLE rooms ADD COLUMN creator TEXT NOT NULL DEFAULT ''")
                 self._db.execute("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator, created)")
-            if "uid" not in {r[1] for r in self._db.execute("PRAGMA table_info(members)")}:
+            member_columns = {r[1] for r in self._db.execute("PRAGMA table_info(members)")}
+            if "uid" not in member_columns:
                 # protocol 3: a membership counts only for the identity that joined ('' before:
                 # the first identity to bind the name takes them, see NameBook.bind)
                 self._db.execute("ALTER TABLE members ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+            if "joined_seq" not in member_columns:  # ditto; 0: counted for every message, as before
+                self._db.execute("ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0")
             #: Names bound to identities, and quotas per identity (same connection, same transactions).
             self.names = NameBook(self._db, clock)
             for room in DEFAULT_ROOMS:
@@ -280,20 +285,21 @@ class Store:
     # ------------------------------------------------------------ members
 
     def add_member(self, room: str, name: str, uid: str = "") -> tuple[Member, bool]:
-        """The member's receipts, and whether it is new to the room. A row left by another
-        identity under this name (freed and taken again) becomes this one's."""
+        """The member's receipts and join point, and whether it is new to the room (joining
+        now: at the room's last seq). A row left by another identity under this name (freed
+        and taken again) becomes this one's."""
         self.write_marks()
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO members (room, name, joined, uid) VALUES (?, ?, ?, ?)",
-            (room, name, self._clock(), uid),
+            "INSERT OR IGNORE INTO members (room, name, joined, uid, joined_seq) VALUES (?, ?, ?, ?, ?)",
+            (room, name, self._clock(), uid, self.last_seq(room)),
         )
         if cur.rowcount == 0:
             self._db.execute("UPDATE members SET uid = ? WHERE room = ? AND name = ? AND uid != ?",
                              (uid, room, name, uid))
         row = self._db.execute(
-            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+            "SELECT delivered, read, joined_seq FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
-        return Member(name, int(row[0]), int(row[1])), cur.rowcount == 1
+        return Member(name, int(row[0]), int(row[1]), int(row[2])), cur.rowcount == 1
 
     def member_count(self, room: str) -> int:
         return int(self._db.execute("SELECT count(*) FROM members WHERE room = ?", (room,)).fetchone()[0])
@@ -301,8 +307,8 @@ class Store:
     def members_named(self, room: str, names: list[str]) -> list[Member]:
         self.write_marks()
         marks = ",".join("?" * len(names))
-        return [Member(n, d, r) for n, d, r in self._db.execute(
-            f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
+        return [Member(n, d, r, j) for n, d, r, j in self._db.execute(
+            f"SELECT name, delivered, read, joined_seq FROM members WHERE room = ? AND name IN ({marks})",
             (room, *names))] if names else []
 
     def is_member(self, room: str, name: str, uid: str) -> bool:
@@ -311,14 +317,15 @@ class Store:
                                 (room, name, uid)).fetchone() is not None
 
     def remove_member(self, room: str, name: str) -> None:
+        """End the membership, receipts and join point with it: joining again starts anew."""
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
     def members(self, room: str, limit: int = -1) -> list[Member]:
         self.write_marks()
         return [
-            Member(n, d, r)
-            for n, d, r in self._db.execute(
-                "SELECT name, delivered, read FROM members WHERE room = ? ORDER BY name LIMIT ?",
+            Member(n, d, r, j)
+            for n, d, r, j in self._db.execute(
+                "SELECT name, delivered, read, joined_seq FROM members WHERE room = ? ORDER BY name LIMIT ?",
                 (room, limit),
             )
         ]
@@ -339,9 +346,9 @@ class Store:
         if cur.rowcount == 0:
             return None
         row = self._db.execute(
-            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+            "SELECT delivered, read, joined_seq FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
-        return Member(name, int(row[0]), int(row[1]))
+        return Member(name, int(row[0]), int(row[1]), int(row[2]))
 
     # ------------------------------------------------------------ messages
 
