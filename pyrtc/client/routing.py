@@ -92,6 +92,7 @@ class Router:
                 self.write(p.MarkDelivered(room=room, seq=seq))
 
     def _receive(self, msg: p.ServerMsg, delivered: dict[str, int]) -> None:
+        answered = False  # an Error that a waiter reports: not logged as well
         match msg:
             case p.FileData() | p.FileEnd():
                 q = self.downloads.get(msg.blob_id)
@@ -117,6 +118,7 @@ class Router:
                 fut = self.acks.pop(msg.cid, None)
                 if fut is not None and not fut.done():
                     fut.set_exception(Rejected(msg.code, msg.message))
+                    answered = True
             case p.Posted():
                 room = self.state.rooms.get(msg.room)
                 if msg.sender != self.name and room is not None and msg.room not in self.watch:
@@ -140,7 +142,7 @@ class Router:
                     reply.set_exception(Rejected(msg.code, msg.message))
                 else:
                     reply.set_result(msg)
-        elif isinstance(msg, p.Error):
+        elif isinstance(msg, p.Error) and not answered:
             log.warning("server: %s", msg.message)
 
     # ------------------------------------------------------------------ connection changes

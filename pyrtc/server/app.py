@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import assert_never
 
 from .. import protocol as p
+from ..private import private_tree, write_private
 from ..protocol.codes import ErrorCode
 from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
@@ -64,7 +65,9 @@ class ChatServer:
     ) -> None:
         self.config = config
         self._clock = clock
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if tightened := private_tree(config.data_dir):  # a data dir from before: history, keys, files
+            log.info("made %d files and folders in %s readable by this user only (they were readable "
+                     "by others)", tightened, config.data_dir)
         store = Store(config.data_dir / "history.db", clock=wall)
         blobs = BlobStore(config.data_dir / "files", clock=wall)
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
@@ -228,7 +231,8 @@ class ChatServer:
                                            cid=getattr(msg, "cid", ""))))
         except StoreError as exc:
             log.warning("%s (%s): %s", conn.peer, conn.name, exc)
-            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0))))
+            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0),
+                                       cid=getattr(msg, "cid", ""))))
         except Exception:
             log.error("bug handling %s from %s", type(msg).__name__, conn.peer, exc_info=True)
             conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
@@ -288,5 +292,5 @@ def _server_id(data_dir: Path) -> str:
     except OSError:
         pass
     sid = secrets.token_hex(16)
-    path.write_text(sid + "\n")
+    write_private(path, (sid + "\n").encode())
     return sid

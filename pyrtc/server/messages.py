@@ -51,11 +51,13 @@ class Messages:
             stored = self._shared.store.append(room, conn.name, text, cid, file)
         except Duplicate as dup:  # a resend after a reconnect: ack again, post nothing
             m = dup.message
-            self._commit.add(conn, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)), room, b"")
+            self._commit.add(conn, room, cid, m.seq, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)),
+                             b"")
             return
         self._presence.stop_typing(room, conn.name)
-        self._commit.add(conn, p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
-                         room, p.encode(posted(stored)))
+        self._commit.add(conn, room, cid, stored.seq,
+                         p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
+                         p.encode(posted(stored)))
         log_text = self._shared.config.log_text
         if log_text or file is not None:
             what = f"file={escape_log(file.name)} size={file.size}" if file else ""

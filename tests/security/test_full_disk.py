@@ -71,8 +71,8 @@ def test_send_and_upload_on_a_full_disk_fail_clearly_and_work_again_once_space_r
     picture.write_bytes(os.urandom(3 * 1024 * 1024))
     r = run("upload", *where, str(picture), timeout=60)
     assert r.returncode == 1
-    [line] = r.stderr.splitlines()  # one clear error, not one per chunk
-    assert line.startswith("pyrtc: the server refused: the server's disk is full"), line
+    assert len(r.stderr.splitlines()) == 1, r.stderr  # one clear error, not one per chunk
+    assert r.stderr.startswith("pyrtc: the server refused: the server's disk is full"), r.stderr
 
     disk.free()  # no restart
     assert run("send", *where, "after", timeout=60).returncode == 0
@@ -96,9 +96,15 @@ def test_send_and_upload_on_a_full_disk_fail_clearly_and_work_again_once_space_r
 
 async def test_each_message_sent_to_a_full_disk_is_stored_and_acknowledged_or_refused(disk: SmallDisk) -> None:
     raw = await RawClient.open(disk.host_port, "bob", "General")
+    raw.send(p.SendText(room="General", cid="early", text="stored before"))
+    early = await raw.until(lambda m: isinstance(m, p.Acked | p.Error) and m.cid == "early")
+    assert isinstance(early, p.Acked)
     disk.fill()
     cids = [f"c{i}" for i in range(150)]
-    raw.send(*(p.SendText(room="General", cid=c, text=f"{c} {'y' * 4000}") for c in cids))
+    # A resend of the stored one among them (a reconnect): acknowledged again whatever the disk.
+    raw.send(*(p.SendText(room="General", cid=c, text=f"{c} {'y' * 4000}") for c in cids[:100]),
+             p.SendText(room="General", cid="early", text="stored before"),
+             *(p.SendText(room="General", cid=c, text=f"{c} {'y' * 4000}") for c in cids[100:]))
     answers: dict[str, p.ServerMsg] = {}
     for c in cids:
         answers[c] = await raw.until(lambda m, c=c: getattr(m, "cid", None) == c  # type: ignore[misc]
@@ -107,18 +113,20 @@ async def test_each_message_sent_to_a_full_disk_is_stored_and_acknowledged_or_re
     refused = [m for m in answers.values() if isinstance(m, p.Error)]
     assert refused, "the disk was full: some messages must have been refused"
     assert {(m.code, m.message) for m in refused} == {(DISK_FULL, FULL)}
+    again = await raw.until(lambda m: isinstance(m, p.Acked | p.Error) and m.cid == "early")
+    assert again == early
     await raw.drained()
-    assert sum(isinstance(m, p.Acked | p.Error) for m in raw.got) == len(cids)  # one answer each
+    assert sum(isinstance(m, p.Acked | p.Error) for m in raw.got) == len(cids) + 2  # one answer each
 
     disk.free()
     raw.send(p.SendText(room="General", cid="after", text="after"))
-    after = await raw.until(lambda m: getattr(m, "cid", None) == "after")
+    after = await raw.until(lambda m: isinstance(m, p.Acked | p.Error) and m.cid == "after")
     assert isinstance(after, p.Acked)
     raw.send(p.GetHistory(room="General", limit=500, rid=7))
     page = await raw.answer(7)
     assert isinstance(page, p.HistoryPage)
     stored = {m.cid: m.seq for m in page.messages}
-    assert stored == {**acked, "after": after.seq}  # every acknowledged one, at its seq; no other
+    assert stored == {"early": early.seq, **acked, "after": after.seq}  # every acknowledged one, at its seq
     assert sorted(stored.values()) == list(range(1, len(stored) + 1))
     raw.abort()
 
