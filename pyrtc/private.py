@@ -56,8 +56,8 @@ def private_file(path: Path) -> bool:
 
 def private_tree(root: Path) -> int:
     """Make the folder `root` as `private_dir` does, and tighten every folder and file under
-    it; returns how many had to be. Symbolic links are left alone (a mode change would go to
-    what they point at)."""
+    it; returns how many had to be. Only for a folder that is all PyRTC's (never one a user
+    names: their programs there would lose their x bit)."""
     changed = int(private_dir(root))
     if not _POSIX:
         return changed
@@ -97,9 +97,11 @@ def _tighten(path: Path, mode: int) -> bool:
         st = path.lstat()
     except FileNotFoundError:
         return False
-    if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) == mode:
+    # Links, sockets, pipes: not ours to change (a link's mode change goes to its target).
+    kind = stat.S_ISDIR if mode == DIR_MODE else stat.S_ISREG
+    if not kind(st.st_mode) or stat.S_IMODE(st.st_mode) == mode:
         return False
-    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
+    if st.st_mode & stat.S_ISVTX:
         return False  # a folder shared with others (/tmp): not ours to close
     try:
         os.chmod(path, mode)

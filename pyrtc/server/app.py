@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import assert_never
 
 from .. import protocol as p
-from ..private import private_tree, write_private
+from ..private import private_dir, private_file, private_tree, write_private
 from ..protocol.codes import ErrorCode
 from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
@@ -65,7 +65,7 @@ class ChatServer:
     ) -> None:
         self.config = config
         self._clock = clock
-        if tightened := private_tree(config.data_dir):  # a data dir from before: history, keys, files
+        if tightened := _private_data_dir(config.data_dir):
             log.info("made %d files and folders in %s readable by this user only (they were readable "
                      "by others)", tightened, config.data_dir)
         store = Store(config.data_dir / "history.db", clock=wall)
@@ -279,6 +279,16 @@ class ChatServer:
                 raise Refused(ErrorCode.UNEXPECTED_MESSAGE, "hello was already received", fatal=True)
             case _:
                 assert_never(msg)
+
+
+def _private_data_dir(data_dir: Path) -> int:
+    """The data dir 0700 and what the server keeps in it private, also what a version before
+    this one left readable by others; how many had to be tightened. Only our own names: the
+    folder may be one a user named, holding files of theirs."""
+    changed = private_dir(data_dir) + private_tree(data_dir / "files")  # blobs, unfinished uploads
+    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "tls-key.pem", "tls-cert.pem"):
+        changed += private_file(data_dir / name)
+    return changed
 
 
 def _server_id(data_dir: Path) -> str:

@@ -10,31 +10,43 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ..cli.procs import PYRTC
 
-__all__ = ["SmallDisk"]
+__all__ = ["SmallDisk", "fill", "on_small_disk"]
 
-# Mount the tmpfs, then become the server (same pid: /proc/<pid>/root is its view).
+# Mount the tmpfs, then become the command (same pid: /proc/<pid>/root is its view).
 _MOUNT_AND_RUN = 'mount -t tmpfs -o size="$1",mode=0755 tmpfs "$2" || exit 97; shift 2; exec "$@"'
+
+
+def _in_namespace(size: str, mount: Path) -> list[str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.fail("the full-disk tests mount a tmpfs in a private mount namespace (unshare -m): "
+                    "run the suite as root")
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", _MOUNT_AND_RUN, "sh", size, str(mount)]
+
+
+def on_small_disk(tmp: Path, code: str, size: str = "4m") -> subprocess.CompletedProcess[str]:
+    """Run Python `code` with a small disk of its own at sys.argv[1]."""
+    mount = tmp / "small"
+    mount.mkdir()
+    return subprocess.run([*_in_namespace(size, mount), sys.executable, "-c", code, str(mount)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
 
 
 class SmallDisk:
     def __init__(self, tmp: Path, size: str = "16m") -> None:
-        if os.geteuid() != 0 or shutil.which("unshare") is None:
-            pytest.fail("the full-disk tests mount a tmpfs in a private mount namespace (unshare -m): "
-                        "run the suite as root")
         self.mount = tmp / "disk"  # empty on the host; the tmpfs covers it inside the namespace
         self.mount.mkdir()
         self.stderr_path = tmp / "server.stderr"  # on the host's disk: never full
         env = dict(os.environ, PYRTC_LOG_DIR=str(self.mount / "logs"))
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", _MOUNT_AND_RUN, "sh", size,
-                 str(self.mount), *PYRTC, "server", "--host", "127.0.0.1", "--port", "0",
+                [*_in_namespace(size, self.mount), *PYRTC, "server", "--host", "127.0.0.1", "--port", "0",
                  "--data-dir", str(self.mount / "data"), "--name", "Small disk", "--no-announce",
                  "--max-rate", "0"],
                 stdout=subprocess.PIPE, stderr=err, text=True, env=env)
@@ -54,18 +66,7 @@ class SmallDisk:
 
     def fill(self) -> None:
         """Write a file until the disk refuses another byte."""
-        fd = os.open(self.path("filler"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            for block in (1 << 20, 1 << 12, 1):
-                data = bytes(block)
-                while True:
-                    try:
-                        os.write(fd, data)
-                    except OSError as exc:
-                        assert exc.errno == 28, exc  # ENOSPC: full
-                        break
-        finally:
-            os.close(fd)
+        fill(self.path("filler"))
 
     def free(self) -> None:
         self.path("filler").unlink()
@@ -83,3 +84,19 @@ class SmallDisk:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate(timeout=30)
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its disk refuses another byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for block in (1 << 20, 1 << 12, 1):
+            data = bytes(block)
+            while True:
+                try:
+                    os.write(fd, data)
+                except OSError as exc:
+                    assert exc.errno == 28, exc  # ENOSPC: full
+                    break
+    finally:
+        os.close(fd)

@@ -24,7 +24,7 @@ from pyrtc.protocol import limits as L
 
 from ..cli.procs import run
 from .raw import RawClient
-from .smalldisk import SmallDisk
+from .smalldisk import SmallDisk, on_small_disk
 
 FULL = "the server's disk is full; this message was not stored"
 DISK_FULL = "disk_full"  # the wire code of ErrorCode.DISK_FULL
@@ -177,3 +177,49 @@ async def test_sigterm_on_a_full_disk_still_stops_cleanly(disk: SmallDisk) -> No
     assert (status, out) == (0, "PyRTC server stopped\n"), disk.stderr()
     assert "Traceback" not in disk.stderr()
     raw.abort()
+
+
+_SPILL = """
+import json, sys
+from pathlib import Path
+from pyrtc.store import Store
+from tests.security.smalldisk import fill
+
+disk = Path(sys.argv[1])
+store = Store(disk / "data" / "history.db")
+store._db.execute("PRAGMA cache_size=10")  # a big moment spills out of the page cache soon
+store.append("General", "ann", "first", "c0")
+fill(disk / "filler")
+out = {"appended": 0}
+store.begin()
+try:
+    for i in range(1, 500):
+        store.append("General", "ann", "x" * 3000, f"c{i}")
+        out["appended"] += 1
+except Exception as exc:
+    out["append"] = type(exc).__name__
+try:
+    store.commit()
+    out["commit"] = "ok"
+except Exception as exc:
+    out["commit"] = type(exc).__name__
+    store.rollback()
+(disk / "filler").unlink()
+out["after"] = store.append("General", "ann", "after", "after").seq
+out["stored"] = [c for (c,) in store._db.execute("SELECT cid FROM messages ORDER BY seq")]
+print(json.dumps(out))
+"""
+
+
+def test_a_moment_sqlite_cancels_on_a_full_disk_fails_as_a_whole(tmp_path: Path) -> None:
+    """Messages of one moment that overflow SQLite's page cache are written before the commit;
+    on a full disk SQLite then cancels the whole transaction. The commit must fail for all of
+    them, not succeed on what is left (that acknowledged messages that were never stored)."""
+    import json
+
+    r = on_small_disk(tmp_path, _SPILL)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["append"] == "DiskFull" and out["appended"] > 0, out  # some taken before the one refused
+    assert out["commit"] == "DiskFull", out
+    assert (out["after"], out["stored"]) == (2, ["c0", "after"])

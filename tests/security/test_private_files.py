@@ -129,3 +129,23 @@ async def test_a_server_hosted_in_process_leaves_the_umask_alone(tmp_path: Path,
         assert os.umask(0o022) == 0o022  # how a client's downloads are created is not ours to change
         (tmp_path / "download").write_bytes(b"x")
         assert stat.S_IMODE((tmp_path / "download").stat().st_mode) == 0o644
+
+
+async def test_a_folder_a_user_names_keeps_what_is_not_ours(tmp_path: Path, umask_022: None) -> None:
+    """`--data-dir /tmp` must not close /tmp, nor `--data-dir ~` take the x bit from the user's
+    programs: in a folder the user names, only what PyRTC keeps there is made private."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # what /tmp is
+    script = shared / "theirs.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    (shared / "folder").mkdir()
+    async with ChatServer(server_config(shared)):
+        pass
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+    assert stat.S_IMODE((shared / "folder").stat().st_mode) == 0o755
+    assert {n: oct(m) for n, m in modes(shared).items() if n.startswith(("history", "files", "tls", "server"))
+            and m != (0o700 if (shared / n).is_dir() else 0o600)} == {}
+    assert (shared / "history.db").exists() and (shared / "files" / "blobs").is_dir()
