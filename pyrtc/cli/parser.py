@@ -176,9 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
     srv.add_argument("--max-rate", type=float, default=50.0, metavar="N",
-                     help="messages a second one connection may send (bursts of 4×; 0: no limit)")
+                     help="messages a second one connection may send (bursts of 4×; 0: no limit, and none of "
+                          "the other rate limits either: see docs/security.md)")
     srv.add_argument("--max-per-address", type=_limit, default=64, metavar="N",
                      help="connections from one address (default 64; 0: no limit)")
+    srv.add_argument("--max-rooms", type=_limit, default=1000, metavar="N",
+                     help="rooms on the server (default 1000; 0: no limit)")
+    srv.add_argument("--rooms-per-hour", type=_limit, default=10, metavar="N",
+                     help="rooms one user may create per hour (default 10; 0: no limit)")
     srv.add_argument("--password", default=os.environ.get("PYRTC_SERVER_PASSWORD", ""),
                      help="clients must give this password (or set PYRTC_SERVER_PASSWORD)")
     srv.add_argument("--insecure", action="store_true",

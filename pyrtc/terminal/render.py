@@ -26,10 +26,10 @@ def message_line(m: MessageView | p.Posted) -> str:
         body = f"[file] {clean(m.file.name)} ({human_size(m.file.size)}) — /download {m.seq}"
     else:
         body = clean(m.text)
-    if isinstance(m, MessageView):
-        counts = [(e, len(names)) for e, names in m.reactions.items() if names]
+    if isinstance(m, MessageView):  # the names may be only some of them: the counts are all
+        counts = [(e, m.reaction_count(e)) for e in m.reactions if m.reaction_count(e)]
     else:
-        counts = [(r.emoji, len(r.members)) for r in m.reactions if r.members]
+        counts = [(r.emoji, max(r.count, len(r.members))) for r in m.reactions if r.members or r.count]
     marks = "  [" + " ".join(f"{clean(e)} {n}" for e, n in counts) + "]" if counts else ""
     return f"{stamp} [{m.room}] #{m.seq} {m.sender}: {body}{marks}"
 
