@@ -101,7 +101,7 @@ async def test_every_file_and_folder_of_a_real_run_is_private(tmp_path: Path, um
     assert not_private(logs) == {}
     assert {"pyrtc-client.log"} <= set(modes(client_logs))
     assert not_private(client_logs) == {}
-    assert {"settings.json", "servers.json"} <= set(modes(settings))
+    assert {"settings.json", "servers.json", "identity-key.pem", "identity-cert.pem"} <= set(modes(settings))
     assert not_private(settings) == {}
 
 
