@@ -95,6 +95,7 @@ class Router:
                 self.receipts.report(room, delivered=seq)
 
     def _receive(self, msg: p.ServerMsg, delivered: dict[str, int]) -> None:
+        answered = False  # an Error that a waiter reports: not logged as well
         match msg:
             case p.FileData() | p.FileEnd():
                 q = self.downloads.get(msg.blob_id)
@@ -120,6 +121,7 @@ class Router:
                 fut = self.acks.pop(msg.cid, None)
                 if fut is not None and not fut.done():
                     fut.set_exception(Rejected(msg.code, msg.message))
+                    answered = True
             case p.Posted():
                 room = self.state.rooms.get(msg.room)
                 if msg.sender != self.name and room is not None and self.member_of(msg.room):
@@ -143,7 +145,7 @@ class Router:
                     reply.set_exception(Rejected(msg.code, msg.message))
                 else:
                     reply.set_result(msg)
-        elif isinstance(msg, p.Error):
+        elif isinstance(msg, p.Error) and not answered:
             log.warning("server: %s", msg.message)
 
     def member_of(self, room: str) -> bool:

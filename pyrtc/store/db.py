@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -24,9 +25,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..private import open_private, private_dir, private_file
 from ..protocol.limits import MAX_REACTION_KINDS, MAX_REACTION_NAMES
 from . import identities
-from .errors import StoreError
+from .errors import DiskFull, StoreError, disk_full
 from .identities import NameBook
 
 __all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
@@ -135,7 +137,11 @@ class Store:
         self.path = path
         self._clock = clock
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            # Made 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+            os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
+            for journal in ("-wal", "-shm"):  # from a version before this one
+                private_file(path.with_name(path.name + journal))
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL: a commit survives a process crash (kill -9); only an OS crash
@@ -189,6 +195,8 @@ class Store:
             self._catch_up_index()
             self._checkpointer: threading.Thread | None = None
             self._stop_checkpoints = threading.Event()
+            self._group = False  # begin() opened the transaction that commit() ends
+            self._void: StoreError | None = None  # why SQLite cancelled that transaction itself
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history database {path}: {exc}") from exc
 
@@ -205,12 +213,14 @@ class Store:
     def _checkpoint_loop(self, interval: float) -> None:
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            while not self._stop_checkpoints.wait(interval):
+            while True:
+                stop = self._stop_checkpoints.wait(interval)
                 try:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error:
-                    pass  # busy now: the next round catches up
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    pass  # busy or the disk full now: the next round (or start) catches up
+                if stop:
+                    break
         finally:
             db.close()
 
@@ -218,8 +228,8 @@ class Store:
         try:
             self.write_marks()
             self.index_pending()
-        except sqlite3.Error:
-            pass  # indexed at the next start
+        except StoreError:
+            pass  # a full disk: the search index and the last seqs catch up at the next start
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             self._checkpointer.join(10)
@@ -369,10 +379,21 @@ class Store:
         one commit for everything one event-loop iteration wrote)."""
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")
+            self._group, self._void = True, None
 
     def commit(self) -> None:
+        """Raises StoreError (DiskFull when the disk is full) when the transaction could not be
+        committed: then nothing of it is stored, and `rollback()` ends it."""
         if self._db.in_transaction:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._failure(exc, "the transaction") from exc
+        elif self._group:
+            # After some errors (a full disk among them) SQLite cancels the whole transaction.
+            self._group = False
+            raise self._void or StoreError("the transaction was cancelled; nothing of it was stored")
+        self._group = False
         _merge_marks(self._own_ready, self._own)
         self._own.clear()
         self._own_writing.clear()
@@ -381,6 +402,7 @@ class Store:
         self._fts_writing.clear()
 
     def rollback(self) -> None:
+        self._group = False
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._fts.clear()
@@ -410,10 +432,12 @@ class Store:
                 db.execute("COMMIT")
             else:
                 self._fts_writing += rows
-        except BaseException:
-            if own:
+        except BaseException as exc:
+            if own and db.in_transaction:  # a failed COMMIT may have ended it (a full disk)
                 db.execute("ROLLBACK")
             self._fts_ready[:0] = rows
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "an update of the search index") from exc
             raise
         return len(rows)
 
@@ -471,9 +495,11 @@ class Store:
                 [(seq, seq, room, name) for (room, name), seq in marks.items()])
             if own:
                 db.execute("COMMIT")
-        except BaseException:
-            if own:
+        except BaseException as exc:
+            if own and db.in_transaction:  # a failed COMMIT may have ended it (a full disk)
                 db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "an update of receipts") from exc
             raise
         if not own:
             _merge_marks(self._own_writing, self._own_ready)
@@ -528,11 +554,24 @@ class Store:
                 self._fts.append((searchable, room, seq))
             if own:
                 self.commit()
-        except BaseException:
+        except BaseException as exc:
             if own:
                 self.rollback()
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise self._failure(exc, "this message") from exc
             raise
         return StoredMessage(room, seq, sender, now, text, cid, file)
+
+    def _failure(self, exc: sqlite3.Error, what: str) -> StoreError:
+        """A failed write as the store reports it; remembered when SQLite cancelled the open
+        group transaction with it (see `commit`)."""
+        if disk_full(exc):
+            err: StoreError = DiskFull(f"the server's disk is full; {what} was not stored")
+        else:
+            err = StoreError(f"the history database failed ({exc}); {what} was not stored")
+        if self._group and not self._db.in_transaction:
+            self._void = err
+        return err
 
     def history(
         self, room: str, *, after: int = 0, before: int | None = None, limit: int = 100
