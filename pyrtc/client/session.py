@@ -25,10 +25,12 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import Rejected
+from .events import Event, PendingText
 from .identity import Identity
 from .routing import Router
-from .state import ChatState, Event, MessageView, PendingText, RoomView
+from .state import ChatState
 from .transfers import Transfers
+from .views import MessageView, RoomView
 
 __all__ = ["ClientSession", "parse_address"]
 
