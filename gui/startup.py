@@ -36,7 +36,9 @@ from pyrtc.discovery import (
     host_server,
     identity_check,
     matching,
+    note_used,
     relocate,
+    used_last,
 )
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
@@ -166,7 +168,7 @@ class Startup:
                 return
         if len(usable) == 1 and not usable[0].conflict:
             self.connect_entry(usable[0])
-        elif usable and self.opts.kiosk and (last := self._used_last(usable)) is not None:
+        elif usable and self.opts.kiosk and (last := used_last(usable, self.opts.settings)) is not None:
             self.connect_entry(last)
         elif usable:
             self._asked = self._choosing = True
@@ -185,11 +187,6 @@ class Startup:
     def _explain(self, this: int, text: str, why: list[str]) -> None:
         if this == self._round and self.mode == "picking":
             self._say(text + "\n\nWhy:\n" + "\n".join(f"• {line}" for line in why))
-
-    def _used_last(self, usable: list[ServerEntry]) -> ServerEntry | None:
-        last = self.opts.settings.get("last_server")
-        mine = [e for e in usable if last and e.server_id == last and not e.conflict]
-        return mine[0] if len(mine) == 1 else None
 
     # The picker's three choices (and the window's own).
 
@@ -235,7 +232,7 @@ class Startup:
 
     def _connected(self, server_id: str) -> None:
         self.mode = "chatting"
-        self.opts.settings.set("last_server", server_id)
+        note_used(self.opts.settings, server_id)
         self._picker.hide()
 
     def _not_connected(self, exc: BaseException) -> None:

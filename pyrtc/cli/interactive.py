@@ -15,7 +15,16 @@ import sys
 from .. import __version__
 from ..client import ClientSession, ConnectionLost
 from ..client.settings import Settings
-from ..discovery import Launch, NoServer, ServerEntry, find_or_host, identity_check, relocate
+from ..discovery import (
+    Launch,
+    NoServer,
+    ServerEntry,
+    find_or_host,
+    identity_check,
+    note_used,
+    relocate,
+    used_last,
+)
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
 from ..server import ServerConfig
@@ -139,6 +148,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
         else:
             await session.connect()
         settings.set("name", name)
+        note_used(settings, session.state.server_id)
         remember(session, explicit=vouched)
         return await run_chat(chat, args.room, args.room_password)
     finally:
@@ -149,16 +159,19 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
 
 async def _pick(entries: list[ServerEntry], args: argparse.Namespace, console: Console,
                 interactive: bool) -> ServerEntry:
-    """Several servers found: --fingerprint or --pick says which; else a person chooses (servers
-    that claim one id are shown so, and may be chosen knowingly); else none is guessed."""
+    """Several servers found: --fingerprint or --pick says which; else a kiosk takes the one it
+    used last; else a person chooses (servers that claim one id are shown so, and may be chosen
+    knowingly); else none is guessed."""
     if args.fingerprint:
         same = [e for e in entries if e.fingerprint == args.fingerprint.lower()]
         if len(same) == 1:
             return same[0]
     if args.pick:
         return choose(entries, args.pick)
+    if args.kiosk and (last := used_last(entries, Settings())) is not None:
+        return last
     if not interactive:
-        raise several(entries)
+        raise several(entries, kiosk=args.kiosk)
     show = console.write if console.has_prompt else (lambda line: print(line, file=sys.stderr))
     for i, e in enumerate(entries, 1):
         show(f"  {i}. {server_row(e)}")
