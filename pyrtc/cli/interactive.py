@@ -30,7 +30,15 @@ from ..protocol import check_name
 from ..server import ServerConfig
 from ..terminal import Console, TerminalChat, open_console, run_chat
 from .choosing import choose, describe, matching, refuse_unsure, several
-from .common import UserError, our_addresses, remember, server_address, server_row
+from .common import (
+    UserError,
+    connecting_to,
+    our_addresses,
+    remember,
+    say_connecting,
+    server_address,
+    server_row,
+)
 
 __all__ = ["cmd_client", "run_window", "want_gui"]
 
@@ -136,6 +144,10 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
                             password=args.password)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
     session.on_event = chat.on_event
+    if console.has_prompt:  # the line editor owns the terminal: it writes the line
+        console.write(f"-- {connecting_to(host, port)}")
+    else:
+        say_connecting(host, port)
     try:
         if args.kiosk:
             while True:  # a kiosk never gives up
