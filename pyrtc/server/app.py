@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ from .errors import Refused
 from .names import invisible_in, name_keys
 from .passwords import Backoff, check_password, hash_password
 from .rooms import RoomBus
-from .tls import ensure_certificate, server_context, small_tls_buffers
+from .sockets import Listener, Refusal, raise_fd_limit
+from .stream import Stream
+from .tls import ensure_certificate, server_context
 
 __all__ = ["ChatServer", "escape_log"]
 
@@ -102,7 +105,7 @@ class ChatServer:
         self.online: dict[str, Connection] = {}  # first name key -> connection
         self._claimed: dict[str, Connection] = {}  # every name key of those online -> connection
         self._tokens: dict[str, str] = {}  # first name key -> token of its last session
-        self._server: asyncio.Server | None = None
+        self._listener: Listener | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._receipt_timer: asyncio.TimerHandle | None = None
         # Group commit: what this loop iteration stored, answered once it is committed.
@@ -120,18 +123,25 @@ class ChatServer:
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
+        cfg = self.config
         ctx = None
-        if self.config.tls:
-            cert, key, self.fingerprint = ensure_certificate(self.config.data_dir, self.config.name)
+        if cfg.tls:
+            cert, key, self.fingerprint = ensure_certificate(cfg.data_dir, cfg.name)
             ctx = server_context(cert, key)
-            small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text")
         await asyncio.to_thread(load_image_codecs)
-        self._server = await loop.create_server(
-            lambda: Connection(self, self._clock), self.config.host, self.config.port,
-            reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
-        )
+        raise_fd_limit()  # each connection is a descriptor
+
+        def connection(sock: socket.socket, peer: tuple[str, int], refusal: Refusal | None,
+                       on_finish: Callable[[Stream], None]) -> Connection:
+            return Connection(self, sock, peer, tls=ctx, refusal=refusal, on_finish=on_finish,
+                              quiet=listener.quiet, clock=self._clock)
+
+        listener = Listener(connection, max_per_address=cfg.max_per_address,
+                            max_connections=cfg.max_connections)
+        await listener.open(cfg.host, cfg.port)
+        self._listener = listener
         self._housekeeping = loop.create_task(self._housekeep())
         self.store.start_checkpointer()
         host, port = self.address
@@ -141,14 +151,13 @@ class ChatServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        assert self._server is not None and self._server.sockets
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return str(host), int(port)
+        assert self._listener is not None and self._listener.sockets
+        return self._listener.address
 
     async def close(self) -> None:
         self._closing = True
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()  # stops accepting; aborts those still in their handshake
         if self._housekeeping is not None:
             self._housekeeping.cancel()
         if self._batch_open:
@@ -156,8 +165,6 @@ class ChatServer:
         self._flush_receipts()
         for conn in list(self.conns):
             conn.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
         self.store.close()
         log.info("stopped")
 
@@ -175,17 +182,7 @@ class ChatServer:
     # ------------------------------------------------------------------ connections
 
     def connected(self, conn: Connection) -> None:
-        cfg = self.config
-        if cfg.max_connections and len(self.conns) >= cfg.max_connections:
-            log.warning("refusing %s: %d connections is the limit", conn.peer, cfg.max_connections)
-            conn.fail(ErrorCode.SERVER_FULL, f"the server is full ({cfg.max_connections} connections); try later")
-            return
-        if cfg.max_per_address and sum(1 for c in self.conns if c.ip == conn.ip) >= cfg.max_per_address:
-            log.warning("refusing %s: %d connections from %s is the limit", conn.peer, cfg.max_per_address,
-                        conn.ip)
-            conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, f"{cfg.max_per_address} connections from {conn.ip} are open "
-                      "already; close some first")
-            return
+        # Over --max-per-address or max_connections, the listener refused it already.
         self.conns.add(conn)
         log.debug("connect %s", conn.peer)  # probes connect too; hello is logged at INFO
 
@@ -330,16 +327,14 @@ class ChatServer:
         address (guessing gets slow); the connection reads nothing more meanwhile."""
         delay = self._backoff.failed(conn.ip)
         log.warning("%s: wrong password; answering in %.1f s", conn.peer, delay)
-        if conn.transport is not None:
-            conn.transport.pause_reading()
+        conn.pause_reading()
 
         def answer() -> None:
             if fatal:
                 conn.fail(ErrorCode.WRONG_PASSWORD, message, rid)
             else:
                 conn.send(p.encode(p.Error(code=ErrorCode.WRONG_PASSWORD, message=message, rid=rid)))
-                if conn.transport is not None and not conn.closed:
-                    conn.transport.resume_reading()
+                conn.resume_reading()
 
         asyncio.get_running_loop().call_later(delay, answer)
 

@@ -44,6 +44,11 @@ class ServerConfig:
     # Flood control: messages, reactions, offers and new rooms per connection (token bucket).
     max_rate: float = 50.0  # per second, sustained; 0 turns flood control off
     burst: int = 200
-    max_per_address: int = 64  # open connections from one IP address; 0: no limit
-    max_connections: int = 10_000
+    #: Open sockets from one IP address, counted from accept (before TLS or hello); 0: no limit.
+    max_per_address: int = 64
+    max_connections: int = 10_000  # open sockets in all, counted the same way; 0: no limit
+    # Deadlines: a peer that dribbles bytes keeps no socket open (seconds).
+    handshake_timeout: float = 10.0  # accept -> TLS handshake done
+    hello_timeout: float = 10.0  # open (handshake done) -> the first frame (hello) whole
+    frame_timeout: float = 30.0  # a frame's first byte -> its last (a 320 KiB frame at ~100 kbit/s)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py
