@@ -13,6 +13,8 @@ from pyrtc.server import ChatServer
 
 from ..conftest import server_config
 
+pytestmark = pytest.mark.both_loops
+
 
 async def _tap(listen_port_to: int, seen: bytearray) -> tuple[asyncio.Server, int]:
     """A TCP relay that keeps a copy of every byte in both directions."""
