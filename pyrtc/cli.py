@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import logging.handlers
@@ -135,14 +136,23 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
             return
         with self.lock:  # type: ignore[union-attr]
             lines, self._lines = self._lines, []
-            if self.stream is None:
-                self.stream = self._open()
-            if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
-                self.doRollover()
-                if self.stream is None:  # with delay=True the rollover leaves it closed
-                    self.stream = self._open()
-            self.stream.write("".join(lines))
-            self.stream.flush()
+            try:
+                if self.stream is None:
+                    self.stream = self._reopen()
+                if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
+                    self.doRollover()
+                    if self.stream is None:  # with delay=True the rollover leaves it closed
+                        self.stream = self._reopen()
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except OSError:
+                # Out of descriptors (a flood) or of disk: the lines wait for the next flush,
+                # as many as a batch holds. Raising here would turn every log call into a
+                # traceback on stderr, which is how a flood once wrote 331 MB there.
+                self._lines = (lines + self._lines)[-self._limit:]
+
+    def _reopen(self) -> io.TextIOWrapper:
+        return open(self.baseFilename, "a", encoding="utf-8")
 
     def close(self) -> None:
         self.flush()
