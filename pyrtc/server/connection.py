@@ -45,6 +45,11 @@ _HANDSHAKING, _OPEN = ConnState.HANDSHAKING, ConnState.OPEN
 
 
 class Connection(Stream):
+    __slots__ = ("server", "_clock", "_quiet", "_refusal", "peer", "ip", "name", "token", "rooms", "watching",
+                 "uploads", "last_rx", "last_ping", "bucket", "_decoder", "out", "_flush_scheduled", "_writable",
+                 "tasks", "_hello_timeout", "_frame_timeout", "_heard", "_hello_timer", "_partial_since",
+                 "_frame_timer")
+
     def __init__(self, server: ChatServer, sock: socket.socket, peer: tuple[str, int], *,
                  tls: ssl.SSLContext | None, refusal: Refusal | None = None,
                  on_finish: Callable[[Stream], None] | None = None, quiet: QuietLog | None = None,
@@ -69,8 +74,7 @@ class Connection(Stream):
         self._decoder = server_decoder()
         self.out: list[bytes] = []  # frames queued this loop iteration (flush scheduled when non-empty)
         self._flush_scheduled = False
-        self._writable = asyncio.Event()
-        self._writable.set()
+        self._writable: asyncio.Event | None = None  # made by the first download that waits
         self.tasks: set[asyncio.Task[None]] = set()
         self._hello_timeout = cfg.hello_timeout
         self._frame_timeout = cfg.frame_timeout
@@ -112,7 +116,7 @@ class Connection(Stream):
     def _serve(self, messages: list[ClientMsg], exc: ProtocolError | None) -> None:
         # Frames that decoded before a broken one are still served: nothing valid is lost.
         for msg in messages:
-            if self.closed:
+            if self.state is not _OPEN:
                 return
             self.server.dispatch(self, msg)
         if exc is not None and not self.closed:
@@ -121,16 +125,15 @@ class Connection(Stream):
 
     def _lost(self, exc: BaseException | None) -> None:
         self._cancel_deadlines()
-        self._writable.set()  # wake a paused download so it can see `closed` and stop
+        if self._writable is not None:
+            self._writable.set()  # wake a paused download so it can see `closed` and stop
         for task in self.tasks:
             task.cancel()
         self.server.disconnected(self, exc if isinstance(exc, Exception) else None)
 
-    def _pause_writing(self) -> None:
-        self._writable.clear()
-
     def _resume_writing(self) -> None:
-        self._writable.set()
+        if self._writable is not None:
+            self._writable.set()
 
     def _overflowed(self) -> None:
         log.warning("%s (%s) stopped reading: %d bytes queued, over the limit of %d; dropped",
@@ -180,7 +183,7 @@ class Connection(Stream):
 
     def send(self, frame: bytes) -> None:
         """Queue one encoded frame; written at the end of this loop iteration."""
-        if self.closed:
+        if self.state is not _OPEN and self.state is not _HANDSHAKING:
             return
         self.out.append(frame)
         if not self._flush_scheduled:
@@ -189,7 +192,7 @@ class Connection(Stream):
 
     def queue(self, frame: bytes) -> None:
         """Queue a frame for a `flush()` the caller makes before returning to the loop."""
-        if not self.closed:
+        if self.state is _OPEN or self.state is _HANDSHAKING:
             self.out.append(frame)
 
     def send_now(self, frame: bytes) -> None:
@@ -213,7 +216,11 @@ class Connection(Stream):
 
     async def writable(self) -> None:
         """Wait until the write buffer has room (used by downloads)."""
-        await self._writable.wait()
+        while self._write_paused and not self.closed:
+            if self._writable is None:
+                self._writable = asyncio.Event()
+            self._writable.clear()
+            await self._writable.wait()
 
     def fail(self, code: str, message: str, rid: int = 0) -> None:
         """Send a fatal error and close once it is written."""

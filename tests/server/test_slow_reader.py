@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 from pyrtc.server.connection import Connection, send_to_all
-from pyrtc.server.stream import ConnState
+from pyrtc.server.stream import HIGH_WATER, ConnState
 
 from ..conftest import client_tls, server_config
 
@@ -190,4 +191,45 @@ async def test_a_closing_connection_takes_nothing_new_and_drains_what_it_had(tmp
         assert [f.name for f in got] == [f"before{i:03d}" + "x" * 900 for i in range(200)]
         await asyncio.sleep(0)
         assert conn.state is ConnState.CLOSED
+        writer.close()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+async def test_a_download_to_a_reader_that_stopped_waits_instead_of_buffering(tmp_path: Path, tls: bool) -> None:
+    """The file is read from disk only as the socket takes it: while the reader pauses, the
+    server holds about HIGH_WATER of it, not the file; it resumes where it stopped."""
+    body = os.urandom(24 * 1024 * 1024)  # several times what the kernel's buffers hold
+    (tmp_path / "big.bin").write_bytes(body)
+    async with ChatServer(server_config(tmp_path / "d", tls=tls)) as srv:
+        host, port = srv.address
+        async with ClientSession(host, port, "ann", tls=tls) as ann:
+            await ann.join("General")
+            seq = await ann.upload("General", tmp_path / "big.bin")
+            blob = ann.state.rooms["General"].by_seq[seq].file.blob_id  # type: ignore[union-attr]
+        reader, writer = await _raw_member(host, port, "reader", tls, rcvbuf=4096)
+        frames: list[p.ServerMsg] = []
+        decoder = p.client_decoder()
+        await _frames_until(reader, frames, decoder, lambda: any(isinstance(f, p.Joined) for f in frames))
+        writer.transport.pause_reading()
+        writer.write(p.encode(p.FetchFile(blob_id=blob, rid=7)))
+        conn = _server_side(srv, "reader")
+        async with asyncio.timeout(20):
+            while not conn._write_paused:  # the download waits for the buffer to drain
+                await asyncio.sleep(0.01)
+        for _ in range(20):  # it stays waiting, holding no more than about HIGH_WATER
+            await asyncio.sleep(0.01)
+            assert conn.buffered <= HIGH_WATER + 2 * p.limits.CHUNK_SIZE
+        assert conn.tasks and not any(t.done() for t in conn.tasks)
+        writer.transport.resume_reading()
+        got = bytearray()
+        async with asyncio.timeout(60):
+            while not any(isinstance(f, p.FileEnd) for f in frames):
+                data = await reader.read(1 << 20)
+                assert data, "closed"
+                for f in decoder.feed(data):
+                    frames.append(f)
+                    if isinstance(f, p.FileData):
+                        assert f.offset == len(got)
+                        got += f.data
+        assert bytes(got) == body
         writer.close()
