@@ -168,7 +168,7 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     chat message cost the server ~12% of its time, and a writer thread would take the GIL
     from the event loop (milliseconds of latency)."""
     # The logging HOWTO's optimisations that have public switches: no thread or process
-    # names per record. (Its caller lookup has none: the private `logging._srcfile`.)
+    # names per record. (Turning off its caller lookup takes a private name: not done.)
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_dir.mkdir(parents=True, exist_ok=True)
     main_file = BatchedFileHandler(log_dir / f"pyrtc-{role}.log")

@@ -215,11 +215,20 @@ class Listener:
         except OSError:  # reset before we got to it
             sock.close()
             return
+        try:
+            stream = self._make(sock, peer, refusal, self.release)
+        except Exception:  # a bug: this connection goes, accepting goes on
+            log.error("serving a connection from %s failed", ip, exc_info=True)
+            sock.close()
+            return
         self._per_address[ip] = from_ip + 1
-        stream = self._make(sock, peer, refusal, self.release)
         self.streams.add(stream)
         self._address_of[stream] = ip
-        stream.start()
+        try:
+            stream.start()
+        except Exception as exc:  # a bug: this connection goes, accepting goes on
+            log.error("starting a connection from %s failed", ip, exc_info=True)
+            stream.abort(exc)
 
     def release(self, stream: Stream) -> None:
         """A stream closed its socket (its `on_finish`)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from collections.abc import Callable
 from .tlsstream import TlsSession
 
 __all__ = ["ConnState", "Stream", "HIGH_WATER", "LINGER"]
+
+log = logging.getLogger(__name__)
 
 
 class ConnState(enum.Enum):
@@ -214,12 +217,16 @@ class Stream:
         if not data:
             self.close()  # the peer is done: ours goes too, after what is buffered
             return
-        if self.tls is None:
-            self._received(data)
-        elif self.state is _OPEN:
-            self._read_tls(data)
-        else:
-            self._handshake(data)
+        try:
+            if self.tls is None:
+                self._received(data)
+            elif self.state is _OPEN:
+                self._read_tls(data)
+            else:
+                self._handshake(data)
+        except Exception as exc:  # a bug: this connection goes, the server stays
+            log.error("reading from a connection failed; closing it", exc_info=True)
+            self.abort(exc)
 
     def _handshake(self, data: bytes) -> None:
         assert self.tls is not None
