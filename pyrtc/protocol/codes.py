@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     FILE_QUOTA = "file_quota"
     FILE_BUSY = "file_busy"
     TOO_MANY_UPLOADS = "too_many_uploads"
+    UNFINISHED_QUOTA = "unfinished_quota"
     NO_OFFER = "no_offer"
     NO_FILE = "no_file"
     BAD_RANGE = "bad_range"

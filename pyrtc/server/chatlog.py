@@ -1,4 +1,5 @@
-"""chat.log: one line per chat activity (connect, join, message, file, reaction, leave).
+"""chat.log: one line per chat activity (connect, join, message, file, reaction, leave),
+user text escaped (`escape_log`) so that none can forge a line.
 
 This is on the path of every message, so lines skip the logging machinery once a sink is
 attached (`pyrtc server` attaches its batched chat.log file): a LogRecord, three handlers
@@ -12,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-__all__ = ["attach", "line", "timestamp"]
+__all__ = ["attach", "escape_log", "line", "timestamp"]
 
 _log = logging.getLogger("pyrtc.chat")
 _sink: Callable[[str], None] | None = None
@@ -39,3 +40,12 @@ def timestamp(when: float) -> str:
     if second != _cache[0]:
         _cache = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
     return f"{_cache[1]},{int((when - second) * 1000):03d}"
+
+
+def escape_log(text: str, limit: int = 2000) -> str:
+    """One log-safe line: control and other non-printable characters escaped."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

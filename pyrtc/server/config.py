@@ -32,6 +32,15 @@ class ServerConfig:
     max_file: int = 100 * MiB
     max_files: int = 500  # files one user may share per 24 hours (all rooms); 0: no limit
     max_uploads: int = 4  # uploads in progress at once on one connection
+    # Unfinished uploads (their .part files): kept for a resume, within limits.
+    unfinished_ttl: float = 24 * 3600.0  # dropped this long after their last write
+    max_unfinished_per_user: int = 400 * MiB  # bytes one user's may claim (never below max_file)
+    max_unfinished: int = 2048 * MiB  # bytes all of them may claim (never below max_file)
+    # Thumbnails, made by worker processes (store/thumbnailer.py) for PNG, JPEG, GIF, WebP.
+    thumb_workers: int = 2  # at most this many at once
+    thumb_timeout: float = 10.0  # per picture, waiting for a worker included; then: a plain file
+    thumb_memory: int = 512 * MiB  # address space of a worker (RLIMIT_AS)
+    thumb_max_pixels: int = 40_000_000  # larger pictures are not decoded (a plain file)
     history_page: int = 100  # messages sent on join
     heartbeat: float = 15.0  # ping a connection idle this long ...
     idle_timeout: float = 45.0  # ... and drop it when silent this long (half-open)

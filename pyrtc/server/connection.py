@@ -26,22 +26,45 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
 from ..protocol.codes import ErrorCode
 from ..ratelimit import TokenBucket
 from .sockets import QuietLog, Refusal
 from .stream import ConnState, Stream
+from .uploads import Upload
 
-if TYPE_CHECKING:
-    from .app import ChatServer
-
-__all__ = ["Connection", "send_to_all"]
+__all__ = ["Connection", "Handler", "Settings", "send_to_all"]
 
 log = logging.getLogger(__name__)
 
 _HANDSHAKING, _OPEN = ConnState.HANDSHAKING, ConnState.OPEN
+
+
+class Settings(Protocol):
+    """The server settings a connection reads (`ServerConfig` has them)."""
+
+    max_backlog: int
+    max_rate: float
+    burst: int
+    handshake_timeout: float
+    hello_timeout: float
+    frame_timeout: float
+
+
+class Handler(Protocol):
+    """What a connection needs of the server: told when it opens and closes, given each
+    message it decodes. Nothing else: the connection knows no rooms, names or store."""
+
+    @property
+    def config(self) -> Settings: ...
+
+    def connected(self, conn: Connection) -> None: ...
+
+    def disconnected(self, conn: Connection, exc: Exception | None) -> None: ...
+
+    def dispatch(self, conn: Connection, msg: ClientMsg) -> None: ...
 
 
 class Connection(Stream):
@@ -50,7 +73,7 @@ class Connection(Stream):
                  "tasks", "_hello_timeout", "_frame_timeout", "_heard", "_hello_timer", "_partial_since",
                  "_frame_timer")
 
-    def __init__(self, server: ChatServer, sock: socket.socket, peer: tuple[str, int], *,
+    def __init__(self, server: Handler, sock: socket.socket, peer: tuple[str, int], *,
                  tls: ssl.SSLContext | None, refusal: Refusal | None = None,
                  on_finish: Callable[[Stream], None] | None = None, quiet: QuietLog | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -67,7 +90,7 @@ class Connection(Stream):
         self.token = ""
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
-        self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
+        self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0
         self.bucket = TokenBucket(cfg.max_rate, cfg.burst, clock)  # flood control

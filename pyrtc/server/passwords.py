@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import time
 from collections.abc import Callable
 
-__all__ = ["hash_password", "check_password", "Backoff"]
+from .. import protocol as p
+from ..protocol.codes import ErrorCode
+from .connection import Connection
+
+__all__ = ["hash_password", "check_password", "Backoff", "PasswordGate"]
+
+log = logging.getLogger(__name__)
 
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: ~50 ms here, 16 MiB
 
@@ -49,3 +57,29 @@ class Backoff:
 
     def succeeded(self, address: str) -> None:
         self._fails.pop(address, None)
+
+
+class PasswordGate:
+    """Where the server and locked rooms answer passwords: a wrong one only after a delay
+    that doubles per failure from that address (guessing gets slow)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._backoff = Backoff(clock)
+
+    def passed(self, conn: Connection) -> None:
+        self._backoff.succeeded(conn.ip)
+
+    def refuse(self, conn: Connection, message: str, rid: int = 0, fatal: bool = True) -> None:
+        """Answer `message` after the delay; the connection reads nothing more meanwhile."""
+        delay = self._backoff.failed(conn.ip)
+        log.warning("%s: wrong password; answering in %.1f s", conn.peer, delay)
+        conn.pause_reading()
+
+        def answer() -> None:
+            if fatal:
+                conn.fail(ErrorCode.WRONG_PASSWORD, message, rid)
+            else:
+                conn.send(p.encode(p.Error(code=ErrorCode.WRONG_PASSWORD, message=message, rid=rid)))
+                conn.resume_reading()
+
+        asyncio.get_running_loop().call_later(delay, answer)

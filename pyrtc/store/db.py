@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS files (
     width INTEGER NOT NULL DEFAULT 0,
     height INTEGER NOT NULL DEFAULT 0
 );
+-- Who may read a body: the messages that post it (see file_readable).
+CREATE INDEX IF NOT EXISTS files_blob ON files (blob_id);
+CREATE INDEX IF NOT EXISTS files_thumb ON files (thumb_id) WHERE thumb_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_file ON messages (file_id) WHERE file_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS members (
     room TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -218,9 +222,6 @@ class Store:
                 " r.password != '' FROM rooms r ORDER BY r.name COLLATE NOCASE"
             )
         ]
-
-    def room_exists(self, room: str) -> bool:
-        return self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
 
     def find_room(self, room: str) -> str | None:
         """The stored spelling of a room name, matched without regard to case."""
@@ -554,14 +555,21 @@ class Store:
 
     # ------------------------------------------------------------ files
 
-    def file_known(self, blob_id: str) -> bool:
-        """A blob may be fetched once a message of any room refers to it (or its thumbnail)."""
-        return (
-            self._db.execute(
-                "SELECT 1 FROM files WHERE blob_id = ? OR thumb_id = ? LIMIT 1", (blob_id, blob_id)
-            ).fetchone()
-            is not None
-        )
+    def file_readable(self, blob_id: str, name: str, rooms: Iterable[str]) -> bool:
+        """Whether `name` may read the body `blob_id` (a file or its thumbnail): it posted
+        it, or it is posted in an open room (anyone may watch those), in a room `name` is a
+        member of, or in one of `rooms` (those its connection receives: watched locked rooms
+        were let in by their password)."""
+        rooms = list(rooms)
+        watched = f" OR m.room IN ({','.join('?' * len(rooms))})" if rooms else ""
+        # messages.file_id is a TEXT column: compared as text, its index is used.
+        return self._db.execute(
+            "SELECT 1 FROM files f JOIN messages m ON m.file_id = CAST(f.id AS TEXT)"
+            " WHERE (f.blob_id = ? OR f.thumb_id = ?) AND (m.sender = ?"
+            " OR m.room IN (SELECT name FROM rooms WHERE password = '')"
+            " OR m.room IN (SELECT room FROM members WHERE name = ?)" + watched + ") LIMIT 1",
+            (blob_id, blob_id, name, name, *rooms),
+        ).fetchone() is not None
 
     def rename_blobs(self, renames: dict[str, str]) -> None:
         """Point every file message at new ids (old -> new), in one transaction."""

@@ -144,9 +144,16 @@ def test_sigterm_during_start_up_still_says_goodbye(lan: Lab, tmp_path: Path) ->
     try:
         p = Proc(lan, "n1", [*PYRTC, "server", "--port", "0", "--name", "Hasty", "--data-dir",
                              str(tmp_path / "d"), "--log-dir", str(tmp_path / "logs")])
-        time.sleep(0.4)  # inside mDNS registration (probing takes ~1.5 s)
+        # The chat server listens before mDNS registration starts (probing takes ~1.5 s; the
+        # log is written twice a second): a fixed sleep instead raced the interpreter's start,
+        # which takes longer than that on a loaded machine, before any signal handler exists.
+        server_log = tmp_path / "logs" / "pyrtc-server.log"
+        deadline = time.monotonic() + 30
+        while "listening on" not in (server_log.read_text() if server_log.exists() else ""):
+            assert p.proc.poll() is None and time.monotonic() < deadline, p.seen
+            time.sleep(0.05)
         assert p.stop(signal.SIGTERM, timeout=15) == 0
-        log = (tmp_path / "logs" / "pyrtc-server.log").read_text()
+        log = server_log.read_text()
         if "announced" in log:  # it got on the air: then the goodbye must have followed
             assert "mDNS goodbye sent" in log
             w.expect(event("removed", "Hasty"), timeout=10)

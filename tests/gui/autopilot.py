@@ -24,10 +24,10 @@ Cond = Callable[[ChatWindow], bool]
 def rows(w: ChatWindow) -> dict[int, dict[str, Any]]:
     """What is drawn for each message of the current room."""
     out: dict[int, dict[str, Any]] = {}
-    room = w.state.rooms.get(w.current or "")
+    room = w.state.rooms.get(w.focus.room or "")
     if room is None:
         return out
-    for key, row in w._rows.items():
+    for key, row in w.messages.rows.items():
         if key <= 0 or not dpg.does_item_exist(row.group):
             continue
         msg = room.by_seq.get(key)
@@ -76,11 +76,12 @@ def _area(item: Any) -> list[float]:
 
 
 def dump(w: ChatWindow, out: Path, name: str) -> None:
-    data = {"frame": w.frame, "theme": w.palette.name, "bg": list(w.palette.bg), "read": list(w.palette.read),
+    data = {"frame": w.frame, "theme": w.theme.palette.name, "bg": list(w.theme.palette.bg),
+            "read": list(w.theme.palette.read),
             "typing": dpg.get_value("typing_line"), "messages_rect": _area("messages"),
             "rows": rows(w), "me": w.state.me, "tones": w.tones.played,
             "transfers": {k: [t.state, t.done, t.size] for k, t in w.state.transfers.items()},
-            "current": w.current, "joined": sorted(w.state.rooms),
+            "current": w.focus.room, "joined": sorted(w.state.rooms),
             "password_prompt": [dpg.is_item_shown("room_password"), dpg.get_value("room_password_text"),
                                 dpg.get_value("room_password_error")]}
     (out / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1))
@@ -107,7 +108,7 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     phase("a")
     (out / "frames-a").write_text(str(w.frame - seen_at))
     dpg.set_value("input", "hi from carol")
-    w.send_input()
+    w.commands.send_input()
     yield drawn(lambda r: r["text"] == "hi from carol" and r["status"] == "delivered")
     phase("b")
     yield drawn(lambda r: r["text"] == "hi from carol" and r["status"] == "read")
@@ -126,18 +127,43 @@ def script(w: ChatWindow, out: Path) -> Generator[Cond, None, None]:
     phase("g")
     w.toggle_theme()
     # A locked room: the window asks for its password, says when it is wrong, then joins.
-    w.join_room("Board")
+    w.commands.join_room("Board")
     yield lambda w: dpg.is_item_shown("room_password")
     dpg.set_value("room_password_input", "nope")
-    w.join_with_password()
+    w.commands.join_with_password()
     yield lambda w: dpg.get_value("room_password_error") == "That is not its password."
     yield from shot("room-password")
     phase("h")
     dpg.set_value("room_password_input", "quarterly")
-    w.join_with_password()
-    yield lambda w: w.current == "Board" and not dpg.is_item_shown("room_password")
+    w.commands.join_with_password()
+    yield lambda w: w.focus.room == "Board" and not dpg.is_item_shown("room_password")
     phase("i")
     dpg.stop_dearpygui()
+
+
+def stepper(script: Callable[[ChatWindow], Generator[Cond, None, None]], timeout: float,
+            on_timeout: Callable[[ChatWindow], None], ready: Cond = lambda w: True) -> Callable[[ChatWindow], None]:
+    """An on_frame hook that steps through `script`: each condition it yields is checked once a
+    frame (while `ready` holds) until it is true; past `timeout` s, `on_timeout` and the end."""
+    steps: list[Generator[Cond, None, None]] = []
+    current: list[Cond] = []
+    deadline = time.monotonic() + timeout
+
+    def on_frame(w: ChatWindow) -> None:
+        if not steps:
+            steps.append(script(w))
+            current.append(next(steps[0]))
+        if time.monotonic() > deadline:
+            on_timeout(w)
+            dpg.stop_dearpygui()
+            return
+        if ready(w) and current[0](w):
+            try:
+                current[0] = next(steps[0])
+            except StopIteration:
+                pass
+
+    return on_frame
 
 
 def main() -> None:
@@ -148,24 +174,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=90)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    steps: list[Generator[Cond, None, None]] = []
-    current: list[Cond] = []
-    deadline = time.monotonic() + args.timeout
-
-    def on_frame(w: ChatWindow) -> None:
-        if not steps:
-            steps.append(script(w, args.out))
-            current.append(next(steps[0]))
-        if time.monotonic() > deadline:
-            dump(w, args.out, "timeout")
-            dpg.stop_dearpygui()
-            return
-        if w.mode == "chatting" and current[0](w):
-            try:
-                current[0] = next(steps[0])
-            except StopIteration:
-                pass
-
+    on_frame = stepper(lambda w: script(w, args.out), args.timeout, lambda w: dump(w, args.out, "timeout"),
+                       ready=lambda w: w.mode == "chatting")
     opts = GuiOptions(server=args.server, name=args.name, settings=Settings(args.out / "settings.json"),
                       on_frame=on_frame)
     ChatWindow(opts).run()

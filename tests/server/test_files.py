@@ -64,7 +64,7 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
         while not any(isinstance(m, p.Pong) for m in dec.feed(await reader.read(65536))):
             pass
     writer.transport.abort()
-    assert server.blobs.begin(digest, len(data)) == 3 * L.CHUNK_SIZE
+    assert server.blobs.begin(digest, len(data), server.blobs.owner_tag("ann")) == 3 * L.CHUNK_SIZE
     assert not server.blobs.has(digest)  # a partial file is never shown as complete
 
     ann = await connect("ann")

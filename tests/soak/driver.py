@@ -234,13 +234,13 @@ class Soak:
 
 def cut(s: ClientSession) -> None:
     """Drop the connection with no goodbye, as a pulled cable or a crash would."""
-    writer = s._writer  # noqa: SLF001 - a fault injector reaches inside on purpose
+    writer = s._router.writer  # noqa: SLF001 - a fault injector reaches inside on purpose
     if writer is not None:
         writer.transport.abort()
 
 
 def stall(s: ClientSession, paused: bool) -> None:
-    writer = s._writer  # noqa: SLF001
+    writer = s._router.writer  # noqa: SLF001
     if writer is None:
         return
     if paused:

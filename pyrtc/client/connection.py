@@ -1,0 +1,309 @@
+"""Connection: open, handshake, read, and reconnect with backoff — the session's link to the server.
+
+Invariants:
+- A certificate that does not match the pinned fingerprint ends the connection before a byte
+  of ours is sent, and for good (`fatal`).
+- On reconnect each room is re-joined from `RoomView.synced`, and any gap the server's page
+  leaves is fetched (`fill_gap`) before the room counts as resumed; every pending text is sent
+  again with its cid.
+- After failed reconnects `relocate` may say where the server is now (discovery: it may have
+  come back on another address or port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import ssl
+from collections.abc import Awaitable, Callable
+
+from .. import protocol as p
+from ..protocol import limits as L
+from ..protocol.codes import ErrorCode
+from ..ratelimit import TokenBucket
+from .errors import ConnectionLost, IdentityMismatch, Rejected
+from .routing import Router
+from .state import Connected, Connecting, Disconnected
+
+__all__ = ["Connection", "parse_address"]
+
+log = logging.getLogger(__name__)
+
+#: Error codes after which reconnecting cannot help.
+_FATAL_HELLO = {ErrorCode.NAME_TAKEN, ErrorCode.VERSION_MISMATCH, ErrorCode.BAD_MESSAGE,
+                ErrorCode.UNEXPECTED_MESSAGE, ErrorCode.WRONG_PASSWORD}
+
+
+def parse_address(text: str, default_port: int) -> tuple[str, int]:
+    """'host', 'host:port' or '[v6]:port' -> (host, port), with a clear error."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"no host in server address {text!r}")
+    try:
+        port = int(port_text) if port_text else default_port
+    except ValueError:
+        raise ValueError(f"bad port in server address {text!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range in {text!r}")
+    return host, port
+
+
+class Connection:
+    def __init__(
+        self,
+        router: Router,
+        host: str,
+        port: int,
+        name: str,
+        *,
+        fill_gap: Callable[[str, int], Awaitable[None]],
+        client: str,
+        reconnect: bool,
+        backoff: tuple[float, float],
+        idle_timeout: float,
+        connect_timeout: float,
+        relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None,
+        tls: bool,
+        fingerprint: str | None,
+        trust: Callable[[str, p.Welcome], None] | None,
+        password: str,
+    ) -> None:
+        self.host, self.port, self.name = host, port, name
+        self._router = router
+        self._fill = fill_gap  # fetches a room's messages after a seq (ClientSession.fill)
+        self._client = client
+        self._reconnect = reconnect
+        self._backoff = backoff
+        self._idle_timeout = idle_timeout
+        self._connect_timeout = connect_timeout
+        self.relocate = relocate
+        self.tls = tls
+        #: The certificate we expect (announced, --fingerprint, or seen on the first connect):
+        #: checked right after the TLS handshake, before a byte of ours is sent.
+        self.fingerprint = fingerprint.lower() if fingerprint else None
+        self.peer_fingerprint: str | None = None
+        self._trust = trust  # after Welcome: may raise IdentityMismatch (trust on first use)
+        self._password = password  # the server's, sent in every hello
+        self._token = ""
+        self._reader: asyncio.StreamReader | None = None
+        self._decoder = p.client_decoder()
+        self.bucket = TokenBucket(0.0, 1)  # the server's flood control, learnt from Welcome
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def connect(self) -> None:
+        await self._open()
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._runner is not None:
+            self._runner.cancel()
+            try:
+                await self._runner
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self._drop_transport()
+        self._router.fail_waiters(ConnectionLost("the session was closed"))
+
+    async def _open(self, attempt: int = 0) -> None:
+        router = self._router
+        router.emit(Connecting(self.address, attempt))
+        ctx = None
+        if self.tls:
+            # No CA for a LAN server: we pin its certificate's fingerprint instead.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(self.host, self.port, limit=L.MAX_FRAME * 2,
+                                                               ssl=ctx)
+        except ssl.SSLError as exc:
+            raise ConnectionLost(f"the server at {self.address} does not speak TLS ({exc.reason or exc}); "
+                                 "if it runs with --insecure, connect with --insecure too") from exc
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot reach the server at {self.address}: {_why(exc)}") from exc
+        if self.tls:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            seen = hashlib.sha256(der).hexdigest()
+            if self.fingerprint and seen != self.fingerprint:
+                writer.close()
+                router.fatal = IdentityMismatch(
+                    f"REFUSED: the server at {self.address} is not the one expected: its certificate "
+                    f"fingerprint is {seen[:16]}…, expected {self.fingerprint[:16]}…. Someone may be "
+                    "impersonating it; nothing was sent.", seen=seen, expected=self.fingerprint)
+                raise router.fatal
+            self.peer_fingerprint = seen
+        self._decoder = p.client_decoder()
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
+                                      token=self._token, client=self._client, password=self._password)))
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                welcome = await self._read_welcome(reader)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
+            writer.close()
+            raise ConnectionLost(f"the server at {self.address} did not answer the handshake: "
+                                 f"{exc or type(exc).__name__}") from exc
+        except Rejected:
+            writer.close()
+            raise
+        if self.tls and self._trust is not None and self.peer_fingerprint:
+            try:
+                self._trust(self.peer_fingerprint, welcome)
+            except IdentityMismatch as exc:
+                writer.close()
+                router.fatal = exc
+                raise
+        self.fingerprint = self.peer_fingerprint or self.fingerprint  # pinned for reconnects
+        self._reader, router.writer = reader, writer
+        self._token = welcome.token
+        if welcome.max_rate > 0:
+            # A little under the server's rate: the two buckets' clocks differ slightly.
+            self.bucket = TokenBucket(welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
+        router.apply(welcome)
+        router.connected.set()
+        router.emit(Connected(self.address))
+        await self._resume()
+
+    async def _read_welcome(self, reader: asyncio.StreamReader) -> p.Welcome:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionLost(f"the server at {self.address} closed the connection")
+            for msg in self._decoder.feed(data):
+                if isinstance(msg, p.Welcome):
+                    return msg
+                if isinstance(msg, p.Error):
+                    err = Rejected(msg.code, msg.message)
+                    if msg.code in _FATAL_HELLO:
+                        self._router.fatal = err
+                    raise err
+
+    async def _resume(self) -> None:
+        """After (re)connecting: re-join rooms from where we are, resend what is pending."""
+        loop = asyncio.get_running_loop()
+        router = self._router
+        for room in list(router.state.rooms.values()):
+            rid = next(router.rids)
+            router.replies[rid] = loop.create_future()
+            since = room.synced
+            router.write(p.JoinRoom(room=room.name, since=since or None, rid=rid,
+                                    watch=room.name in router.watch))
+            task = loop.create_task(self._fill_gap(room.name, since, rid))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        for room in router.state.rooms.values():
+            for m in room.pending():
+                router.write(p.SendText(room=m.room, cid=m.cid, text=m.text))
+
+    async def _fill_gap(self, room_name: str, since: int, rid: int) -> None:
+        """After a resume, fetch what the server's join page skipped: no gap."""
+        try:
+            fut = self._router.replies.get(rid)
+            if fut is not None:
+                await fut
+            if since:
+                await self._fill(room_name, since)
+        except (ConnectionLost, Rejected, TimeoutError) as exc:
+            log.info("history gap in %s not filled yet: %s", room_name, exc)
+
+    async def _run(self) -> None:
+        router = self._router
+        attempt = 0
+        while True:
+            try:
+                await self._read_loop()
+                reason = "the server closed the connection"
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                reason = f"connection lost: {exc or type(exc).__name__}"
+            except p.ProtocolError as exc:
+                reason = f"the server sent something we cannot read: {exc}"
+            except Rejected as exc:
+                reason = str(exc)
+                router.fatal = exc
+            await self._drop_transport()
+            retry = self._reconnect and not self._closing and router.fatal is None
+            router.emit(Disconnected(reason, retry))
+            router.fail_waiters(ConnectionLost(reason), keep_acks=retry)
+            if not retry:
+                return
+            delay = self._backoff[0]
+            while True:
+                attempt += 1
+                await asyncio.sleep(delay * (0.8 + 0.4 * secrets.randbelow(1000) / 1000))
+                try:
+                    await self._open(attempt)
+                    attempt = 0
+                    break
+                except ConnectionLost as exc:
+                    log.info("reconnect to %s failed (%s); retrying", self.address, exc)
+                    delay = min(self._backoff[1], delay * 2)
+                    if self.relocate is not None and attempt >= 2:
+                        await self._relocate()
+                except Rejected as exc:
+                    if isinstance(exc, IdentityMismatch) or (exc.code in _FATAL_HELLO and exc.code != ErrorCode.NAME_TAKEN):
+                        router.fatal = exc
+                        router.emit(Disconnected(str(exc), False))
+                        router.fail_waiters(exc)
+                        return
+                    # name_taken right after a drop: our old session is still half-open there
+                    delay = min(self._backoff[1], delay * 2)
+
+    async def _relocate(self) -> None:
+        assert self.relocate is not None
+        try:
+            where = await self.relocate()
+        except Exception:
+            log.warning("looking for the server again failed", exc_info=True)
+            where = None
+        if where is not None and where != (self.host, self.port):
+            log.info("the server is now at %s:%d", *where)
+            self.host, self.port = where
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reader = self._reader
+        while True:
+            async with asyncio.timeout(self._idle_timeout):
+                data = await reader.read(L.MAX_FRAME)
+            if not data:
+                return
+            self._router.receive(self._decoder.feed(data))
+
+    async def _drop_transport(self) -> None:
+        writer = self._router.detach()
+        self._reader = None
+        if writer is not None:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (OSError, asyncio.CancelledError):
+                pass
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+        return "connection refused (is a PyRTC server running there?)"
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

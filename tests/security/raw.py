@@ -1,0 +1,75 @@
+"""A protocol connection driven frame by frame: what an attacker's own client would send."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pyrtc.protocol as p
+from pyrtc.server import ChatServer
+
+from ..conftest import raw_open
+
+__all__ = ["RawClient", "name_free"]
+
+
+class RawClient:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+        self._reader, self._writer = reader, writer
+        self.name = name
+        self._decoder = p.client_decoder()
+        self.got: list[p.ServerMsg] = []  # every frame received so far
+        self._taken: set[int] = set()  # indexes in `got` an earlier `until` returned
+
+    @classmethod
+    async def open(cls, address: tuple[str, int], name: str, *rooms: str) -> RawClient:
+        """Connected as `name`, in `rooms` (open ones) once their Joined came."""
+        raw = cls(*await raw_open(*address), name)
+        raw.send(p.Hello(version=p.PROTOCOL_VERSION, name=name))
+        await raw.until(lambda m: isinstance(m, p.Welcome))
+        for rid, room in enumerate(rooms, 1000):
+            raw.send(p.JoinRoom(room=room, rid=rid))
+            joined = await raw.answer(rid)
+            assert isinstance(joined, p.Joined), joined
+        return raw
+
+    def send(self, *msgs: p.Msg) -> None:
+        self._writer.write(b"".join(p.encode(m) for m in msgs))
+
+    async def until(self, pred: Callable[[p.ServerMsg], bool], timeout: float = 30) -> p.ServerMsg:
+        """The first frame that matches and no earlier call returned (all stay in `got`)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for i, m in enumerate(self.got):
+                    if i not in self._taken and pred(m):
+                        self._taken.add(i)
+                        return m
+                data = await self._reader.read(1 << 16)
+                if not data:
+                    raise ConnectionError(f"the server closed the connection; got {self.got[-3:]}")
+                self.got += self._decoder.feed(data)
+
+    async def answer(self, rid: int) -> p.ServerMsg:
+        """The reply (or error) to request `rid`."""
+        return await self.until(lambda m: getattr(m, "rid", None) == rid)
+
+    async def drained(self) -> None:
+        """Everything sent so far was handled (a ping is answered in order)."""
+        nonce = len(self.got) + 7
+        self.send(p.Ping(nonce=nonce))
+        await self.until(lambda m: isinstance(m, p.Pong) and m.nonce == nonce)
+
+    def abort(self) -> None:
+        self._writer.transport.abort()
+
+    async def hang_up(self, server: ChatServer) -> None:
+        """Abort, and return once the server has dropped the connection (its name is free)."""
+        self.abort()
+        await name_free(server, self.name)
+
+
+async def name_free(server: ChatServer, name: str) -> None:
+    """Return once no connection of `server` goes by `name`."""
+    async with asyncio.timeout(30):
+        while any(c.name == name for c in server.conns):
+            await asyncio.sleep(0.01)
