@@ -46,7 +46,7 @@ class RowPainter:
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
-        return (st.status(m), tuple(sorted((e, len(n), st.me in n) for e, n in m.reactions.items())),
+        return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
                 tuple(st.read_by(m)))
 
     def build(self, m: MessageView, sig: tuple[Any, ...], before: int | str | None) -> Row:

@@ -7,6 +7,8 @@ import argparse
 from .. import __version__
 from ..client import ClientSession, parse_address
 from ..discovery import (
+    AMBIGUOUS,
+    IMPOSTOR,
     DiscoveryError,
     KnownServers,
     ServerEntry,
@@ -16,23 +18,18 @@ from ..discovery import (
 )
 from ..protocol import check_room
 from ..server import DEFAULT_PORT
+from .choosing import choose, describe, offered
+from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
 
-__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UserError", "open_session", "our_addresses", "remember",
-           "server_address", "server_row"]
-
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A one-line message for the user."""
+__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError", "open_session", "our_addresses",
+           "remember", "server_address", "server_row"]
 
 
 def server_address(text: str) -> tuple[str, int]:
     try:
         return parse_address(text, DEFAULT_PORT)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def our_addresses(args: argparse.Namespace) -> list[str]:
@@ -42,34 +39,21 @@ def our_addresses(args: argparse.Namespace) -> list[str]:
         raise UserError(str(exc)) from None
 
 
-def _describe(entries: list[ServerEntry]) -> str:
-    return "; ".join(f"{e.name} ({e.addresses[0]}:{e.port})" for e in entries)
-
-
 async def _find_server(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """--server, else the one server discovery finds (or the one --pick names); with the
     fingerprint to insist on (given, else announced)."""
     if args.server:
         return (*server_address(args.server), args.fingerprint)
     addrs = our_addresses(args)
-    found = await find_servers(addrs, args.browse_time, KnownServers().entries())
-    usable = [e for e in found if e.compatible and e.reachable]
-    if args.pick:
-        want = args.pick.casefold()
-        match = [e for e in usable if want in (e.name.casefold(), e.instance.casefold())
-                 or (len(want) >= 6 and e.server_id.startswith(want))]
-        if not match:
-            raise UserError(f"no server named {args.pick!r} found; found: {_describe(usable) or 'none'}")
-        usable = match[:1]
-    if not usable:
-        odd = [e for e in found if not e.compatible]
-        extra = f" ({_describe(odd)} speak another protocol version)" if odd else ""
+    found = await find_servers(addrs, args.browse_time, KnownServers().entries(), fingerprint=args.fingerprint)
+    if not offered(found):
+        odd = [e for e in found if not e.compatible and e.conflict != IMPOSTOR]
+        extra = f" ({describe(odd)} speak another protocol version)" if odd else ""
         raise UserError(f"no PyRTC server found on {', '.join(addrs)} within {args.browse_time:g} s"
                         f"{extra}; give --server HOST:PORT, start one with `pyrtc server`, or see "
                         "why with `pyrtc doctor`")
-    if len(usable) > 1:
-        raise UserError(f"{len(usable)} servers found: {_describe(usable)}; choose one with --pick NAME")
-    return usable[0].addresses[0], usable[0].port, args.fingerprint or usable[0].fingerprint
+    chosen = choose(found, args.pick)
+    return chosen.addresses[0], chosen.port, args.fingerprint or chosen.fingerprint
 
 
 async def open_session(args: argparse.Namespace, name: str) -> ClientSession:
@@ -95,7 +79,12 @@ def remember(session: ClientSession, explicit: bool = False) -> None:
 
 
 def server_row(e: ServerEntry) -> str:
-    version = "?" if e.version < 0 else str(e.version) + ("" if e.compatible else " (incompatible)")
+    if e.conflict == IMPOSTOR:
+        version = f"{e.version}  IMPOSTOR: a known server's id, another certificate; never used"
+    else:
+        version = "?" if e.version < 0 else str(e.version) + ("" if e.compatible else " (incompatible)")
+    if e.conflict == AMBIGUOUS:
+        version += "  same id as another server: --fingerprint says which"
     if e.source == "remembered":
         version += "  remembered, " + ("reachable" if e.reachable else "UNREACHABLE")
     more = f" +{len(e.addresses) - 1}" if len(e.addresses) > 1 else ""

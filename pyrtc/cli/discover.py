@@ -72,6 +72,6 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     if not found:
         print("  none")
     print("Checks:")
-    for line in await diagnose(addrs or None):
+    for line in await diagnose(addrs or None, answered=sum(e.source == "mdns" for e in found)):
         print(f"  - {line}")
     return 0

@@ -33,6 +33,8 @@ def _progress(total: int, label: str) -> tuple[Callable[[int, int], None], Calla
 
 async def cmd_upload(args: argparse.Namespace) -> int:
     path: Path = args.path
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; upload takes a file (zip the folder to share it whole)")
     if not path.is_file():
         raise UserError(f"no such file: {path}")
     session = await open_session(args, args.name)
@@ -50,9 +52,7 @@ async def cmd_upload(args: argparse.Namespace) -> int:
 
 
 async def cmd_download(args: argparse.Namespace) -> int:
-    file_id = args.file_id.strip().lower()
-    if len(file_id) != 64 or any(c not in "0123456789abcdef" for c in file_id):
-        raise UserError(f"not a file id: {args.file_id!r} (64 hex digits, from `pyrtc tail`)")
+    file_id: str = args.file_id  # checked by the parser: 64 hex digits
     out: Path = args.output
     if out.is_dir():
         raise UserError(f"{out} is a folder; give the file name to save as")

@@ -19,7 +19,8 @@ from ..discovery import Launch, NoServer, ServerEntry, find_or_host, identity_ch
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
 from ..server import ServerConfig
-from ..terminal import StdinLines, printer, run_terminal_chat
+from ..terminal import Console, TerminalChat, open_console, run_chat
+from .choosing import choose, describe, matching, refuse_unsure, several
 from .common import UserError, our_addresses, remember, server_address, server_row
 
 __all__ = ["cmd_client", "run_window", "want_gui"]
@@ -55,17 +56,20 @@ async def cmd_client(args: argparse.Namespace) -> int:
 
 
 async def _client(args: argparse.Namespace) -> int:
+    console = open_console(reads=not args.kiosk)
+    try:
+        return await _chat(args, console)
+    finally:
+        console.close()  # the terminal as it was, whatever happened
+
+
+async def _chat(args: argparse.Namespace, console: Console) -> int:
     settings = Settings()
-    lines = StdinLines()
-    interactive = sys.stdin.isatty() and not args.kiosk
+    interactive = console.interactive and not args.kiosk
     name = args.name or settings.get("name")
     if not name:
         default = _default_name(args.kiosk)
-        if interactive:
-            print(f"Your name [{default}]: ", end="", flush=True, file=sys.stderr)
-            name = (await lines.readline() or "").strip() or default
-        else:
-            name = default
+        name = ((await console.ask(f"Your name [{default}]: ") or "").strip() or default) if interactive else default
     check_name(name)
     launch: Launch | None = None
     relocate_fn = None
@@ -78,35 +82,35 @@ async def _client(args: argparse.Namespace) -> int:
         addrs = our_addresses(args)
 
         async def pick(entries: list[ServerEntry]) -> ServerEntry | None:
-            if args.kiosk or not interactive:
-                return entries[0]
-            for i, e in enumerate(entries, 1):
-                print(f"  {i}. {server_row(e)}", file=sys.stderr)
-            while True:
-                print(f"Which server? [1-{len(entries)}]: ", end="", flush=True, file=sys.stderr)
-                answer = (await lines.readline() or "1").strip() or "1"
-                if answer.isdigit() and 1 <= int(answer) <= len(entries):
-                    return entries[int(answer) - 1]
+            return await _pick(entries, args, console, interactive)
 
         async def confirm() -> bool:
+            if args.pick:  # a server was named: hosting another is not what was asked
+                return False
             if args.kiosk or args.host_if_none:
                 return True
             if not interactive:
                 return False
-            print(f"No PyRTC server found on {', '.join(addrs)}. Host one here? [Y/n]: ",
-                  end="", flush=True, file=sys.stderr)
-            return (await lines.readline() or "y").strip().lower() in ("", "y", "yes")
+            answer = await console.ask(f"No PyRTC server found on {', '.join(addrs)}. Host one here? [Y/n]: ")
+            return (answer or "y").strip().lower() in ("", "y", "yes")
 
         try:
             launch = await find_or_host(addresses=addrs, browse_time=args.browse_time, pick=pick,
                                         host_if_none=confirm, server_config=config)
         except NoServer as exc:
+            if args.pick:
+                raise UserError(f"no server matches --pick {args.pick!r} ({exc})") from None
             raise UserError(f"{exc}; start one with `pyrtc server`, or run `pyrtc --host-if-none`") from None
         host, port = launch.host, launch.port
         if launch.hosted is not None:
             print(f"-- hosting {launch.hosted.instance!r} on port {port}", file=sys.stderr)
         entry = launch.entry
         if entry is not None:
+            if args.pick and not matching([entry], args.pick):  # the only server found is another
+                raise UserError(f"no server matches --pick {args.pick!r}; found: {describe([entry])}")
+            if not args.fingerprint:
+                refuse_unsure([entry], [entry])
+
             async def relocate_fn() -> tuple[str, int] | None:
                 return await relocate(entry, addrs, args.browse_time)
 
@@ -121,7 +125,8 @@ async def _client(args: argparse.Namespace) -> int:
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
                             password=args.password)
-    session.on_event = printer(lambda: session.name, print)
+    chat = TerminalChat(session, console, kiosk=args.kiosk)
+    session.on_event = chat.on_event
     try:
         if args.kiosk:
             while True:  # a kiosk never gives up
@@ -135,12 +140,39 @@ async def _client(args: argparse.Namespace) -> int:
             await session.connect()
         settings.set("name", name)
         remember(session, explicit=vouched)
-        return await run_terminal_chat(session, args.room, lines, kiosk=args.kiosk,
-                                       password=args.room_password)
+        return await run_chat(chat, args.room, args.room_password)
     finally:
         await session.close()
         if launch is not None and launch.hosted is not None:
             await launch.hosted.close()
+
+
+async def _pick(entries: list[ServerEntry], args: argparse.Namespace, console: Console,
+                interactive: bool) -> ServerEntry:
+    """Several servers found: --fingerprint or --pick says which; else a person chooses (servers
+    that claim one id are shown so, and may be chosen knowingly); else none is guessed."""
+    if args.fingerprint:
+        same = [e for e in entries if e.fingerprint == args.fingerprint.lower()]
+        if len(same) == 1:
+            return same[0]
+    if args.pick:
+        return choose(entries, args.pick)
+    if not interactive:
+        raise several(entries)
+    show = console.write if console.has_prompt else (lambda line: print(line, file=sys.stderr))
+    for i, e in enumerate(entries, 1):
+        show(f"  {i}. {server_row(e)}")
+    while True:
+        answer = await console.ask(f"Which server? [1-{len(entries)}, or a part of its name]: ")
+        if answer is None:
+            raise UserError("no server chosen")
+        answer = answer.strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(entries):
+            return entries[int(answer) - 1]
+        found = matching(entries, answer) if answer else []
+        if len(found) == 1:
+            return found[0]
+        show(f"-- {answer!r} matches {len(found)} of them" if found else f"-- no server matches {answer!r}")
 
 
 def _default_name(kiosk: bool) -> str:

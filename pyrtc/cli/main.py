@@ -12,8 +12,8 @@ from typing import Any
 from ..client import ConnectionLost, IdentityMismatch, Rejected
 from ..errors import PyRTCError
 from ..logsetup import default_log_dir, setup_logging
-from .common import EXIT_FAIL, UserError
 from .discover import cmd_doctor, cmd_servers
+from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
 from .files import cmd_download, cmd_upload
 from .interactive import cmd_client, run_window, want_gui
 from .messages import cmd_send, cmd_tail
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args))
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:
+        print(f"pyrtc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (UserError, ConnectionLost) as exc:
         print(f"pyrtc: {exc}", file=sys.stderr)
     except IdentityMismatch as exc:

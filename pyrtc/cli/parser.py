@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..client import parse_address
+from ..errors import PyRTCError
+from ..protocol import check_name, check_room
 from ..server import DEFAULT_PORT
-from .common import EXIT_USAGE
+from .errors import EXIT_USAGE
 
 __all__ = ["build_parser"]
 
@@ -37,6 +41,33 @@ def _port(text: str) -> int:
     if not 0 <= port < 65536:
         raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
     return port
+
+
+def _server(text: str) -> str:
+    """HOST[:PORT] (or [IPv6]:PORT), checked here so that a typo is a usage error."""
+    try:
+        parse_address(text, DEFAULT_PORT)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A name or room name as the server will take it, else a usage error saying why."""
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except PyRTCError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _file_id(text: str) -> str:
+    file_id = text.strip().lower()
+    if len(file_id) != 64 or any(c not in "0123456789abcdef" for c in file_id):
+        raise argparse.ArgumentTypeError(f"not a file id: {text!r} (64 hex digits, from `pyrtc tail`)")
+    return file_id
 
 
 def _limit(text: str) -> int:
@@ -80,36 +111,54 @@ def _tls_opts(p: argparse.ArgumentParser) -> None:
 
 def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
     _tls_opts(p)
-    p.add_argument("--server", default=None, metavar="HOST:PORT",
+    p.add_argument("--server", type=_server, default=None, metavar="HOST:PORT",
                    help="server address (default: find one on the LAN)")
-    p.add_argument("--pick", default=None, metavar="NAME", help="which discovered server, if several")
+    p.add_argument("--pick", default=None, metavar="NAME",
+                   help="which discovered server, if several (a unique part of its name)")
     _discovery(p)
     if room:
-        p.add_argument("--room", required=True, help="room name")
-        p.add_argument("--room-password", default="", help="the room's password, if it has one")
+        p.add_argument("--room", type=_checked(check_room), required=True, help="room name")
+        p.add_argument("--room-password", default="", metavar="PASSWORD",
+                       help="the room's password, if it has one")
     if name:
-        p.add_argument("--name", required=True, help="your display name")
+        p.add_argument("--name", type=_checked(check_name), required=True, help="your display name")
+
+
+def _chat_opts(add_argument: Callable[..., Any], shown_only: bool = False) -> None:
+    """The chat's own options (`pyrtc client`), given to a parser's or a group's add_argument.
+    `shown_only`: listed in `pyrtc --help`, where they are never parsed (main() hands bare
+    `pyrtc [options]` to the client)."""
+    def add(*names: str, default: Any = None, **kw: Any) -> None:
+        add_argument(*names, default=argparse.SUPPRESS if shown_only else default, **kw)
+
+    add("--name", type=_checked(check_name), help="your display name (remembered)")
+    add("--room", type=_checked(check_room), default="General", help="room to start in (default General)")
+    add("--room-password", default="", metavar="PASSWORD", help="that room's password, if it is locked")
+    add("--server", type=_server, metavar="HOST:PORT", help="skip discovery")
+    add("--pick", metavar="NAME", help="which discovered server, if several (a unique part of its name)")
+    add("--host-if-none", action="store_true", default=False,
+        help="host a server here when none is found, without asking")
+    add("--kiosk", action="store_true", default=False,
+        help="unattended: find or host, show one room, reconnect forever, never ask")
+    add("--no-gui", action="store_true", default=False, help="chat in the terminal, not in a window")
+    add("--data-dir", type=Path, metavar="DIR", help="data dir if we host")
+    add("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pyrtc", description="Zero-configuration LAN chat. Without a command: "
-                     "find a server on the LAN (or host one) and chat.")
+    parser = _Parser(prog="pyrtc", usage="pyrtc [chat options] | pyrtc COMMAND [options]",
+                     description="Zero-configuration LAN chat. Without a command: find a server on "
+                     "the LAN (or host one) and chat, in a window or (--no-gui) in the terminal.",
+                     epilog="`pyrtc COMMAND --help` tells each command's options; `pyrtc client --help` "
+                     "all the chat's (TLS, discovery, logging).")
     parser.add_argument("--version", action="version", version=f"pyrtc {__version__}")
+    chat = parser.add_argument_group("chat options (pyrtc [options] = pyrtc client [options])")
+    _chat_opts(chat.add_argument, shown_only=True)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     cli = sub.add_parser("client", help="chat (the default command): find a server or host one")
     _common(cli)
-    cli.add_argument("--server", default=None, metavar="HOST:PORT", help="skip discovery")
-    cli.add_argument("--name", default=None, help="your display name (remembered)")
-    cli.add_argument("--room", default="General", help="room to start in (default General)")
-    cli.add_argument("--room-password", default="", help="that room's password, if it is locked")
-    cli.add_argument("--host-if-none", action="store_true",
-                     help="host a server here when none is found, without asking")
-    cli.add_argument("--kiosk", action="store_true",
-                     help="unattended: find or host, show one room, reconnect forever, never ask")
-    cli.add_argument("--data-dir", type=Path, default=None, help="data dir if we host")
-    cli.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
-    cli.add_argument("--no-gui", action="store_true", help="chat in the terminal, not in a window")
+    _chat_opts(cli.add_argument)
     _tls_opts(cli)
     _discovery(cli)
 
@@ -127,9 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--no-log-text", action="store_true", help="keep message text out of chat.log")
     srv.add_argument("--no-announce", action="store_true", help="do not announce over mDNS")
     srv.add_argument("--max-rate", type=float, default=50.0, metavar="N",
-                     help="messages a second one connection may send (bursts of 4×; 0: no limit)")
+                     help="messages a second one connection may send (bursts of 4×; 0: no limit, and none of "
+                          "the other rate limits either: see docs/security.md)")
     srv.add_argument("--max-per-address", type=_limit, default=64, metavar="N",
                      help="connections from one address (default 64; 0: no limit)")
+    srv.add_argument("--max-rooms", type=_limit, default=1000, metavar="N",
+                     help="rooms on the server (default 1000; 0: no limit)")
+    srv.add_argument("--rooms-per-hour", type=_limit, default=10, metavar="N",
+                     help="rooms one user may create per hour (default 10; 0: no limit)")
     srv.add_argument("--password", default=os.environ.get("PYRTC_SERVER_PASSWORD", ""),
                      help="clients must give this password (or set PYRTC_SERVER_PASSWORD)")
     srv.add_argument("--insecure", action="store_true",
@@ -177,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("download", help="download a shared file by its id")
     _common(down)
     _client_opts(down, room=False, name=False)
-    down.add_argument("file_id", metavar="FILE_ID")
+    down.add_argument("file_id", type=_file_id, metavar="FILE_ID")
     down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
     down.add_argument("--name", default=None, help="name to connect as")
     down.add_argument("--room", default=None, help="the locked room the file is in (with --room-password)")

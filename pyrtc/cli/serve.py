@@ -20,7 +20,8 @@ async def cmd_server(args: argparse.Namespace) -> int:
                           max_files=args.max_files,
                           log_text=not args.no_log_text, tls=not args.insecure,
                           max_rate=args.max_rate, burst=max(1, int(args.max_rate * 4)),
-                          max_per_address=args.max_per_address,
+                          max_per_address=args.max_per_address, max_rooms=args.max_rooms,
+                          rooms_per_hour=args.rooms_per_hour,
                           password_hash=hash_password(args.password) if args.password else "")
     if args.data_dir is not None:
         config.data_dir = args.data_dir

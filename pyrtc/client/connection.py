@@ -8,16 +8,21 @@ Invariants:
   again with its cid.
 - After failed reconnects `relocate` may say where the server is now (discovery: it may have
   come back on another address or port).
+- Welcome brings the first page of rooms; the rest are fetched a page at a time
+  (`fill_rooms`) so that `state.available` holds every room.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
+import re
 import secrets
+import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -66,6 +71,7 @@ class Connection:
         name: str,
         *,
         fill_gap: Callable[[str, int], Awaitable[None]],
+        fill_rooms: Callable[[], Awaitable[object]],
         client: str,
         reconnect: bool,
         backoff: tuple[float, float],
@@ -80,6 +86,7 @@ class Connection:
         self.host, self.port, self.name = host, port, name
         self._router = router
         self._fill = fill_gap  # fetches a room's messages after a seq (ClientSession.fill)
+        self._fill_rooms = fill_rooms  # fetches every page of rooms (ClientSession.list_rooms)
         self._client = client
         self._reconnect = reconnect
         self._backoff = backoff
@@ -111,6 +118,7 @@ class Connection:
 
     async def close(self) -> None:
         self._closing = True
+        self._router.receipts.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._runner is not None:
@@ -182,6 +190,8 @@ class Connection:
         router.connected.set()
         router.emit(Connected(self.address))
         await self._resume()
+        if welcome.rooms_total > len(welcome.rooms):
+            self._spawn(self._more_rooms())
 
     async def _read_welcome(self, reader: asyncio.StreamReader) -> p.Welcome:
         while True:
@@ -207,12 +217,22 @@ class Connection:
             since = room.synced
             router.write(p.JoinRoom(room=room.name, since=since or None, rid=rid,
                                     watch=room.name in router.watch))
-            task = loop.create_task(self._fill_gap(room.name, since, rid))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._fill_gap(room.name, since, rid))
         for room in router.state.rooms.values():
             for m in room.pending():
                 router.write(p.SendText(room=m.room, cid=m.cid, text=m.text))
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _more_rooms(self) -> None:
+        """The pages of rooms after Welcome's first."""
+        try:
+            await self._fill_rooms()
+        except (ConnectionLost, Rejected, TimeoutError) as exc:
+            log.info("the list of rooms is not complete yet: %s", exc)
 
     async def _fill_gap(self, room_name: str, since: int, rid: int) -> None:
         """After a resume, fetch what the server's join page skipped: no gap."""
@@ -300,10 +320,18 @@ class Connection:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+    """Why a connection failed, from its errno (asyncio says "Connect call failed" for every
+    kind, and joins the errors of a name's several addresses into one message)."""
+    codes = {exc.errno} if isinstance(exc, OSError) and exc.errno else {
+        int(n) for n in re.findall(r"\[Errno (\d+)\]", str(exc))}
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host name ({exc.strerror})"
+    if codes == {errno.ECONNREFUSED}:
         return "connection refused (is a PyRTC server running there?)"
-    if isinstance(exc, TimeoutError):
-        return "no answer (timed out)"
+    if codes and codes <= {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED}:
+        return "unreachable: no machine answers at that address (is it switched on, and on this network?)"
+    if isinstance(exc, TimeoutError) or codes == {errno.ETIMEDOUT}:
+        return "no answer (timed out): no machine there, or a firewall drops the connection"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

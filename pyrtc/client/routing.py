@@ -22,6 +22,7 @@ from typing import Any
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from .errors import ConnectionLost, Rejected
+from .receipts import ReceiptPacer
 from .state import ChatState, Event, TransferUpdate
 
 __all__ = ["Router"]
@@ -49,6 +50,7 @@ class Router:
         self.downloads: dict[str, asyncio.Queue[p.ServerMsg]] = {}
         self.streams: dict[int, asyncio.Queue[p.ServerMsg]] = {}  # rid -> a transfer's queue
         self._waiters: list[asyncio.Future[None]] = []  # woken after every applied event
+        self.receipts = ReceiptPacer(self.write)  # "delivered" and "read", paced per room
 
     # ------------------------------------------------------------------ out
 
@@ -89,7 +91,7 @@ class Router:
             self._receive(msg, delivered)
         if self.auto_delivered:
             for room, seq in delivered.items():
-                self.write(p.MarkDelivered(room=room, seq=seq))
+                self.receipts.report(room, delivered=seq)
 
     def _receive(self, msg: p.ServerMsg, delivered: dict[str, int]) -> None:
         match msg:

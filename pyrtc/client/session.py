@@ -55,7 +55,8 @@ class ClientSession:
         self.name = p.check_name(name)
         self.state = ChatState()
         self._router = Router(self.state, self.name, on_event=on_event, auto_delivered=auto_delivered)
-        self._conn = Connection(self._router, host, port, self.name, fill_gap=self.fill, client=client,
+        self._conn = Connection(self._router, host, port, self.name, fill_gap=self.fill,
+                                fill_rooms=self.list_rooms, client=client,
                                 reconnect=reconnect, backoff=backoff, idle_timeout=idle_timeout,
                                 connect_timeout=connect_timeout, relocate=relocate, tls=tls,
                                 fingerprint=fingerprint, trust=trust, password=password)
@@ -201,8 +202,19 @@ class ClientSession:
         return await self.join(room, password=password)
 
     async def list_rooms(self) -> list[p.RoomInfo]:
-        reply: p.RoomList = await self._router.request(lambda rid: p.ListRooms(rid=rid))
-        return reply.rooms
+        """Every room on the server, fetched a page at a time (each page lands in
+        `state.available` too)."""
+        rooms: list[p.RoomInfo] = []
+        after = ""
+        while True:
+            def page(rid: int, after: str = after) -> p.Msg:
+                return p.ListRooms(rid=rid, after=after, limit=L.MAX_ROOM_PAGE)
+
+            reply: p.RoomList = await self._router.request(page)
+            rooms += reply.rooms
+            if not reply.more or not reply.rooms:
+                return rooms
+            after = reply.rooms[-1].name
 
     async def send(self, room: str, text: str, *, timeout: float | None = 10.0) -> int:
         """Send a text; returns its seq once the server has stored it (✓ sent). Survives a
@@ -234,10 +246,10 @@ class ClientSession:
         self._router.write(p.SetTyping(room=room, typing=typing))
 
     async def mark_delivered(self, room: str, seq: int) -> None:
-        self._router.write(p.MarkDelivered(room=room, seq=seq))
+        self._router.receipts.report(room, delivered=seq)
 
     async def mark_read(self, room: str, seq: int) -> None:
-        self._router.write(p.MarkRead(room=room, seq=seq))
+        self._router.receipts.report(room, delivered=seq, read=seq)
 
     async def react(self, room: str, seq: int, emoji: str, on: bool = True) -> None:
         self._router.write(p.React(room=room, seq=seq, emoji=emoji, on=on))
@@ -263,7 +275,7 @@ class ClientSession:
 
     async def ping(self) -> float:
         start = time.perf_counter()
-        await self._router.request(lambda rid: p.ListRooms(rid=rid))
+        await self._router.request(lambda rid: p.ListRooms(rid=rid, limit=1))
         return time.perf_counter() - start
 
     # ------------------------------------------------------------------ files

@@ -23,6 +23,7 @@ from .. import protocol as p
 from ..filenames import display_name
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
+from ..units import human_size
 from .errors import ConnectionLost, Rejected
 from .routing import Router
 from .state import TransferUpdate
@@ -54,8 +55,8 @@ class Transfers:
         path = Path(path)
         size = path.stat().st_size
         if router.state.max_file and size > router.state.max_file:
-            raise Rejected(ErrorCode.FILE_TOO_LARGE, f"{path.name} is {size} bytes; the server accepts up "
-                                                     f"to {router.state.max_file}")
+            raise Rejected(ErrorCode.FILE_TOO_LARGE, f"{path.name} is {human_size(size)}; the server accepts "
+                                                     f"up to {human_size(router.state.max_file)}")
         blob = await asyncio.to_thread(ids.of_file, path)
         display = display_name(name or path.name)
         kind = mime or mimetypes.guess_type(display)[0] or "application/octet-stream"

@@ -35,6 +35,10 @@ class ErrorCode(StrEnum):
     NOT_JOINED = "not_joined"
     WATCHING = "watching"
     UNKNOWN_MESSAGE = "unknown_message"
+    ROOM_LIMIT = "room_limit"  # the server holds as many rooms as it allows
+    ROOM_QUOTA = "room_quota"  # this user created as many rooms as allowed per hour
+    BAD_EMOJI = "bad_emoji"  # a reaction that is not one emoji
+    REACTION_LIMIT = "reaction_limit"  # the message has as many reactions (or kinds) as allowed
     # files
     FILE = "file"
     FILE_TOO_LARGE = "file_too_large"

@@ -13,6 +13,9 @@ Invariants:
   (`GroupCommit`: one transaction per loop iteration).
 - Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
   user text can forge a log line.
+- Every kind of frame is metered: posts by flood control, every other request by `Meters`
+  (and the changes others see per user and address); only heartbeats and the chunks of an
+  accepted upload are free.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from ..protocol.codes import ErrorCode
 from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
 from . import chatlog
-from .chatlog import escape_log
 from .commit import GroupCommit
 from .config import ServerConfig
 from .connection import Connection
@@ -42,6 +44,7 @@ from .handshake import Handshake
 from .housekeeping import Housekeeping
 from .membership import Membership
 from .messages import Messages
+from .meters import Meters
 from .passwords import PasswordGate
 from .presence import Presence
 from .shared import Shared
@@ -55,6 +58,8 @@ log = logging.getLogger(__name__)
 
 # What flood control counts: what others see or what costs the server storage.
 _METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
+# Not metered: heartbeats, and chunks (each belongs to an offer flood control counted).
+_FREE = (p.Ping, p.Pong, p.FileChunk)
 
 
 class ChatServer:
@@ -81,10 +86,11 @@ class ChatServer:
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
+        self._meters = meters = Meters(config, clock)
         self._commit = GroupCommit(store, shared.bus)
-        self._presence = Presence(shared)
+        self._presence = Presence(shared, meters)
         self._messages = Messages(shared, self._commit, self._presence)
-        self._membership = Membership(shared, self._presence, gate, rooms_changed=self._users_changed)
+        self._membership = Membership(shared, self._presence, gate, meters, rooms_changed=self._users_changed)
         self._handshake = Handshake(shared, gate, self.server_id, users_changed=self._users_changed,
                                     drop=self.disconnected)
         self._files = Files(shared, self._messages)
@@ -188,18 +194,21 @@ class ChatServer:
     def disconnected(self, conn: Connection, exc: Exception | None) -> None:
         self.conns.discard(conn)
         self._files.release(conn)
+        self._meters.closed(conn)
         if conn.name is None:
             return
         self._presence.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
-        chatlog.line("disconnect name=%s peer=%s%s", conn.name, conn.peer,
-                     f" reason={escape_log(str(exc))}" if exc else "")
+        if exc:
+            chatlog.line("disconnect name=%s peer=%s reason=%s", conn.name, conn.peer, str(exc))
+        else:
+            chatlog.line("disconnect name=%s peer=%s", conn.name, conn.peer)
 
     def _users_changed(self) -> None:
         # Not while closing: the disconnects of `close()` arrive after the store is closed.
         if self.on_counts_changed is not None and not self._closing:
-            self.on_counts_changed(len(self.online), len(self.store.rooms()))
+            self.on_counts_changed(len(self.online), self.store.room_count())
 
     # ------------------------------------------------------------------ dispatch
 
@@ -213,6 +222,7 @@ class ChatServer:
                     raise Refused(ErrorCode.UNEXPECTED_MESSAGE,
                                   f"the first message must be hello, not {type(msg).__name__}",
                                   fatal=True)
+                self._meters.hello(conn)
                 self._handshake.hello(conn, msg)
             else:
                 self._handle(conn, msg)
@@ -233,9 +243,12 @@ class ChatServer:
                                        rid=getattr(msg, "rid", 0))))
 
     def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
-        if isinstance(msg, _METERED) and not conn.allow():
-            raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a second "
-                          f"(bursts of {self.config.burst}); this one was not sent")
+        if isinstance(msg, _METERED):
+            if not conn.allow():
+                raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a "
+                              f"second (bursts of {self.config.burst}); this one was not sent")
+        elif not isinstance(msg, _FREE):
+            self._meters.request(conn)
         match msg:
             case p.SendText():
                 self._messages.send_text(conn, msg)

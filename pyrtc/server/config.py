@@ -51,13 +51,32 @@ class ServerConfig:
     log_text: bool = True  # False keeps message text out of logs/chat.log
     tls: bool = True  # False (--insecure): plain TCP, anyone on the network can read along
     # Flood control: messages, reactions, offers and new rooms per connection (token bucket).
-    max_rate: float = 50.0  # per second, sustained; 0 turns flood control off
+    # 0 turns every rate limit below off (benchmarks); docs/security.md lists them all.
+    max_rate: float = 50.0  # per second, sustained
     burst: int = 200
-    #: Open sockets from one IP address, counted from accept (before TLS or hello); 0: no limit.
+    #: Every other request (joins, leaves, room lists, history, search, receipts, typing,
+    #: downloads) per connection.
+    max_requests: float = 50.0
+    request_burst: int = 500
+    #: Changes others see and chat.log records (a new join, a leave, a watch), per user ...
+    max_changes: float = 1.0
+    change_burst: int = 20
+    #: ... and for all users of one address together (0 with max_per_address 0: tests on 127.0.0.1).
+    address_changes: float = 5.0
+    address_change_burst: int = 60
+    typing_rate: float = 1.0  # typing starts per user a second (more are ignored: typing is a hint)
+    typing_burst: int = 10
+    hello_rate: float = 2.0  # handshakes per address a second (each is a chat.log line)
+    hello_burst: int = 64
+    #: Open sockets from one IP address, counted from accept (before TLS or hello); 0: no
+    #: limit (also the rates per address).
     max_per_address: int = 64
     max_connections: int = 10_000  # open sockets in all, counted the same way; 0: no limit
     # Deadlines: a peer that dribbles bytes keeps no socket open (seconds).
     handshake_timeout: float = 10.0  # accept -> TLS handshake done
     hello_timeout: float = 10.0  # open (handshake done) -> the first frame (hello) whole
     frame_timeout: float = 30.0  # a frame's first byte -> its last (a 320 KiB frame at ~100 kbit/s)
+    max_rooms: int = 1000  # rooms on the server; 0: no limit
+    rooms_per_hour: int = 10  # rooms one user may create per hour; 0: no limit
+    max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py

@@ -15,9 +15,9 @@ import secrets
 from collections.abc import Callable
 
 from .. import protocol as p
+from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from . import chatlog
-from .chatlog import escape_log
 from .connection import Connection
 from .errors import Refused
 from .names import invisible_in, name_keys
@@ -80,12 +80,13 @@ class Handshake:
         self.online[key] = conn
         self._claimed.update(dict.fromkeys(keys, conn))
         self._users_changed()
-        chatlog.line("connect name=%s peer=%s client=%s", conn.name, conn.peer, escape_log(msg.client))
+        chatlog.line("connect name=%s peer=%s client=%s", conn.name, conn.peer, msg.client)
+        store = self._shared.store
         conn.send(p.encode(p.Welcome(
             version=p.PROTOCOL_VERSION, server=config.name, name=conn.name, token=conn.token,
-            rooms=self._shared.room_infos(), joined=self._shared.store.rooms_of(conn.name),
+            rooms=self._shared.room_page()[0], joined=store.rooms_of(conn.name, L.MAX_ROOM_PAGE),
             max_file=config.max_file, server_id=self._server_id,
-            max_rate=config.max_rate, burst=config.burst,
+            max_rate=config.max_rate, burst=config.burst, rooms_total=store.room_count(),
         )))
 
     def release(self, conn: Connection) -> bool:

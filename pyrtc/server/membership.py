@@ -5,6 +5,10 @@ Invariants:
   (MAX_JOIN_MEMBERS, online members first) and kept until the room's next flush, and the
   member count is loaded once; the changes reach everyone with the next flush.
 - A locked room asks its password of a newcomer only; a member comes back without it.
+- Every frame made from the store is bounded whatever it holds: rooms go out a page at a
+  time (a new room as one `RoomAdded`), and a join's history is cut to fit one frame.
+- Rooms are limited in number (`max_rooms`) and per user and hour (`rooms_per_hour`); joins,
+  leaves and watches are metered per user and address (`Meters.change`).
 """
 
 from __future__ import annotations
@@ -14,67 +18,99 @@ from collections.abc import Callable
 
 from .. import protocol as p
 from ..protocol import limits as L
+from ..protocol.budget import fit_newest, room_for
 from ..protocol.codes import ErrorCode
 from . import chatlog
 from .connection import Connection
 from .errors import Refused
 from .messages import posted
+from .meters import Meters, user_key
 from .passwords import PasswordGate, check_password, hash_password
 from .presence import Presence
 from .shared import Shared
 
 __all__ = ["Membership"]
 
+_HOUR = 3600.0
+
 
 class Membership:
-    def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate,
+    def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, meters: Meters,
                  rooms_changed: Callable[[], None]) -> None:
         self._shared = shared
         self._presence = presence
         self._gate = gate
+        self._meters = meters
         self._rooms_changed = rooms_changed  # the number of rooms may have changed
 
     def list_rooms(self, conn: Connection, msg: p.ListRooms) -> None:
-        conn.send(p.encode(p.RoomList(rooms=self._shared.room_infos(), rid=msg.rid)))
+        rooms, more = self._shared.room_page(msg.after, msg.limit)
+        conn.send(p.encode(p.RoomList(rooms=rooms, rid=msg.rid, more=more,
+                                      total=self._shared.store.room_count())))
 
     def create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
         shared = self._shared
-        if shared.store.find_room(msg.room) is None and shared.store.create_room(
-                msg.room, hash_password(msg.password) if msg.password else ""):
-            chatlog.line("create room=%s by=%s", msg.room, conn.name)
-            self._rooms_changed()
-            frame = p.encode(p.RoomList(rooms=shared.room_infos()))
-            for other in shared.conns:
-                if other is not conn and other.name is not None:
-                    other.send(frame)
-        conn.send(p.encode(p.RoomList(rooms=shared.room_infos(), rid=msg.rid)))
+        store = shared.store
+        room = store.find_room(msg.room)
+        if room is None:
+            self._check_room_quota(conn)
+            room = msg.room
+            if store.create_room(room, hash_password(msg.password) if msg.password else "",
+                                 creator=user_key(conn)):
+                chatlog.line("create room=%s by=%s", room, conn.name)
+                self._rooms_changed()
+                # One small frame to everyone: sending the whole list made each new room cost
+                # (rooms × users) bytes, and the list outgrew a frame.
+                frame = p.encode(p.RoomAdded(room=shared.room_info(room)))
+                for other in shared.conns:
+                    if other is not conn and other.name is not None:
+                        other.send(frame)
+        conn.send(p.encode(p.RoomList(rooms=[shared.room_info(room)], rid=msg.rid, more=False,
+                                      total=store.room_count())))
+
+    def _check_room_quota(self, conn: Connection) -> None:
+        cfg, store = self._shared.config, self._shared.store
+        if cfg.max_rooms and store.room_count() >= cfg.max_rooms:
+            raise Refused(ErrorCode.ROOM_LIMIT, f"this server has {cfg.max_rooms} rooms, as many as it "
+                          "allows (server --max-rooms); join one of them")
+        if cfg.rooms_per_hour:
+            made = store.rooms_created(user_key(conn), _HOUR)
+            if made >= cfg.rooms_per_hour:
+                raise Refused(ErrorCode.ROOM_QUOTA, f"you created {made} rooms in the last hour; this "
+                              f"server allows {cfg.rooms_per_hour} per user (server --rooms-per-hour)")
 
     def join(self, conn: Connection, msg: p.JoinRoom) -> None:
         assert conn.name is not None
         store, bus = self._shared.store, self._shared.bus
         room = store.find_room(msg.room)
         if room is None:
-            names = ", ".join(n for n, *_ in store.rooms())
+            some = [n for n, *_ in store.rooms_page(limit=10)]
+            names = ", ".join(some) + (", …" if store.room_count() > len(some) else "")
             raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {msg.room!r} (rooms: {names})")
         live = bus.room(room)
         locked = store.room_password(room)
-        if locked and room not in conn.rooms and not store.members_named(room, [conn.name]):
+        member = bool(store.members_named(room, [conn.name]))
+        if locked and room not in conn.rooms and not member:
             if not check_password(msg.password, locked):
                 self._gate.refuse(conn, f"the room {room!r} needs its password"
                                   + (", and that one is not it" if msg.password else ""),
                                   rid=msg.rid, fatal=False)
                 return
             self._gate.passed(conn)
-        if msg.watch and not store.members_named(room, [conn.name]):
+        if msg.watch and not member:
+            if room not in conn.watching:  # watching again (a resume) is no change
+                self._meters.change(conn)
+                chatlog.line("watch room=%s name=%s", room, conn.name)
             conn.watching.add(room)
             bus.subscribe(room, conn)
-            chatlog.line("watch room=%s name=%s", room, conn.name)
         else:
+            if not member:
+                self._meters.change(conn)
             conn.watching.discard(room)
-            member, new = store.add_member(room, conn.name)
+            marks, new = store.add_member(room, conn.name)
             bus.subscribe(room, conn)
             if new:
-                live.joined[conn.name] = (member.delivered, member.read)
+                live.joined[conn.name] = (marks.delivered, marks.read)
                 if live.members is not None:
                     live.members += 1
                 chatlog.line("join room=%s name=%s", room, conn.name)
@@ -89,10 +125,11 @@ class Membership:
             live.page = self._member_page(room)
         if live.members is None:
             live.members = store.member_count(room)
-        conn.send(p.encode(p.Joined(room=room, members=live.page,
-                                    history=[posted(m) for m in history],
-                                    last_seq=store.last_seq(room), more=more, rid=msg.rid,
-                                    member_count=live.members)))
+        joined = p.Joined(room=room, members=live.page, history=[], last_seq=store.last_seq(room),
+                          more=more, rid=msg.rid, member_count=live.members)
+        page, cut = fit_newest([posted(m) for m in history], room_for(joined))
+        conn.send(p.encode(p.Joined(room=room, members=live.page, history=page, last_seq=joined.last_seq,
+                                    more=more or cut, rid=msg.rid, member_count=live.members)))
         for name in live.typing:
             conn.send(p.encode(p.Typing(room=room, name=name, typing=True)))
 
@@ -121,6 +158,7 @@ class Membership:
             bus.unsubscribe(room, conn)
             conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
             return
+        self._meters.change(conn)
         self._presence.stop_typing(room, conn.name)
         bus.unsubscribe(room, conn)
         self._shared.store.remove_member(room, conn.name)

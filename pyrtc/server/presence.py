@@ -3,7 +3,10 @@
 Invariant: member changes, presence and receipts reach a room coalesced, at most once per
 flush window per room: in a room of n people each message brings n receipts and n joins
 bring n member changes, and sending each to everyone would be n² frames. Typing goes out
-at once (it is one frame per start or stop).
+at once (it is one frame per start or stop), as far as the typist's typing starts are within
+`typing_rate`: past it a start is dropped, and so is its stop.
+A flush sends at most MAX_MEMBERS_DELTA names a frame: thousands of joins in one window
+go out as several frames, never one too big.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import asyncio
 
 from .. import protocol as p
+from ..protocol import limits as L
+from ..protocol.budget import chunks
 from .connection import Connection
+from .meters import Meters
 from .shared import Shared
 
 __all__ = ["Presence"]
 
 
 class Presence:
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, meters: Meters) -> None:
         self._shared = shared
+        self._meters = meters
         self._dirty_rooms: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -32,6 +39,8 @@ class Presence:
         live = shared.bus.room(room)
         if msg.typing:
             was = conn.name in live.typing
+            if not was and not self._meters.typing(conn):
+                return  # typing is a hint: past the limit a start is not shown
             live.typing[conn.name] = shared.clock() + shared.config.typing_ttl
             if not was:
                 shared.bus.publish(room, p.encode(p.Typing(room=room, name=conn.name, typing=True)),
@@ -101,8 +110,12 @@ class Presence:
                           for n, (d, r) in live.joined.items()]
                 online = [n for n, on in live.presence.items() if on and n not in live.joined]
                 offline = [n for n, on in live.presence.items() if not on]
-                bus.publish(room, p.encode(p.MembersChanged(room=room, joined=joined, online=online,
-                                                            offline=offline)))
+                changes = [*joined, *((n, True) for n in online), *((n, False) for n in offline)]
+                for part in chunks(changes, L.MAX_MEMBERS_DELTA):
+                    bus.publish(room, p.encode(p.MembersChanged(
+                        room=room, joined=[c for c in part if isinstance(c, p.MemberInfo)],
+                        online=[c[0] for c in part if isinstance(c, tuple) and c[1]],
+                        offline=[c[0] for c in part if isinstance(c, tuple) and not c[1]])))
                 live.joined.clear()
                 live.presence.clear()
             for name, (delivered, read) in live.receipts.items():

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import protocol as p
+from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..store import BlobStore, Store
 from .config import ServerConfig
@@ -31,9 +32,17 @@ class Shared:
     bus: RoomBus = field(default_factory=RoomBus)
     conns: set[Connection] = field(default_factory=set)  # every open one, named or not
 
-    def room_infos(self) -> list[p.RoomInfo]:
+    def room_page(self, after: str = "", limit: int = L.MAX_ROOM_PAGE) -> tuple[list[p.RoomInfo], bool]:
+        """Rooms named after `after`, `limit` of them, and whether more follow: never the
+        whole list in one frame (thousands of rooms would not fit)."""
+        rows = self.store.rooms_page(after, limit + 1)
         return [p.RoomInfo(name=n, members=m, online=self.bus.online(n), last_seq=s, locked=locked)
-                for n, s, m, locked in self.store.rooms()]
+                for n, s, m, locked in rows[:limit]], len(rows) > limit
+
+    def room_info(self, room: str) -> p.RoomInfo:
+        store = self.store
+        return p.RoomInfo(name=room, members=store.member_count(room), online=self.bus.online(room),
+                          last_seq=store.last_seq(room), locked=bool(store.room_password(room)))
 
     def joined_room(self, conn: Connection, room: str) -> str:
         """The stored spelling of `room`, which `conn` must receive (member or watcher)."""

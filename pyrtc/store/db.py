@@ -10,6 +10,9 @@ Invariants:
 - Receipts only move forward (delivered/read are "up to seq").
 - A file name is display text only; file bodies live in `BlobStore`, keyed by their BLAKE3
   (pyrtc.blob_id).
+- What is read back for the wire is bounded whatever is stored: rooms come in pages, and a
+  message brings at most MAX_REACTION_KINDS emoji with MAX_REACTION_NAMES names each (and
+  the counts), so data stored before a limit existed cannot make a frame too big.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..protocol.limits import MAX_REACTION_KINDS, MAX_REACTION_NAMES
 from .errors import StoreError
 
 __all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
@@ -102,7 +106,9 @@ class StoredMessage:
     text: str
     cid: str = ""
     file: StoredFile | None = None
+    #: emoji -> some of the names (MAX_REACTION_NAMES), for the most used MAX_REACTION_KINDS
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> all the names
 
 
 class Duplicate(StoreError):
@@ -144,6 +150,9 @@ class Store:
             if "indexed" not in columns:  # ditto; until then every message was indexed at once
                 self._db.execute("ALTER TABLE rooms ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0")
                 self._db.execute("UPDATE rooms SET indexed = last_seq")
+            if "creator" not in columns:  # ditto: who made it, for the rooms-per-hour quota
+                self._db.execute("ALTER TABLE rooms ADD COLUMN creator TEXT NOT NULL DEFAULT ''")
+                self._db.execute("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator, created)")
             for room in DEFAULT_ROOMS:
                 self._db.execute(
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
@@ -215,13 +224,27 @@ class Store:
 
     def rooms(self) -> list[tuple[str, int, int, bool]]:
         """(name, last_seq, member count, has a password) for every room, by name."""
+        return self.rooms_page(limit=-1)
+
+    def rooms_page(self, after: str = "", limit: int = 200) -> list[tuple[str, int, int, bool]]:
+        """`rooms()`, only those named after `after` (without regard to case), `limit` of them."""
         return [
             (name, self._seqs.get(name, 0), members, bool(locked))
             for name, members, locked in self._db.execute(
                 "SELECT r.name, (SELECT count(*) FROM members m WHERE m.room = r.name),"
-                " r.password != '' FROM rooms r ORDER BY r.name COLLATE NOCASE"
+                " r.password != '' FROM rooms r WHERE r.name > ? COLLATE NOCASE"
+                " ORDER BY r.name COLLATE NOCASE LIMIT ?", (after, limit)
             )
         ]
+
+    def room_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM rooms").fetchone()[0])
+
+    def rooms_created(self, creator: str, within: float) -> int:
+        """How many rooms `creator` made in the last `within` seconds."""
+        row = self._db.execute("SELECT count(*) FROM rooms WHERE creator = ? AND created >= ?",
+                               (creator, self._clock() - within)).fetchone()
+        return int(row[0])
 
     def find_room(self, room: str) -> str | None:
         """The stored spelling of a room name, matched without regard to case."""
@@ -235,11 +258,11 @@ class Store:
         row = self._db.execute("SELECT password FROM rooms WHERE name = ?", (room,)).fetchone()
         return str(row[0]) if row else ""
 
-    def create_room(self, room: str, password_hash: str = "") -> bool:
+    def create_room(self, room: str, password_hash: str = "", creator: str = "") -> bool:
         """True if created, False if it already existed."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO rooms (name, created, password) VALUES (?, ?, ?)",
-            (room, self._clock(), password_hash),
+            "INSERT OR IGNORE INTO rooms (name, created, password, creator) VALUES (?, ?, ?, ?)",
+            (room, self._clock(), password_hash, creator),
         )
         if cur.rowcount == 1:
             self._seqs[room] = 0
@@ -285,8 +308,9 @@ class Store:
             )
         ]
 
-    def rooms_of(self, name: str) -> list[str]:
-        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ?", (name,))]
+    def rooms_of(self, name: str, limit: int = -1) -> list[str]:
+        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? LIMIT ?",
+                                               (name, limit))]
 
     def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:
         """Move a member's receipts forward (never back); returns the new values if changed."""
@@ -545,6 +569,11 @@ class Store:
             )
         return cur.rowcount == 1
 
+    def reaction_counts(self, room: str, seq: int) -> dict[str, int]:
+        """emoji -> how many reacted with it, for one message."""
+        return {str(e): int(n) for e, n in self._db.execute(
+            "SELECT emoji, count(*) FROM reactions WHERE room = ? AND seq = ? GROUP BY emoji", (room, seq))}
+
     def message_exists(self, room: str, seq: int) -> bool:
         return (
             self._db.execute(
@@ -622,19 +651,32 @@ class Store:
         return StoredMessage(str(room), int(seq), str(sender), float(t), str(text), str(cid), file)  # type: ignore[call-overload,arg-type]
 
     def _with_reactions(self, room: str, msgs: list[StoredMessage]) -> list[StoredMessage]:
+        """Each message's most used MAX_REACTION_KINDS emoji, with their counts and the first
+        MAX_REACTION_NAMES names (by name): bounded however many were stored."""
         if not msgs:
             return msgs
-        rows = self._db.execute(
-            "SELECT seq, emoji, name FROM reactions WHERE room = ? AND seq BETWEEN ? AND ?"
-            " ORDER BY seq, emoji, name",
-            (room, min(m.seq for m in msgs), max(m.seq for m in msgs)),
-        ).fetchall()
-        by_seq: dict[int, dict[str, list[str]]] = {}
-        for seq, emoji, name in rows:
-            by_seq.setdefault(seq, {}).setdefault(emoji, []).append(name)
+        span = (room, min(m.seq for m in msgs), max(m.seq for m in msgs))
+        counts: dict[int, dict[str, int]] = {}
+        for seq, emoji, n in self._db.execute(
+                "SELECT seq, emoji, count(*) FROM reactions WHERE room = ? AND seq BETWEEN ? AND ?"
+                " GROUP BY seq, emoji", span):
+            counts.setdefault(seq, {})[emoji] = n
+        if not counts:
+            return msgs
+        top = {seq: dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_REACTION_KINDS])
+               for seq, kinds in counts.items()}
+        names: dict[tuple[int, str], list[str]] = {}
+        for seq, emoji, name in self._db.execute(
+                "SELECT seq, emoji, name FROM (SELECT seq, emoji, name, row_number() OVER"
+                " (PARTITION BY seq, emoji ORDER BY name) AS n FROM reactions"
+                " WHERE room = ? AND seq BETWEEN ? AND ?) WHERE n <= ? ORDER BY seq, emoji, name",
+                (*span, MAX_REACTION_NAMES)):
+            if emoji in top[seq]:
+                names.setdefault((seq, emoji), []).append(name)
         for m in msgs:
-            if m.seq in by_seq:
-                m.reactions.update(by_seq[m.seq])
+            for emoji, n in top.get(m.seq, {}).items():
+                m.reactions[emoji] = names.get((m.seq, emoji), [])
+                m.reaction_counts[emoji] = n
         return msgs
 
 

@@ -6,7 +6,6 @@ pinned, one-shot commands refuse to guess. Real servers and CLIs in network name
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .netlab import PYRTC, Lab, flat_lan
-from .test_mdns import Proc, start_server
+from .test_mdns import Proc, start_claimant, start_server
 
 pytestmark = pytest.mark.mdns
 
@@ -43,10 +42,7 @@ def test_impostor_with_a_copied_id_never_takes_the_real_server_away(tmp_path: Pa
     with flat_lan("i", 4) as lab:
         real, real_port = start_server(lab, "n1", "Office", tmp_path)
         # The impostor: its own data dir and certificate, the real server's id (and name).
-        fake_data = tmp_path / "data-n3-Office"
-        fake_data.mkdir()
-        shutil.copy(tmp_path / "data-n1-Office" / "server-id", fake_data / "server-id")
-        fake, fake_port = start_server(lab, "n3", "Office", tmp_path)
+        fake, fake_port = start_claimant(lab, "n3", "Office", tmp_path, id_of=tmp_path / "data-n1-Office")
         try:
             real_at, fake_at = f"10.77.0.1:{real_port}", f"10.77.0.3:{fake_port}"
             ann = tmp_path / "ann" / "settings.json"  # has met the real server before

@@ -1,6 +1,7 @@
-"""Fuzzing, bounded for the suite: the frame decoder and the server's message handling.
-Only ProtocolError may come out of the decoder; the server never hits an internal error and
-keeps serving. The seed corpus in corpus/ is replayed on every run."""
+"""Fuzzing, bounded for the suite: the frame decoder, the server's message handling, the
+client's state, and the pages cut to fit a frame. Only ProtocolError may come out of the
+decoder; the server never hits an internal error and keeps serving. The seed corpus in
+corpus/ is replayed on every run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyrtc.protocol as p
-from pyrtc.client import ClientSession
+from pyrtc.client import ChatState, ClientSession
+from pyrtc.protocol.budget import fit_newest, room_for
+from pyrtc.protocol.limits import MAX_TEXT
 from pyrtc.server import ChatServer
 
 from ..conftest import raw_open, server_config
@@ -89,3 +92,35 @@ def test_server_survives_any_sequence_of_valid_messages(
     loop.run_until_complete(run())
     bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert bugs == [], bugs[0].getMessage()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(messages(p.ServerMsg), max_size=20))
+def test_client_state_takes_any_sequence_of_server_messages(sequence: list[p.ServerMsg]) -> None:
+    """Pages, deltas and counts in any order (RoomAdded before or after the page that holds
+    it, Reacted with any count) leave a state the window can draw."""
+    state = ChatState()
+    state.apply(p.Joined(room="General", members=[], history=[], last_seq=0))
+    for msg in sequence:
+        state.apply(msg)
+    names = [r.name for r in state.available]
+    assert len(names) == len(set(names)) and state.rooms_total >= len(names)
+    for room in state.rooms.values():
+        for m in room.messages:
+            assert all(m.reaction_count(e) > 0 for e in m.reactions)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.builds(p.Posted, room=st.just("General"), seq=st.integers(1, 2**63 - 1),
+                          sender=st.text(min_size=1, max_size=32), time=st.floats(allow_nan=False),
+                          text=st.text(alphabet="😀a\n", max_size=MAX_TEXT),
+                          reactions=st.lists(st.builds(p.Reaction, emoji=st.text(max_size=16),
+                                                       members=st.lists(st.text(max_size=32), max_size=20),
+                                                       count=st.integers(0, 2**63 - 1)), max_size=20)),
+                max_size=40))
+def test_pages_cut_to_their_budget_always_encode(history: list[p.Posted]) -> None:
+    """Whatever was stored, a page cut by `fit_newest` is a frame that can be sent."""
+    envelope = p.HistoryPage(room="General", messages=[], more=True, rid=1)
+    kept, cut = fit_newest(history, room_for(envelope))
+    frame = p.encode(p.HistoryPage(room="General", messages=kept, more=cut, rid=1))
+    assert len(frame) <= p.limits.MAX_FRAME + 4 and kept == history[len(history) - len(kept):]
