@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyrtc.client import IdentityMismatch
 from pyrtc.client.settings import default_settings_path
-from pyrtc.protocol import Welcome
+from pyrtc.protocol import Greeting
 
 from .records import ServerEntry
 
@@ -81,6 +81,14 @@ class KnownServers:
             item = self._entries.get(f"{host}:{port}")
         return str(item["fingerprint"]) if item is not None and item.get("fingerprint") else None
 
+    def fingerprints_at(self, host: str, port: int) -> set[str]:
+        """The certificates of every server remembered at host:port (what a server that is new
+        to us but answers there must be explained against: another one may now sit there, or
+        someone in the middle)."""
+        return {str(item["fingerprint"]) for item in self._entries.values()
+                if item.get("fingerprint") and item.get("port") == port
+                and host in item.get("addresses", [])}  # type: ignore[operator]
+
     def trust(self, *, server_id: str, name: str, host: str, port: int, fingerprint: str) -> None:
         """The user accepted a new identity for the server with this id (only that one)."""
         self._entries.pop(server_id or f"{host}:{port}", None)  # remember() drops an id-less one too
@@ -96,17 +104,30 @@ class KnownServers:
             log.warning("cannot remember servers in %s: %s", self.path, exc)
 
 
-def identity_check(host: str, port: int) -> Callable[[str, Welcome], None]:
-    """Trust on first use: a server id seen before must show the same certificate.
-    Used as ClientSession(trust=...); raises IdentityMismatch (nothing more is sent)."""
+def identity_check(host: str, port: int) -> Callable[[str, Greeting], None]:
+    """Trust on first use: a server id seen before must show the same certificate, and a
+    server new to us must not answer where we remember another one. Used as
+    ClientSession(trust=...), asked at the server's greeting, before anything of ours is
+    sent; raises IdentityMismatch."""
 
-    def check(seen: str, welcome: Welcome) -> None:
-        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
-        if pinned and pinned != seen:
+    def check(seen: str, greeting: Greeting) -> None:
+        known = KnownServers()
+        pinned = known.pinned(server_id=greeting.server_id, name=greeting.server, host=host, port=port)
+        if pinned is None:
+            there = known.fingerprints_at(host, port)
+            if there and seen not in there:
+                raise IdentityMismatch(
+                    f"REFUSED: the server at {host}:{port} is not the one remembered there: it says it is "
+                    f"{greeting.server!r}, a server new to us, with certificate {seen[:16]}…, where we knew "
+                    f"{sorted(there)[0][:16]}…. Someone may be impersonating it; nothing was sent. If "
+                    f"another server really runs there now, connect once with --fingerprint {seen}.",
+                    seen=seen, expected=sorted(there)[0])
+            return
+        if pinned != seen:
             raise IdentityMismatch(
-                f"REFUSED: the server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity "
+                f"REFUSED: the server {greeting.server!r} at {host}:{port} shows a DIFFERENT identity "
                 f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "
-                f"impersonating it. If it was really reinstalled, connect once with --fingerprint {seen}.",
-                seen=seen, expected=pinned)
+                f"impersonating it; nothing was sent. If it was really reinstalled, connect once with "
+                f"--fingerprint {seen}.", seen=seen, expected=pinned)
 
     return check

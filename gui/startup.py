@@ -201,7 +201,7 @@ class Startup:
                              backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
                              fingerprint=self.opts.fingerprint, trust=self._tofu)
 
-    def _tofu(self, seen: str, welcome: p.Welcome) -> None:
+    def _tofu(self, seen: str, welcome: p.Greeting) -> None:
         """A known server must show the identity it showed before."""
         session = self._bg.session
         host, port = (session.host, session.port) if session else ("", 0)

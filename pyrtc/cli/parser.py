@@ -187,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--password", default=os.environ.get("PYRTC_SERVER_PASSWORD", ""),
                      help="clients must give this password (or set PYRTC_SERVER_PASSWORD)")
     srv.add_argument("--insecure", action="store_true",
-                     help="no TLS: anyone on the network can read the chat (for tests and old clients)")
+                     help="no TLS: anyone on the network can read the chat, and names are not protected "
+                          "(for tests)")
+    srv.add_argument("--release-name", default=None, metavar="NAME",
+                     help="free NAME (each name belongs to the installation that used it first) and its "
+                          "memberships of locked rooms, in --data-dir, then exit; a running server sees it "
+                          "at the next hello")
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
                      help="announce only on this address (repeatable; default: every interface "
                           "that is up, except loopback)")

@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import time
+from pathlib import Path
 
 from ..discovery import AnnouncedServer, DiscoveryError, check_addresses
 from ..logsetup import flush_logs, flush_logs_forever
-from ..server import ServerConfig
+from ..server.config import ServerConfig, default_data_dir
+from ..server.identities import release_in_data_dir
 from ..server.passwords import hash_password
 from .common import UserError
 
-__all__ = ["cmd_server"]
+__all__ = ["cmd_server", "release"]
 
 
 async def cmd_server(args: argparse.Namespace) -> int:
+    if args.release_name is not None:
+        return release(args.data_dir or default_data_dir(), args.release_name)
     config = ServerConfig(host=args.host, port=args.port, max_file=args.max_file,
                           max_files=args.max_files,
                           log_text=not args.no_log_text, tls=not args.insecure,
@@ -66,4 +71,22 @@ async def cmd_server(args: argparse.Namespace) -> int:
         flusher.cancel()
         flush_logs()
     print("PyRTC server stopped", flush=True)
+    return 0
+
+
+def release(data_dir: Path, name: str) -> int:
+    """`--release-name`: free a name in a server's data dir, say what was freed."""
+    if not (data_dir / "history.db").is_file():
+        raise UserError(f"no server data in {data_dir} (give the server's --data-dir)")
+    released = release_in_data_dir(data_dir, name)
+    if not released.bindings:
+        raise UserError(f"no one holds the name {name!r} (or one like it) on the server in {data_dir}; "
+                        "nothing was freed")
+    for b in released.bindings:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b.bound))
+        print(f"freed the name {b.name!r} (held by identity {b.uid[:16]}… since {when})")
+    rooms = ", ".join(released.locked_rooms)
+    print(f"removed its membership of the locked rooms {rooms}" if rooms
+          else "it was a member of no locked room")
+    print("whoever connects with that name next is a newcomer: locked rooms ask them for their password")
     return 0

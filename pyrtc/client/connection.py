@@ -1,8 +1,11 @@
 """Connection: open, handshake, read, and reconnect with backoff — the session's link to the server.
 
 Invariants:
-- A certificate that does not match the pinned fingerprint ends the connection before a byte
-  of ours is sent, and for good (`fatal`).
+- Nothing of ours is sent before the server's Greeting has been checked: its protocol version,
+  and its certificate against the fingerprint given or announced and the ones remembered
+  (`trust`). A mismatch ends the connection before a byte of ours is sent, and for good (`fatal`).
+- The hello proves this installation's key (`Identity`) over the greeting's nonce and the
+  certificate fingerprint we saw: a relay showing another certificate cannot reuse it.
 - On reconnect each room is re-joined from `RoomView.synced`, and any gap the server's page
   leaves is fetched (`fill_gap`) before the room counts as resumed; every pending text is sent
   again with its cid.
@@ -23,12 +26,14 @@ import secrets
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
+from typing import TypeVar
 
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..ratelimit import TokenBucket
 from .errors import ConnectionLost, IdentityMismatch, Rejected
+from .identity import Identity
 from .routing import Router
 from .state import Connected, Connecting, Disconnected
 
@@ -36,9 +41,12 @@ __all__ = ["Connection", "parse_address"]
 
 log = logging.getLogger(__name__)
 
+M = TypeVar("M", p.Greeting, p.Welcome)
+
 #: Error codes after which reconnecting cannot help.
 _FATAL_HELLO = {ErrorCode.NAME_TAKEN, ErrorCode.VERSION_MISMATCH, ErrorCode.BAD_MESSAGE,
-                ErrorCode.UNEXPECTED_MESSAGE, ErrorCode.WRONG_PASSWORD}
+                ErrorCode.UNEXPECTED_MESSAGE, ErrorCode.WRONG_PASSWORD, ErrorCode.BAD_NAME,
+                ErrorCode.BAD_IDENTITY}
 
 
 def parse_address(text: str, default_port: int) -> tuple[str, int]:
@@ -80,8 +88,9 @@ class Connection:
         relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None,
         tls: bool,
         fingerprint: str | None,
-        trust: Callable[[str, p.Welcome], None] | None,
+        trust: Callable[[str, p.Greeting], None] | None,
         password: str,
+        identity: Identity,
     ) -> None:
         self.host, self.port, self.name = host, port, name
         self._router = router
@@ -98,9 +107,12 @@ class Connection:
         #: checked right after the TLS handshake, before a byte of ours is sent.
         self.fingerprint = fingerprint.lower() if fingerprint else None
         self.peer_fingerprint: str | None = None
-        self._trust = trust  # after Welcome: may raise IdentityMismatch (trust on first use)
+        self._trust = trust  # at the Greeting: may raise IdentityMismatch (remembered servers)
         self._password = password  # the server's, sent in every hello
-        self._token = ""
+        self.identity = identity
+        if not tls:
+            log.warning("TLS is off (--insecure): the server is not authenticated, and your name is not "
+                        "protected against anyone who can intercept the traffic")
         self._reader: asyncio.StreamReader | None = None
         self._decoder = p.client_decoder()
         self.bucket = TokenBucket(0.0, 1)  # the server's flood control, learnt from Welcome
@@ -161,28 +173,29 @@ class Connection:
                 raise router.fatal
             self.peer_fingerprint = seen
         self._decoder = p.client_decoder()
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name,
-                                      token=self._token, client=self._client, password=self._password)))
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                welcome = await self._read_welcome(reader)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
+        greeting = await self._handshake_step(reader, writer, p.Greeting, "greet us")
+        if greeting.version != p.PROTOCOL_VERSION:
             writer.close()
-            raise ConnectionLost(f"the server at {self.address} did not answer the handshake: "
-                                 f"{exc or type(exc).__name__}") from exc
-        except Rejected:
-            writer.close()
-            raise
+            which = "this client" if greeting.version > p.PROTOCOL_VERSION else "the server"
+            router.fatal = Rejected(ErrorCode.VERSION_MISMATCH, (
+                f"please update PyRTC on {which}: the server at {self.address} speaks protocol version "
+                f"{greeting.version}, this client {p.PROTOCOL_VERSION}"))
+            raise router.fatal
         if self.tls and self._trust is not None and self.peer_fingerprint:
             try:
-                self._trust(self.peer_fingerprint, welcome)
+                self._trust(self.peer_fingerprint, greeting)
             except IdentityMismatch as exc:
                 writer.close()
                 router.fatal = exc
                 raise
+        seen_fp = self.peer_fingerprint if self.tls and self.peer_fingerprint else ""
+        proof = self.identity.sign(p.hello_proof(greeting.nonce, seen_fp, self.name))
+        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name, client=self._client,
+                                      password=self._password, key=self.identity.public_der,
+                                      proof=proof)))
+        welcome = await self._handshake_step(reader, writer, p.Welcome, "answer the handshake")
         self.fingerprint = self.peer_fingerprint or self.fingerprint  # pinned for reconnects
         self._reader, router.writer = reader, writer
-        self._token = welcome.token
         if welcome.max_rate > 0:
             # A little under the server's rate: the two buckets' clocks differ slightly.
             self.bucket = TokenBucket(welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
@@ -193,13 +206,34 @@ class Connection:
         if welcome.rooms_total > len(welcome.rooms):
             self._spawn(self._more_rooms())
 
-    async def _read_welcome(self, reader: asyncio.StreamReader) -> p.Welcome:
+    async def _handshake_step(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              kind: type[M], what: str) -> M:
+        """The server's next handshake frame (Greeting, then Welcome), or a clear error."""
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                return await self._read_first(reader, kind)
+        except TimeoutError as exc:
+            writer.close()
+            if kind is p.Greeting:
+                raise ConnectionLost(
+                    f"no greeting from the server at {self.address} within {self._connect_timeout:g} s "
+                    "(an older PyRTC server? update it)") from exc
+            raise ConnectionLost(f"the server at {self.address} did not {what}: no answer") from exc
+        except (OSError, asyncio.IncompleteReadError, p.ProtocolError) as exc:
+            writer.close()
+            raise ConnectionLost(f"the server at {self.address} did not {what}: "
+                                 f"{exc or type(exc).__name__}") from exc
+        except (ConnectionLost, Rejected):
+            writer.close()
+            raise
+
+    async def _read_first(self, reader: asyncio.StreamReader, kind: type[M]) -> M:
         while True:
             data = await reader.read(65536)
             if not data:
                 raise ConnectionLost(f"the server at {self.address} closed the connection")
             for msg in self._decoder.feed(data):
-                if isinstance(msg, p.Welcome):
+                if isinstance(msg, kind):
                     return msg
                 if isinstance(msg, p.Error):
                     err = Rejected(msg.code, msg.message)

@@ -25,6 +25,7 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import Rejected
+from .identity import Identity
 from .routing import Router
 from .state import ChatState, Event, MessageView, PendingText, RoomView
 from .transfers import Transfers
@@ -49,17 +50,23 @@ class ClientSession:
         relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None = None,
         tls: bool = True,
         fingerprint: str | None = None,
-        trust: Callable[[str, p.Welcome], None] | None = None,
+        trust: Callable[[str, p.Greeting], None] | None = None,
         password: str = "",
+        identity: Identity | None = None,
     ) -> None:
+        """`identity`: whose key proves the name (default: this installation's, kept beside
+        the settings and made at first use). `trust(fingerprint, greeting)` is asked before
+        anything is sent and may raise IdentityMismatch."""
         self.name = p.check_name(name)
+        self.identity = identity if identity is not None else Identity.load_or_create()
         self.state = ChatState()
         self._router = Router(self.state, self.name, on_event=on_event, auto_delivered=auto_delivered)
         self._conn = Connection(self._router, host, port, self.name, fill_gap=self.fill,
                                 fill_rooms=self.list_rooms, client=client,
                                 reconnect=reconnect, backoff=backoff, idle_timeout=idle_timeout,
                                 connect_timeout=connect_timeout, relocate=relocate, tls=tls,
-                                fingerprint=fingerprint, trust=trust, password=password)
+                                fingerprint=fingerprint, trust=trust, password=password,
+                                identity=self.identity)
         self._transfers = Transfers(self._router, reconnect=reconnect)
         self._pace_lock = asyncio.Lock()
 

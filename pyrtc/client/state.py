@@ -377,7 +377,8 @@ class ChatState:
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,
                                                     event.error, event.path)
-            case p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong():
+            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()
+                  | p.Greeting()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:
                 assert_never(event)

@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     BAD_NAME = "bad_name"
     WRONG_PASSWORD = "wrong_password"
     FINGERPRINT_MISMATCH = "fingerprint_mismatch"
+    BAD_IDENTITY = "bad_identity"  # no key, or a proof that does not verify
+    REPLACED = "replaced"  # the same identity and name connected again: this session ends
     # connection limits
     SERVER_FULL = "server_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"

@@ -22,11 +22,11 @@ from .errors import BadMessage
 
 __all__ = [
     "check_name", "check_room", "Msg", "RoomName", "UserName", "BlobId",
-    "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
+    "hello_proof", "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
-    "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
+    "Greeting", "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
     "ClientMsg", "ServerMsg",
@@ -68,12 +68,23 @@ def check_room(room: str) -> str:
 # ---------------------------------------------------------------- client -> server
 
 
+def hello_proof(nonce: bytes, fingerprint: str, name: str) -> bytes:
+    """What a client signs with its key to say hello: the server's fresh nonce (no replay),
+    the server certificate's fingerprint as the client saw it ('' without TLS: a relay that
+    shows another certificate cannot pass the proof on) and the name claimed."""
+    return b"pyrtc-hello-3\0" + nonce + bytes.fromhex(fingerprint) + name.encode()
+
+
 class Hello(Msg, frozen=True, tag="hello"):
+    """Sent after the server's Greeting. `key` and `proof` default to empty only so that an
+    older client's hello still decodes and is told to update."""
+
     version: int
     name: UserName
-    token: str = ""  # from an earlier Welcome: lets a reconnect replace a half-open session
     client: Annotated[str, Meta(max_length=64)] = ""
     password: Annotated[str, Meta(max_length=256)] = ""  # the server's, if it has one
+    key: Annotated[bytes, Meta(max_length=L.MAX_KEY)] = b""  # public key, DER SubjectPublicKeyInfo
+    proof: Annotated[bytes, Meta(max_length=L.MAX_PROOF)] = b""  # signature of hello_proof(...)
 
 
 class ListRooms(Msg, frozen=True, tag="list_rooms"):
@@ -237,11 +248,21 @@ class Posted(Msg, frozen=True, tag="posted"):
     reactions: list[Reaction] = []  # at most MAX_REACTION_KINDS, the most used first
 
 
+class Greeting(Msg, frozen=True, tag="greeting"):
+    """The server's first frame, unprompted: the client checks the version and the server's
+    certificate before it sends a byte, then proves its key over `nonce`."""
+
+    version: int
+    server_id: str = ""
+    server: str = ""
+    nonce: Annotated[bytes, Meta(min_length=L.NONCE_SIZE, max_length=L.NONCE_SIZE)] = b"\0" * L.NONCE_SIZE
+
+
 class Welcome(Msg, frozen=True, tag="welcome"):
     version: int
     server: str
     name: str
-    token: str
+    uid: str = ""  # the identity the name is bound to: SHA-256 of the client's key
     rooms: list[RoomInfo] = []  # the first page (MAX_ROOM_PAGE); ListRooms pages the rest
     joined: list[str] = []  # rooms this name is a member of (kept across sessions), up to MAX_ROOM_PAGE
     max_file: int = 0
@@ -374,7 +395,7 @@ ClientMsg = Union[
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
 ]
 ServerMsg = Union[
-    Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
+    Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
     MembersChanged, RoomAdded,
 ]

@@ -7,8 +7,10 @@ and each other where one needs another (a finished upload is posted as a message
 
 Invariants:
 - Every message is handled on the event loop thread, one at a time, so room state needs no
-  locks; SQLite calls are short and synchronous, hashing goes to a thread and thumbnails
-  to worker processes.
+  locks; SQLite calls are short and synchronous, hashing and passwords (scrypt) go to
+  threads and thumbnails to worker processes. A request that waits for such work (`Later`)
+  holds its connection's next messages until it is answered; every other connection is
+  served meanwhile.
 - A message is acknowledged (`Acked`, ✓ sent) only after its transaction has committed
   (`GroupCommit`: one transaction per loop iteration).
 - Each chat activity goes to the `pyrtc.chat` logger, control characters escaped, so no
@@ -27,7 +29,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import assert_never
+from typing import Any, assert_never
 
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
@@ -42,10 +44,11 @@ from .fanout import RoomBus
 from .files import Files
 from .handshake import Handshake
 from .housekeeping import Housekeeping
+from .later import Later, Step
 from .membership import Membership
 from .messages import Messages
 from .meters import Meters
-from .passwords import PasswordGate
+from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
 from .sockets import Listener, Refusal, raise_fd_limit
@@ -86,13 +89,15 @@ class ChatServer:
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
+        self._passwords = PasswordWork()
         self._meters = meters = Meters(config, clock)
         self._commit = GroupCommit(store, shared.bus)
         self._presence = Presence(shared, meters)
         self._messages = Messages(shared, self._commit, self._presence)
-        self._membership = Membership(shared, self._presence, gate, meters, rooms_changed=self._users_changed)
-        self._handshake = Handshake(shared, gate, self.server_id, users_changed=self._users_changed,
-                                    drop=self.disconnected)
+        self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
+                                      rooms_changed=self._users_changed)
+        self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
+                                    users_changed=self._users_changed, drop=self.disconnected)
         self._files = Files(shared, self._messages)
         self._housekeeping = Housekeeping(shared, self._presence)
 
@@ -126,14 +131,16 @@ class ChatServer:
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
-        cfg = self.config
         ctx = None
-        if cfg.tls:
-            cert, key, self.fingerprint = ensure_certificate(cfg.data_dir, cfg.name)
+        if self.config.tls:
+            cert, key, self.fingerprint = ensure_certificate(self.config.data_dir, self.config.name)
+            self._handshake.fingerprint = self.fingerprint
             ctx = server_context(cert, key)
         else:
-            log.warning("TLS is off (--insecure): messages cross the network in clear text")
+            log.warning("TLS is off (--insecure): messages cross the network in clear text, and names "
+                        "are not protected against anyone who can intercept the traffic")
         raise_fd_limit()  # each connection is a descriptor
+        cfg = self.config
 
         def connection(sock: socket.socket, peer: tuple[str, int], refusal: Refusal | None,
                        on_finish: Callable[[Stream], None]) -> Connection:
@@ -168,6 +175,7 @@ class ChatServer:
         self._presence.flush()
         for conn in list(self.conns):
             conn.abort()
+        self._passwords.close()
         await self._files.close()  # its thumbnail workers
         self.store.close()
         log.info("stopped")
@@ -190,6 +198,7 @@ class ChatServer:
         # Over --max-per-address or max_connections, the listener refused it already.
         self.conns.add(conn)
         log.debug("connect %s", conn.peer)  # probes connect too; hello is logged at INFO
+        self._handshake.greet(conn)
 
     def disconnected(self, conn: Connection, exc: Exception | None) -> None:
         self.conns.discard(conn)
@@ -216,16 +225,24 @@ class ChatServer:
         """Handle one message; refusals become an Error frame, bugs are logged."""
         if not self._commit.open and not isinstance(msg, (p.FileChunk, p.Ping, p.Pong)):
             self._commit.begin()
+        self._step(conn, msg, lambda: self._handle(conn, msg) if conn.name is not None
+                   else self._hello(conn, msg))
+
+    def _hello(self, conn: Connection, msg: p.ClientMsg) -> Step:
+        if not isinstance(msg, p.Hello):
+            raise Refused(ErrorCode.UNEXPECTED_MESSAGE,
+                          f"the first message must be hello, not {type(msg).__name__}", fatal=True)
+        self._meters.hello(conn)
+        return self._handshake.hello(conn, msg)
+
+    def _step(self, conn: Connection, msg: p.ClientMsg, step: Callable[[], Step]) -> bool:
+        """Run one step of handling `msg`; True if it left work to wait for (see `Later`)."""
         try:
-            if conn.name is None:
-                if not isinstance(msg, p.Hello):
-                    raise Refused(ErrorCode.UNEXPECTED_MESSAGE,
-                                  f"the first message must be hello, not {type(msg).__name__}",
-                                  fatal=True)
-                self._meters.hello(conn)
-                self._handshake.hello(conn, msg)
-            else:
-                self._handle(conn, msg)
+            later = step()
+            if later is not None:
+                conn.hold()
+                conn.spawn(self._after(conn, msg, later))
+                return True
         except Refused as exc:
             rid = getattr(msg, "rid", 0)
             if exc.fatal:
@@ -241,8 +258,25 @@ class ChatServer:
             log.error("bug handling %s from %s", type(msg).__name__, conn.peer, exc_info=True)
             conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
                                        rid=getattr(msg, "rid", 0))))
+        return False
 
-    def _handle(self, conn: Connection, msg: p.ClientMsg) -> None:
+    async def _after(self, conn: Connection, msg: p.ClientMsg, later: Later[Any]) -> None:
+        """Wait for a step's work (the connection's next messages wait too), then go on."""
+        try:
+            result = await later.work
+        except Exception:
+            log.error("work for %s from %s failed", type(msg).__name__, conn.peer, exc_info=True)
+            conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
+                                       rid=getattr(msg, "rid", 0))))
+            conn.release()
+            return
+        if conn.closed:
+            return
+        self._commit.begin()
+        if not self._step(conn, msg, lambda: later.then(result)):
+            conn.release()
+
+    def _handle(self, conn: Connection, msg: p.ClientMsg) -> Step:
         if isinstance(msg, _METERED):
             if not conn.allow():
                 raise Refused(ErrorCode.SLOW_DOWN, f"slow down: at most {self.config.max_rate:g} messages a "
@@ -261,13 +295,13 @@ class ChatServer:
             case p.FileChunk():
                 self._files.chunk(conn, msg)
             case p.JoinRoom():
-                self._membership.join(conn, msg)
+                return self._membership.join(conn, msg)
             case p.LeaveRoom():
                 self._membership.leave(conn, msg)
             case p.ListRooms():
                 self._membership.list_rooms(conn, msg)
             case p.CreateRoom():
-                self._membership.create_room(conn, msg)
+                return self._membership.create_room(conn, msg)
             case p.React():
                 self._messages.react(conn, msg)
             case p.OfferFile():
@@ -286,6 +320,7 @@ class ChatServer:
                 raise Refused(ErrorCode.UNEXPECTED_MESSAGE, "hello was already received", fatal=True)
             case _:
                 assert_never(msg)
+        return None
 
 
 def _server_id(data_dir: Path) -> str:

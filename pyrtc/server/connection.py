@@ -16,6 +16,9 @@ Invariants:
 - A connection whose unsent backlog passes `max_backlog` is aborted at once: a reader
   that stopped reading never makes anyone else wait or the server grow without bound.
 - Any protocol error is answered with one fatal `Error` frame, then the connection closes.
+- While `hold()` is in force (a request waits for work off the loop) the connection's later
+  messages wait, in order, and its socket is not read (nor does a frame's deadline run);
+  `release()` serves them.
 """
 
 from __future__ import annotations
@@ -68,10 +71,10 @@ class Handler(Protocol):
 
 
 class Connection(Stream):
-    __slots__ = ("server", "_clock", "_quiet", "_refusal", "peer", "ip", "name", "token", "rooms", "watching",
-                 "uploads", "last_rx", "last_ping", "bucket", "_decoder", "out", "_flush_scheduled", "_writable",
-                 "tasks", "_hello_timeout", "_frame_timeout", "_heard", "_hello_timer", "_partial_since",
-                 "_frame_timer")
+    __slots__ = ("server", "_clock", "_quiet", "_refusal", "peer", "ip", "name", "uid", "nonce", "rooms",
+                 "watching", "uploads", "last_rx", "last_ping", "bucket", "_decoder", "_held", "_held_error", "out",
+                 "_flush_scheduled", "_writable", "tasks", "_hello_timeout", "_frame_timeout", "_heard",
+                 "_hello_timer", "_partial_since", "_frame_timer")
 
     def __init__(self, server: Handler, sock: socket.socket, peer: tuple[str, int], *,
                  tls: ssl.SSLContext | None, refusal: Refusal | None = None,
@@ -87,7 +90,8 @@ class Connection(Stream):
         self.peer = f"{peer[0]}:{peer[1]}"
         self.ip = str(peer[0])
         self.name: str | None = None  # set by a successful hello
-        self.token = ""
+        self.uid = ""  # the identity (SHA-256 of its key) that proved itself in the hello
+        self.nonce = b""  # this connection's greeting nonce, signed in the hello
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
         self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
@@ -95,6 +99,8 @@ class Connection(Stream):
         self.last_ping = 0.0
         self.bucket = TokenBucket(cfg.max_rate, cfg.burst, clock)  # flood control
         self._decoder = server_decoder()
+        self._held: list[ClientMsg] | None = None  # messages waiting while a request waits (hold)
+        self._held_error: ProtocolError | None = None
         self.out: list[bytes] = []  # frames queued this loop iteration (flush scheduled when non-empty)
         self._flush_scheduled = False
         self._writable: asyncio.Event | None = None  # made by the first download that waits
@@ -138,13 +144,34 @@ class Connection(Stream):
 
     def _serve(self, messages: list[ClientMsg], exc: ProtocolError | None) -> None:
         # Frames that decoded before a broken one are still served: nothing valid is lost.
-        for msg in messages:
+        for i, msg in enumerate(messages):
             if self.state is not _OPEN:
                 return
+            if self._held is not None:  # a request waits: the rest waits behind it, in order
+                self._held += messages[i:]
+                self._held_error = self._held_error or exc
+                return
             self.server.dispatch(self, msg)
+        if self._held is not None and exc is not None:
+            self._held_error = self._held_error or exc
+            return
         if exc is not None and not self.closed:
             log.warning("%s (%s): %s; closing", self.peer, self.name or "before hello", exc)
             self.fail(exc.code, str(exc))
+
+    def hold(self) -> None:
+        """Serve nothing more of this connection until `release()` (read nothing meanwhile)."""
+        if self._held is None:
+            self._held = []
+            self.pause_reading()
+
+    def release(self) -> None:
+        """Serve what waited, then read again (unless what waited holds it once more)."""
+        held, exc = self._held or [], self._held_error
+        self._held, self._held_error = None, None
+        self._serve(held, exc)
+        if self._held is None:
+            self.resume_reading()
 
     def _lost(self, exc: BaseException | None) -> None:
         self._cancel_deadlines()

@@ -20,7 +20,7 @@ Invariants:
 - Hashing runs in a thread; a download is sent chunk by chunk and pauses while the
   connection's buffer is full, so a file never sits whole in memory.
 - Quotas: at most `max_uploads` uploads at once per connection and `max_files` files per
-  user and day.
+  identity and day, whatever names it uses.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Files:
         """The upload of a body to receive, from where this uploader's .part ends."""
         assert conn.name is not None
         blobs = self._shared.blobs
-        owner = blobs.owner_tag(conn.name)
+        owner = blobs.owner_tag(conn.uid)  # the identity: its unfinished bytes count across its names
         self._check_space(owner, msg.blob_id, msg.size)
         offset = blobs.begin(msg.blob_id, msg.size, owner)
         up = _upload(msg, room, received=offset, owner=owner)
@@ -126,7 +126,8 @@ class Files:
             raise Refused(ErrorCode.TOO_MANY_UPLOADS, f"{len(conn.uploads)} uploads are in progress on this "
                           f"connection; this server allows {cfg.max_uploads} at once, finish one first")
         if cfg.max_files:
-            recent = self._shared.store.files_shared(conn.name, _DAY) + len(conn.uploads)
+            uploading = sum(len(c.uploads) for c in self._shared.sessions.get(conn.uid, ()))
+            recent = self._shared.store.names.used(conn.uid, "file", _DAY) + uploading
             if recent >= cfg.max_files:
                 raise Refused(ErrorCode.FILE_QUOTA, f"you shared {recent} files in the last 24 hours; this "
                               f"server allows {cfg.max_files} per user (server --max-files)")
@@ -204,6 +205,7 @@ class Files:
         if conn.closed or conn.name is None or up.room not in conn.rooms:
             return  # the body is kept: the client resumes and gets it posted then
         self._messages.post(conn, up.room, up.cid, "", stored)
+        self._shared.store.names.use(conn.uid, "file")  # in the post's transaction
         self._unposted.pop((conn.name, up.blob_id), None)
 
     async def _stored_file(self, conn: Connection, up: Upload, body: asyncio.Future[Path] | None) -> StoredFile:

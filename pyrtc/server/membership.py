@@ -4,7 +4,10 @@ Invariants:
 - Joining costs bounded work whatever the room's size: the member page is capped
   (MAX_JOIN_MEMBERS, online members first) and kept until the room's next flush, and the
   member count is loaded once; the changes reach everyone with the next flush.
-- A locked room asks its password of a newcomer only; a member comes back without it.
+- A locked room asks its password of a newcomer only; a member comes back without it. A
+  membership is that of the identity that joined: the same name under another key is a
+  newcomer.
+- Room passwords are hashed and checked off the event loop (`PasswordWork`, `Later`).
 - Every frame made from the store is bounded whatever it holds: rooms go out a page at a
   time (a new room as one `RoomAdded`), and a join's history is cut to fit one frame.
 - Rooms are limited in number (`max_rooms`) and per user and hour (`rooms_per_hour`); joins,
@@ -23,9 +26,10 @@ from ..protocol.codes import ErrorCode
 from . import chatlog
 from .connection import Connection
 from .errors import Refused
+from .later import Later, Step
 from .messages import posted
 from .meters import Meters, user_key
-from .passwords import PasswordGate, check_password, hash_password
+from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
 
@@ -36,11 +40,13 @@ _HOUR = 3600.0
 
 class Membership:
     def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, meters: Meters,
+                 work: PasswordWork,
                  rooms_changed: Callable[[], None]) -> None:
         self._shared = shared
         self._presence = presence
         self._gate = gate
         self._meters = meters
+        self._work = work
         self._rooms_changed = rooms_changed  # the number of rooms may have changed
 
     def list_rooms(self, conn: Connection, msg: p.ListRooms) -> None:
@@ -48,23 +54,28 @@ class Membership:
         conn.send(p.encode(p.RoomList(rooms=rooms, rid=msg.rid, more=more,
                                       total=self._shared.store.room_count())))
 
-    def create_room(self, conn: Connection, msg: p.CreateRoom) -> None:
+    def create_room(self, conn: Connection, msg: p.CreateRoom) -> Step:
+        if msg.password and self._shared.store.find_room(msg.room) is None:
+            self._check_room_quota(conn)  # before the hash: a refusal costs no scrypt
+            return Later(self._work.hash(msg.password), lambda hashed: self._create(conn, msg, hashed))
+        self._create(conn, msg, "")
+        return None
+
+    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> None:
         shared = self._shared
         store = shared.store
-        room = store.find_room(msg.room)
-        if room is None:
-            self._check_room_quota(conn)
-            room = msg.room
-            if store.create_room(room, hash_password(msg.password) if msg.password else "",
-                                 creator=user_key(conn)):
-                chatlog.line("create room=%s by=%s", room, conn.name)
+        if store.find_room(msg.room) is None:
+            self._check_room_quota(conn)  # again: the hash took a while
+            if store.create_room(msg.room, password_hash, creator=user_key(conn)):
+                chatlog.line("create room=%s by=%s", msg.room, conn.name)
                 self._rooms_changed()
                 # One small frame to everyone: sending the whole list made each new room cost
                 # (rooms × users) bytes, and the list outgrew a frame.
-                frame = p.encode(p.RoomAdded(room=shared.room_info(room)))
+                frame = p.encode(p.RoomAdded(room=shared.room_info(msg.room)))
                 for other in shared.conns:
                     if other is not conn and other.name is not None:
                         other.send(frame)
+        room = store.find_room(msg.room) or msg.room
         conn.send(p.encode(p.RoomList(rooms=[shared.room_info(room)], rid=msg.rid, more=False,
                                       total=store.room_count())))
 
@@ -79,24 +90,35 @@ class Membership:
                 raise Refused(ErrorCode.ROOM_QUOTA, f"you created {made} rooms in the last hour; this "
                               f"server allows {cfg.rooms_per_hour} per user (server --rooms-per-hour)")
 
-    def join(self, conn: Connection, msg: p.JoinRoom) -> None:
+    def join(self, conn: Connection, msg: p.JoinRoom) -> Step:
         assert conn.name is not None
-        store, bus = self._shared.store, self._shared.bus
+        store = self._shared.store
         room = store.find_room(msg.room)
         if room is None:
             some = [n for n, *_ in store.rooms_page(limit=10)]
             names = ", ".join(some) + (", …" if store.room_count() > len(some) else "")
             raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {msg.room!r} (rooms: {names})")
-        live = bus.room(room)
         locked = store.room_password(room)
-        member = bool(store.members_named(room, [conn.name]))
-        if locked and room not in conn.rooms and not member:
-            if not check_password(msg.password, locked):
-                self._gate.refuse(conn, f"the room {room!r} needs its password"
-                                  + (", and that one is not it" if msg.password else ""),
-                                  rid=msg.rid, fatal=False)
-                return
-            self._gate.passed(conn)
+        if locked and room not in conn.rooms and not store.is_member(room, conn.name, conn.uid):
+            return Later(self._work.check(msg.password, locked),
+                         lambda ok: self._password_checked(conn, msg, room, ok))
+        self._join(conn, msg, room)
+        return None
+
+    def _password_checked(self, conn: Connection, msg: p.JoinRoom, room: str, ok: bool) -> Step:
+        if not ok:
+            return self._gate.refuse(conn, f"the room {room!r} needs its password"
+                                     + (", and that one is not it" if msg.password else ""),
+                                     rid=msg.rid, fatal=False)
+        self._gate.passed(conn)
+        self._join(conn, msg, room)
+        return None
+
+    def _join(self, conn: Connection, msg: p.JoinRoom, room: str) -> None:
+        assert conn.name is not None
+        store, bus = self._shared.store, self._shared.bus
+        live = bus.room(room)
+        member = store.is_member(room, conn.name, conn.uid)
         if msg.watch and not member:
             if room not in conn.watching:  # watching again (a resume) is no change
                 self._meters.change(conn)
@@ -107,7 +129,7 @@ class Membership:
             if not member:
                 self._meters.change(conn)
             conn.watching.discard(room)
-            marks, new = store.add_member(room, conn.name)
+            marks, new = store.add_member(room, conn.name, conn.uid)
             bus.subscribe(room, conn)
             if new:
                 live.joined[conn.name] = (marks.delivered, marks.read)

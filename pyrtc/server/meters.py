@@ -26,10 +26,10 @@ K = TypeVar("K", bound=Hashable)
 
 
 def user_key(conn: Connection) -> str:
-    """Who `conn` is for per-user quotas and limits (rooms per hour, changes, typing): today
-    its name. The one place to change when users are known by a key instead."""
-    assert conn.name is not None
-    return conn.name
+    """Who `conn` is for per-user quotas and limits (rooms per hour, changes, typing): its
+    identity (the uid its hello proved), whatever name it uses."""
+    assert conn.name is not None and conn.uid
+    return conn.uid
 
 
 class KeyedBuckets(Generic[K]):

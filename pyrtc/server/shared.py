@@ -31,6 +31,7 @@ class Shared:
     blobs: BlobStore
     bus: RoomBus = field(default_factory=RoomBus)
     conns: set[Connection] = field(default_factory=set)  # every open one, named or not
+    sessions: dict[str, set[Connection]] = field(default_factory=dict)  # uid -> its named connections
 
     def room_page(self, after: str = "", limit: int = L.MAX_ROOM_PAGE) -> tuple[list[p.RoomInfo], bool]:
         """Rooms named after `after`, `limit` of them, and whether more follow: never the

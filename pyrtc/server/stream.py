@@ -244,7 +244,7 @@ class Stream:
         self.state = _OPEN
         self.opened = True
         self._opened()
-        if self.state is _OPEN and (self.tls.incoming.pending or self.tls.obj.pending()):
+        if self.state is _OPEN:
             self._read_tls(b"")  # application data that came with the handshake's end
 
     def _read_tls(self, data: bytes) -> None:

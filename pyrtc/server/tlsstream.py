@@ -62,18 +62,19 @@ class TlsSession:
         send). Raises `ssl.SSLError` on a corrupt or forged record."""
         if data:
             self.incoming.write(data)
-        obj, incoming = self.obj, self.incoming
+        read = self.obj.read
         chunks: list[bytes] = []
         eof = False
         try:
+            # Until OpenSSL wants more (the ssl module's contract): `SSLObject.pending()` is
+            # SSL_pending, the record in hand only, not one OpenSSL may already have taken
+            # from the BIO, so neither it nor the BIO's `pending` says all is read.
             while True:
-                chunk = obj.read(READ_SIZE)
-                if not chunk:  # the transport's EOF, as the memory BIO reports it
+                chunk = read(READ_SIZE)
+                if not chunk:  # the peer's close_notify (SSLObject.read returns b"" for it)
                     eof = True
                     break
                 chunks.append(chunk)
-                if not incoming.pending and not obj.pending():
-                    break  # all in: skip the exception the next read would raise
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLZeroReturnError:

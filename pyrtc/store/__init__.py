@@ -11,6 +11,8 @@ from .db import StoredFile as StoredFile
 from .db import StoredMessage as StoredMessage
 from .errors import BlobError as BlobError
 from .errors import StoreError as StoreError
+from .identities import Binding as Binding
+from .identities import NameBook as NameBook
 from .thumbnailer import Thumbnailer as Thumbnailer
 from .thumbnails import PICTURE_TYPES as PICTURE_TYPES
 from .thumbnails import THUMB_MAX as THUMB_MAX
@@ -20,5 +22,5 @@ from .thumbnails import picture_mime as picture_mime
 
 __all__ = [
     "PICTURE_TYPES", "THUMB_MAX", "BlobStore", "Thumbnail", "Thumbnailer", "make_thumbnail", "picture_mime", "DEFAULT_ROOMS",
-    "Duplicate", "Member", "Store", "StoredFile", "StoredMessage", "BlobError", "StoreError",
+    "Duplicate", "Member", "Store", "StoredFile", "StoredMessage", "BlobError", "StoreError", "Binding", "NameBook",
 ]

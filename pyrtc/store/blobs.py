@@ -53,7 +53,7 @@ class BlobStore:
 
     @staticmethod
     def owner_tag(uploader: str) -> str:
-        """The tag of an uploader's `.part` files (a hash: names never become paths)."""
+        """The tag of an uploader's `.part` files (a hash: names and ids never become paths)."""
         return ids.of_bytes(uploader.encode())[:16]
 
     def path(self, blob_id: str) -> Path:

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..protocol.limits import MAX_REACTION_KINDS, MAX_REACTION_NAMES
+from . import identities
 from .errors import StoreError
+from .identities import NameBook
 
 __all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
 
@@ -48,8 +50,6 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages (room, sender, cid) WHERE cid != '';
--- The per-user file quota counts recent file messages without scanning all messages.
-CREATE INDEX IF NOT EXISTS messages_files ON messages (sender, time) WHERE file_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     blob_id TEXT NOT NULL,
@@ -143,7 +143,7 @@ class Store:
             # Checkpoints (which fsync) run on a background thread, not inside a COMMIT on
             # the event loop: see `_checkpoint_loop`.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + identities.SCHEMA)
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(rooms)")}
             if "password" not in columns:  # added after the first release of the schema
                 self._db.execute("ALTER TABLE rooms ADD COLUMN password TEXT NOT NULL DEFAULT ''")
@@ -153,6 +153,12 @@ class Store:
             if "creator" not in columns:  # ditto: who made it, for the rooms-per-hour quota
                 self._db.execute("ALTER TABLE rooms ADD COLUMN creator TEXT NOT NULL DEFAULT ''")
                 self._db.execute("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator, created)")
+            if "uid" not in {r[1] for r in self._db.execute("PRAGMA table_info(members)")}:
+                # protocol 3: a membership counts only for the identity that joined ('' before:
+                # the first identity to bind the name takes them, see NameBook.bind)
+                self._db.execute("ALTER TABLE members ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+            #: Names bound to identities, and quotas per identity (same connection, same transactions).
+            self.names = NameBook(self._db, clock)
             for room in DEFAULT_ROOMS:
                 self._db.execute(
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
@@ -273,13 +279,17 @@ class Store:
 
     # ------------------------------------------------------------ members
 
-    def add_member(self, room: str, name: str) -> tuple[Member, bool]:
-        """The member's receipts, and whether it is new to the room."""
+    def add_member(self, room: str, name: str, uid: str = "") -> tuple[Member, bool]:
+        """The member's receipts, and whether it is new to the room. A row left by another
+        identity under this name (freed and taken again) becomes this one's."""
         self.write_marks()
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO members (room, name, joined) VALUES (?, ?, ?)",
-            (room, name, self._clock()),
+            "INSERT OR IGNORE INTO members (room, name, joined, uid) VALUES (?, ?, ?, ?)",
+            (room, name, self._clock(), uid),
         )
+        if cur.rowcount == 0:
+            self._db.execute("UPDATE members SET uid = ? WHERE room = ? AND name = ? AND uid != ?",
+                             (uid, room, name, uid))
         row = self._db.execute(
             "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
@@ -295,6 +305,11 @@ class Store:
             f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
             (room, *names))] if names else []
 
+    def is_member(self, room: str, name: str, uid: str) -> bool:
+        """Whether `name` joined `room` as the identity `uid` (a membership is that identity's only)."""
+        return self._db.execute("SELECT 1 FROM members WHERE room = ? AND name = ? AND uid = ?",
+                                (room, name, uid)).fetchone() is not None
+
     def remove_member(self, room: str, name: str) -> None:
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
@@ -308,9 +323,10 @@ class Store:
             )
         ]
 
-    def rooms_of(self, name: str, limit: int = -1) -> list[str]:
-        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? LIMIT ?",
-                                               (name, limit))]
+    def rooms_of(self, name: str, uid: str, limit: int = -1) -> list[str]:
+        """The rooms `name` is a member of as the identity `uid` (at most `limit`)."""
+        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? AND uid = ? LIMIT ?",
+                                               (name, uid, limit))]
 
     def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:
         """Move a member's receipts forward (never back); returns the new values if changed."""
@@ -608,14 +624,6 @@ class Store:
             for old, new in renames.items():
                 self._db.execute("UPDATE files SET blob_id = ? WHERE blob_id = ?", (new, old))
                 self._db.execute("UPDATE files SET thumb_id = ? WHERE thumb_id = ?", (new, old))
-
-    def files_shared(self, sender: str, within: float) -> int:
-        """How many files `sender` posted (in any room) in the last `within` seconds."""
-        row = self._db.execute(
-            "SELECT count(*) FROM messages WHERE sender = ? AND file_id IS NOT NULL AND time >= ?",
-            (sender, self._clock() - within),
-        ).fetchone()
-        return int(row[0])
 
     # ------------------------------------------------------------ helpers
 

@@ -18,7 +18,7 @@ def joined(*history: p.Posted, members: tuple[str, ...] = ("ann", "bob")) -> p.J
 
 def state() -> ChatState:
     s = ChatState()
-    s.apply(p.Welcome(version=1, server="srv", name="ann", token="t"))
+    s.apply(p.Welcome(version=1, server="srv", name="ann"))
     return s
 
 
@@ -119,7 +119,7 @@ def test_versions_move_on_change() -> None:
 
 def test_rooms_arrive_in_pages_and_deltas_in_any_order() -> None:
     state = ChatState()
-    state.apply(p.Welcome(version=p.PROTOCOL_VERSION, server="s", name="ann", token="t", server_id="x",
+    state.apply(p.Welcome(version=p.PROTOCOL_VERSION, server="s", name="ann", server_id="x",
                           rooms=[p.RoomInfo(name="b"), p.RoomInfo(name="C")], rooms_total=4))
     assert state.rooms_total == 4 and [r.name for r in state.available] == ["b", "C"]
     state.apply(p.RoomAdded(room=p.RoomInfo(name="e")))

@@ -39,7 +39,7 @@ def test_the_biggest_message_fits_a_join_beside_the_biggest_member_page() -> Non
 
 def test_paged_frames_fit_at_their_biggest() -> None:
     room_names = [WIDE * L.MAX_ROOM] * L.MAX_ROOM_PAGE
-    welcome = p.Welcome(version=p.PROTOCOL_VERSION, server=WIDE * 63, name=WIDE * L.MAX_NAME, token="t" * 64,
+    welcome = p.Welcome(version=p.PROTOCOL_VERSION, server=WIDE * 63, name=WIDE * L.MAX_NAME, uid="u" * 64,
                         rooms=[biggest_room()] * L.MAX_ROOM_PAGE, joined=room_names, max_file=BIG_INT,
                         server_id="s" * 32, max_rate=1e300, burst=BIG_INT, rooms_total=BIG_INT)
     changed = p.MembersChanged(room=WIDE * L.MAX_ROOM, joined=[biggest_member()] * L.MAX_MEMBERS_DELTA)

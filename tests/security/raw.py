@@ -7,13 +7,15 @@ import asyncio
 from collections.abc import Callable
 
 import pyrtc.protocol as p
+from pyrtc.client import Identity
 from pyrtc.server import ChatServer
 
-from ..conftest import raw_open
+from ..conftest import raw_open, signed_hello
 
 __all__ = ["RawClient", "name_free"]
 
 HEADER = 4
+_PEOPLE: dict[str, Identity] = {}  # name -> the identity RawClient connects it with
 
 
 class RawClient:
@@ -31,16 +33,24 @@ class RawClient:
         return cls(*await raw_open(*address), name)
 
     @classmethod
-    async def open(cls, address: tuple[str, int], name: str, *rooms: str) -> RawClient:
-        """Connected as `name`, in `rooms` (open ones) once their Joined came."""
+    async def open(cls, address: tuple[str, int], name: str, *rooms: str,
+                   identity: Identity | None = None) -> RawClient:
+        """Connected as `name`, in `rooms` (open ones) once their Joined came. Each name is
+        one person: the same identity every time, unless one is given."""
         raw = await cls.connected(address, name)
-        raw.send(p.Hello(version=p.PROTOCOL_VERSION, name=name))
+        await raw.hello(name, identity)
         await raw.until(lambda m: isinstance(m, p.Welcome))
         for rid, room in enumerate(rooms, 1000):
             raw.send(p.JoinRoom(room=room, rid=rid))
             joined = await raw.answer(rid)
             assert isinstance(joined, p.Joined), joined
         return raw
+
+    async def hello(self, name: str, identity: Identity | None = None) -> None:
+        """Read the greeting and say hello as `name`, signed by that name's identity (or the one given)."""
+        if identity is None:
+            identity = _PEOPLE.setdefault(name, Identity.generate())
+        self._writer.write(await signed_hello(self._reader, self._writer, name, identity=identity))
 
     def send(self, *msgs: p.Msg) -> None:
         self._writer.write(b"".join(p.encode(m) for m in msgs))

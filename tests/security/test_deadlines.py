@@ -17,7 +17,7 @@ import pytest
 import pyrtc.protocol as p
 from pyrtc.server import ChatServer
 
-from ..conftest import client_tls, server_config
+from ..conftest import client_tls, server_config, signed_hello
 
 pytestmark = pytest.mark.both_loops
 
@@ -129,8 +129,7 @@ async def test_a_dribbled_frame_after_hello_is_cut(tmp_path: Path, tls: bool) ->
     cfg = server_config(tmp_path / "d", tls=tls, frame_timeout=DEADLINE)
     async with ChatServer(cfg) as srv:
         reader, writer = await _open(srv, tls)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="dribbler"))
-                     + p.encode(p.JoinRoom(room="General")))
+        writer.write(await signed_hello(reader, writer, "dribbler") + p.encode(p.JoinRoom(room="General")))
         decoder = p.client_decoder()
         got: list[p.ServerMsg] = []
         async with asyncio.timeout(10):
@@ -150,7 +149,7 @@ async def test_whole_frames_keep_a_slow_client_connected(tmp_path: Path) -> None
     cfg = server_config(tmp_path / "d", hello_timeout=DEADLINE, frame_timeout=DEADLINE)
     async with ChatServer(cfg) as srv:
         reader, writer = await _open(srv, True)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="patient")))
+        writer.write(await signed_hello(reader, writer, "patient"))
         decoder = p.client_decoder()
         frames: list[p.ServerMsg] = []
         for i in range(PIECES):

@@ -148,7 +148,8 @@ async def test_a_known_file_offered_with_a_false_size_is_refused(
     await ann.close()
     await name_free(server, "ann")
     lie = 99 * 1024 * 1024
-    raw = await RawClient.open(server.address, "ann", "General")  # ann's own client, lying
+    # ann's own client (her key), lying
+    raw = await RawClient.open(server.address, "ann", "General", identity=ann.identity)
     raw.send(p.OfferFile(room="General", cid="big", name="big.iso", size=lie, blob_id=blob, rid=1))
     refused = await raw.answer(1)
     assert isinstance(refused, p.Error) and refused.code == "file"

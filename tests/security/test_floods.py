@@ -104,7 +104,7 @@ async def test_handshakes_per_address_are_limited(tmp_path: Path, clock: FakeClo
     async with ChatServer(server_config(tmp_path / "d", **{**LIMITS, "hello_burst": 5}), clock=clock) as srv:
         for i in range(12):
             raw = await RawClient.connected(srv.address)
-            raw.send(p.Hello(version=p.PROTOCOL_VERSION, name=f"cycle{i}"))
+            await raw.hello(f"cycle{i}")
             if i < 5:
                 await raw.drained()
             else:

@@ -13,7 +13,7 @@ import pyrtc.protocol as p
 from pyrtc.server import ChatServer
 from pyrtc.server.sockets import REFUSE_SLACK
 
-from ..conftest import client_tls, raw_open, server_config
+from ..conftest import client_tls, raw_open, server_config, signed_hello
 
 pytestmark = pytest.mark.both_loops
 
@@ -51,7 +51,7 @@ async def _chats_from(address: tuple[str, int], source: str, name: str) -> bool:
     """A TLS client from `source` says hello, joins and posts; True once its post is acked."""
     reader, writer = await asyncio.open_connection(*address, ssl=client_tls(), server_hostname="pyrtc",
                                                    local_addr=(source, 0))
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=name)) + p.encode(p.JoinRoom(room="General"))
+    writer.write(await signed_hello(reader, writer, name) + p.encode(p.JoinRoom(room="General"))
                  + p.encode(p.SendText(room="General", cid="c", text="through")))
     decoder = p.client_decoder()
     frames: list[p.ServerMsg] = []

@@ -21,7 +21,7 @@ from pyrtc.server import ChatServer
 from pyrtc.server.connection import Connection, send_to_all
 from pyrtc.server.stream import HIGH_WATER, ConnState
 
-from ..conftest import client_tls, server_config
+from ..conftest import client_tls, server_config, signed_hello
 
 pytestmark = pytest.mark.both_loops
 
@@ -36,7 +36,7 @@ async def _raw_member(host: str, port: int, name: str, tls: bool, rcvbuf: int = 
     await asyncio.get_running_loop().sock_connect(sock, (host, port))
     reader, writer = await asyncio.open_connection(sock=sock, ssl=client_tls() if tls else None,
                                                    server_hostname="pyrtc" if tls else None)
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=name)) + p.encode(p.JoinRoom(room="General")))
+    writer.write(await signed_hello(reader, writer, name) + p.encode(p.JoinRoom(room="General")))
     await writer.drain()
     return reader, writer
 

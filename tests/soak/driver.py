@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -33,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import blake3
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from pyrtc.client import ClientSession
+from pyrtc.client import ClientSession, Identity
 from pyrtc.client.errors import ClientError
 
 log = logging.getLogger("soak")
@@ -74,7 +77,8 @@ class Soak:
     async def open(self, name: str) -> ClientSession:
         # Patient reconnects: hundreds of clients come back at once after a cut.
         s = ClientSession(self.host, self.port, name, fingerprint=self.fingerprint,
-                          backoff=(0.05, 1.0), connect_timeout=20, idle_timeout=300)
+                          backoff=(0.05, 1.0), connect_timeout=20, idle_timeout=300,
+                          identity=person(name))
         await s.connect()
         await s.join(self.room_of(name))
         self.sessions[name] = s
@@ -249,6 +253,17 @@ def stall(s: ClientSession, paused: bool) -> None:
         writer.transport.pause_reading()
     else:
         writer.transport.resume_reading()
+
+
+@functools.cache
+def person(name: str) -> Identity:
+    """Each name is its own person, with the same key in every driver run (the warm-up round
+    and the measured one bind their names on one server)."""
+    seed = int.from_bytes(hashlib.sha256(b"pyrtc soak " + name.encode()).digest(), "big")
+    return Identity(ec.derive_private_key(seed % (_P256_ORDER - 1) + 1, ec.SECP256R1()))
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def main(argv: list[str] | None = None) -> int:
