@@ -24,12 +24,13 @@ from .launch import Launch as Launch
 from .launch import NoServer as NoServer
 from .launch import find_or_host as find_or_host
 from .launch import host_server as host_server
+from .launch import matching as matching
 from .launch import relocate as relocate
 from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
     "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "DiscoveryError", "AnnouncedServer",
-    "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server",
+    "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
     "relocate", "SERVICE_TYPE", "ServerEntry",
 ]

@@ -18,7 +18,7 @@ from .hosting import AnnouncedServer
 from .known import KnownServers
 from .records import ServerEntry
 
-__all__ = ["Launch", "find_or_host", "host_server", "NoServer"]
+__all__ = ["Launch", "find_or_host", "host_server", "NoServer", "matching"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,22 @@ async def host_server(server_config: ServerConfig, addresses: list[str] | None) 
         await hosted.start()
     log.info("hosting %r on port %d", hosted.instance, hosted.server.address[1])
     return hosted
+
+
+def matching(entries: list[ServerEntry], pick: str) -> list[ServerEntry]:
+    """The entries `pick` names: whole names (any case) first, else names it begins, else
+    names it is part of; 6 or more leading digits of a server id count as its name."""
+    want = pick.strip().casefold()
+
+    def names(e: ServerEntry) -> set[str]:
+        short = e.instance.split("._pyrtc._tcp", 1)[0]
+        return {n.casefold() for n in (e.name, short) if n}
+
+    exact = [e for e in entries if want in names(e) or (len(want) >= 6 and e.server_id.startswith(want))]
+    if exact:
+        return exact
+    starts = [e for e in entries if any(n.startswith(want) for n in names(e))]
+    return starts or [e for e in entries if any(want in n for n in names(e))]
 
 
 async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:

@@ -10,7 +10,6 @@ Invariants:
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -22,10 +21,11 @@ import dearpygui.dearpygui as dpg
 from pyrtc import protocol as p
 from pyrtc.client import ChatState
 from pyrtc.client.state import Connected, Disconnected, Event
+from pyrtc.logsetup import flush_logs
 
 from .background import Background
 from .commands import Commands
-from .dialogs import IdentityWarning, NamePrompt, RoomPassword
+from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
 from .focus import Focus
 from .messages import MessagesView
 from .options import GuiOptions
@@ -40,6 +40,7 @@ from .tones import TonePlayer
 __all__ = ["ChatWindow", "GuiOptions", "run_gui"]
 
 LOG_FLUSH_EVERY = 0.5  # seconds; batched log lines (a hosted server's chat.log too)
+ERROR_SHOWN = 20.0  # seconds an error stays in the top bar
 KIOSK_HIDDEN = ("rooms_panel", "members_panel", "composer", "search", "theme_button", "mute_button")
 
 
@@ -54,18 +55,21 @@ class ChatWindow:
         self.room_password = RoomPassword()
         self.name_prompt = NamePrompt()
         self.identity = IdentityWarning()
+        self.attach_dialog = AttachDialog()
         self.picker = Picker(self.theme)
         self.commands = Commands(self.state, self.bg, self.focus, self.room_password, self.show_error,
                                  kiosk=opts.kiosk)
         self.pictures = Pictures(self.bg, self.commands.download)
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
                                self.show_error)
-        rows = RowPainter(self.state, self.theme, self.pictures, react=self.commands.react,
-                          download=self.commands.download, kiosk=opts.kiosk)
-        self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, rows, self.commands)
+        self.row_painter = RowPainter(self.state, self.theme, self.pictures, react=self.commands.react,
+                                      download=self.commands.download, kiosk=opts.kiosk)
+        self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
+                                     self.commands)
         self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands,
                                  jump_to=self.messages.jump_to, show_error=self.show_error)
         self.frame = 0
+        self._error_until = 0.0
 
     @property
     def mode(self) -> str:
@@ -82,7 +86,7 @@ class ChatWindow:
                             min_width=800, min_height=600)
         self._build_main()
         self.picker.build(choose=self.startup.connect_entry, host=self.startup.host_here,
-                          address=self.startup.connect_to_text)
+                          address=self.startup.connect_to_text, kiosk=self.opts.kiosk)
         self.room_password.build(self.theme.palette, join=self.commands.join_with_password)
         self.identity.build()
         self.name_prompt.build(self.theme.palette, chosen=self.startup.name_chosen)
@@ -91,24 +95,32 @@ class ChatWindow:
 
     def _build_main(self) -> None:
         with dpg.window(tag="main", no_scrollbar=True):
-            with dpg.group(horizontal=True, tag="topbar"):
-                dpg.add_text("●", tag="status_dot")
-                dpg.add_text("starting…", tag="status_text")
-                dpg.add_spacer(width=20)
-                dpg.add_input_text(tag="search", hint="search this room", width=220, on_enter=True,
-                                   callback=lambda s, a: self.sidebars.search(a))
-                dpg.add_button(label="Light", tag="theme_button", callback=lambda: self.toggle_theme())
-                dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
+            # A table, so that a long status (a reconnect's reason) is clipped in its own column
+            # instead of pushing the search field and the buttons out of the window.
+            with dpg.table(tag="topbar", header_row=False, policy=dpg.mvTable_SizingFixedFit,
+                           pad_outerX=False):
+                dpg.add_table_column(width_fixed=True)
+                dpg.add_table_column(width_stretch=True, init_width_or_weight=1.0)
+                for _ in range(3):
+                    dpg.add_table_column(width_fixed=True)
+                with dpg.table_row():
+                    dpg.add_text("●", tag="status_dot")
+                    with dpg.group(horizontal=True):
+                        dpg.add_text("", tag="error_text", color=self.theme.palette.error, show=False)
+                        dpg.add_text("starting…", tag="status_text")
+                    dpg.add_input_text(tag="search", hint="search this room", width=220, on_enter=True,
+                                       callback=lambda s, a: self.sidebars.search(a))
+                    dpg.add_button(label="Light", tag="theme_button", callback=lambda: self.toggle_theme())
+                    dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
-                self.messages.build(send=self.commands.send_input, attach=lambda: dpg.show_item("file_dialog"))
+                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show)
                 self.sidebars.build_members()
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
-        with dpg.file_dialog(tag="file_dialog", show=False, width=640, height=420,
-                             callback=lambda s, a: self.commands.attach(a.get("file_path_name", ""))):
-            dpg.add_file_extension(".*")
+        self.attach_dialog.build(self.commands.attach, self.show_error)
         self.pictures.build_viewer()
+        self.row_painter.build_palette()
         dpg.set_primary_window("main", True)
         if self.opts.kiosk:
             for tag in KIOSK_HIDDEN:
@@ -131,7 +143,15 @@ class ChatWindow:
         dpg.configure_item("mute_button", label="Unmute" if self.tones.muted else "Mute")
 
     def show_error(self, text: str) -> None:
-        dpg.set_value("status_text", text)
+        """An error stays in view, before the status line (which each frame rewrites), for a while."""
+        self._error_until = time.monotonic() + ERROR_SHOWN
+        dpg.set_value("error_text", f"{text} —")
+        dpg.configure_item("error_text", show=True, color=self.theme.palette.error)
+
+    def _expire_error(self) -> None:
+        if self._error_until and time.monotonic() > self._error_until:
+            self._error_until = 0.0
+            dpg.configure_item("error_text", show=False)
 
     # ------------------------------------------------------------------ per frame
 
@@ -142,6 +162,7 @@ class ChatWindow:
             for event in handle.drain_events():
                 self._on_event(event)
         self.bg.deliver()
+        self._expire_error()
         if self.mode == "chatting":
             self._render()
 
@@ -201,9 +222,7 @@ class ChatWindow:
                 t0 = time.perf_counter()
                 if t0 - logs_at >= LOG_FLUSH_EVERY:
                     logs_at = t0
-                    # pyrtc.cli.flush_logs's loop: the window may not import the CLI layer.
-                    for handler in logging.getLogger("pyrtc").handlers:
-                        handler.flush()
+                    flush_logs()
                 self.tick()
                 dpg.run_callbacks(dpg.get_callback_queue())
                 if self.opts.on_frame is not None:

@@ -59,10 +59,12 @@ class Commands:
         on = not (msg and self.state.me in msg.reactions.get(emoji, set()))
         self._bg.run(session.react(room, seq, emoji, on))
 
-    def attach(self, path: str) -> None:
+    def attach(self, path: Path) -> None:
         session, room = self._bg.session, self._focus.room
-        if path and session is not None and room is not None and Path(path).is_file():
-            self._bg.run(session.upload(room, Path(path)))
+        if session is None or room is None:
+            self._show_error(f"{path.name} not sent: join a room first")
+            return
+        self._bg.run(session.upload(room, path))
 
     def download(self, info: p.FileInfo) -> None:
         session = self._bg.session

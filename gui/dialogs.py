@@ -1,10 +1,14 @@
-"""The window's questions: the name prompt, a locked room's password, a changed server identity.
+"""The window's questions: the name prompt, a locked room's password, a changed server
+identity, the file to attach.
 
 Each builds its modal window once and is handed the callbacks its buttons call."""
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import dearpygui.dearpygui as dpg
 
@@ -12,7 +16,10 @@ from pyrtc.client import IdentityMismatch
 
 from .palette import Palette
 
-__all__ = ["NamePrompt", "RoomPassword", "IdentityWarning"]
+__all__ = ["NamePrompt", "RoomPassword", "IdentityWarning", "AttachDialog", "chosen_files",
+           "FILE_DIALOG_SIZE"]
+
+FILE_DIALOG_SIZE = (640, 420)
 
 
 class NamePrompt:
@@ -24,7 +31,10 @@ class NamePrompt:
             dpg.add_text("", tag="name_error", color=palette.error)
             dpg.add_button(label="Start", callback=lambda: chosen(dpg.get_value("name_input")))
 
-    def ask(self) -> None:
+    def ask(self, name: str = "", why: str = "") -> None:
+        """Ask (again, saying `why`: a name in use on the server chosen)."""
+        dpg.set_value("name_input", name)
+        dpg.set_value("name_error", why)
         dpg.show_item("name_prompt")
         dpg.focus_item("name_input")
 
@@ -92,3 +102,42 @@ class IdentityWarning:
             dpg.add_button(label="Do not connect", callback=lambda: dpg.hide_item("identity"))
             dpg.add_button(label="I trust the new identity", callback=accepted)
         dpg.show_item("identity")
+
+
+def chosen_files(app_data: dict[str, Any]) -> list[Path]:
+    """The files picked in Dear PyGui's file dialog. With the ".*" filter it reports
+    `file_path_name` as "<folder>/<stem>.*": the real paths are its `selections` (files
+    clicked in the list); a name typed in is found by its stem, when only one file has it."""
+    picked = [Path(p) for p in (app_data.get("selections") or {}).values() if Path(p).is_file()]
+    if picked:
+        return picked
+    reported = Path(str(app_data.get("file_path_name") or ""))
+    if reported.is_file():
+        return [reported]
+    if not reported.name.endswith(".*"):
+        return []
+    typed = reported.parent / reported.name[:-2]
+    candidates = [typed, *sorted(Path(p) for p in glob.glob(glob.escape(str(typed)) + ".*"))]
+    files = [c for c in candidates if c.is_file()]
+    return files if len(files) == 1 else []
+
+
+class AttachDialog:
+    """The file dialog behind "Attach": every file picked is handed to `attach`; picking
+    nothing usable is said, never silently dropped."""
+
+    def build(self, attach: Callable[[Path], None], show_error: Callable[[str], None]) -> None:
+        def chosen(app_data: dict[str, Any]) -> None:
+            files = chosen_files(app_data)
+            if not files:
+                show_error("no file attached: pick the file in the list")
+            for path in files:
+                attach(path)
+
+        width, height = FILE_DIALOG_SIZE
+        with dpg.file_dialog(tag="file_dialog", show=False, width=width, height=height,
+                             callback=lambda s, a: chosen(a)):
+            dpg.add_file_extension(".*")
+
+    def show(self) -> None:
+        dpg.show_item("file_dialog")

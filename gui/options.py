@@ -16,6 +16,7 @@ __all__ = ["GuiOptions"]
 @dataclass
 class GuiOptions:
     server: str | None = None
+    pick: str | None = None  # the discovered server to take when several are found (by name)
     name: str | None = None
     room: str = "General"
     room_password: str = ""  # for `room`, if it is locked

@@ -1,7 +1,9 @@
 """One message as a row of widgets: avatar, name, time, ✓ marks, text or file, reactions.
 
 A row is built once and updated in place when its signature (status, reactions, readers)
-changes, so a receipt or a reaction never rebuilds the message list."""
+changes, so a receipt or a reaction never rebuilds the message list. One reaction palette
+serves every row: "+" opens it at the pointer for that message, a pick closes it (a popup
+per row would outlive its row, and an open one swallows the next click)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,14 @@ __all__ = ["Row", "RowPainter", "REACTIONS"]
 
 REACTIONS = ["👍", "❤", "😂", "🎉", "😮", "😢"]
 MARKS = {"pending": "…", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
+READERS_NAMED = 10  # in the marks' tooltip; the rest are counted
 
 
 @dataclass
 class Row:
     group: int | str
     status: int | str | None = None  # the ✓ marks (own messages only)
+    receipts: int | str | None = None  # the text of their tooltip: "delivered to 3 of 4 · read by 2"
     reactions: int | str | None = None
     sig: tuple[Any, ...] = ()
 
@@ -43,11 +47,30 @@ class RowPainter:
         self._react = react
         self._download = download
         self._kiosk = kiosk  # a shared screen shows reactions but takes none
+        self._palette_for = 0  # the seq the reaction palette was opened for
+        self._accents: dict[str, Any] = {}
+
+    def build_palette(self) -> None:
+        with dpg.window(tag="reaction_palette", popup=True, show=False, no_title_bar=True, autosize=True,
+                        no_move=True):
+            with dpg.group(horizontal=True):
+                for emoji in REACTIONS:
+                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._picked(u), user_data=emoji)
+                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+
+    def _open_palette(self, seq: int) -> None:
+        self._palette_for = seq
+        x, y = dpg.get_mouse_pos(local=False)
+        dpg.configure_item("reaction_palette", pos=(int(x), int(y) + 12), show=True)
+
+    def _picked(self, emoji: str) -> None:
+        dpg.configure_item("reaction_palette", show=False)
+        self._react(self._palette_for, emoji)
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
         return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
-                tuple(st.read_by(m)))
+                st.receipt_line(m, READERS_NAMED))
 
     def build(self, m: MessageView, sig: tuple[Any, ...], before: int | str | None) -> Row:
         pal = self._theme.palette
@@ -64,6 +87,10 @@ class RowPainter:
                     dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
                     dpg.add_text(time.strftime("%H:%M", time.localtime(m.time)), color=pal.muted)
                     status = dpg.add_text("", color=pal.sent) if own else None
+                    receipts = None
+                    if status is not None:  # made once: a tooltip is a child of the group, not
+                        with dpg.tooltip(status):  # of the marks, so one per change stacked up
+                            receipts = dpg.add_text("")
                 if m.file is not None:
                     self._file_body(m.file)
                 text = m.text
@@ -75,23 +102,21 @@ class RowPainter:
                         dpg.configure_item(t, color=pal.warn)
                 with dpg.group(horizontal=True) as reactions:
                     pass
-        row = Row(group, status, reactions)
+        row = Row(group, status, receipts, reactions)
         self.update(row, m, sig)
         return row
 
     def update(self, row: Row, m: MessageView, sig: tuple[Any, ...]) -> None:
+        """Change what changed: a receipt leaves the reaction buttons alone (rebuilding them
+        under a pointer about to click one would swallow the click)."""
         pal = self._theme.palette
-        row.sig = sig
-        status, reactions, readers = sig
-        if row.status is not None:
+        old, row.sig = row.sig, sig
+        status, reactions, receipts = sig
+        if row.status is not None and (not old or (old[0], old[2]) != (status, receipts)):
             dpg.set_value(row.status, MARKS[status])
             dpg.configure_item(row.status, color=pal.read if status == "read" else pal.sent)
-            for child in dpg.get_item_children(row.status, 1) or []:
-                dpg.delete_item(child)
-            if readers:
-                with dpg.tooltip(row.status):
-                    dpg.add_text("Read by " + ", ".join(readers))
-        if row.reactions is None:
+            dpg.set_value(row.receipts, receipts)
+        if row.reactions is None or (old and old[1] == reactions):
             return
         dpg.delete_item(row.reactions, children_only=True)
         if m.seq == 0:
@@ -105,14 +130,16 @@ class RowPainter:
                                callback=lambda s, a, u: self._react(*u), user_data=(m.seq, emoji))
             dpg.bind_item_font(b, self._theme.fonts.emoji)
             if mine:
-                dpg.bind_item_theme(b, self._theme.accent_button())
-        plus = dpg.add_button(label="+", parent=row.reactions)
-        with dpg.popup(plus, mousebutton=dpg.mvMouseButton_Left):
-            with dpg.group(horizontal=True):
-                for emoji in REACTIONS:
-                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._react(*u),
-                                       user_data=(m.seq, emoji))
-                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+                dpg.bind_item_theme(b, self._accent())
+        dpg.add_button(label="+", parent=row.reactions, callback=lambda s, a, u: self._open_palette(u),
+                       user_data=m.seq)
+
+    def _accent(self) -> Any:
+        """The theme of a reaction of yours, made once per palette (not once per button)."""
+        name = self._theme.palette.name
+        if name not in self._accents:
+            self._accents[name] = self._theme.accent_button()
+        return self._accents[name]
 
     def _file_body(self, info: p.FileInfo) -> None:
         if info.thumb_id:

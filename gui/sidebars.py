@@ -1,5 +1,6 @@
 """The side panels: rooms (joined, others to join, a new one), transfers, search hits on the
-left; the room's members on the right. Redrawn when ChatState's version moves."""
+left; the room's members on the right. Redrawn when ChatState's version or the room shown
+changes; search hits belong to the room they were found in and go when another is shown."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class Sidebars:
         self._commands = commands
         self._jump_to = jump_to
         self._show_error = show_error
-        self._drawn_version = -1
+        self._drawn: tuple[int, str | None] = (-1, None)  # state version, room shown
+        self._hits_room: str | None = None
 
     def build_rooms(self) -> None:
         create = self._commands.create_room
@@ -54,26 +56,37 @@ class Sidebars:
             dpg.add_group(tag="members_list")
 
     def redraw(self) -> None:
-        self._drawn_version = -1
+        self._drawn = (-1, None)
 
     def search(self, query: str) -> None:
-        self._commands.search(query, self._show_hits, self._search_failed)
+        room = self._focus.room
+        self._commands.search(query, lambda hits: self._show_hits(room, hits), self._search_failed)
 
     def _search_failed(self, exc: BaseException) -> None:
-        dpg.delete_item("search_hits", children_only=True)
+        self._clear_hits()
         self._show_error(str(exc))
 
-    def _show_hits(self, hits: list[p.Posted]) -> None:
+    def _clear_hits(self) -> None:
         dpg.delete_item("search_hits", children_only=True)
+        self._hits_room = None
+
+    def _show_hits(self, room: str | None, hits: list[p.Posted]) -> None:
+        if room != self._focus.room:
+            return  # found after the user went to another room
+        self._clear_hits()
+        self._hits_room = room
         dpg.add_text(f"{len(hits)} found", parent="search_hits", color=self._theme.palette.muted)
         for h in hits[:HITS_SHOWN]:
             dpg.add_button(label=f"#{h.seq} {h.sender}: {h.text[:22]}", parent="search_hits", width=-1,
                            callback=lambda s, a, u: self._jump_to(u), user_data=h.seq)
 
     def render(self) -> None:
-        if self.state.version == self._drawn_version:
+        drawn = (self.state.version, self._focus.room)
+        if drawn == self._drawn:
             return
-        self._drawn_version = self.state.version
+        if self._hits_room is not None and self._hits_room != self._focus.room:
+            self._clear_hits()
+        self._drawn = drawn
         self._rooms()
         self._transfers()
         self._members()

@@ -5,7 +5,7 @@ pinned decides between them, discovery/conflicts.py), are refused with the list 
 
 from __future__ import annotations
 
-from ..discovery import AMBIGUOUS, IMPOSTOR, ServerEntry
+from ..discovery import AMBIGUOUS, IMPOSTOR, ServerEntry, matching
 from .errors import UserError
 
 __all__ = ["choose", "describe", "matching", "offered", "refuse_unsure", "several"]
@@ -26,22 +26,6 @@ def describe(entries: list[ServerEntry]) -> str:
         return f"{e.name} ({where})" + (" [same id as another server]" if e.conflict == AMBIGUOUS else "")
 
     return "; ".join(one(e) for e in entries)
-
-
-def matching(entries: list[ServerEntry], pick: str) -> list[ServerEntry]:
-    """The entries `pick` names: whole names (any case) first, else names it begins, else
-    names it is part of; 6 or more leading digits of a server id count as its name."""
-    want = pick.strip().casefold()
-
-    def names(e: ServerEntry) -> set[str]:
-        short = e.instance.split("._pyrtc._tcp", 1)[0]
-        return {n.casefold() for n in (e.name, short) if n}
-
-    exact = [e for e in entries if want in names(e) or (len(want) >= 6 and e.server_id.startswith(want))]
-    if exact:
-        return exact
-    starts = [e for e in entries if any(n.startswith(want) for n in names(e))]
-    return starts or [e for e in entries if any(want in n for n in names(e))]
 
 
 def refuse_unsure(chosen: list[ServerEntry], among: list[ServerEntry]) -> None:

@@ -210,7 +210,8 @@ def run_window(args: argparse.Namespace) -> int:
 
     if args.interface:
         our_addresses(args)  # a bad --interface is a one-line error here, not a dialog
-    return run_gui(GuiOptions(server=args.server, name=args.name, room=args.room, kiosk=args.kiosk,
+    return run_gui(GuiOptions(server=args.server, pick=args.pick, name=args.name, room=args.room,
+                              kiosk=args.kiosk,
                               interfaces=args.interface, browse_time=args.browse_time,
                               host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port,
                               tls=not args.insecure, fingerprint=args.fingerprint,

@@ -71,7 +71,7 @@ class Handler(Protocol):
 
 
 class Connection(Stream):
-    __slots__ = ("server", "_clock", "_quiet", "_refusal", "peer", "ip", "name", "uid", "nonce", "rooms",
+    __slots__ = ("server", "_clock", "_quiet", "_refusal", "peer", "ip", "name", "uid", "nonce", "rooms", "visiting",
                  "watching", "uploads", "last_rx", "last_ping", "bucket", "_decoder", "_held", "_held_error", "out",
                  "_flush_scheduled", "_writable", "tasks", "_hello_timeout", "_frame_timeout", "_heard",
                  "_hello_timer", "_partial_since", "_frame_timer")
@@ -94,6 +94,7 @@ class Connection(Stream):
         self.nonce = b""  # this connection's greeting nonce, signed in the hello
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
+        self.visiting: set[str] = set()  # ... nor is it, though it may post there (JoinRoom.visit)
         self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0

@@ -1,26 +1,23 @@
-"""Bare `pyrtc`, kiosk and relocation, in network namespaces (terminal front end; the window
-comes with the GUI)."""
+"""Bare `pyrtc`, kiosk and relocation, in network namespaces (terminal front end, and the kiosk
+window as a service runs it; the window's picker: tests/gui/test_picker.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ..gui.driver import virtual_screen
 from .netlab import PYRTC, Lab, flat_lan
-from .test_mdns import Proc, servers_json, start_server
+from .test_mdns import Proc, start_server
 
 pytestmark = pytest.mark.mdns
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -78,21 +75,9 @@ def test_kiosk_hosts_shows_the_room_and_never_asks(lan: Lab, tmp_path: Path) -> 
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    """A virtual screen (Xvfb, unix socket only) for a window started in a namespace."""
-    if shutil.which("Xvfb") is None:
-        pytest.fail("needs Xvfb (apt xvfb), installed by scripts/test.sh")
-    number = next(n for n in range(150 + os.getpid() % 300, 1000) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            assert xvfb.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    """A virtual screen for a window started in a namespace."""
+    with virtual_screen() as screen:
+        yield screen
 
 
 def test_window_kiosk_hosts_logs_and_stops_cleanly_on_sigterm(lan: Lab, tmp_path: Path, display: str) -> None:
@@ -123,52 +108,6 @@ def test_window_kiosk_hosts_logs_and_stops_cleanly_on_sigterm(lan: Lab, tmp_path
         kiosk.seen.append(kiosk.lines.get())
     assert not any("Traceback" in line or "Exception" in line for line in kiosk.seen), kiosk.seen
     assert "mDNS goodbye sent" in (logs / "pyrtc-client.log").read_text()
-
-
-def pick_pilot(lan: Lab, node: str, tmp: Path, display: str, *args: str) -> dict[str, dict[str, object]]:
-    """Runs tests.gui.pickpilot in `node`; returns what the picker asked and the chat that followed."""
-    out = tmp / f"pilot-{node}"
-    env = ["env", f"DISPLAY={display}", f"HOME={tmp}", f"PYRTC_SETTINGS={tmp}/{node}.json",
-           f"XDG_CACHE_HOME={tmp}/cache", f"XDG_DATA_HOME={tmp}/data"]
-    r = lan.run(node, [*env, sys.executable, "-m", "tests.gui.pickpilot", "--out", str(out), *args],
-                timeout=120, cwd=ROOT)
-    assert r.returncode == 0 and not (out / "timeout").exists(), (
-        r.stdout + r.stderr + ((out / "timeout").read_text() if (out / "timeout").exists() else ""))
-    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
-    return {k: json.loads((out / f"{k}.json").read_text()) for k in ("asked", "chatting")}
-
-
-def test_window_picker_offers_the_servers_found_and_connects_to_the_one_chosen(
-        lan: Lab, tmp_path: Path, display: str) -> None:
-    office, _ = start_server(lan, "n1", "Office", tmp_path)
-    lab, lab_port = start_server(lan, "n2", "Lab", tmp_path)
-    try:
-        deadline = time.monotonic() + 20  # both announced before the window looks
-        while sorted(str(e["name"]) for e in servers_json(lan, "n3", tmp_path)) != ["Lab", "Office"]:
-            assert time.monotonic() < deadline, "the servers were not announced"
-        seen = pick_pilot(lan, "n3", tmp_path, display, "--interface", "10.77.0.3", "--choose", "Lab",
-                          "--expect", "2")
-    finally:
-        office.stop()
-        lab.stop()
-    asked, chatting = seen["asked"], seen["chatting"]
-    assert asked["status"] == "2 servers found. Choose one:" and asked["shown"] is True
-    entries = sorted(str(e) for e in asked["entries"])  # type: ignore[attr-defined]
-    assert [e.split()[0] for e in entries] == ["Lab", "Office"]
-    assert f"10.77.0.2:{lab_port}" in entries[0] and "10.77.0.1:" in entries[1]
-    assert chatting["server"] == "Lab" and chatting["shown"] is False and chatting["hosted"] is False
-    assert str(chatting["status_text"]).startswith(f"connected — Lab (10.77.0.2:{lab_port}) — you are Carol")
-
-
-def test_window_hosts_here_when_asked_after_finding_nothing(lan: Lab, tmp_path: Path, display: str) -> None:
-    seen = pick_pilot(lan, "n3", tmp_path, display, "--interface", "10.77.0.3", "--host",
-                      "--data-dir", str(tmp_path / "hosted"))
-    asked, chatting = seen["asked"], seen["chatting"]
-    assert str(asked["status"]).startswith("No PyRTC server found on 10.77.0.3. Host one here")
-    assert asked["entries"] == [] and asked["shown"] is True
-    assert chatting["hosted"] is True and chatting["shown"] is False
-    assert str(chatting["status_text"]).startswith("host mode — ")
-    assert (tmp_path / "hosted" / "server-id").exists()  # the server it hosted kept its data there
 
 
 def test_client_finds_its_server_again_on_a_new_port(lan: Lab, tmp_path: Path) -> None:
