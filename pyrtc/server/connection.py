@@ -13,7 +13,7 @@ Invariants:
 - Deadlines (ServerConfig): the TLS handshake (`Stream`), then the first frame (hello)
   within `hello_timeout`, and every frame once begun within `frame_timeout`. Dribbling
   bytes keeps no socket open, before hello or after.
-- A connection whose unsent backlog passes `max_backlog` is aborted at once: a reader
+- A connection whose unsent backlog passes `max_backlog` is reset at once (RST: nothing it queued is sent after): a reader
   that stopped reading never makes anyone else wait or the server grow without bound.
 - Any protocol error is answered with one fatal `Error` frame, then the connection closes.
 - While `hold()` is in force (a request waits for work off the loop) the connection's later
@@ -189,7 +189,7 @@ class Connection(Stream):
     def _overflowed(self) -> None:
         log.warning("%s (%s) stopped reading: %d bytes queued, over the limit of %d; dropped",
                     self.peer, self.name, self.buffered, self.max_backlog)
-        self.abort()
+        self.reset()
 
     # -------------------------------------------------------------- deadlines
 

@@ -20,7 +20,8 @@ Invariants:
 - Bytes leave in the order they were written: straight to the socket only while nothing
   is buffered, else behind the buffer, which the writer drains first.
 - More than `max_backlog` bytes buffered means the peer stopped reading: the connection is
-  aborted at once (`_overflowed`); no one waits for it and memory stays bounded.
+  reset at once (`_overflowed`, `reset`: what the kernel still queues is dropped too); no
+  one waits for it and memory stays bounded.
 - Loss is reported once, from a loop callback of its own (`call_soon`), never from inside
   the call that closed: code that closes connections while iterating over them never
   sees its collections change under it.
@@ -33,6 +34,7 @@ import enum
 import logging
 import socket
 import ssl
+import struct
 from collections.abc import Callable
 
 from .tlsstream import TlsSession
@@ -60,6 +62,8 @@ _LOW_WATER = HIGH_WATER // 4
 LINGER = 10.0
 #: At most this many buffers per sendmsg (Linux's IOV_MAX is 1024).
 _MAX_IOV = 512
+#: struct linger {on, 0 s}: close() resets the connection and discards the unsent bytes.
+_LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
 class Stream:
@@ -110,7 +114,7 @@ class Stream:
 
     def _overflowed(self) -> None:
         """More than max_backlog bytes are buffered: the peer stopped reading."""
-        self.abort()
+        self.reset()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,6 +156,17 @@ class Stream:
 
     def abort(self, exc: BaseException | None = None) -> None:
         """Close now; what is buffered is dropped."""
+        self._finish(exc)
+
+    def reset(self, exc: BaseException | None = None) -> None:
+        """Abort, and have the kernel drop what it still holds to send: SO_LINGER 0 makes
+        the close a reset (RST), so a peer that stopped reading gets nothing more, not the
+        megabytes its socket's send buffer holds, and those are freed at once."""
+        if self.state is not _CLOSED:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+            except OSError:
+                pass  # already broken: nothing left to discard
         self._finish(exc)
 
     def pause_reading(self) -> None:

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from pyrtc.server.stream import HIGH_WATER, ConnState
 from ..conftest import client_tls, server_config, signed_hello
 
 pytestmark = pytest.mark.both_loops
+
+#: The server's send buffer for a stalled reader (the kernel doubles it for its bookkeeping).
+SNDBUF = 1024 * 1024
 
 
 async def _raw_member(host: str, port: int, name: str, tls: bool, rcvbuf: int = 0
@@ -53,6 +57,18 @@ def _server_side(srv: ChatServer, name: str) -> Connection:
     return next(c for c in srv.conns if c.name == name)
 
 
+async def _bytes_until_the_end(reader: asyncio.StreamReader) -> int:
+    """How many bytes a reader still gets before its connection ends (closed or reset)."""
+    count = 0
+    try:
+        async with asyncio.timeout(20):
+            while chunk := await reader.read(65536):
+                count += len(chunk)
+    except (ConnectionError, ssl.SSLError):
+        pass  # reset: the end
+    return count
+
+
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 async def test_stalled_reader_is_dropped_and_others_get_everything(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, tls: bool) -> None:
@@ -61,8 +77,9 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
     async with ChatServer(server_config(tmp_path / "d", max_backlog=limit, tls=tls)) as srv:
         host, port = srv.address
         # The staller: a tiny receive buffer, joins, then never reads again.
-        _, writer = await _raw_member(host, port, "staller", tls, rcvbuf=4096)
+        reader, writer = await _raw_member(host, port, "staller", tls, rcvbuf=4096)
         writer.transport.pause_reading()  # and never reads again
+        staller_port = writer.get_extra_info("sockname")[1]
         async with ClientSession(host, port, "ann", tls=tls) as ann, \
                 ClientSession(host, port, "bob", tls=tls) as bob:
             await ann.join("General")
@@ -70,18 +87,26 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
             async with asyncio.timeout(10):  # its hello and join were read (it is a member)
                 while "staller" not in srv.bus.room("General").listeners:
                     await asyncio.sleep(0.01)
+            # The kernel's send buffer for the staller: fixed, so that it is full (the socket
+            # takes no more) with at least SNDBUF bytes queued when the backlog overflows.
+            _server_side(srv, "staller").sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
             text = "y" * 8000
-            # ~12 MB through the room: more than the kernel's socket buffers (up to 4 MB each
-            # way here) plus the staller's 512 KiB backlog limit.
+            # ~12 MB through the room: more than the kernel's socket buffers plus the
+            # staller's 512 KiB backlog limit.
             n = 1500
             sends = [asyncio.ensure_future(ann.send("General", text, timeout=20)) for _ in range(n)]
             await asyncio.gather(*sends)
             await bob.wait_for(lambda s: s.rooms["General"].last_seq == n, timeout=20)
             assert len(bob.state.rooms["General"].messages) == n
             assert "staller" not in {c.name for c in srv.conns}
+        # Dropped means cut: the kernel discards what it had queued (a reset), so the staller,
+        # reading again, gets at most what its own small receive buffer held, not the SNDBUF
+        # bytes (and more) that sat in the server's send buffer.
+        writer.transport.resume_reading()
+        assert await _bytes_until_the_end(reader) < SNDBUF // 4
         writer.transport.abort()
     drops = [r.getMessage() for r in caplog.records if "stopped reading" in r.getMessage()]
-    assert len(drops) == 1 and drops[0].startswith(f"127.0.0.1:{writer.get_extra_info('sockname')[1]} (staller)")
+    assert len(drops) == 1 and drops[0].startswith(f"127.0.0.1:{staller_port} (staller)")
     queued = re.search(r"(\d+) bytes queued", drops[0])
     assert queued is not None and int(queued.group(1)) > limit  # dropped once past the limit, not before
 
