@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .machine import machine
 from .scenarios import SCENARIOS, Ctx, Row
-from .systems import machine
 
 
 def table(rows: list[Row]) -> str:

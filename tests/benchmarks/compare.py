@@ -20,12 +20,14 @@ asserts a speed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +36,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyrtc.protocol as p
+
 from . import loadgen, systems
+from .machine import machine
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,30 @@ class Side:
     name: str  # "old" or "new"
     python: str
     cwd: Path
+    protocol: int = p.PROTOCOL_VERSION  # what its server speaks
+
+    @property
+    def adapter(self) -> type[systems.Adapter] | None:
+        return HelloFirst if self.protocol < 3 else None
+
+
+class HelloFirst(systems.PyrtcAdapter):
+    """A client of a PyRTC before protocol 3 (an older checkout): the server sends no
+    greeting; the hello goes first, unsigned (the key and proof fields, empty, are unknown
+    to that server and skipped)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.write(p.encode(p.Hello(version=2, name=self.name))
+                             + p.encode(p.JoinRoom(room=systems.ROOM, since=10**12)))
+
+
+def _protocol_of(python: str, cwd: Path) -> int:
+    """The protocol version the checkout at `cwd` speaks (asked of its own interpreter)."""
+    out = subprocess.run([python, "-c", "import pyrtc.protocol as p; print(p.PROTOCOL_VERSION)"], cwd=cwd,
+                         capture_output=True, text=True, check=True, timeout=60)
+    return int(out.stdout.strip())
 
 
 @dataclass
@@ -107,7 +136,7 @@ class Bench:
         t = "TLS" if tls else "TCP"
         cpu: list[float] = []
         with self.server(side, tls) as srv:
-            res, dur = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=100, senders=10,
+            res, dur = loadgen.run(loadgen.Plan(srv.name, srv.port, clients=100, senders=10, adapter=side.adapter,
                                                 duration=3.0 if self.quick else 10.0, sample=10, window=32),
                                    probe=lambda: cpu.append(srv.cpu_s()))
         rate = res.received / dur
@@ -122,7 +151,7 @@ class Bench:
         own_core = rate <= 200 and len(cpus) >= 2
         with self.server(side, tls) as srv:
             plan = loadgen.Plan(srv.name, srv.port, clients=100, senders=100, duration=3.0 if self.quick else 10.0,
-                                mode="steady", total_rate=rate, sample=1)
+                                mode="steady", total_rate=rate, sample=1, adapter=side.adapter)
             if own_core:  # as on a LAN where the server has its machine: see scenarios.latency
                 srv.pin(frozenset(cpus[:1]))
                 plan.cpus, plan.procs = frozenset(cpus[1:]), 1
@@ -144,7 +173,8 @@ class Bench:
         with self.server(side, tls) as srv:
             time.sleep(0.3)
             rss0 = srv.rss_kb()
-            loadgen.run(loadgen.Plan(srv.name, srv.port, clients=n, senders=0, duration=0.5, warmup=0.0, procs=2))
+            loadgen.run(loadgen.Plan(srv.name, srv.port, clients=n, senders=0, duration=0.5, warmup=0.0, procs=2,
+                                     adapter=side.adapter))
             per = (srv.peak_rss_kb() - rss0) / n
         self.figure(f"idle RSS per connection ({n:,} clients), {t}", "KiB", False).runs[side.name].append(per)
         self.log(f"  {side.name} idle {t}: {per:.1f} KiB per connection")
@@ -179,7 +209,8 @@ def main(argv: list[str]) -> int:
     if not old_python.exists():
         ap.error(f"{old_python} is missing: run `bash scripts/setup.sh test` in {args.old}")
     here = Path(__file__).resolve().parents[2]
-    sides = [Side("old", str(old_python), args.old.resolve()), Side("new", sys.executable, here)]
+    old_side = Side("old", str(old_python), args.old.resolve(), _protocol_of(str(old_python), args.old.resolve()))
+    sides = [old_side, Side("new", sys.executable, here)]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the idle runs' clients; servers inherit it
     started = time.monotonic()
@@ -197,14 +228,14 @@ def main(argv: list[str]) -> int:
                 for side in (sides if (r + i) % 2 == 0 else sides[::-1]):  # who goes first alternates
                     step(side)
     figures = list(bench.figures.values())
-    print(f"\nPyRTC old ({args.old}) vs new ({here}) — {systems.machine()}; {args.rounds} rounds, "
+    print(f"\nPyRTC old ({args.old}) vs new ({here}) — {machine()}; {args.rounds} rounds, "
           f"{'quick' if args.quick else 'full'}, {time.monotonic() - started:.0f} s; median of the runs "
           f"(p99: of the pooled samples), runs' spread in brackets\n")
     print(table(figures, args.limit))
     if args.json:
         args.json.write_text(json.dumps({
             "old": str(args.old), "new": str(here), "rounds": args.rounds, "quick": args.quick,
-            "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": systems.machine(),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(),
             "figures": [{"label": f.label, "unit": f.unit, "old": f.value("old"), "new": f.value("new"),
                          "change": f.change(), "runs": f.runs} for f in figures]}, indent=1))
     return 0

@@ -34,6 +34,7 @@ class Plan:
     warmup: float = 1.0
     procs: int = 2
     cpus: frozenset[int] | None = None  # pin the load generator's processes to these CPUs
+    adapter: type[Adapter] | None = None  # the clients' protocol, if not ADAPTERS[system]
 
 
 @dataclass
@@ -60,7 +61,7 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
         if measuring[0]:
             lat.append((time.monotonic_ns() - ts) / 1000)
 
-    adapter_cls = ADAPTERS[plan.system]
+    adapter_cls = plan.adapter or ADAPTERS[plan.system]
     ssl_ctx = client_ssl(plan.system)
     clients: list[Adapter] = []
     for start in range(0, len(names), 200):  # connect in bursts, not one huge SYN flood

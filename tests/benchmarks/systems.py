@@ -7,7 +7,6 @@ import asyncio
 import functools
 import hashlib
 import os
-import platform
 import re
 import shutil
 import signal
@@ -27,19 +26,6 @@ import pyrtc.protocol as p
 from pyrtc.client import Identity
 
 ROOM = "General"
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
 # ---------------------------------------------------------------- server processes

@@ -68,3 +68,19 @@ def test_compare_marks_a_figure_worse_in_its_own_direction() -> None:
     assert round(rate.change(), 3) == -0.04 and round(cpu.change(), 3) == -0.091 and p99.value("new") == 1.0
     rows = table([rate, cpu, p99], limit=0.05).splitlines()[2:]
     assert [r.split()[-1] for r in rows] == ["ok", "WORSE", "ok"]
+
+
+def test_compare_speaks_to_each_checkout_in_its_own_protocol() -> None:
+    """An older checkout (protocol 2: no greeting, the hello first) gets clients that say
+    hello first; one of this protocol the ordinary clients. Its version is asked of its
+    own interpreter."""
+    import sys
+
+    import pyrtc.protocol as p
+
+    from .compare import HelloFirst, Side, _protocol_of
+
+    here = Path(__file__).resolve().parents[2]
+    assert _protocol_of(sys.executable, here) == p.PROTOCOL_VERSION == 3
+    assert Side("old", sys.executable, here, protocol=2).adapter is HelloFirst
+    assert Side("new", sys.executable, here).adapter is None
