@@ -127,8 +127,9 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
             self.flush()
 
     def flush(self) -> None:
-        """Write the pending lines. Never raises: lines that cannot be written (a full disk)
-        are counted, and the count is written first once the file takes lines again."""
+        """Write the pending lines. Never raises: lines that cannot be written (a full disk, or
+        no descriptor left in a flood to open the file) are counted, and the count is written
+        first once the file takes lines again."""
         if not self._lines:
             return
         with self.lock:  # type: ignore[union-attr]

@@ -14,6 +14,21 @@ import pyrtc.protocol as p
 from pyrtc.client import ClientSession, Identity
 from pyrtc.server import ChatServer, ServerConfig
 
+try:
+    import uvloop
+except ImportError:  # not on Windows
+    uvloop = None  # type: ignore[assignment]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests marked `both_loops` run twice: under asyncio's own loop and under uvloop (the
+    server drives its own sockets through the loop's add_reader/add_writer, which both must
+    serve alike). Every other test keeps asyncio's loop and its name."""
+    loops: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+    if uvloop is not None and item.get_closest_marker("both_loops") is not None:
+        loops["uvloop"] = uvloop.new_event_loop
+    return loops
+
 
 @pytest.fixture(autouse=True)
 def _own_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     BAD_MESSAGE = "bad_message"
     VERSION_MISMATCH = "version_mismatch"
     UNEXPECTED_MESSAGE = "unexpected_message"
+    TIMEOUT = "timeout"  # hello or a begun frame did not arrive within the server's deadline
     INTERNAL = "internal"
     SERVER = "server"
     # handshake and identity

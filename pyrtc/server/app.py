@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +52,9 @@ from .meters import Meters
 from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
-from .tls import ensure_certificate, server_context, small_tls_buffers
+from .sockets import Listener, Refusal, raise_fd_limit
+from .stream import Stream
+from .tls import ensure_certificate, server_context
 
 __all__ = ["ChatServer"]
 
@@ -81,7 +84,7 @@ class ChatServer:
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
         blobs.sweep_parts(config.unfinished_ttl)  # uploads that expired while the server was down
         self._shared = shared = Shared(config, clock, store, blobs)
-        self._server: asyncio.Server | None = None
+        self._listener: Listener | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
@@ -136,14 +139,22 @@ class ChatServer:
             cert, key, self.fingerprint = ensure_certificate(self.config.data_dir, self.config.name)
             self._handshake.fingerprint = self.fingerprint
             ctx = server_context(cert, key)
-            small_tls_buffers()
         else:
             log.warning("TLS is off (--insecure): messages cross the network in clear text, and names "
                         "are not protected against anyone who can intercept the traffic")
-        self._server = await loop.create_server(
-            lambda: Connection(self, self._clock), self.config.host, self.config.port,
-            reuse_address=True, backlog=4096, ssl=ctx, ssl_handshake_timeout=10 if ctx else None,
-        )
+        raise_fd_limit()  # each connection is a descriptor
+        cfg = self.config
+
+        def connection(sock: socket.socket, peer: tuple[str, int], refusal: Refusal | None,
+                       on_finish: Callable[[Stream], None]) -> Connection:
+            return Connection(self, sock, peer, tls=ctx, refusal=refusal, on_finish=on_finish,
+                              quiet=listener.quiet, clock=self._clock)
+
+        # Accepted sockets count towards both limits from the start (the listener refuses).
+        listener = Listener(connection, max_per_address=cfg.max_per_address,
+                            max_connections=cfg.max_connections)
+        await listener.open(cfg.host, cfg.port)
+        self._listener = listener
         self._housekeeping_task = loop.create_task(self._housekeeping.run())
         self.store.start_checkpointer()
         host, port = self.address
@@ -153,14 +164,13 @@ class ChatServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        assert self._server is not None and self._server.sockets
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return str(host), int(port)
+        assert self._listener is not None and self._listener.sockets
+        return self._listener.address
 
     async def close(self) -> None:
         self._closing = True
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()  # stops accepting; aborts those still in their handshake
         if self._housekeeping_task is not None:
             self._housekeeping_task.cancel()
         if self._commit.open:
@@ -170,8 +180,6 @@ class ChatServer:
             conn.abort()
         self._passwords.close()
         await self._files.close()  # its thumbnail workers
-        if self._server is not None:
-            await self._server.wait_closed()
         self.store.close()
         log.info("stopped")
 
@@ -190,17 +198,7 @@ class ChatServer:
     # ------------------------------------------------------------------ connections
 
     def connected(self, conn: Connection) -> None:
-        cfg = self.config
-        if cfg.max_connections and len(self.conns) >= cfg.max_connections:
-            log.warning("refusing %s: %d connections is the limit", conn.peer, cfg.max_connections)
-            conn.fail(ErrorCode.SERVER_FULL, f"the server is full ({cfg.max_connections} connections); try later")
-            return
-        if cfg.max_per_address and sum(1 for c in self.conns if c.ip == conn.ip) >= cfg.max_per_address:
-            log.warning("refusing %s: %d connections from %s is the limit", conn.peer, cfg.max_per_address,
-                        conn.ip)
-            conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, f"{cfg.max_per_address} connections from {conn.ip} are open "
-                      "already; close some first")
-            return
+        # Over --max-per-address or max_connections, the listener refused it already.
         self.conns.add(conn)
         log.debug("connect %s", conn.peer)  # probes connect too; hello is logged at INFO
         self._handshake.greet(conn)

@@ -68,8 +68,14 @@ class ServerConfig:
     typing_burst: int = 10
     hello_rate: float = 2.0  # handshakes per address a second (each is a chat.log line)
     hello_burst: int = 64
-    max_per_address: int = 64  # open connections from one IP address; 0: no limit (also the rates per address)
-    max_connections: int = 10_000
+    #: Open sockets from one IP address, counted from accept (before TLS or hello); 0: no
+    #: limit (also the rates per address).
+    max_per_address: int = 64
+    max_connections: int = 10_000  # open sockets in all, counted the same way; 0: no limit
+    # Deadlines: a peer that dribbles bytes keeps no socket open (seconds).
+    handshake_timeout: float = 10.0  # accept -> TLS handshake done
+    hello_timeout: float = 10.0  # open (handshake done) -> the first frame (hello) whole
+    frame_timeout: float = 30.0  # a frame's first byte -> its last (a 320 KiB frame at ~100 kbit/s)
     max_rooms: int = 1000  # rooms on the server; 0: no limit
     rooms_per_hour: int = 10  # rooms one user may create per hour; 0: no limit
     max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from ..private import private_dir, write_private
 
-__all__ = ["ensure_certificate", "server_context", "small_tls_buffers", "fingerprint_of"]
+__all__ = ["ensure_certificate", "server_context", "fingerprint_of"]
 
 
 def fingerprint_of(der: bytes) -> str:
@@ -45,17 +45,13 @@ def ensure_certificate(data_dir: Path, common_name: str) -> tuple[Path, Path, st
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """TLS 1.2 or later. No renegotiation: after the handshake a write never waits for a
+    read, which the fan-out's direct writes rely on (see tlsstream). No session tickets:
+    clients do not resume sessions, so they would be work and bytes per connection for
+    nothing."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_RENEGOTIATION
+    ctx.num_tickets = 0
     ctx.load_cert_chain(cert, key)
     return ctx
-
-
-def small_tls_buffers(size: int = 32 * 1024) -> None:
-    """asyncio gives every TLS connection a 256 KiB receive buffer (SSLProtocol.max_size),
-    which glibc ends up zero-filling on the heap: ~290 KiB of memory per idle client. 32 KiB
-    holds two TLS records; reads simply come in more pieces."""
-    import asyncio.sslproto
-
-    if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > size:
-        asyncio.sslproto.SSLProtocol.max_size = size

@@ -1,7 +1,9 @@
 """python -m tests.benchmarks [SCENARIO…] [--quick] [--json OUT]
+python -m tests.benchmarks compare --old PATH [--rounds N] [--quick] [--json OUT]
 
 Runs each scenario against PyRTC and its baselines in the same run and prints a table
-(scenario, system, figure, ratio to PyRTC) plus a JSON file. Benchmarks print figures;
+(scenario, system, figure, ratio to PyRTC) plus a JSON file. `compare` runs an older
+PyRTC checkout against this one instead (see compare.py). Benchmarks print figures;
 tests never assert timings."""
 
 from __future__ import annotations
@@ -9,27 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from .machine import machine
 from .scenarios import SCENARIOS, Ctx, Row
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
 def table(rows: list[Row]) -> str:
@@ -44,6 +32,10 @@ def table(rows: list[Row]) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["compare"]:
+        from .compare import main as compare
+
+        return compare(sys.argv[2:])
     ap = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
     ap.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], metavar="SCENARIO",
                     help=f"any of: {', '.join(SCENARIOS)} (default: all)")

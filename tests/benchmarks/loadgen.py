@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +34,16 @@ class Plan:
     warmup: float = 1.0
     procs: int = 2
     cpus: frozenset[int] | None = None  # pin the load generator's processes to these CPUs
+    adapter: type[Adapter] | None = None  # the clients' protocol, if not ADAPTERS[system]
 
 
 @dataclass
 class WorkerResult:
-    received: int = 0
+    received: int = 0  # in the measured window
     sent: int = 0
     latencies_us: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
+    received_all: int = 0  # from "go" to the end, warm-up included (server CPU per delivery)
 
 
 def _cpu() -> float:
@@ -58,7 +61,7 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
         if measuring[0]:
             lat.append((time.monotonic_ns() - ts) / 1000)
 
-    adapter_cls = ADAPTERS[plan.system]
+    adapter_cls = plan.adapter or ADAPTERS[plan.system]
     ssl_ctx = client_ssl(plan.system)
     clients: list[Adapter] = []
     for start in range(0, len(names), 200):  # connect in bursts, not one huge SYN flood
@@ -73,6 +76,7 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
     ready.put(index)
     while not go.is_set():
         await asyncio.sleep(0.01)
+    before_go = sum(c.received for c in clients)
     senders = clients[:n_senders]
     t0 = time.monotonic()
     stop_at = t0 + plan.warmup + plan.duration
@@ -120,7 +124,7 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
     cpu = _cpu() - cpu0
     for t in tasks:
         t.cancel()
-    out.put(WorkerResult(received, sent[0], lat, cpu))
+    out.put(WorkerResult(received, sent[0], lat, cpu, sum(c.received for c in clients) - before_go))
     for c in clients:
         if c.transport is not None:
             c.transport.abort()
@@ -134,8 +138,10 @@ def _entry(plan: Plan, index: int, names: list[str], n_senders: int, ready: Any,
     uvloop.run(_work(plan, index, names, n_senders, ready, go, out))
 
 
-def run(plan: Plan) -> tuple[WorkerResult, float]:
-    """Run the plan; returns the merged result and the wall time of the measured window."""
+def run(plan: Plan, probe: Callable[[], object] | None = None) -> tuple[WorkerResult, float]:
+    """Run the plan; returns the merged result and the wall time of the measured window.
+    `probe` is called right before the load starts and right after it ended (e.g. to read
+    the server's CPU time around exactly the work counted in `received_all`)."""
     ctx = mp.get_context("fork")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     names = [f"u{i:05d}" for i in range(plan.clients)]
@@ -150,8 +156,12 @@ def run(plan: Plan) -> tuple[WorkerResult, float]:
         procs.append(pr)
     for _ in procs:
         ready.get(timeout=120)
+    if probe is not None:
+        probe()
     go.set()
     results = [out.get(timeout=plan.warmup + plan.duration + 60) for _ in procs]
+    if probe is not None:
+        probe()
     for pr in procs:
         pr.join(10)
     merged = WorkerResult()
@@ -160,4 +170,5 @@ def run(plan: Plan) -> tuple[WorkerResult, float]:
         merged.sent += r.sent
         merged.latencies_us += r.latencies_us
         merged.cpu_s += r.cpu_s
+        merged.received_all += r.received_all
     return merged, plan.duration

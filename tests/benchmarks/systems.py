@@ -82,15 +82,17 @@ class ServerProc:
                 self.proc.wait()
 
 
-def start_pyrtc(tmp: Path, *extra: str, tls: bool = False) -> ServerProc:
+def start_pyrtc(tmp: Path, *extra: str, tls: bool = False, python: str = sys.executable,
+                cwd: Path | None = None) -> ServerProc:
     """PyRTC without TLS compares like for like with the plain-TCP baselines; "PyRTC (TLS)"
-    shows what encryption costs."""
+    shows what encryption costs. `python` (and `cwd`): another tree's interpreter, whose
+    venv imports that tree (`compare` runs an older PyRTC next to this one)."""
     extra = (*extra, "--max-rate", "0", "--max-per-address", "0")  # load from one address, flat out
     extra = extra if tls else (*extra, "--insecure")
-    return ServerProc("PyRTC (TLS)" if tls else "PyRTC", [sys.executable, "-m", "pyrtc", "server", "--host", "127.0.0.1",
+    return ServerProc("PyRTC (TLS)" if tls else "PyRTC", [python, "-m", "pyrtc", "server", "--host", "127.0.0.1",
                                 "--port", "0", "--no-announce", "--data-dir", str(tmp / "pyrtc-data"),
                                 "--log-dir", str(tmp / "pyrtc-logs"), "--no-log-text", *extra],
-                      r"listening on 127\.0\.0\.1:(\d+)")
+                      r"listening on 127\.0\.0\.1:(\d+)", cwd=cwd)
 
 
 def start_baseline(tmp: Path) -> ServerProc:

@@ -36,7 +36,7 @@ async def test_the_client_sends_nothing_to_an_impostor_where_it_remembers_the_se
     impostor = ChatServer(server_config(tmp_path / "fake", port=port))
     received: list[bytes] = []
     accepted: list[Connection] = []
-    heard, greet = Connection.data_received, impostor.connected
+    heard, greet = Connection._received, impostor.connected
 
     def record(conn: Connection, data: bytes) -> None:
         if conn.server is impostor:
@@ -47,7 +47,7 @@ async def test_the_client_sends_nothing_to_an_impostor_where_it_remembers_the_se
         accepted.append(conn)
         greet(conn)
 
-    monkeypatch.setattr(Connection, "data_received", record)
+    monkeypatch.setattr(Connection, "_received", record)  # every application byte it reads
     monkeypatch.setattr(impostor, "connected", count)
     await impostor.start()
     try:

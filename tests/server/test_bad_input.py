@@ -14,6 +14,8 @@ from pyrtc.server import ChatServer
 
 from ..conftest import ClientFactory, FakeClock, raw_open, server_config, signed_hello, texts
 
+pytestmark = pytest.mark.both_loops
+
 
 async def _raw_exchange(server: ChatServer, payload: bytes, hello: bool) -> list[p.ServerMsg]:
     host, port = server.address

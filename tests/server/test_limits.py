@@ -14,6 +14,8 @@ from pyrtc.server.names import name_keys
 
 from ..conftest import FakeClock, raw_open, server_config, signed_hello, texts
 
+pytestmark = pytest.mark.both_loops
+
 
 async def test_flood_gets_slow_down_and_others_keep_chatting(tmp_path: Path, clock: FakeClock) -> None:
     async with ChatServer(server_config(tmp_path / "d", max_rate=5, burst=10), clock=clock) as srv:

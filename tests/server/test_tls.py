@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
+import pyrtc.protocol as p
 from pyrtc.client import ClientSession, IdentityMismatch
 from pyrtc.server import ChatServer
 
-from ..conftest import server_config
+from ..conftest import client_tls, server_config
+
+pytestmark = pytest.mark.both_loops
 
 
 async def _tap(listen_port_to: int, seen: bytearray) -> tuple[asyncio.Server, int]:
@@ -106,3 +110,23 @@ async def test_plain_client_gets_a_clear_error_from_a_tls_server(tmp_path: Path)
             await s.connect()
         await s.close()
     assert shutil.which("true")
+
+
+async def test_a_close_notify_alone_ends_the_connection(tmp_path: Path) -> None:
+    """A peer that ends TLS (close_notify) but keeps TCP open is answered with the server's
+    own close_notify and let go, not left open until some deadline (the hello's is far
+    beyond the client's 10 s patience here, so only the close_notify can end it)."""
+    async with ChatServer(server_config(tmp_path / "d", hello_timeout=600)) as srv:
+
+        def end_tls_only() -> tuple[object, bytes]:
+            with socket.create_connection(srv.address, timeout=10) as raw:
+                tls = client_tls().wrap_socket(raw, server_hostname="pyrtc")
+                decoder, frames = p.client_decoder(), []
+                while not frames:  # the greeting: then nothing else is in flight
+                    frames = decoder.feed(tls.recv(65536))
+                plain = tls.unwrap()  # sends close_notify; returns once the server's came
+                return frames[0], plain.recv(1)
+
+        greeting, after = await asyncio.to_thread(end_tls_only)
+        assert isinstance(greeting, p.Greeting)
+        assert after == b""  # the server closed its socket too
