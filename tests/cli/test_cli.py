@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,12 +76,13 @@ def test_send_then_tail(server: Server) -> None:
 
 
 def test_tail_follow_prints_live_messages(server: Server) -> None:
+    run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "before")
     follow = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "Gaming",
                                "--follow", "--json"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # tail is a separate process: give it time to join (only a delay, not a sync)
-        run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "live!")
         assert follow.stdout is not None
+        assert json.loads(follow.stdout.readline())["text"] == "before"  # printed history: it has joined
+        run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "live!")
         line = follow.stdout.readline()
         assert json.loads(line)["text"] == "live!"
     finally:
