@@ -362,7 +362,10 @@ class Soak:
                         def holds(st: ChatState, r: str = room, w: int = want) -> bool:
                             return r in st.rooms and st.rooms[r].synced >= w
 
+                        t0 = asyncio.get_running_loop().time()
                         await s.wait_for(holds, timeout=None)
+                        if (waited := asyncio.get_running_loop().time() - t0) > 5:
+                            print(f"soak: settling, {where} took {waited:.1f} s", file=sys.stderr, flush=True)
                         seqs = [m.seq for m in s.state.rooms[room].messages if m.seq]
                         if seqs != list(range(seqs[0], seqs[-1] + 1)):
                             gaps.append(f"{name}: a gap in {room}")
@@ -386,11 +389,15 @@ def stall(s: ClientSession, paused: bool) -> None:
     if writer is None:
         return
     transport = cast(asyncio.Transport, writer.transport)  # a read-write one, typed as write-only
+    sock = transport.get_extra_info("socket")
     if paused:
         # A small receive window: the kernel's buffers fill fast, the server's backlog grows.
-        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         transport.pause_reading()
     else:
+        # A normal window again. Left tiny, the rest of what the server's kernel still holds
+        # for the dropped connection (it was closed, not reset) trickled in over minutes.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         transport.resume_reading()
 
 
