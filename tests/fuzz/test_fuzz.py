@@ -140,11 +140,15 @@ def splits(size: int) -> st.SearchStrategy[list[int]]:
     return st.lists(st.integers(0, size), max_size=12).map(sorted)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Built once: a message strategy compiles every field's pattern.
+STREAMS = {side: st.lists(messages(union), min_size=1, max_size=6) for side, (_, union) in DECODERS.items()}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), st.sampled_from(sorted(DECODERS)))
 def test_valid_streams_come_out_whole_however_they_are_split(data: st.DataObject, side: str) -> None:
-    make, union = DECODERS[side]
-    msgs = data.draw(st.lists(messages(union), min_size=1, max_size=6), label="messages")
+    make, _ = DECODERS[side]
+    msgs = data.draw(STREAMS[side], label="messages")
     stream = b"".join(p.encode(m) for m in msgs)
     cuts = data.draw(splits(len(stream)), label="cuts")
     decoder = make()
