@@ -92,6 +92,7 @@ class Soak:
     cuts_on: dict[ClientSession, int] = field(default_factory=dict)
     started: int = 0  # sends begun and not failed: never more than the target
     all_acked: asyncio.Event = field(default_factory=asyncio.Event)
+    all_dropped: asyncio.Event = field(default_factory=asyncio.Event)  # every stalled reader
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -159,7 +160,7 @@ class Soak:
             except (ClientError, TimeoutError) as exc:
                 self.started -= 1  # someone sends another in its place
                 if self.sessions.get(name) is s:  # not a vanish: a live session must get its ack
-                    self.problems.append(f"{name}: send of {text[:20]!r} failed: {exc}")
+                    self.problems.append(f"{name}: send of {text[:20]!r} failed: {exc!r}")
                 continue
             self.acked.append((room, text, seq))
             if len(self.acked) == self.want.messages:
@@ -193,7 +194,7 @@ class Soak:
             await s.wait_connected(timeout=120)
             seq = await s.upload(self.room_of(name), path, progress=progress)
         except (ClientError, TimeoutError) as exc:
-            self.problems.append(f"{name}: upload failed: {exc}")
+            self.problems.append(f"{name}: upload failed: {exc!r}")
             return
         finally:
             self.busy.discard(name)
@@ -229,31 +230,60 @@ class Soak:
             self.sessions[name] = await self.open(name)
             self.count("clients returned")
         except (ClientError, TimeoutError) as exc:
-            self.problems.append(f"{name}: could not come back: {exc}")
+            self.problems.append(f"{name}: could not come back: {exc!r}")
 
-    async def stall_until_dropped(self, reports: asyncio.StreamReader) -> None:
+    async def listen(self, reports: asyncio.StreamReader) -> None:
+        """Read the server's "stopped reading" lines for the whole run (a server piping its
+        log here must never block on a full pipe)."""
+        while True:
+            try:
+                line = await reports.readline()
+            except ValueError:
+                continue  # a line over the limit (dropped): not one of those
+            if not line:
+                break
+            if (m := DROPPED.search(line.decode(errors="replace"))) and m["name"] not in self.reported:
+                self.reported.add(m["name"])
+                self.count("stalled readers dropped" if m["name"] in self.stalled else "other readers dropped")
+                if set(self.stalled) <= self.reported:
+                    self.all_dropped.set()
+        self.all_dropped.set()  # stdin ended: nobody will tell us any more
+
+    async def stall_until_dropped(self) -> list[asyncio.Task[None]]:
         """The stalled readers watch the flood rooms and keep writing (typing), so that the
         server drops them for their backlog, never for silence; once it has dropped every
-        one of them, they read again."""
+        one of them, they read again. Returns their catching up, under way."""
         stop = asyncio.Event()
         flooders = [asyncio.ensure_future(self.flooder(i, room, stop)) for i, room in enumerate(self.flood_rooms())]
         alive = [asyncio.ensure_future(self.keep_typing(name)) for name in self.stalled]
-        while not set(self.stalled) <= self.reported:
-            line = await reports.readline()
-            if not line:
-                missing = sorted(set(self.stalled) - self.reported)
-                self.problems.append(f"stdin ended before the server dropped {missing}")
-                break
-            if m := DROPPED.search(line.decode(errors="replace")):
-                self.reported.add(m["name"])
-                self.count("stalled readers dropped" if m["name"] in self.stalled else "other readers dropped")
+        await self.all_dropped.wait()
+        if missing := sorted(set(self.stalled) - self.reported):
+            self.problems.append(f"stdin ended before the server dropped {missing}")
         stop.set()
         for task in alive:
             task.cancel()
+        await asyncio.gather(*flooders)
+        self.busy.update(self.stalled)  # no fault, no upload for them until they have caught up
         for name in self.stalled:
             stall(self.sessions[name], False)
         self.paused.clear()
-        await asyncio.gather(*flooders)
+        return [asyncio.ensure_future(self.catch_up(name)) for name in self.stalled]
+
+    async def catch_up(self, name: str, timeout: float = 300) -> None:
+        """Until the reader holds every flood room to its end: megabytes of history to fetch,
+        behind which its requests (an upload's offer) could wait past their own timeouts."""
+        newest: dict[str, int] = {}
+        for room, _, seq in self.flood:
+            newest[room] = max(newest.get(room, 0), seq)
+
+        def holds(st: ChatState) -> bool:
+            return all(r in st.rooms and st.rooms[r].synced >= w for r, w in newest.items())
+
+        try:
+            await self.sessions[name].wait_for(holds, timeout=timeout)  # a safety net
+        except TimeoutError:
+            self.problems.append(f"{name}: not caught up with the flood rooms after {timeout:g} s")
+        self.busy.discard(name)
 
     async def keep_typing(self, name: str) -> None:
         s, room = self.sessions[name], self.room_of(name)
@@ -275,7 +305,7 @@ class Soak:
         try:
             await asyncio.gather(*(one() for _ in range(4)))  # a few in flight: the burst is used
         except (ClientError, TimeoutError) as exc:
-            self.problems.append(f"flooder in {room}: {exc}")
+            self.problems.append(f"flooder in {room}: {exc!r}")
         await s.close()
 
     # ------------------------------------------------------------------ the run
@@ -306,18 +336,21 @@ class Soak:
             self.paused.add(name)
             stall(s, True)
         reporter = asyncio.ensure_future(self.report_progress())
+        listener = asyncio.ensure_future(self.listen(reports))
         if self.stalled:
             # First, alone (the flood is most of the work it takes): they stop reading until
             # the server has dropped each; then they read again and catch up while the rest
             # goes on.
-            await self.stall_until_dropped(reports)
+            work = await self.stall_until_dropped()
+        else:
+            work = []
         chatters = [asyncio.ensure_future(self.chatter(n)) for n in names]
-        work = [asyncio.ensure_future(self.uploader(i, i < self.want.cut_uploads))
-                for i in range(self.want.uploads)]
+        work += [asyncio.ensure_future(self.uploader(i, i < self.want.cut_uploads))
+                 for i in range(self.want.uploads)]
         work.append(asyncio.ensure_future(self.chaos()))
         await self.all_acked.wait()
         await asyncio.gather(*work)
-        for task in chatters + [reporter]:
+        for task in chatters + [reporter, listener]:
             task.cancel()  # each is asleep: every send it began is acknowledged
         gaps = await self.settle()
         # Half leave politely, half vanish.
@@ -366,11 +399,19 @@ class Soak:
                         await s.wait_for(holds, timeout=None)
                         if (waited := asyncio.get_running_loop().time() - t0) > 5:
                             print(f"soak: settling, {where} took {waited:.1f} s", file=sys.stderr, flush=True)
+                        where = "?"
                         seqs = [m.seq for m in s.state.rooms[room].messages if m.seq]
                         if seqs != list(range(seqs[0], seqs[-1] + 1)):
                             gaps.append(f"{name}: a gap in {room}")
         except TimeoutError:
             gaps.append(f"after {timeout:g} s: {where}")
+            for name, s in self.sessions.items():  # what each one that is behind holds
+                for room, view in s.state.rooms.items():
+                    if view.synced < newest.get(room, 0):
+                        missing = next(q for q in range(view.synced + 1, view.last_seq + 2) if q not in view.by_seq)
+                        gaps.append(f"{name} ({s.state.connection}, connected {self.connects.get(s, 0)} times, "
+                                    f"cut {self.cuts_on.get(s, 0)}): {room} synced {view.synced}, first missing "
+                                    f"{missing}, holds {len(view.by_seq)} up to {view.last_seq}")
         return gaps
 
 
@@ -403,7 +444,7 @@ def stall(s: ClientSession, paused: bool) -> None:
 
 async def _main(args: argparse.Namespace, want: Targets) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    reports = asyncio.StreamReader()
+    reports = asyncio.StreamReader(limit=1 << 20)  # a log line up to 1 MiB
     protocol = asyncio.StreamReaderProtocol(reports)
     pipe, _ = await loop.connect_read_pipe(lambda: protocol, sys.stdin)
     host, _, port = args.server.rpartition(":")
@@ -427,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=default, metavar="N")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="soak %(levelname)s %(name)s: %(message)s")
+    # Also the sessions' notes on history they could not fetch: the first thing to look at
+    # when a client does not catch up (the rest of their INFO lines would drown it).
+    logging.getLogger("pyrtc.client").setLevel(logging.INFO)
+    logging.getLogger().handlers[0].addFilter(lambda r: r.levelno >= logging.WARNING or "gap" in r.getMessage())
     want = Targets(**{k: getattr(args, k) for k in vars(Targets())})
     # Uploads and stalled readers are clients too; a fault needs someone left to hit.
     if want.uploads + want.slow >= args.clients or want.cut_uploads > want.uploads:
