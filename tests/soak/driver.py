@@ -4,8 +4,10 @@ Run by `test_soak.py` in a subprocess (so the server's process can be measured a
 hand against a running server, with its log on stdin (how the driver learns that a stalled
 reader was dropped)::
 
-    pyrtc server --no-announce ... 2>&1 | python -m tests.soak --server 127.0.0.1:47474 \
-        --fingerprint SHA256 --clients 1000 --messages 100000 --cuts 1500 --vanish 400
+    pyrtc server --host 127.0.0.1 --no-announce --max-per-address 0 2>&1 \
+        | python -m tests.soak --server 127.0.0.1:47474 --clients 1000 --messages 100000 --cuts 1500
+
+(its default backlog limit, 8 MiB, takes a longer flood than the test's 128 KiB)
 
 The run is counted, never timed: it goes on until every target is met, however long that
 takes on this machine (the caller holds the only clock, a safety net):
@@ -39,7 +41,7 @@ from typing import Any, cast
 
 import blake3
 
-from pyrtc.client import ChatState, ClientSession, Rejected
+from pyrtc.client import ChatState, ClientSession, ConnectionLost, Rejected
 from pyrtc.client.errors import ClientError
 from pyrtc.client.state import Connected, Event
 from pyrtc.protocol.codes import ErrorCode
@@ -292,7 +294,11 @@ class Soak:
             await asyncio.sleep(2)
 
     async def flooder(self, i: int, room: str, stop: asyncio.Event) -> None:
-        s = await self.open(f"flooder{i}", room)
+        try:
+            s = await self.open(f"flooder{i}", room)
+        except (ClientError, TimeoutError) as exc:
+            self.problems.append(f"flooder in {room}: {exc!r}")
+            return
         n = 0
 
         async def one() -> None:
@@ -314,12 +320,22 @@ class Soak:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         names = [f"u{i}" for i in range(self.clients)]
-        setup = ClientSession(self.host, self.port, "soak-setup", fingerprint=self.fingerprint)
-        async with setup:
+        for attempt in range(300):  # a server started alongside (a shell pipe) may not listen yet
+            setup = ClientSession(self.host, self.port, "soak-setup", fingerprint=self.fingerprint)
+            try:
+                await setup.connect()
+                break
+            except ConnectionLost:
+                if attempt == 299:
+                    raise
+                await asyncio.sleep(0.1)
+        try:
             existing = {r.name for r in await setup.list_rooms()}
             for room in [f"soak-{i}" for i in range(self.rooms)] + self.flood_rooms():
                 if room not in existing:
                     await setup.create_room(room)
+        finally:
+            await setup.close()
         gate = asyncio.Semaphore(64)
 
         async def first_open(name: str) -> None:
