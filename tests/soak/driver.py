@@ -281,11 +281,16 @@ class Soak:
         def holds(st: ChatState) -> bool:
             return all(r in st.rooms and st.rooms[r].synced >= w for r, w in newest.items())
 
+        s = self.sessions[name]
         try:
-            await self.sessions[name].wait_for(holds, timeout=timeout)  # a safety net
+            await s.wait_for(holds, timeout=timeout)  # a safety net
         except TimeoutError:
             self.problems.append(f"{name}: not caught up with the flood rooms after {timeout:g} s")
-        self.busy.discard(name)
+        for room in newest:
+            seqs = [m.seq for m in s.state.rooms[room].messages if m.seq] if room in s.state.rooms else []
+            if seqs != list(range(seqs[0], seqs[-1] + 1) if seqs else []):
+                self.problems.append(f"{name}: a gap in {room}")
+        self.busy.discard(name)  # now it may vanish too (and come back without the flood rooms)
 
     async def keep_typing(self, name: str) -> None:
         s, room = self.sessions[name], self.room_of(name)
@@ -391,7 +396,7 @@ class Soak:
 
     async def settle(self, timeout: float = 300.0) -> list[str]:
         """Every live client connected again after each cut it got, and ends up holding its
-        room without a gap, up to the newest seq; the stalled readers also every flood room."""
+        room without a gap, up to the newest seq (the flood rooms: see catch_up)."""
         newest: dict[str, int] = {}
         for room, _, seq in self.acked + self.files + self.flood:
             newest[room] = max(newest.get(room, 0), seq)
@@ -403,22 +408,20 @@ class Soak:
                     where = f"{name}: cut {self.cuts_on.get(s, 0)} times, not connected again as often"
                     while self.connects.get(s, 0) - 1 < self.cuts_on.get(s, 0):
                         await asyncio.sleep(0.05)
-                    rooms = [self.room_of(name)] + (self.flood_rooms() if name in self.stalled else [])
-                    for room in rooms:
-                        want = newest.get(room, 0)
-                        where = f"{name}: does not hold {room} up to {want}"
+                    room = self.room_of(name)
+                    want = newest.get(room, 0)
+                    where = f"{name}: does not hold {room} up to {want}"
 
-                        def holds(st: ChatState, r: str = room, w: int = want) -> bool:
-                            return r in st.rooms and st.rooms[r].synced >= w
+                    def holds(st: ChatState, r: str = room, w: int = want) -> bool:
+                        return r in st.rooms and st.rooms[r].synced >= w
 
-                        t0 = asyncio.get_running_loop().time()
-                        await s.wait_for(holds, timeout=None)
-                        if (waited := asyncio.get_running_loop().time() - t0) > 5:
-                            print(f"soak: settling, {where} took {waited:.1f} s", file=sys.stderr, flush=True)
-                        where = "?"
-                        seqs = [m.seq for m in s.state.rooms[room].messages if m.seq]
-                        if seqs != list(range(seqs[0], seqs[-1] + 1)):
-                            gaps.append(f"{name}: a gap in {room}")
+                    t0 = asyncio.get_running_loop().time()
+                    await s.wait_for(holds, timeout=None)
+                    if (waited := asyncio.get_running_loop().time() - t0) > 5:
+                        print(f"soak: settling, {where} took {waited:.1f} s", file=sys.stderr, flush=True)
+                    seqs = [m.seq for m in s.state.rooms[room].messages if m.seq]
+                    if seqs != list(range(seqs[0], seqs[-1] + 1)):
+                        gaps.append(f"{name}: a gap in {room}")
         except TimeoutError:
             gaps.append(f"after {timeout:g} s: {where}")
             for name, s in self.sessions.items():  # what each one that is behind holds
