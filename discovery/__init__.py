@@ -8,6 +8,10 @@ from .browse import ServerBrowser as ServerBrowser
 from .browse import browse_once as browse_once
 from .browse import find_servers as find_servers
 from .browse import probe as probe
+from .browse import showing_certificate as showing_certificate
+from .conflicts import AMBIGUOUS as AMBIGUOUS
+from .conflicts import IMPOSTOR as IMPOSTOR
+from .conflicts import mark_conflicts as mark_conflicts
 from .doctor import diagnose as diagnose
 from .errors import DiscoveryError as DiscoveryError
 from .hosting import AnnouncedServer as AnnouncedServer
@@ -19,12 +23,14 @@ from .known import identity_check as identity_check
 from .launch import Launch as Launch
 from .launch import NoServer as NoServer
 from .launch import find_or_host as find_or_host
+from .launch import host_server as host_server
+from .launch import matching as matching
 from .launch import relocate as relocate
 from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
-    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "DiscoveryError", "AnnouncedServer",
-    "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host",
+    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "DiscoveryError", "AnnouncedServer",
+    "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
     "relocate", "SERVICE_TYPE", "ServerEntry",
 ]

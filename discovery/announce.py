@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import socket
 
 from zeroconf import IPVersion, NonUniqueNameException
@@ -43,6 +44,10 @@ class Announcer:
         self._users, self._rooms = users, rooms
         self._min_update = min_update
         self._fingerprint = fingerprint
+        # The mDNS host name whose address records the SRV record points at. The id alone is
+        # not enough: a process that copied this server's id (an impostor, a cloned data dir)
+        # would answer for the same host name, and browsers would mix the two hosts' addresses.
+        self._host = f"pyrtc-{server_id[:12]}-{secrets.token_hex(3)}.local."
         self._zc: AsyncZeroconf | None = None
         self._info: AsyncServiceInfo | None = None
         self._registering: asyncio.Task[None] | None = None
@@ -68,7 +73,7 @@ class Announcer:
             properties=txt_properties(name=self._name, server_id=self._id, users=self._users,
                                       rooms=self._rooms, serial=self._serial,
                                       fingerprint=self._fingerprint),
-            server=f"pyrtc-{self._id[:12]}.local.",  # unique per server, also between namespaces
+            server=self._host,
         )
 
     async def start(self) -> None:

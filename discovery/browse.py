@@ -4,27 +4,36 @@ Invariants:
 - An entry is listed only after a TCP connection to one of its addresses succeeded, and is
   dropped as soon as probes to all of them fail. mDNS alone cannot do this: after a crash a
   browser keeps the PTR record for ~19 minutes (see shared/FACTS.md).
-- Entries are merged by the server's id (TXT `id`), so a server heard on two interfaces or
-  under two instance names is one entry with all its addresses.
+- Entries are merged by the server's id (TXT `id`) and certificate fingerprint (TXT `fp`),
+  so a server heard on two interfaces or under two instance names is one entry with all its
+  addresses, while another process announcing the same id with its own certificate stays a
+  separate entry, marked as a conflict (conflicts.py) instead of hiding the real server.
+- A TLS entry lists only addresses that showed its announced certificate when resolved: an
+  address record can be spoofed, a certificate cannot.
 - zeroconf calls the handler on the event loop; it only schedules work, never blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Literal
 
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from .conflicts import Pins, mark_conflicts
 from .errors import DiscoveryError
 from .interfaces import list_interfaces
+from .known import KnownServers
 from .records import SERVICE_TYPE, ServerEntry, entry_from_txt
 
-__all__ = ["ServerBrowser", "browse_once", "probe", "Change", "find_servers", "same_subnet_first"]
+__all__ = ["ServerBrowser", "browse_once", "probe", "showing_certificate", "Change", "find_servers",
+           "same_subnet_first", "remembered_pins"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,34 @@ async def probe(addresses: list[str], port: int, timeout: float = 1.0) -> list[s
     return same_subnet_first(answered)
 
 
+async def showing_certificate(addresses: list[str], port: int, fingerprint: str,
+                              timeout: float = 1.0) -> list[str]:
+    """Those of `addresses` (order kept) whose TLS certificate on `port` has this SHA-256
+    `fingerprint`, tried in parallel. The handshake alone: nothing is sent to the server."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # no CA on a LAN: the fingerprint is the check
+
+    async def one(addr: str) -> bool:
+        try:
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(addr, port, ssl=ctx)
+        except (TimeoutError, OSError):  # ssl.SSLError is an OSError
+            return False
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.close()
+        return der is not None and hashlib.sha256(der).hexdigest() == fingerprint.lower()
+
+    shown = await asyncio.gather(*(one(a) for a in addresses))
+    return [a for a, ok in zip(addresses, shown, strict=True) if ok]
+
+
+def remembered_pins() -> Pins:
+    """The fingerprints this user's remembered servers pin, read when asked (they change as
+    the user connects)."""
+    return lambda server_id: KnownServers().pinned(server_id=server_id)
+
+
 class ServerBrowser:
     def __init__(
         self,
@@ -75,9 +112,19 @@ class ServerBrowser:
         on_change: Callable[[Change, ServerEntry], None] | None = None,
         probe_interval: float = 2.0,
         probe_timeout: float = 1.0,
+        pins: Pins | None = None,
+        fingerprint: str | None = None,
+        warn: bool = True,
     ) -> None:
+        """`pins` says which certificate this client trusts for a server id (default: the
+        remembered servers'); `fingerprint` is one the user gave (--fingerprint). Both decide
+        only between servers claiming one id. `warn` logs each new conflict."""
         self._addresses = addresses
         self.on_change = on_change
+        self._pins = pins or remembered_pins()
+        self._fingerprint = fingerprint
+        self._warn = warn
+        self._warned: set[str] = set()
         self._probe_interval = probe_interval
         self._probe_timeout = probe_timeout
         self._zc: AsyncZeroconf | None = None
@@ -148,7 +195,17 @@ class ServerBrowser:
             if self._instances.pop(name, None) is not None:
                 self._publish()
             return
-        entry.addresses = alive + [a for a in addresses if a not in alive]
+        silent = [a for a in addresses if a not in alive]
+        if entry.fingerprint:
+            shown = await showing_certificate(alive, entry.port, entry.fingerprint, self._probe_timeout)
+            if not shown:
+                log.warning("%s announces certificate %s… but %s on port %d show another one; not listed",
+                            name, entry.fingerprint[:16], ", ".join(alive), entry.port)
+                if self._instances.pop(name, None) is not None:
+                    self._publish()
+                return
+            alive = shown  # an address showing another certificate is someone else's
+        entry.addresses = alive + silent
         self._instances[name] = entry
         self._publish()
 
@@ -176,6 +233,12 @@ class ServerBrowser:
             else:
                 have.addresses += [a for a in entry.addresses if a not in have.addresses]
                 have.users, have.rooms = entry.users, entry.rooms
+        warnings = mark_conflicts(list(merged.values()), self._pins, self._fingerprint)
+        if self._warn:
+            for warning in warnings:
+                if warning not in self._warned:
+                    log.warning("%s", warning)
+        self._warned = set(warnings)
         old, self._view = self._view, merged
         for key, entry in merged.items():
             before = old.get(key)
@@ -195,9 +258,11 @@ class ServerBrowser:
                 log.error("browse callback failed", exc_info=True)
 
 
-async def browse_once(addresses: list[str], timeout: float = 1.5) -> list[ServerEntry]:
-    """Everything that answers within `timeout` seconds."""
-    async with ServerBrowser(addresses) as browser:
+async def browse_once(addresses: list[str], timeout: float = 1.5, *, pins: Pins | None = None,
+                      warn: bool = False) -> list[ServerEntry]:
+    """Everything that answers within `timeout` seconds (conflicts marked, see ServerBrowser;
+    not logged unless `warn`: callers that list the result say it their own way)."""
+    async with ServerBrowser(addresses, pins=pins, warn=warn) as browser:
         await asyncio.sleep(timeout)
         # Resolutions still running get a last short moment (they include a TCP probe).
         if browser._tasks:
@@ -206,12 +271,25 @@ async def browse_once(addresses: list[str], timeout: float = 1.5) -> list[Server
 
 
 async def find_servers(addresses: list[str], timeout: float = 1.5,
-                       known: list[ServerEntry] | None = None) -> list[ServerEntry]:
+                       known: list[ServerEntry] | None = None, *,
+                       fingerprint: str | None = None) -> list[ServerEntry]:
     """Discovered servers, then remembered ones that were not discovered (merged by server
-    id, never listed twice), each remembered one probed over TCP for `reachable`."""
-    found = await browse_once(addresses, timeout)
+    id and certificate, never listed twice), each remembered one probed over TCP for
+    `reachable`. Servers claiming one id are marked (conflicts.py), with a warning logged:
+    the remembered certificate (or `fingerprint`, the user's --fingerprint) decides which is
+    the server."""
+    if known is None:
+        pins = remembered_pins()
+    else:
+        pinned = {k.server_id: k.fingerprint for k in known if k.server_id and k.fingerprint}
+        pins = pinned.get
+    found = await browse_once(addresses, timeout, pins=pins)
     keys = {e.key for e in found}
-    others = [k for k in (known or []) if k.key not in keys and k.addresses]
+    ids = {e.server_id for e in found}
+    # A remembered entry without a certificate (an --insecure connection) pins nothing: it is
+    # the discovered server of its id, not a contender.
+    others = [k for k in (known or []) if k.key not in keys and k.addresses
+              and (k.fingerprint or k.server_id not in ids)]
 
     async def check(entry: ServerEntry) -> ServerEntry:
         alive = await probe(entry.addresses, entry.port)
@@ -219,4 +297,7 @@ async def find_servers(addresses: list[str], timeout: float = 1.5,
         entry.addresses = alive + [a for a in entry.addresses if a not in alive]
         return entry
 
-    return found + list(await asyncio.gather(*(check(e) for e in others)))
+    everything = found + list(await asyncio.gather(*(check(e) for e in others)))
+    for warning in mark_conflicts(everything, pins, fingerprint):
+        log.warning("%s", warning)
+    return everything

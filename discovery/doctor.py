@@ -75,8 +75,9 @@ async def multicast_loops_back(address: str, timeout: float = 0.6) -> bool:
         sender.close()
 
 
-async def diagnose(addresses: list[str] | None, *, self_test: bool = True) -> list[str]:
-    """Lines explaining what was searched and what may stand in the way."""
+async def diagnose(addresses: list[str] | None, *, self_test: bool = True, answered: int = 0) -> list[str]:
+    """Lines explaining what was searched and what may stand in the way; `answered`: how many
+    servers the caller's search found over mDNS (`pyrtc doctor` lists them)."""
     interfaces = list_interfaces()
     by_addr: dict[str, Interface] = {i.address: i for i in interfaces}
     up = [i for i in interfaces if i.up and not i.loopback]
@@ -86,16 +87,17 @@ async def diagnose(addresses: list[str] | None, *, self_test: bool = True) -> li
     chosen = addresses or [i.address for i in up]
     if chosen:
         shown = ", ".join(f"{by_addr[a].name} {a}/{by_addr[a].prefix}" if a in by_addr else a for a in chosen)
-        lines.append(f"Searched with mDNS on: {shown}. No PyRTC server answered.")
+        found = f"{answered} PyRTC server{'' if answered == 1 else 's'} answered" if answered else "No PyRTC server answered"
+        lines.append(f"Searched with mDNS on: {shown}. {found}.")
     if mdns_port_in_use():
         lines.append("UDP port 5353 is also open in another program (an mDNS responder such as Avahi, "
                      "or another PyRTC); that is fine, they share it.")
     if self_test:
         for a in chosen:
             if await multicast_loops_back(a):
-                lines.append(f"Multicast works on {a} (our own test query was heard back), so servers in "
-                             "this subnet would be seen: there is none, or a firewall drops mDNS between "
-                             "machines.")
+                lines.append(f"Multicast works on {a} (our own test query was heard back)" + (
+                    "." if answered else ", so servers in this subnet would be seen: there is none, or a "
+                    "firewall drops mDNS between machines."))
             else:
                 lines.append(f"Our own test query was not heard back on {a}: multicast is likely filtered "
                              "there, or the interface has no multicast route.")

@@ -1,8 +1,9 @@
 """Servers this user connected to before, remembered so that they can be reached where mDNS
 does not go (another subnet, a VLAN, a VPN): shown with their reachability, probed over TCP.
 
-Invariant: one entry per server id; an entry is never listed twice when the same server is
-also discovered (callers merge by `ServerEntry.key`)."""
+Invariant: one entry per server id, holding the certificate fingerprint pinned for it; an
+entry is never listed twice when the same server (same id and certificate) is also discovered
+(callers merge by `ServerEntry.key`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from pyrtc.client import IdentityMismatch
 from pyrtc.client.settings import default_settings_path
-from pyrtc.protocol import Welcome
+from pyrtc.protocol import Greeting
 
 from .records import ServerEntry
 
@@ -29,6 +30,10 @@ def default_known_path() -> Path:
 
 
 class KnownServers:
+    """Trust is keyed by server id, never by display name (clones and default host names share
+    names, not identities). An address is only a hint, for a server remembered before it said
+    its id; it is dropped once that server is identified."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_known_path()
         self._entries: dict[str, dict[str, object]] = {}
@@ -45,6 +50,9 @@ class KnownServers:
     def remember(self, *, server_id: str, name: str, host: str, port: int, fingerprint: str = "") -> None:
         key = server_id or f"{host}:{port}"
         old = self._entries.get(key, {})
+        if server_id:  # identified now: an id-less entry for this address was this server
+            hint = self._entries.pop(f"{host}:{port}", {})
+            old = old or hint
         addresses = [host] + [a for a in old.get("addresses", []) if a != host]  # type: ignore[attr-defined]
         self._entries[key] = {"key": key, "id": server_id, "name": name, "addresses": addresses[:8],
                               "port": port, "fingerprint": old.get("fingerprint") or fingerprint,
@@ -63,19 +71,27 @@ class KnownServers:
         return out
 
     def pinned(self, *, server_id: str = "", name: str = "", host: str = "", port: int = 0) -> str | None:
-        """The fingerprint remembered for this server (by id, else name, else address)."""
-        for item in self._entries.values():
-            same = (server_id and item.get("id") == server_id) or (name and item.get("name") == name) or (
-                host and host in item.get("addresses", []) and item.get("port") == port)  # type: ignore[operator]
-            if same and item.get("fingerprint"):
-                return str(item["fingerprint"])
-        return None
+        """The fingerprint remembered for the server with this id; for a server remembered
+        without an id, the one remembered at host:port. `name` is not used (kept for callers):
+        a display name identifies nothing."""
+        item = self._entries.get(server_id) if server_id else None
+        if item is None and host:
+            # Only id-less entries are keyed by address: an identified server's old address
+            # may belong to another server now, and pins nothing.
+            item = self._entries.get(f"{host}:{port}")
+        return str(item["fingerprint"]) if item is not None and item.get("fingerprint") else None
+
+    def fingerprints_at(self, host: str, port: int) -> set[str]:
+        """The certificates of every server remembered at host:port (what a server that is new
+        to us but answers there must be explained against: another one may now sit there, or
+        someone in the middle)."""
+        return {str(item["fingerprint"]) for item in self._entries.values()
+                if item.get("fingerprint") and item.get("port") == port
+                and host in item.get("addresses", [])}  # type: ignore[operator]
 
     def trust(self, *, server_id: str, name: str, host: str, port: int, fingerprint: str) -> None:
-        """The user accepted a new identity for this server."""
-        for key, item in list(self._entries.items()):
-            if item.get("id") == server_id or item.get("name") == name:
-                del self._entries[key]
+        """The user accepted a new identity for the server with this id (only that one)."""
+        self._entries.pop(server_id or f"{host}:{port}", None)  # remember() drops an id-less one too
         self.remember(server_id=server_id, name=name, host=host, port=port, fingerprint=fingerprint)
 
     def _save(self) -> None:
@@ -88,17 +104,30 @@ class KnownServers:
             log.warning("cannot remember servers in %s: %s", self.path, exc)
 
 
-def identity_check(host: str, port: int) -> Callable[[str, Welcome], None]:
-    """Trust on first use: a server name or id seen before must show the same certificate.
-    Used as ClientSession(trust=...); raises IdentityMismatch (nothing more is sent)."""
+def identity_check(host: str, port: int) -> Callable[[str, Greeting], None]:
+    """Trust on first use: a server id seen before must show the same certificate, and a
+    server new to us must not answer where we remember another one. Used as
+    ClientSession(trust=...), asked at the server's greeting, before anything of ours is
+    sent; raises IdentityMismatch."""
 
-    def check(seen: str, welcome: Welcome) -> None:
-        pinned = KnownServers().pinned(server_id=welcome.server_id, name=welcome.server, host=host, port=port)
-        if pinned and pinned != seen:
+    def check(seen: str, greeting: Greeting) -> None:
+        known = KnownServers()
+        pinned = known.pinned(server_id=greeting.server_id, name=greeting.server, host=host, port=port)
+        if pinned is None:
+            there = known.fingerprints_at(host, port)
+            if there and seen not in there:
+                raise IdentityMismatch(
+                    f"REFUSED: the server at {host}:{port} is not the one remembered there: it says it is "
+                    f"{greeting.server!r}, a server new to us, with certificate {seen[:16]}…, where we knew "
+                    f"{sorted(there)[0][:16]}…. Someone may be impersonating it; nothing was sent. If "
+                    f"another server really runs there now, connect once with --fingerprint {seen}.",
+                    seen=seen, expected=sorted(there)[0])
+            return
+        if pinned != seen:
             raise IdentityMismatch(
-                f"REFUSED: the server {welcome.server!r} at {host}:{port} shows a DIFFERENT identity "
+                f"REFUSED: the server {greeting.server!r} at {host}:{port} shows a DIFFERENT identity "
                 f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "
-                f"impersonating it. If it was really reinstalled, connect once with --fingerprint {seen}.",
-                seen=seen, expected=pinned)
+                f"impersonating it; nothing was sent. If it was really reinstalled, connect once with "
+                f"--fingerprint {seen}.", seen=seen, expected=pinned)
 
     return check

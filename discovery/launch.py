@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from pyrtc.server import ServerConfig
 
 from .browse import browse_once, find_servers, probe
+from .conflicts import IMPOSTOR
 from .hosting import AnnouncedServer
 from .known import KnownServers
 from .records import ServerEntry
 
-__all__ = ["Launch", "find_or_host", "NoServer"]
+__all__ = ["Launch", "find_or_host", "host_server", "NoServer", "matching"]
 
 log = logging.getLogger(__name__)
 
 Pick = Callable[[list[ServerEntry]], Awaitable[ServerEntry | None]]
 Confirm = Callable[[], Awaitable[bool]]
+Found = Callable[[list[ServerEntry]], None]
 
 
 class NoServer(Exception):
@@ -48,13 +50,20 @@ async def find_or_host(
     pick: Pick,
     host_if_none: bool | Confirm,
     server_config: ServerConfig,
+    on_found: Found | None = None,
 ) -> Launch:
     """One compatible server -> it; several -> `pick`; none -> host one (if allowed).
-    Remembered servers that answer over TCP count too (servers beyond the subnet)."""
+    Remembered servers that answer over TCP count too (servers beyond the subnet). An
+    impostor (another certificate claiming a pinned server's id) is never offered; servers
+    that claim one id with nothing pinned are all offered to `pick`, with a warning logged.
+    `on_found` sees everything found before the choice, also what is not offered (a window
+    lists those greyed out)."""
     found = await find_servers(addresses, browse_time, KnownServers().entries())
+    if on_found is not None:
+        on_found(found)
     usable = [e for e in found if e.compatible and e.reachable]
     for e in found:
-        if not e.compatible:
+        if not e.compatible and e.conflict != IMPOSTOR:  # find_servers has warned of impostors
             log.warning("%s speaks protocol version %d; not offered", e.name, e.version)
     chosen: ServerEntry | None = None
     if len(usable) == 1:
@@ -66,9 +75,16 @@ async def find_or_host(
     allowed = host_if_none if isinstance(host_if_none, bool) else await host_if_none()
     if not allowed:
         raise NoServer("no PyRTC server found on " + ", ".join(addresses))
+    hosted = await host_server(server_config, addresses)
+    return Launch("127.0.0.1", hosted.server.address[1], hosted=hosted)
+
+
+async def host_server(server_config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
+    """A server started here, announced on `addresses` (None: not announced). A busy port
+    falls back to a free one, so a second PyRTC on this machine still hosts."""
     hosted = AnnouncedServer(server_config, addresses)
     try:
-        _, port = await hosted.start()
+        await hosted.start()
     except OSError:
         if server_config.port == 0:
             raise
@@ -76,13 +92,30 @@ async def find_or_host(
         hosted.server.store.close()
         server_config.port = 0
         hosted = AnnouncedServer(server_config, addresses)
-        _, port = await hosted.start()
-    log.info("hosting %r on port %d", hosted.instance, port)
-    return Launch("127.0.0.1", port, hosted=hosted)
+        await hosted.start()
+    log.info("hosting %r on port %d", hosted.instance, hosted.server.address[1])
+    return hosted
+
+
+def matching(entries: list[ServerEntry], pick: str) -> list[ServerEntry]:
+    """The entries `pick` names: whole names (any case) first, else names it begins, else
+    names it is part of; 6 or more leading digits of a server id count as its name."""
+    want = pick.strip().casefold()
+
+    def names(e: ServerEntry) -> set[str]:
+        short = e.instance.split("._pyrtc._tcp", 1)[0]
+        return {n.casefold() for n in (e.name, short) if n}
+
+    exact = [e for e in entries if want in names(e) or (len(want) >= 6 and e.server_id.startswith(want))]
+    if exact:
+        return exact
+    starts = [e for e in entries if any(n.startswith(want) for n in names(e))]
+    return starts or [e for e in entries if any(want in n for n in names(e))]
 
 
 async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:
-    """Where the server with `entry`'s id is now (it may have come back on another port)."""
+    """Where the server with `entry`'s id and certificate is now (it may have come back on
+    another port); never a server that merely claims its id."""
     alive = await probe(entry.addresses, entry.port)
     if alive:
         return alive[0], entry.port

@@ -22,7 +22,9 @@ def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial:
 
 @dataclass
 class ServerEntry:
-    """One server as a browser sees it: merged over every address it was heard on."""
+    """One server as a browser sees it: merged over every address it was heard on. A server
+    is its id *and* its certificate: another process announcing the same id with another
+    certificate is another entry (see `conflicts.py`), never merged into this one."""
 
     instance: str  # the DNS-SD instance name (after any conflict rename)
     name: str  # the server's display name
@@ -35,9 +37,15 @@ class ServerEntry:
     properties: dict[str, str] = field(default_factory=dict)
     source: str = "mdns"  # or "remembered": connected to before, probed over TCP
     reachable: bool = True
+    conflict: str = ""  # "" | "impostor" | "ambiguous": shares its id with another certificate
+    warning: str = ""  # why, in words, when `conflict` is set
 
     @property
     def compatible(self) -> bool:
+        """May be offered for connecting: speaks our protocol version and is no impostor.
+        (Front ends offer `compatible and reachable` entries, so an impostor is never chosen.)"""
+        if self.conflict == "impostor":
+            return False
         # A remembered server's version is unknown until we connect (the handshake says).
         return self.version == PROTOCOL_VERSION or (self.source == "remembered" and self.version == -1)
 
@@ -47,7 +55,10 @@ class ServerEntry:
 
     @property
     def key(self) -> str:
-        return self.server_id or self.instance
+        """One entry per (server id, certificate fingerprint)."""
+        if not self.server_id:
+            return self.instance
+        return f"{self.server_id}/{self.fingerprint}" if self.fingerprint else self.server_id
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "instance": self.instance.removesuffix("." + SERVICE_TYPE),
@@ -56,7 +67,8 @@ class ServerEntry:
                 "compatible": self.compatible, "users": self.users, "rooms": self.rooms,
                 "source": self.source, "reachable": self.reachable,
                 "tls": self.properties.get("tls", "1" if self.fingerprint else "?"),
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint, "conflict": self.conflict or None,
+                "warning": self.warning or None}
 
 
 def _int(value: str | None, default: int = 0) -> int:

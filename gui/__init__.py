@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .app import ChatWindow as ChatWindow
-from .app import GuiOptions as GuiOptions
 from .app import run_gui as run_gui
+from .options import GuiOptions as GuiOptions
 
 __all__ = ["ChatWindow", "GuiOptions", "run_gui"]

@@ -1,7 +1,7 @@
 """PyRTC: zero-configuration LAN chat.
 
 Layers, lower never importing higher: protocol (sans-IO) -> store -> server / client ->
-discovery -> gui -> cli.
+discovery -> logsetup -> gui -> cli.
 """
 
 from __future__ import annotations

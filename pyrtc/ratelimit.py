@@ -36,6 +36,13 @@ class TokenBucket:
         self._tokens -= n
         return True
 
+    def full(self) -> bool:
+        """Saved up to `burst` again: the same as a new bucket (a keyed table may forget it)."""
+        if self.rate <= 0:
+            return True
+        self._refill()
+        return self._tokens >= self.burst
+
     def delay(self, n: float = 1.0) -> float:
         """Seconds until `n` tokens are there (0 when they are now)."""
         if self.rate <= 0:

@@ -20,6 +20,8 @@ spec="."
 # Re-install only when pyproject.toml changed since the last install.
 stamp=".venv/.pyrtc-installed-${1:-base}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q -e "$spec"
+  # setuptools says "Editable installation. Please be careful with folders…" on every editable
+  # install of a package-dir layout like ours: information only, kept out of a first run.
+  PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e "$spec"
   touch "$stamp"
 fi

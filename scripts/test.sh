@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages: iproute2 (network namespaces for the mDNS tests), xvfb + xauth (the real
-# window under a virtual screen), Mesa OpenGL (Dear PyGui), PortAudio (sounddevice), and
-# redis-tools (the C pub/sub broker the benchmarks compare with; no service is installed).
+# window under a virtual screen), xdotool (the window tests click and type with real X events),
+# Mesa OpenGL (Dear PyGui), PortAudio (sounddevice), redis-tools (the C pub/sub broker the
+# benchmarks compare with; no service is installed), and tmux (the terminal client is tested
+# on real terminals).
 need=()
-for pkg in iproute2 xvfb xauth libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools; do
+for pkg in iproute2 xvfb xauth xdotool libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

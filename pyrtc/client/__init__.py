@@ -7,6 +7,8 @@ from .errors import ConnectionLost as ConnectionLost
 from .errors import IdentityMismatch as IdentityMismatch
 from .errors import Rejected as Rejected
 from .handle import ClientHandle as ClientHandle
+from .identity import Identity as Identity
+from .identity import IdentityError as IdentityError
 from .session import ClientSession as ClientSession
 from .session import parse_address as parse_address
 from .state import ChatState as ChatState
@@ -16,6 +18,6 @@ from .state import RoomView as RoomView
 from .state import Transfer as Transfer
 
 __all__ = [
-    "ClientError", "ConnectionLost", "Rejected", "IdentityMismatch", "ClientHandle", "ClientSession", "parse_address",
+    "ClientError", "ConnectionLost", "Rejected", "IdentityMismatch", "ClientHandle", "Identity", "IdentityError", "ClientSession", "parse_address",
     "ChatState", "MemberView", "MessageView", "RoomView", "Transfer",
 ]

@@ -28,7 +28,7 @@ class ClientHandle:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pyrtc-client", daemon=True)
         self._thread.start()
-        self.session: ClientSession = self.call(lambda: _make(make_session, self._events.put))
+        self.session: ClientSession = self.call(lambda: make_session(self._events.put))
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run a plain function on the client thread and wait for it (setup only)."""
@@ -63,8 +63,3 @@ class ClientHandle:
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
-
-
-def _make(factory: Callable[[Callable[[Event], None]], ClientSession],
-          sink: Callable[[Event], None]) -> ClientSession:
-    return factory(sink)

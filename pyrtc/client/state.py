@@ -6,6 +6,10 @@ Invariants:
 - A room holds each seq at most once; `messages` is sorted by seq with the sender's own
   not-yet-acknowledged messages (seq 0) last, in send order.
 - `version` (state and per room) grows on every change: views redraw only when it moved.
+- Rooms come in pages (Welcome, RoomList) and one at a time (RoomAdded): `available` is
+  their union by name, so pages and additions can arrive in any order.
+- A message's reactions may list only some names (MAX_REACTION_NAMES); the counts are kept
+  apart (`reaction_count`).
 """
 
 from __future__ import annotations
@@ -82,7 +86,11 @@ class MessageView:
     text: str = ""
     file: p.FileInfo | None = None
     cid: str = ""
-    reactions: dict[str, set[str]] = field(default_factory=dict)
+    reactions: dict[str, set[str]] = field(default_factory=dict)  # emoji -> names (maybe not all)
+    reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> everyone who reacted
+
+    def reaction_count(self, emoji: str) -> int:
+        return self.reaction_counts.get(emoji, len(self.reactions.get(emoji, ())))
 
 
 @dataclass(slots=True)
@@ -164,7 +172,8 @@ class ChatState:
     connection: Literal["disconnected", "connecting", "connected", "reconnecting"] = "disconnected"
     notice: str = ""  # the latest error or status line for the user
     rooms: dict[str, RoomView] = field(default_factory=dict)  # rooms we are in
-    available: list[p.RoomInfo] = field(default_factory=list)
+    available: list[p.RoomInfo] = field(default_factory=list)  # rooms known so far, by name
+    rooms_total: int = 0  # rooms on the server (more than `available` until every page came)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     max_file: int = 0
     joined_rooms: list[str] = field(default_factory=list)  # member of, per the server's Welcome
@@ -274,10 +283,15 @@ class ChatState:
                 room = self.rooms.get(event.room)
                 msg = room.by_seq.get(event.seq) if room else None
                 if room is not None and msg is not None:
+                    count = msg.reaction_count(event.emoji)
                     names = msg.reactions.setdefault(event.emoji, set())
                     (names.add if event.on else names.discard)(event.name)
-                    if not names:
+                    count = event.count if event.count >= 0 else max(0, count + (1 if event.on else -1))
+                    if count <= 0:
                         del msg.reactions[event.emoji]
+                        msg.reaction_counts.pop(event.emoji, None)
+                    else:
+                        msg.reaction_counts[event.emoji] = max(count, len(names))
                     room.version += 1
             case p.Joined():
                 room = self.rooms.get(event.room)
@@ -325,12 +339,17 @@ class ChatState:
                     room.typing.discard(event.name)
                     room.version += 1
             case p.Welcome():
+                if event.server_id != self.server_id or not event.server_id:
+                    self.available = []  # another server's rooms (the same one's only grow)
                 self.me, self.server, self.max_file = event.name, event.server, event.max_file
                 self.server_id = event.server_id
-                self.available = list(event.rooms)
+                self._merge_rooms(event.rooms, event.rooms_total)
                 self.joined_rooms = list(event.joined)
             case p.RoomList():
-                self.available = list(event.rooms)
+                self._merge_rooms(event.rooms, event.total)
+            case p.RoomAdded():
+                new = all(r.name != event.room.name for r in self.available)
+                self._merge_rooms([event.room], self.rooms_total + new)
             case p.Error():
                 self.notice = event.message
                 if event.cid:  # a refused text is not pending any more
@@ -358,10 +377,17 @@ class ChatState:
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,
                                                     event.error, event.path)
-            case p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong():
+            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()
+                  | p.Greeting()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:
                 assert_never(event)
+
+    def _merge_rooms(self, infos: list[p.RoomInfo], total: int) -> None:
+        known = {r.name: r for r in self.available}
+        known.update((r.name, r) for r in infos)
+        self.available = sorted(known.values(), key=lambda r: r.name.casefold())
+        self.rooms_total = max(total, len(self.available))
 
     def _add_posted(self, room: RoomView, posted: p.Posted) -> None:
         if posted.seq in room.by_seq:
@@ -371,8 +397,10 @@ class ChatState:
                 if m.cid == posted.cid:
                     room.messages.remove(m)
                     break
+        reactions = [r for r in posted.reactions if r.members or r.count > 0]
         msg = MessageView(posted.room, posted.seq, posted.sender, posted.time, posted.text,
                           posted.file, posted.cid,
-                          {r.emoji: set(r.members) for r in posted.reactions})
+                          {r.emoji: set(r.members) for r in reactions},
+                          {r.emoji: max(r.count, len(r.members)) for r in reactions})
         if room._insert(msg):
             room.version += 1

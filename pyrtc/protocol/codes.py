@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     BAD_NAME = "bad_name"
     WRONG_PASSWORD = "wrong_password"
     FINGERPRINT_MISMATCH = "fingerprint_mismatch"
+    BAD_IDENTITY = "bad_identity"  # no key, or a proof that does not verify
+    REPLACED = "replaced"  # the same identity and name connected again: this session ends
     # connection limits
     SERVER_FULL = "server_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"
@@ -34,12 +36,17 @@ class ErrorCode(StrEnum):
     NOT_JOINED = "not_joined"
     WATCHING = "watching"
     UNKNOWN_MESSAGE = "unknown_message"
+    ROOM_LIMIT = "room_limit"  # the server holds as many rooms as it allows
+    ROOM_QUOTA = "room_quota"  # this user created as many rooms as allowed per hour
+    BAD_EMOJI = "bad_emoji"  # a reaction that is not one emoji
+    REACTION_LIMIT = "reaction_limit"  # the message has as many reactions (or kinds) as allowed
     # files
     FILE = "file"
     FILE_TOO_LARGE = "file_too_large"
     FILE_QUOTA = "file_quota"
     FILE_BUSY = "file_busy"
     TOO_MANY_UPLOADS = "too_many_uploads"
+    UNFINISHED_QUOTA = "unfinished_quota"
     NO_OFFER = "no_offer"
     NO_FILE = "no_file"
     BAD_RANGE = "bad_range"

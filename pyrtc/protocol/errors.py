@@ -9,19 +9,20 @@
 from __future__ import annotations
 
 from ..errors import PyRTCError
+from .codes import ErrorCode
 
 __all__ = ["ProtocolError", "FrameTooLarge", "BadMessage"]
 
 
 class ProtocolError(PyRTCError):
-    code = "protocol"
+    code = ErrorCode.PROTOCOL
     #: Messages that decoded from the same feed() before the error: still valid, still served.
     decoded: list[object] = []
 
 
 class FrameTooLarge(ProtocolError):
-    code = "frame_too_large"
+    code = ErrorCode.FRAME_TOO_LARGE
 
 
 class BadMessage(ProtocolError):
-    code = "bad_message"
+    code = ErrorCode.BAD_MESSAGE

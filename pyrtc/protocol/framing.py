@@ -108,6 +108,8 @@ class FrameDecoder(Generic[M]):
             raise BadMessage(f"undecodable frame: {exc}") from exc
         except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 in a string through as this
             raise BadMessage(f"a string in the frame is not valid UTF-8 (byte {exc.start})") from exc
+        except RecursionError as exc:  # msgspec's way of saying "nested too deep" (even in a skipped field)
+            raise BadMessage("the frame nests arrays or maps too deep") from exc
         finally:
             body.release()
 

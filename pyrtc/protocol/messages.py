@@ -22,11 +22,11 @@ from .errors import BadMessage
 
 __all__ = [
     "check_name", "check_room", "Msg", "RoomName", "UserName", "BlobId",
-    "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
+    "hello_proof", "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
-    "Welcome", "RoomList", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
+    "Greeting", "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
     "ClientMsg", "ServerMsg",
@@ -35,7 +35,8 @@ __all__ = [
 RoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.ROOM_PATTERN)]
 UserName = Annotated[str, Meta(min_length=1, max_length=L.MAX_NAME, pattern=L.NAME_PATTERN)]
 BlobId = Annotated[str, Meta(pattern=L.BLOB_ID_PATTERN)]
-Seq = Annotated[int, Meta(ge=0)]
+Seq = Annotated[int, Meta(ge=0, le=L.MAX_SEQ)]
+Offset = Annotated[int, Meta(ge=0, le=L.MAX_SEQ)]  # file sizes and positions
 Rid = Annotated[int, Meta(ge=0)]
 ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
 Emoji = Annotated[str, Meta(min_length=1, max_length=L.MAX_EMOJI)]
@@ -67,16 +68,31 @@ def check_room(room: str) -> str:
 # ---------------------------------------------------------------- client -> server
 
 
+def hello_proof(nonce: bytes, fingerprint: str, name: str) -> bytes:
+    """What a client signs with its key to say hello: the server's fresh nonce (no replay),
+    the server certificate's fingerprint as the client saw it ('' without TLS: a relay that
+    shows another certificate cannot pass the proof on) and the name claimed."""
+    return b"pyrtc-hello-3\0" + nonce + bytes.fromhex(fingerprint) + name.encode()
+
+
 class Hello(Msg, frozen=True, tag="hello"):
+    """Sent after the server's Greeting. `key` and `proof` default to empty only so that an
+    older client's hello still decodes and is told to update."""
+
     version: int
     name: UserName
-    token: str = ""  # from an earlier Welcome: lets a reconnect replace a half-open session
     client: Annotated[str, Meta(max_length=64)] = ""
     password: Annotated[str, Meta(max_length=256)] = ""  # the server's, if it has one
+    key: Annotated[bytes, Meta(max_length=L.MAX_KEY)] = b""  # public key, DER SubjectPublicKeyInfo
+    proof: Annotated[bytes, Meta(max_length=L.MAX_PROOF)] = b""  # signature of hello_proof(...)
 
 
 class ListRooms(Msg, frozen=True, tag="list_rooms"):
+    """One page of rooms by name: those after `after` (case-insensitive order), `limit` of them."""
+
     rid: Rid = 0
+    after: Annotated[str, Meta(max_length=L.MAX_ROOM)] = ""
+    limit: Annotated[int, Meta(ge=1, le=L.MAX_ROOM_PAGE)] = L.MAX_ROOM_PAGE
 
 
 class CreateRoom(Msg, frozen=True, tag="create_room"):
@@ -137,7 +153,7 @@ class OfferFile(Msg, frozen=True, tag="offer_file"):
     room: RoomName
     cid: ClientId
     name: Annotated[str, Meta(max_length=L.MAX_FILE_NAME_WIRE)]
-    size: Annotated[int, Meta(ge=0)]
+    size: Offset
     blob_id: BlobId
     mime: Annotated[str, Meta(max_length=127)] = "application/octet-stream"
     rid: Rid = 0
@@ -145,7 +161,7 @@ class OfferFile(Msg, frozen=True, tag="offer_file"):
 
 class FileChunk(Msg, frozen=True, tag="file_chunk"):
     blob_id: BlobId
-    offset: Annotated[int, Meta(ge=0)]
+    offset: Offset
     data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]  # last: see framing.encode_head
 
 
@@ -153,13 +169,14 @@ class FetchFile(Msg, frozen=True, tag="fetch_file"):
     """Download `blob_id` from `offset` (a range lets a broken download resume)."""
 
     blob_id: BlobId
-    offset: Annotated[int, Meta(ge=0)] = 0
-    length: Annotated[int, Meta(ge=0)] | None = None
+    offset: Offset = 0
+    length: Offset | None = None
     rid: Rid = 0
 
 
 class GetHistory(Msg, frozen=True, tag="get_history"):
-    """Messages with before > seq >= after, newest `limit` of them."""
+    """Messages with before > seq > after, newest `limit` of them (fewer when they would not
+    fit in one frame: the reply says `more`)."""
 
     room: RoomName
     before: Seq | None = None
@@ -213,7 +230,8 @@ class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 class Reaction(msgspec.Struct, frozen=True, kw_only=True):
     emoji: str
-    members: list[str]
+    members: list[str]  # at most MAX_REACTION_NAMES of them
+    count: int = 0  # everyone who reacted with it (0: as many as `members` lists)
 
 
 # ---------------------------------------------------------------- server -> client
@@ -227,33 +245,54 @@ class Posted(Msg, frozen=True, tag="posted"):
     text: str = ""
     file: FileInfo | None = None
     cid: str = ""
-    reactions: list[Reaction] = []
+    reactions: list[Reaction] = []  # at most MAX_REACTION_KINDS, the most used first
+
+
+class Greeting(Msg, frozen=True, tag="greeting"):
+    """The server's first frame, unprompted: the client checks the version and the server's
+    certificate before it sends a byte, then proves its key over `nonce`."""
+
+    version: int
+    server_id: str = ""
+    server: str = ""
+    nonce: Annotated[bytes, Meta(min_length=L.NONCE_SIZE, max_length=L.NONCE_SIZE)] = b"\0" * L.NONCE_SIZE
 
 
 class Welcome(Msg, frozen=True, tag="welcome"):
     version: int
     server: str
     name: str
-    token: str
-    rooms: list[RoomInfo] = []
-    joined: list[str] = []  # rooms this name is a member of (kept across sessions)
+    uid: str = ""  # the identity the name is bound to: SHA-256 of the client's key
+    rooms: list[RoomInfo] = []  # the first page (MAX_ROOM_PAGE); ListRooms pages the rest
+    joined: list[str] = []  # rooms this name is a member of (kept across sessions), up to MAX_ROOM_PAGE
     max_file: int = 0
     server_id: str = ""  # stable per server (also in its mDNS TXT record)
     max_rate: float = 0.0  # flood control: messages a second (0: none); clients pace themselves
     burst: int = 0
+    rooms_total: int = 0  # every room on the server, also those not on the first page
 
 
 class RoomList(Msg, frozen=True, tag="room_list"):
+    """A page of rooms (the reply to ListRooms, or to CreateRoom: that one room)."""
+
     rooms: list[RoomInfo]
     rid: int = 0
+    more: bool = False  # rooms after the last of this page exist
+    total: int = 0  # every room on the server
+
+
+class RoomAdded(Msg, frozen=True, tag="room_added"):
+    """A room was created: one small frame to everyone, never the whole list again."""
+
+    room: RoomInfo
 
 
 class Joined(Msg, frozen=True, tag="joined"):
     room: str
     members: list[MemberInfo]  # at most MAX_JOIN_MEMBERS, online ones first
-    history: list[Posted]
+    history: list[Posted]  # the newest that fit in one frame (oldest first)
     last_seq: int
-    more: bool = False  # older history exists before history[0]
+    more: bool = False  # older history exists before history[0] (GetHistory fetches it)
     rid: int = 0
     member_count: int = 0  # all members, also those not listed
 
@@ -306,6 +345,7 @@ class Reacted(Msg, frozen=True, tag="reacted"):
     emoji: str
     name: str
     on: bool
+    count: int = -1  # everyone with this emoji on the message now (-1: not said)
 
 
 class UploadReady(Msg, frozen=True, tag="upload_ready"):
@@ -329,16 +369,17 @@ class FileEnd(Msg, frozen=True, tag="file_end"):
 
 class HistoryPage(Msg, frozen=True, tag="history_page"):
     room: str
-    messages: list[Posted]
-    more: bool
+    messages: list[Posted]  # the newest that fit in one frame (oldest first)
+    more: bool  # older ones (still > after) exist
     rid: int = 0
 
 
 class SearchHits(Msg, frozen=True, tag="search_hits"):
     room: str
     query: str
-    hits: list[Posted]
+    hits: list[Posted]  # newest first; those that fit in one frame
     rid: int = 0
+    more: bool = False  # older hits were left out
 
 
 class Error(Msg, frozen=True, tag="error"):
@@ -354,7 +395,7 @@ ClientMsg = Union[
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
 ]
 ServerMsg = Union[
-    Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
+    Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
-    MembersChanged,
+    MembersChanged, RoomAdded,
 ]

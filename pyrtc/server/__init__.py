@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .app import ChatServer as ChatServer
-from .app import escape_log as escape_log
+from .chatlog import escape_log as escape_log
 from .config import DEFAULT_PORT as DEFAULT_PORT
 from .config import ServerConfig as ServerConfig
 from .errors import Refused as Refused

@@ -32,6 +32,15 @@ class ServerConfig:
     max_file: int = 100 * MiB
     max_files: int = 500  # files one user may share per 24 hours (all rooms); 0: no limit
     max_uploads: int = 4  # uploads in progress at once on one connection
+    # Unfinished uploads (their .part files): kept for a resume, within limits.
+    unfinished_ttl: float = 24 * 3600.0  # dropped this long after their last write
+    max_unfinished_per_user: int = 400 * MiB  # bytes one user's may claim (never below max_file)
+    max_unfinished: int = 2048 * MiB  # bytes all of them may claim (never below max_file)
+    # Thumbnails, made by worker processes (store/thumbnailer.py) for PNG, JPEG, GIF, WebP.
+    thumb_workers: int = 2  # at most this many at once
+    thumb_timeout: float = 10.0  # per picture, waiting for a worker included; then: a plain file
+    thumb_memory: int = 512 * MiB  # address space of a worker (RLIMIT_AS)
+    thumb_max_pixels: int = 40_000_000  # larger pictures are not decoded (a plain file)
     history_page: int = 100  # messages sent on join
     heartbeat: float = 15.0  # ping a connection idle this long ...
     idle_timeout: float = 45.0  # ... and drop it when silent this long (half-open)
@@ -42,8 +51,26 @@ class ServerConfig:
     log_text: bool = True  # False keeps message text out of logs/chat.log
     tls: bool = True  # False (--insecure): plain TCP, anyone on the network can read along
     # Flood control: messages, reactions, offers and new rooms per connection (token bucket).
-    max_rate: float = 50.0  # per second, sustained; 0 turns flood control off
+    # 0 turns every rate limit below off (benchmarks); docs/security.md lists them all.
+    max_rate: float = 50.0  # per second, sustained
     burst: int = 200
-    max_per_address: int = 64  # open connections from one IP address; 0: no limit
+    #: Every other request (joins, leaves, room lists, history, search, receipts, typing,
+    #: downloads) per connection.
+    max_requests: float = 50.0
+    request_burst: int = 500
+    #: Changes others see and chat.log records (a new join, a leave, a watch), per user ...
+    max_changes: float = 1.0
+    change_burst: int = 20
+    #: ... and for all users of one address together (0 with max_per_address 0: tests on 127.0.0.1).
+    address_changes: float = 5.0
+    address_change_burst: int = 60
+    typing_rate: float = 1.0  # typing starts per user a second (more are ignored: typing is a hint)
+    typing_burst: int = 10
+    hello_rate: float = 2.0  # handshakes per address a second (each is a chat.log line)
+    hello_burst: int = 64
+    max_per_address: int = 64  # open connections from one IP address; 0: no limit (also the rates per address)
     max_connections: int = 10_000
+    max_rooms: int = 1000  # rooms on the server; 0: no limit
+    rooms_per_hour: int = 10  # rooms one user may create per hour; 0: no limit
+    max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py

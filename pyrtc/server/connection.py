@@ -11,6 +11,8 @@ Invariants:
 - A connection whose unsent backlog passes `max_backlog` is aborted at once: a reader
   that stopped reading never makes anyone else wait or the server grow without bound.
 - Any protocol error is answered with one fatal `Error` frame, then the connection closes.
+- While `hold()` is in force (a request waits for work off the loop) the connection's later
+  messages wait, in order, and its socket is not read; `release()` serves them.
 """
 
 from __future__ import annotations
@@ -22,15 +24,13 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Iterable, Sized
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 from ..protocol import ClientMsg, Error, ProtocolError, encode, server_decoder
 from ..ratelimit import TokenBucket
+from .uploads import Upload
 
-if TYPE_CHECKING:
-    from .app import ChatServer
-
-__all__ = ["Connection", "send_to_all"]
+__all__ = ["Connection", "Handler", "Settings", "send_to_all"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,30 @@ def _tls_layer(transport: asyncio.BaseTransport) -> _TlsLayer | None:
     return cast(_TlsLayer, layer)
 
 
+class Settings(Protocol):
+    """The server settings a connection reads (`ServerConfig` has them)."""
+
+    max_backlog: int
+    max_rate: float
+    burst: int
+
+
+class Handler(Protocol):
+    """What a connection needs of the server: told when it opens and closes, given each
+    message it decodes. Nothing else: the connection knows no rooms, names or store."""
+
+    @property
+    def config(self) -> Settings: ...
+
+    def connected(self, conn: Connection) -> None: ...
+
+    def disconnected(self, conn: Connection, exc: Exception | None) -> None: ...
+
+    def dispatch(self, conn: Connection, msg: ClientMsg) -> None: ...
+
+
 class Connection(asyncio.Protocol):
-    def __init__(self, server: ChatServer, clock: Callable[[], float]) -> None:
+    def __init__(self, server: Handler, clock: Callable[[], float]) -> None:
         self.server = server
         self._clock = clock
         self._max_backlog = server.config.max_backlog
@@ -80,15 +102,18 @@ class Connection(asyncio.Protocol):
         self.tls: _TlsLayer | None = None  # asyncio's TLS layer, for direct writes
         self.peer = "?"
         self.name: str | None = None  # set by a successful hello
-        self.token = ""
+        self.uid = ""  # the identity (SHA-256 of its key) that proved itself in the hello
+        self.nonce = b""  # this connection's greeting nonce, signed in the hello
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
-        self.uploads: dict[str, object] = {}  # blob id -> server-side upload state
+        self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0
         self.bucket = TokenBucket(server.config.max_rate, server.config.burst, clock)  # flood control
         self.closed = False
         self._decoder = server_decoder()
+        self._held: list[ClientMsg] | None = None  # messages waiting while a request waits (hold)
+        self._held_error: ProtocolError | None = None
         self.out: list[bytes] = []  # frames queued this loop iteration (flush scheduled when non-empty)
         self._flush_scheduled = False
         self._writable = asyncio.Event()
@@ -125,13 +150,35 @@ class Connection(asyncio.Protocol):
 
     def _serve(self, messages: list[ClientMsg], exc: ProtocolError | None) -> None:
         # Frames that decoded before a broken one are still served: nothing valid is lost.
-        for msg in messages:
+        for i, msg in enumerate(messages):
             if self.closed:
                 return
+            if self._held is not None:  # a request waits: the rest waits behind it, in order
+                self._held += messages[i:]
+                self._held_error = self._held_error or exc
+                return
             self.server.dispatch(self, msg)
+        if self._held is not None and exc is not None:
+            self._held_error = self._held_error or exc
+            return
         if exc is not None and not self.closed:
             log.warning("%s (%s): %s; closing", self.peer, self.name or "before hello", exc)
             self.fail(exc.code, str(exc))
+
+    def hold(self) -> None:
+        """Serve nothing more of this connection until `release()` (read nothing meanwhile)."""
+        if self._held is None:
+            self._held = []
+            if self.transport is not None and not self.closed:
+                self.transport.pause_reading()
+
+    def release(self) -> None:
+        """Serve what waited, then read again (unless what waited holds it once more)."""
+        held, exc = self._held or [], self._held_error
+        self._held, self._held_error = None, None
+        self._serve(held, exc)
+        if self._held is None and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too

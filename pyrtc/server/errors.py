@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from ..errors import PyRTCError
+from ..protocol.codes import ErrorCode
 
 __all__ = ["ServerError", "Refused"]
 
 
 class ServerError(PyRTCError):
-    code = "server"
+    code = ErrorCode.SERVER
 
 
 class Refused(ServerError):
     """A request we turn down; the connection stays open unless `fatal`."""
 
-    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, fatal: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.fatal = fatal

@@ -1,8 +1,12 @@
-"""When two user names are "the same": nobody may pass for someone who is online.
+"""When two user names are "the same": nobody may pass for someone else.
 
 Two names collide when they differ only by case, accents, invisible characters, or letters
 that look alike (Unicode's confusables table, UTS #39: Cyrillic "а" for Latin "a", "𝐚",
 fullwidth "ａ", "I" for "l" …). The key is for comparing only, never shown.
+
+Names may not hold characters that show nothing (Unicode's Default_Ignorable_Code_Point,
+format characters, blank letters such as the Hangul fillers and the blank Braille
+pattern) nor line and paragraph separators, which break log lines and terminals.
 """
 
 from __future__ import annotations
@@ -10,9 +14,16 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+import regex
 from confusable_homoglyphs.confusables import confusables_data
 
-__all__ = ["name_keys", "invisible_in"]
+__all__ = ["name_keys", "unfit_in"]
+
+#: Invisible by Unicode's maintained property, plus what draws as a blank without being
+#: listed there (U+2800 BRAILLE PATTERN BLANK), and the line/paragraph separators.
+#: Variation selectors 15/16 stay allowed: they pick text or emoji style of the character
+#: before them ("❤️"), and the comparison keys drop them anyway.
+_UNFIT = regex.compile(r"(?![\uFE0E\uFE0F])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Zl}\p{Zp}\u2800]")
 
 _DIRECTION_MARKS = "\u200e\u200f"  # the table wraps right-to-left look-alikes in these
 
@@ -64,6 +75,6 @@ def name_keys(name: str) -> tuple[str, ...]:
     return (folded,) if strict == folded else (folded, strict)
 
 
-def invisible_in(name: str) -> list[str]:
-    """The invisible (format) characters of a name, as U+XXXX."""
-    return [f"U+{ord(c):04X}" for c in name if unicodedata.category(c) == "Cf"]
+def unfit_in(name: str) -> list[str]:
+    """The characters a name may not hold (invisible, blank, separators), as U+XXXX."""
+    return [f"U+{ord(c):04X}" for c in _UNFIT.findall(name)]

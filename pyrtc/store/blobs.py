@@ -1,42 +1,60 @@
-"""Content-addressed file bodies on disk.
+"""Content-addressed file bodies on disk, and the unfinished uploads on their way there.
 
 Invariants:
 - A path is built only from a file id (BLAKE3 hex, pyrtc.blob_id) that matched
-  ^[0-9a-f]{64}$, never from a user's file name, so nothing is ever written outside the
-  data dir.
+  ^[0-9a-f]{64}$ and an owner tag of 16 hex digits, never from a user's file or user name,
+  so nothing is ever written outside the data dir.
 - A body is visible under blobs/ only after its hash was checked; until then it is a
   `.part` file under uploads/, which is what lets an upload resume after a break or a crash.
+- Each `.part` belongs to one uploader (its owner tag is in its name): only that uploader
+  resumes it, so nobody gets a body posted of which they sent only the end, and nobody
+  learns that someone else is uploading a file.
+- Every `.part` is in `_claims`, charged its announced size (at least MIN_CHARGE): what the
+  server's limits on unfinished uploads count.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import blob_id as ids
 from .errors import BlobError
 
-__all__ = ["BlobStore", "PartWriter", "Thumbnail", "make_thumbnail", "load_image_codecs", "THUMB_MAX",
-           "MAX_PIXELS"]
+__all__ = ["BlobStore", "PartWriter", "MIN_CHARGE"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-THUMB_MAX = 320
-#: Pictures larger than this are not decoded at all (a small file can claim 50,000² pixels).
-MAX_PIXELS = 40_000_000
+_OWNER = re.compile(r"[0-9a-f]{16}")
+_PART = re.compile(r"([0-9a-f]{64})-(\d{1,20})-([0-9a-f]{16})\.part")
+#: What an unfinished upload counts at least against the limits, however small it is: so
+#: that the limits bound how many `.part` files there are too.
+MIN_CHARGE = 64 * 1024
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
         self.root = root
+        self._clock = clock  # wall time, as the files' modification times are
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
-        self._writing: set[Path] = set()  # .part files open in a PartWriter
+        self._busy: set[Path] = set()  # .part files open in a PartWriter, or being finished
+        self._claims: dict[Path, tuple[str, int]] = {}  # every .part -> (owner, bytes charged)
+        for q in self._uploads.iterdir():
+            m = _PART.fullmatch(q.name)
+            if m and q.is_file():
+                self._claims[q] = (m[3], _charge(int(m[2])))
+            elif q.is_file():
+                q.unlink()  # not ours to keep: an older version's part, or a torn temp file
+
+    @staticmethod
+    def owner_tag(uploader: str) -> str:
+        """The tag of an uploader's `.part` files (a hash: names and ids never become paths)."""
+        return ids.of_bytes(uploader.encode())[:16]
 
     def path(self, blob_id: str) -> Path:
         _check(blob_id)
@@ -48,53 +66,66 @@ class BlobStore:
     def size(self, blob_id: str) -> int:
         return self.path(blob_id).stat().st_size
 
-    def begin(self, blob_id: str, size: int) -> int:
-        """Bytes already held for this upload: size if the blob exists, else the .part size."""
-        if self.has(blob_id):
-            return size
-        part = self._part(blob_id, size)
+    def head(self, blob_id: str, n: int = 16) -> bytes:
+        """The first `n` bytes of a stored body (what kind of file it is)."""
+        with open(self.path(blob_id), "rb") as f:
+            return f.read(n)
+
+    def begin(self, blob_id: str, size: int, owner: str) -> int:
+        """Bytes of this upload that `owner` already sent: the length of its .part, or 0."""
+        part = self._part(blob_id, size, owner)
         if part.exists():
             have = part.stat().st_size
             if have <= size:
                 return have
-            part.unlink()  # bigger than claimed: cannot be ours
+            self._drop(part)  # bigger than claimed: cannot be ours
         return 0
 
-    def open_part(self, blob_id: str, size: int) -> PartWriter:
-        """The upload's .part, kept open for its chunks (see PartWriter). One writer per file:
-        two people uploading the same file at once would interleave their chunks."""
-        path = self._part(blob_id, size)
-        if path in self._writing:
-            raise BlobError("this file is being uploaded by someone else right now; try again when "
-                            "it is done (it will then be there already)")
-        writer = PartWriter(path, size, on_close=lambda: self._writing.discard(path))
-        self._writing.add(path)
+    def open_part(self, blob_id: str, size: int, owner: str) -> PartWriter:
+        """The upload's .part, kept open for its chunks (see PartWriter). One writer per
+        file and owner: the same uploader on two connections would interleave chunks."""
+        path = self.pin(blob_id, size, owner)
+        try:
+            writer = PartWriter(path, size, on_close=lambda: self._busy.discard(path))
+        except BaseException:
+            self._busy.discard(path)
+            raise
+        self._claims[path] = (owner, _charge(size))
         return writer
 
-    def write(self, blob_id: str, size: int, offset: int, data: bytes) -> int:
-        """Append one chunk at `offset` (must be where the .part ends); returns the new length."""
-        with self.open_part(blob_id, size) as part:
-            return part.write(offset, data)
+    def pin(self, blob_id: str, size: int, owner: str) -> Path:
+        """Mark the .part busy (being written or finished): not swept, not dropped to make
+        room, not opened twice. `open_part` pins until its writer closes; else `release`."""
+        path = self._part(blob_id, size, owner)
+        if path in self._busy:
+            raise BlobError("you are uploading this file on another connection right now; "
+                            "try again when that is done")
+        self._busy.add(path)
+        return path
 
-    def finish(self, blob_id: str, size: int, digest: str | None = None) -> Path:
-        """Check the hash of a complete .part and move it into place. `digest`: the hash
-        already computed while the chunks came in; without it the file is read again (slow:
-        run off-loop)."""
+    def release(self, blob_id: str, size: int, owner: str) -> None:
+        self._busy.discard(self._part(blob_id, size, owner))
+
+    def finish(self, blob_id: str, size: int, owner: str, digest: str | None = None) -> Path:
+        """Check the hash of a complete .part and move it into place (or drop it when the
+        body is there already: it was checked all the same). `digest`: the hash computed
+        while the chunks came in; without it the file is read again (slow: run off-loop)."""
         target = self.path(blob_id)
-        part = self._part(blob_id, size)
-        if target.is_file():
-            part.unlink(missing_ok=True)
-            return target
+        part = self._part(blob_id, size, owner)
         if size == 0:
             part.touch()
         if digest is None:
             digest = ids.of_file(part)
         if digest != blob_id:
-            part.unlink()
+            self._drop(part)
             raise BlobError("the file's content does not match its id (BLAKE3) in the offer; "
                             "upload discarded")
-        target.parent.mkdir(exist_ok=True)
-        os.replace(part, target)
+        if target.is_file():
+            self._drop(part)
+        else:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(part, target)
+            self._claims.pop(part, None)
         return target
 
     def put(self, data: bytes) -> str:
@@ -108,23 +139,55 @@ class BlobStore:
             os.replace(tmp, target)
         return blob_id
 
-    def read(self, blob_id: str, offset: int, length: int) -> bytes:
-        with open(self.path(blob_id), "rb") as f:
-            f.seek(offset)
-            return f.read(length)
-
     def stored(self) -> list[Path]:
         """Every stored body's path (maintenance: the id upgrade in `rehash`)."""
         return sorted(q for q in self._blobs.glob("??/*") if q.is_file() and _HEX64.fullmatch(q.name))
 
+    # ------------------------------------------------------------ unfinished uploads
+
+    def has_part(self, blob_id: str, size: int, owner: str) -> bool:
+        return self._part(blob_id, size, owner) in self._claims
+
+    def unfinished(self, owner: str | None = None) -> int:
+        """Bytes charged for unfinished uploads (of `owner`, or of everyone)."""
+        return sum(n for who, n in self._claims.values() if owner is None or who == owner)
+
+    def make_room(self, need: int, limit: int) -> bool:
+        """Whether `need` more bytes of unfinished uploads fit under `limit`, after dropping
+        as many uploads nobody is writing as that takes, least recently written first."""
+        total = self.unfinished()
+        if total + need <= limit:
+            return True
+        idle = sorted((_mtime(q), q) for q in self._claims if q not in self._busy)
+        for _, q in idle:
+            total -= self._claims[q][1]
+            self._drop(q)
+            if total + need <= limit:
+                return True
+        return False
+
+    def sweep_parts(self, ttl: float) -> int:
+        """Drop the unfinished uploads nobody wrote to for `ttl` seconds; returns how many."""
+        cutoff = self._clock() - ttl
+        old = [q for q in self._claims if q not in self._busy and _mtime(q) < cutoff]
+        for q in old:
+            self._drop(q)
+        return len(old)
+
     def drop_parts(self) -> None:
         """Forget every unfinished upload."""
-        for part in self._uploads.glob("*.part"):
-            part.unlink(missing_ok=True)
+        for q in [*self._claims, *self._uploads.glob("*.part")]:
+            self._drop(q)
 
-    def _part(self, blob_id: str, size: int) -> Path:
+    def _drop(self, part: Path) -> None:
+        part.unlink(missing_ok=True)
+        self._claims.pop(part, None)
+
+    def _part(self, blob_id: str, size: int, owner: str) -> Path:
         _check(blob_id)
-        return self._uploads / f"{blob_id}-{int(size)}.part"
+        if not _OWNER.fullmatch(owner):
+            raise BlobError(f"not an owner tag: {owner[:80]!r}")
+        return self._uploads / f"{blob_id}-{int(size)}-{owner}.part"
 
 
 class PartWriter:
@@ -171,34 +234,12 @@ def _check(blob_id: str) -> None:
         raise BlobError(f"not a file id: {blob_id[:80]!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Thumbnail:
-    png: bytes
-    width: int  # of the original picture
-    height: int
+def _charge(size: int) -> int:
+    return max(size, MIN_CHARGE)
 
 
-def load_image_codecs() -> None:
-    """Import Pillow and its format plugins now (~40 ms), at start, rather than inside the
-    first upload, whose ✓ would wait for it."""
-    from PIL import Image
-
-    Image.init()
-
-
-def make_thumbnail(path: Path, max_side: int = THUMB_MAX) -> Thumbnail | None:
-    """A PNG at most `max_side` px on its longer side, or None if `path` is not a picture
-    Pillow can decode (a file that only claims to be an image is just a file)."""
-    from PIL import Image, UnidentifiedImageError
-
+def _mtime(path: Path) -> float:
     try:
-        with Image.open(path) as im:  # reads the header only
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                return None  # a decompression bomb, or just too big to preview: a plain file
-            im.thumbnail((max_side, max_side))
-            out = io.BytesIO()
-            im.convert("RGBA").save(out, "PNG")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
-    return Thumbnail(out.getvalue(), w, h)
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("-inf")  # gone already: first to be dropped

@@ -10,6 +10,9 @@ Invariants:
 - Receipts only move forward (delivered/read are "up to seq").
 - A file name is display text only; file bodies live in `BlobStore`, keyed by their BLAKE3
   (pyrtc.blob_id).
+- What is read back for the wire is bounded whatever is stored: rooms come in pages, and a
+  message brings at most MAX_REACTION_KINDS emoji with MAX_REACTION_NAMES names each (and
+  the counts), so data stored before a limit existed cannot make a frame too big.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..protocol.limits import MAX_REACTION_KINDS, MAX_REACTION_NAMES
+from . import identities
 from .errors import StoreError
+from .identities import NameBook
 
 __all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
 
@@ -44,8 +50,6 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages (room, sender, cid) WHERE cid != '';
--- The per-user file quota counts recent file messages without scanning all messages.
-CREATE INDEX IF NOT EXISTS messages_files ON messages (sender, time) WHERE file_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     blob_id TEXT NOT NULL,
@@ -56,6 +60,10 @@ CREATE TABLE IF NOT EXISTS files (
     width INTEGER NOT NULL DEFAULT 0,
     height INTEGER NOT NULL DEFAULT 0
 );
+-- Who may read a body: the messages that post it (see file_readable).
+CREATE INDEX IF NOT EXISTS files_blob ON files (blob_id);
+CREATE INDEX IF NOT EXISTS files_thumb ON files (thumb_id) WHERE thumb_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_file ON messages (file_id) WHERE file_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS members (
     room TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -98,7 +106,9 @@ class StoredMessage:
     text: str
     cid: str = ""
     file: StoredFile | None = None
+    #: emoji -> some of the names (MAX_REACTION_NAMES), for the most used MAX_REACTION_KINDS
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> all the names
 
 
 class Duplicate(StoreError):
@@ -133,13 +143,22 @@ class Store:
             # Checkpoints (which fsync) run on a background thread, not inside a COMMIT on
             # the event loop: see `_checkpoint_loop`.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + identities.SCHEMA)
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(rooms)")}
             if "password" not in columns:  # added after the first release of the schema
                 self._db.execute("ALTER TABLE rooms ADD COLUMN password TEXT NOT NULL DEFAULT ''")
             if "indexed" not in columns:  # ditto; until then every message was indexed at once
                 self._db.execute("ALTER TABLE rooms ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0")
                 self._db.execute("UPDATE rooms SET indexed = last_seq")
+            if "creator" not in columns:  # ditto: who made it, for the rooms-per-hour quota
+                self._db.execute("ALTER TABLE rooms ADD COLUMN creator TEXT NOT NULL DEFAULT ''")
+                self._db.execute("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator, created)")
+            if "uid" not in {r[1] for r in self._db.execute("PRAGMA table_info(members)")}:
+                # protocol 3: a membership counts only for the identity that joined ('' before:
+                # the first identity to bind the name takes them, see NameBook.bind)
+                self._db.execute("ALTER TABLE members ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+            #: Names bound to identities, and quotas per identity (same connection, same transactions).
+            self.names = NameBook(self._db, clock)
             for room in DEFAULT_ROOMS:
                 self._db.execute(
                     "INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)",
@@ -211,16 +230,27 @@ class Store:
 
     def rooms(self) -> list[tuple[str, int, int, bool]]:
         """(name, last_seq, member count, has a password) for every room, by name."""
+        return self.rooms_page(limit=-1)
+
+    def rooms_page(self, after: str = "", limit: int = 200) -> list[tuple[str, int, int, bool]]:
+        """`rooms()`, only those named after `after` (without regard to case), `limit` of them."""
         return [
             (name, self._seqs.get(name, 0), members, bool(locked))
             for name, members, locked in self._db.execute(
                 "SELECT r.name, (SELECT count(*) FROM members m WHERE m.room = r.name),"
-                " r.password != '' FROM rooms r ORDER BY r.name COLLATE NOCASE"
+                " r.password != '' FROM rooms r WHERE r.name > ? COLLATE NOCASE"
+                " ORDER BY r.name COLLATE NOCASE LIMIT ?", (after, limit)
             )
         ]
 
-    def room_exists(self, room: str) -> bool:
-        return self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
+    def room_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM rooms").fetchone()[0])
+
+    def rooms_created(self, creator: str, within: float) -> int:
+        """How many rooms `creator` made in the last `within` seconds."""
+        row = self._db.execute("SELECT count(*) FROM rooms WHERE creator = ? AND created >= ?",
+                               (creator, self._clock() - within)).fetchone()
+        return int(row[0])
 
     def find_room(self, room: str) -> str | None:
         """The stored spelling of a room name, matched without regard to case."""
@@ -234,11 +264,11 @@ class Store:
         row = self._db.execute("SELECT password FROM rooms WHERE name = ?", (room,)).fetchone()
         return str(row[0]) if row else ""
 
-    def create_room(self, room: str, password_hash: str = "") -> bool:
+    def create_room(self, room: str, password_hash: str = "", creator: str = "") -> bool:
         """True if created, False if it already existed."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO rooms (name, created, password) VALUES (?, ?, ?)",
-            (room, self._clock(), password_hash),
+            "INSERT OR IGNORE INTO rooms (name, created, password, creator) VALUES (?, ?, ?, ?)",
+            (room, self._clock(), password_hash, creator),
         )
         if cur.rowcount == 1:
             self._seqs[room] = 0
@@ -249,13 +279,17 @@ class Store:
 
     # ------------------------------------------------------------ members
 
-    def add_member(self, room: str, name: str) -> tuple[Member, bool]:
-        """The member's receipts, and whether it is new to the room."""
+    def add_member(self, room: str, name: str, uid: str = "") -> tuple[Member, bool]:
+        """The member's receipts, and whether it is new to the room. A row left by another
+        identity under this name (freed and taken again) becomes this one's."""
         self.write_marks()
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO members (room, name, joined) VALUES (?, ?, ?)",
-            (room, name, self._clock()),
+            "INSERT OR IGNORE INTO members (room, name, joined, uid) VALUES (?, ?, ?, ?)",
+            (room, name, self._clock(), uid),
         )
+        if cur.rowcount == 0:
+            self._db.execute("UPDATE members SET uid = ? WHERE room = ? AND name = ? AND uid != ?",
+                             (uid, room, name, uid))
         row = self._db.execute(
             "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
@@ -271,6 +305,11 @@ class Store:
             f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
             (room, *names))] if names else []
 
+    def is_member(self, room: str, name: str, uid: str) -> bool:
+        """Whether `name` joined `room` as the identity `uid` (a membership is that identity's only)."""
+        return self._db.execute("SELECT 1 FROM members WHERE room = ? AND name = ? AND uid = ?",
+                                (room, name, uid)).fetchone() is not None
+
     def remove_member(self, room: str, name: str) -> None:
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
@@ -284,8 +323,10 @@ class Store:
             )
         ]
 
-    def rooms_of(self, name: str) -> list[str]:
-        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ?", (name,))]
+    def rooms_of(self, name: str, uid: str, limit: int = -1) -> list[str]:
+        """The rooms `name` is a member of as the identity `uid` (at most `limit`)."""
+        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? AND uid = ? LIMIT ?",
+                                               (name, uid, limit))]
 
     def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:
         """Move a member's receipts forward (never back); returns the new values if changed."""
@@ -544,6 +585,11 @@ class Store:
             )
         return cur.rowcount == 1
 
+    def reaction_counts(self, room: str, seq: int) -> dict[str, int]:
+        """emoji -> how many reacted with it, for one message."""
+        return {str(e): int(n) for e, n in self._db.execute(
+            "SELECT emoji, count(*) FROM reactions WHERE room = ? AND seq = ? GROUP BY emoji", (room, seq))}
+
     def message_exists(self, room: str, seq: int) -> bool:
         return (
             self._db.execute(
@@ -554,14 +600,21 @@ class Store:
 
     # ------------------------------------------------------------ files
 
-    def file_known(self, blob_id: str) -> bool:
-        """A blob may be fetched once a message of any room refers to it (or its thumbnail)."""
-        return (
-            self._db.execute(
-                "SELECT 1 FROM files WHERE blob_id = ? OR thumb_id = ? LIMIT 1", (blob_id, blob_id)
-            ).fetchone()
-            is not None
-        )
+    def file_readable(self, blob_id: str, name: str, rooms: Iterable[str]) -> bool:
+        """Whether `name` may read the body `blob_id` (a file or its thumbnail): it posted
+        it, or it is posted in an open room (anyone may watch those), in a room `name` is a
+        member of, or in one of `rooms` (those its connection receives: watched locked rooms
+        were let in by their password)."""
+        rooms = list(rooms)
+        watched = f" OR m.room IN ({','.join('?' * len(rooms))})" if rooms else ""
+        # messages.file_id is a TEXT column: compared as text, its index is used.
+        return self._db.execute(
+            "SELECT 1 FROM files f JOIN messages m ON m.file_id = CAST(f.id AS TEXT)"
+            " WHERE (f.blob_id = ? OR f.thumb_id = ?) AND (m.sender = ?"
+            " OR m.room IN (SELECT name FROM rooms WHERE password = '')"
+            " OR m.room IN (SELECT room FROM members WHERE name = ?)" + watched + ") LIMIT 1",
+            (blob_id, blob_id, name, name, *rooms),
+        ).fetchone() is not None
 
     def rename_blobs(self, renames: dict[str, str]) -> None:
         """Point every file message at new ids (old -> new), in one transaction."""
@@ -571,14 +624,6 @@ class Store:
             for old, new in renames.items():
                 self._db.execute("UPDATE files SET blob_id = ? WHERE blob_id = ?", (new, old))
                 self._db.execute("UPDATE files SET thumb_id = ? WHERE thumb_id = ?", (new, old))
-
-    def files_shared(self, sender: str, within: float) -> int:
-        """How many files `sender` posted (in any room) in the last `within` seconds."""
-        row = self._db.execute(
-            "SELECT count(*) FROM messages WHERE sender = ? AND file_id IS NOT NULL AND time >= ?",
-            (sender, self._clock() - within),
-        ).fetchone()
-        return int(row[0])
 
     # ------------------------------------------------------------ helpers
 
@@ -614,19 +659,32 @@ class Store:
         return StoredMessage(str(room), int(seq), str(sender), float(t), str(text), str(cid), file)  # type: ignore[call-overload,arg-type]
 
     def _with_reactions(self, room: str, msgs: list[StoredMessage]) -> list[StoredMessage]:
+        """Each message's most used MAX_REACTION_KINDS emoji, with their counts and the first
+        MAX_REACTION_NAMES names (by name): bounded however many were stored."""
         if not msgs:
             return msgs
-        rows = self._db.execute(
-            "SELECT seq, emoji, name FROM reactions WHERE room = ? AND seq BETWEEN ? AND ?"
-            " ORDER BY seq, emoji, name",
-            (room, min(m.seq for m in msgs), max(m.seq for m in msgs)),
-        ).fetchall()
-        by_seq: dict[int, dict[str, list[str]]] = {}
-        for seq, emoji, name in rows:
-            by_seq.setdefault(seq, {}).setdefault(emoji, []).append(name)
+        span = (room, min(m.seq for m in msgs), max(m.seq for m in msgs))
+        counts: dict[int, dict[str, int]] = {}
+        for seq, emoji, n in self._db.execute(
+                "SELECT seq, emoji, count(*) FROM reactions WHERE room = ? AND seq BETWEEN ? AND ?"
+                " GROUP BY seq, emoji", span):
+            counts.setdefault(seq, {})[emoji] = n
+        if not counts:
+            return msgs
+        top = {seq: dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_REACTION_KINDS])
+               for seq, kinds in counts.items()}
+        names: dict[tuple[int, str], list[str]] = {}
+        for seq, emoji, name in self._db.execute(
+                "SELECT seq, emoji, name FROM (SELECT seq, emoji, name, row_number() OVER"
+                " (PARTITION BY seq, emoji ORDER BY name) AS n FROM reactions"
+                " WHERE room = ? AND seq BETWEEN ? AND ?) WHERE n <= ? ORDER BY seq, emoji, name",
+                (*span, MAX_REACTION_NAMES)):
+            if emoji in top[seq]:
+                names.setdefault((seq, emoji), []).append(name)
         for m in msgs:
-            if m.seq in by_seq:
-                m.reactions.update(by_seq[m.seq])
+            for emoji, n in top.get(m.seq, {}).items():
+                m.reactions[emoji] = names.get((m.seq, emoji), [])
+                m.reaction_counts[emoji] = n
         return msgs
 
 

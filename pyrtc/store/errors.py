@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from ..errors import PyRTCError
+from ..protocol.codes import ErrorCode
 
 __all__ = ["StoreError", "BlobError"]
 
 
 class StoreError(PyRTCError):
-    code = "store"
+    code = ErrorCode.STORE
 
 
 class BlobError(StoreError):
     """An upload that does not fit: wrong offset, wrong hash, over the size limit."""
 
-    code = "file"
+    code = ErrorCode.FILE

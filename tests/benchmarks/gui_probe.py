@@ -30,9 +30,9 @@ def main() -> None:
         now = time.monotonic()
         if "first_frame" not in marks and w.frame >= 1:
             marks["first_frame"] = now - launched
-        room = w.state.rooms.get(w.current or "")
+        room = w.state.rooms.get(w.focus.room or "")
         if "room" not in marks:
-            if room is not None and room.last_seq >= args.expect and w._rows:
+            if room is not None and room.last_seq >= args.expect and w.messages.rows:
                 marks["room"] = now - launched
                 (args.out.parent / "gui-ready").write_text("1")
                 last[0] = now
@@ -40,10 +40,10 @@ def main() -> None:
         times.append(now - last[0])
         last[0] = now
         if now - launched - marks["room"] > args.seconds:
-            view = w.state.rooms[w.current or ""]
-            marks["rows_built"] = len(w._rows)
+            view = w.state.rooms[w.focus.room or ""]
+            marks["rows_built"] = len(w.messages.rows)
             marks["messages_held"] = len(view.messages)
-            marks["following"] = w._stick_bottom
+            marks["following"] = w.focus.follow
             marks["scroll"] = [dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")]
             dpg.stop_dearpygui()
 

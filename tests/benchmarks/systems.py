@@ -4,6 +4,8 @@ one asyncio client adapter per wire protocol for the load generator."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ from typing import cast
 import msgspec
 
 import pyrtc.protocol as p
+from pyrtc.client import Identity
 
 ROOM = "General"
 
@@ -228,6 +231,12 @@ class Adapter(asyncio.Protocol):
 _FRAME_LEN = struct.Struct(">I").unpack_from
 
 
+@functools.lru_cache(maxsize=1)
+def _identity() -> Identity:
+    """One identity per load-generator process; each client has its own name."""
+    return Identity.generate()
+
+
 class PyrtcAdapter(Adapter):
     def __init__(self, name: str, on_chat: OnChat, sample: int = 1) -> None:
         super().__init__(on_chat, sample)
@@ -236,10 +245,14 @@ class PyrtcAdapter(Adapter):
         self.buf = bytearray()
         self.dec = msgspec.msgpack.Decoder(p.ServerMsg)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+    def _hello(self, greeting: p.Greeting) -> None:
+        """Answer the server's greeting as a client does: a hello signed by our key."""
         assert self.transport is not None
-        self.transport.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name))
+        me = _identity()
+        tls = self.transport.get_extra_info("ssl_object")
+        fp = hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest() if tls else ""
+        self.transport.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name, key=me.public_der,
+                                              proof=me.sign(p.hello_proof(greeting.nonce, fp, self.name))))
                              + p.encode(p.JoinRoom(room=ROOM, since=10**12)))
 
     def data_received(self, data: bytes) -> None:
@@ -252,7 +265,11 @@ class PyrtcAdapter(Adapter):
             end = pos + 4 + length(buf, pos)[0]
             if end > n:
                 break
-            if buf.startswith(b"\xa6posted", pos + 7):
+            if buf.startswith(b"\xa8greeting", pos + 7):
+                msg = self.dec.decode(bytes(buf[pos + 4:end]))
+                assert isinstance(msg, p.Greeting)
+                self._hello(msg)
+            elif buf.startswith(b"\xa6posted", pos + 7):
                 self.received += 1
                 if self.received % self.sample == 0:
                     msg = self.dec.decode(bytes(buf[pos + 4:end]))

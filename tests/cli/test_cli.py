@@ -8,56 +8,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pyrtc.client import ClientSession
 
-PYRTC = [sys.executable, "-m", "pyrtc"]
-
-
-def run(*args: str, stdin: str | None = None, timeout: float = 30, log_dir: Path | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYRTC_LOG_DIR=str(log_dir)) if log_dir else None
-    return subprocess.run([*PYRTC, *args], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-class Server:
-    def __init__(self, tmp: Path, *extra: str) -> None:
-        self.logs = tmp / "logs"
-        env = dict(os.environ, PYRTC_LOG_DIR=str(self.logs))
-        self.proc = subprocess.Popen(
-            [*PYRTC, "server", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp / "data"),
-             "--name", "CLI test", "--no-announce", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-        assert match, f"server did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
-        self.address = match.group(1)
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        out, _ = self.proc.communicate(timeout=10)
-        return self.proc.returncode, out
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path)
-    yield srv
-    if srv.proc.poll() is None:
-        srv.stop()
-
-
-def tail_json(server: Server, room: str = "General", *extra: str) -> list[dict[str, object]]:
-    r = run("tail", "--server", server.address, "--room", room, "--json", *extra)
-    assert r.returncode == 0, r.stderr
-    return [json.loads(line) for line in r.stdout.splitlines()]
+from .procs import PYRTC, Server, run, tail_json
 
 
 def test_send_then_tail(server: Server) -> None:
@@ -110,13 +67,9 @@ def test_upload_and_download(server: Server, tmp_path: Path) -> None:
 @pytest.mark.parametrize("args,message", [
     (["send", "--server", "127.0.0.1:1", "--room", "General", "--name", "a", "x"], "connection refused"),
     (["send", "--server", "{addr}", "--room", "Nope", "--name", "a", "x"], "no room named 'Nope'"),
-    (["send", "--server", "{addr}", "--room", "../x", "--name", "a", "x"], "room name"),
-    (["send", "--server", "{addr}", "--room", "General", "--name", " ", "x"], "name"),
-    (["send", "--server", "{addr}", "--room", "General", "--name", "a", "x" * 9000], "limit is 8000"),
-    (["send", "--server", "host:notaport", "--room", "General", "--name", "a", "x"], "bad port"),
-    (["download", "--server", "{addr}", "xyz", "-o", "/tmp/pyrtc-never"], "not a file id"),
     (["download", "--server", "{addr}", "f" * 64, "-o", "/tmp/pyrtc-never"], "no file with id"),
     (["upload", "--server", "{addr}", "--room", "General", "--name", "a", "/no/such/file"], "no such file"),
+    (["upload", "--server", "{addr}", "--room", "General", "--name", "a", "/tmp"], "/tmp is a folder"),
 ])
 def test_errors_are_one_clear_line(server: Server, args: list[str], message: str) -> None:
     r = run(*[a.replace("{addr}", server.address) for a in args])
@@ -142,6 +95,18 @@ def test_name_taken(server: Server) -> None:
 def test_bad_arguments_exit_2_with_usage() -> None:
     r = run("send", "--room", "General")
     assert r.returncode == 2 and "required" in r.stderr and "Traceback" not in r.stderr
+    r = run("send", "--server", "host:notaport", "--room", "General", "--name", "a", "x")
+    assert r.returncode == 2 and "bad port in server address 'host:notaport'" in r.stderr
+    r = run("download", "--server", "127.0.0.1:1", "xyz", "-o", "/tmp/pyrtc-never")
+    assert r.returncode == 2 and "not a file id: 'xyz'" in r.stderr
+    for empty in ("", "   "):  # nothing to send is a mistake in the arguments, not a crash
+        r = run("send", "--server", "127.0.0.1:1", "--room", "General", "--name", "a", empty)
+        assert r.returncode == 2 and "nothing to send" in r.stderr and "unexpected" not in r.stderr
+    for args, message in ((["--room", "../x", "--name", "a", "x"], "room name '../x' may hold only"),
+                          (["--room", "General", "--name", " ", "x"], "the name ' ' has"),
+                          (["--room", "General", "--name", "a", "x" * 9000], "limit is 8000")):
+        r = run("send", "--server", "127.0.0.1:1", *args)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run("server", "--port", "70000")
     assert r.returncode == 2 and "out of range" in r.stderr
     r = run("server", "--max-files", "-1")
@@ -195,9 +160,9 @@ def test_terminal_client_joins_a_locked_room_with_its_password(server: Server) -
     r = run("--no-gui", "--server", server.address, "--name", "pat",
             stdin="/rooms\n/join Board\nwrong\n/join Board\nquarterly\nhello board\n/quit\n")
     assert r.returncode == 0, r.stderr
-    assert re.search(r"Board\s+\d+ online, \d+ members \(locked\)", r.stdout)
-    assert r.stdout.count("-- # Board is locked; its password:") == 2
-    assert "!! the room 'Board' needs its password, and that one is not it" in r.stdout
+    assert re.search(r"Board\s+\d+ online, 1 member \(locked\)", r.stdout)
+    assert r.stdout.count("-- #Board is locked; its password:") == 2
+    assert r.stdout.count("!! the room 'Board' needs its password, and that one is not it") == 1
     assert "quarterly" not in r.stdout and "wrong" not in r.stdout.replace("!! the room", "")
     assert [m["text"] for m in tail_json(server, "Board", "--room-password", "quarterly")] == ["hello board"]
 
@@ -212,3 +177,42 @@ def test_server_password_from_the_command_line(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
     finally:
         srv.stop()
+
+
+def test_help_shows_the_chat_options() -> None:
+    """Bare `pyrtc` chats: its own options are what `pyrtc --help` must show first."""
+    r = run("--help")
+    assert r.returncode == 0
+    for option in ("--name", "--no-gui", "--room", "--server", "--host-if-none", "--kiosk", "--pick"):
+        assert option in r.stdout, option
+
+
+def test_sizes_are_for_people(tmp_path: Path) -> None:
+    srv = Server(tmp_path, "--max-file", "2M")
+    try:
+        big = tmp_path / "big.bin"
+        big.write_bytes(b"x" * 3_000_000)
+        r = run("upload", "--server", srv.address, "--room", "General", "--name", "ann", str(big))
+        assert r.returncode == 1
+        assert "big.bin is 2.9 MiB; the server accepts up to 2.0 MiB" in r.stderr, r.stderr
+        assert "3000000" not in r.stderr
+    finally:
+        srv.stop()
+
+
+def test_an_address_nobody_answers_is_not_called_refused(tmp_path: Path) -> None:
+    """A machine that is not there (nobody answers ARP) is "unreachable", not "refused"; run in
+    a throwaway network namespace whose only neighbour link leads nowhere."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root for a network namespace (unshare -n)")
+    setup = ("ip link set lo up && ip link add nowhere0 type veth peer name nowhere1 && "
+             "ip addr add 10.99.0.1/24 dev nowhere0 && ip link set nowhere0 up && ip link set nowhere1 up && "
+             'exec "$@"')
+    r = subprocess.run(["unshare", "-n", "sh", "-c", setup, "sh", *PYRTC, "send", "--server",
+                        "10.99.0.2:47474", "--room", "General", "--name", "a", "x"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYRTC_LOG_DIR=str(tmp_path)))
+    assert r.returncode == 1, r.stderr
+    assert "cannot reach the server at 10.99.0.2:47474" in r.stderr
+    assert "refused" not in r.stderr and "unreachable" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

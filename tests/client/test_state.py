@@ -18,7 +18,7 @@ def joined(*history: p.Posted, members: tuple[str, ...] = ("ann", "bob")) -> p.J
 
 def state() -> ChatState:
     s = ChatState()
-    s.apply(p.Welcome(version=1, server="srv", name="ann", token="t"))
+    s.apply(p.Welcome(version=1, server="srv", name="ann"))
     return s
 
 
@@ -115,3 +115,31 @@ def test_versions_move_on_change() -> None:
     v = s.rooms["General"].version
     s.apply(posted(1))
     assert s.rooms["General"].version > v
+
+
+def test_rooms_arrive_in_pages_and_deltas_in_any_order() -> None:
+    state = ChatState()
+    state.apply(p.Welcome(version=p.PROTOCOL_VERSION, server="s", name="ann", server_id="x",
+                          rooms=[p.RoomInfo(name="b"), p.RoomInfo(name="C")], rooms_total=4))
+    assert state.rooms_total == 4 and [r.name for r in state.available] == ["b", "C"]
+    state.apply(p.RoomAdded(room=p.RoomInfo(name="e")))
+    state.apply(p.RoomList(rooms=[p.RoomInfo(name="d"), p.RoomInfo(name="e", members=3)], rid=1, total=5))
+    state.apply(p.RoomAdded(room=p.RoomInfo(name="A")))
+    assert [r.name for r in state.available] == ["A", "b", "C", "d", "e"] and state.rooms_total == 6
+    assert next(r for r in state.available if r.name == "e").members == 3  # the newer news wins
+
+
+def test_reaction_counts_beyond_the_names_listed() -> None:
+    state = ChatState(me="ann")
+    names = [f"n{i:02d}" for i in range(20)]
+    post = p.Posted(room="General", seq=1, sender="bob", time=1.0, text="hi",
+                    reactions=[p.Reaction(emoji="👍", members=names, count=30)])
+    state.apply(p.Joined(room="General", members=[], history=[post], last_seq=1))
+    msg = state.rooms["General"].by_seq[1]
+    assert msg.reaction_count("👍") == 30
+    state.apply(p.Reacted(room="General", seq=1, emoji="👍", name="zed", on=False, count=29))  # not listed
+    assert msg.reaction_count("👍") == 29 and len(msg.reactions["👍"]) == 20
+    state.apply(p.Reacted(room="General", seq=1, emoji="🎉", name="ann", on=True))  # no count: one more
+    assert msg.reaction_count("🎉") == 1 and msg.reactions["🎉"] == {"ann"}
+    state.apply(p.Reacted(room="General", seq=1, emoji="🎉", name="ann", on=False, count=0))
+    assert "🎉" not in msg.reactions and msg.reaction_count("🎉") == 0

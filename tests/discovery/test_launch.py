@@ -1,12 +1,10 @@
-"""Bare `pyrtc`, kiosk and relocation, in network namespaces (terminal front end; the window
-comes with the GUI)."""
+"""Bare `pyrtc`, kiosk and relocation, in network namespaces (terminal front end, and the kiosk
+window as a service runs it; the window's picker: tests/gui/test_picker.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from ..gui.driver import virtual_screen
 from .netlab import PYRTC, Lab, flat_lan, until
 from .test_mdns import Proc, start_server
 
 pytestmark = pytest.mark.mdns
+
 
 
 @pytest.fixture
@@ -74,21 +74,9 @@ def test_kiosk_hosts_shows_the_room_and_never_asks(lan: Lab, tmp_path: Path) -> 
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    """A virtual screen (Xvfb, unix socket only) for a window started in a namespace."""
-    if shutil.which("Xvfb") is None:
-        pytest.fail("needs Xvfb (apt xvfb), installed by scripts/test.sh")
-    number = next(n for n in range(150 + os.getpid() % 300, 1000) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            assert xvfb.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    """A virtual screen for a window started in a namespace."""
+    with virtual_screen() as screen:
+        yield screen
 
 
 def test_window_kiosk_hosts_logs_and_stops_cleanly_on_sigterm(lan: Lab, tmp_path: Path, display: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +75,15 @@ def start_server(lab: Lab, node: str, name: str, tmp: Path, *extra: str) -> tupl
     m = re.search(r"listening on [\d.]+:(\d+)", line)
     assert m, line
     return p, int(m.group(1))
+
+
+def start_claimant(lab: Lab, node: str, name: str, tmp: Path, *, id_of: Path) -> tuple[Proc, int]:
+    """A server with a certificate of its own and the id of the server whose data dir is
+    `id_of`: an impostor, or a clone nobody can tell from the original by its id."""
+    data = tmp / f"data-{node}-{name}"
+    data.mkdir()
+    shutil.copy(id_of / "server-id", data / "server-id")
+    return start_server(lab, node, name, tmp)
 
 
 def watcher(lab: Lab, node: str, tmp: Path, *extra: str) -> Proc:

@@ -1,4 +1,5 @@
-"""Fuzzing, bounded for the suite: the frame decoder and the server's message handling.
+"""Fuzzing, bounded for the suite: the frame decoder, the server's message handling, the
+client's state, and the pages cut to fit a frame.
 
 Each target checks what comes out, not only that nothing crashes: the seed corpus in
 corpus/ decodes to the messages its manifest (SEEDS) names; a mutated seed decodes to
@@ -18,18 +19,22 @@ from typing import Any
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyrtc.protocol as p
-from pyrtc.client import ClientSession
+from pyrtc.client import ChatState, ClientSession, Identity
+from pyrtc.protocol.budget import fit_newest, room_for
 from pyrtc.protocol.framing import HEADER
-from pyrtc.protocol.limits import MAX_FRAME
+from pyrtc.protocol.limits import MAX_FRAME, MAX_TEXT
 from pyrtc.server import ChatServer
 
-from ..conftest import raw_open, server_config
+from ..conftest import raw_open, read_greeting, server_config, signed_hello
 from ..protocol.strategies import messages
 
+FUZZER = Identity.generate()  # one person, however many examples run
 CORPUS = Path(__file__).parent / "corpus"
 #: side -> (a new decoder, the union it reads)
 DECODERS: dict[str, tuple[Callable[[], p.FrameDecoder[Any]], Any]] = {
@@ -38,7 +43,9 @@ DECODERS: dict[str, tuple[Callable[[], p.FrameDecoder[Any]], Any]] = {
 #: seed -> what the server's decoder (client messages) and the client's decoder (server
 #: messages) make of it: the message types, in order, or the ProtocolError raised.
 SEEDS: dict[str, tuple[list[str] | type[p.ProtocolError], list[str] | type[p.ProtocolError]]] = {
-    "hello": (["Hello"], p.BadMessage),
+    "hello": (["Hello"], p.BadMessage),  # protocol 2's, without key and proof: still a Hello
+    "hello_v3": (["Hello"], p.BadMessage),  # with a key and a signed proof
+    "list_rooms_page": (["ListRooms"], p.BadMessage),
     "join": (["JoinRoom"], p.BadMessage),
     "send_text": (["SendText"], p.BadMessage),
     "react": (["React"], p.BadMessage),
@@ -47,12 +54,22 @@ SEEDS: dict[str, tuple[list[str] | type[p.ProtocolError], list[str] | type[p.Pro
     "offer": (["OfferFile"], p.BadMessage),  # a file name that climbs out (../../x)
     "file_chunk": (["FileChunk"], p.BadMessage),
     "stream": (["SendText", "Ping", "MarkRead"], p.BadMessage),
+    "greeting": (p.BadMessage, ["Greeting"]),
     "welcome": (p.BadMessage, ["Welcome"]),
+    "welcome_v3": (p.BadMessage, ["Welcome"]),
+    "welcome_paged": (p.BadMessage, ["Welcome"]),  # the first page of rooms
+    "room_list_page": (p.BadMessage, ["RoomList"]),
+    "room_added": (p.BadMessage, ["RoomAdded"]),
+    "posted_reactions": (p.BadMessage, ["Posted"]),  # reactions with counts
+    "reacted_count": (p.BadMessage, ["Reacted"]),
+    "search_more": (p.BadMessage, ["SearchHits"]),
     "posted": (p.BadMessage, ["Posted"]),
     "file_data": (p.BadMessage, ["FileData"]),  # written as head + payload (encode_head)
     "bad_utf8": (p.BadMessage, p.BadMessage),
     "wrong_types": (p.BadMessage, p.BadMessage),
     "nested": (p.BadMessage, p.BadMessage),  # arrays 2,000 deep
+    "deep_unknown_field": (p.BadMessage, p.BadMessage),  # too deep inside a field no one reads
+    "seq_past_64_bits": (p.BadMessage, p.BadMessage),  # a JoinRoom whose `since` does not fit
     "zero_frame": (p.BadMessage, p.BadMessage),
     "huge_prefix": (p.FrameTooLarge, p.FrameTooLarge),
 }
@@ -81,7 +98,7 @@ def by_the_rules(data: bytes, union: Any) -> tuple[list[Any], type[p.ProtocolErr
             break
         try:
             out.append(msgspec.msgpack.decode(data[pos + HEADER : end], type=union))
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return out, p.BadMessage, 0
         pos = end
     return out, None, len(data) - pos
@@ -188,7 +205,7 @@ def test_server_survives_any_sequence_of_valid_messages(
     async def run() -> None:
         host, port = srv.address
         reader, writer = await raw_open(host, port)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="fuzzer"))
+        writer.write(await signed_hello(reader, writer, "fuzzer", identity=FUZZER)
                      + p.encode(p.JoinRoom(room="General"))
                      + b"".join(p.encode(m) for m in sequence) + p.encode(p.Ping(nonce=424242)))
         dec = p.client_decoder()
@@ -208,3 +225,87 @@ def test_server_survives_any_sequence_of_valid_messages(
     loop.run_until_complete(run())
     bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert bugs == [], bugs[0].getMessage()
+
+
+_OTHER_CURVE = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(version=st.sampled_from([p.PROTOCOL_VERSION, p.PROTOCOL_VERSION, 2, 4, -1, 2**40]),
+       name=messages(p.Hello).map(lambda h: h.name),
+       key=st.sampled_from(["mine", "empty", "garbage", "other curve"]),
+       proof=st.sampled_from(["valid", "other nonce", "garbage", "empty"]),
+       extra=st.binary(max_size=32))
+def test_server_survives_any_hello(fuzz_server: tuple[ChatServer, asyncio.AbstractEventLoop],
+                                   caplog: pytest.LogCaptureFixture, version: int, name: str, key: str,
+                                   proof: str, extra: bytes) -> None:
+    """Protocol 3's hello with any key and proof: a Welcome or one clear fatal error."""
+    srv, loop = fuzz_server
+    caplog.set_level(logging.ERROR, "pyrtc")
+    me = Identity.generate()
+
+    async def run() -> None:
+        host, port = srv.address
+        reader, writer = await raw_open(host, port)
+        greeting = await read_greeting(reader)
+        fp = srv.fingerprint or ""
+        nonce = greeting.nonce if proof != "other nonce" else bytes(32)
+        signed = me.sign(p.hello_proof(nonce, fp, name))
+        writer.write(p.encode(p.Hello(
+            version=version, name=name,
+            key={"mine": me.public_der, "empty": b"", "garbage": extra, "other curve": _OTHER_CURVE}[key],
+            proof={"valid": signed, "other nonce": signed, "garbage": extra, "empty": b""}[proof])))
+        dec = p.client_decoder()
+        got: list[p.ServerMsg] = []
+        async with asyncio.timeout(30):
+            while not any(isinstance(m, (p.Welcome, p.Error)) for m in got):
+                data = await reader.read(1 << 16)
+                if not data:
+                    break
+                got += dec.feed(data)
+        writer.transport.abort()
+        errors = [m for m in got if isinstance(m, p.Error)]
+        if version == p.PROTOCOL_VERSION and key == "mine" and proof == "valid":
+            welcomed = [type(m) for m in got] == [p.Welcome]
+            assert welcomed or [e.code for e in errors] in (["bad_name"], ["name_taken"]), got
+        else:
+            assert len(errors) == 1 and errors[0].fatal and errors[0].code in (
+                "version_mismatch", "bad_identity"), got
+
+    loop.run_until_complete(run())
+    bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert bugs == [], bugs[0].getMessage()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(messages(p.ServerMsg), max_size=20))
+def test_client_state_takes_any_sequence_of_server_messages(sequence: list[p.ServerMsg]) -> None:
+    """Pages, deltas and counts in any order (RoomAdded before or after the page that holds
+    it, Reacted with any count) leave a state the window can draw."""
+    state = ChatState()
+    state.apply(p.Joined(room="General", members=[], history=[], last_seq=0))
+    for msg in sequence:
+        state.apply(msg)
+    names = [r.name for r in state.available]
+    assert len(names) == len(set(names)) and state.rooms_total >= len(names)
+    for room in state.rooms.values():
+        for m in room.messages:
+            assert all(m.reaction_count(e) > 0 for e in m.reactions)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.builds(p.Posted, room=st.just("General"), seq=st.integers(1, 2**63 - 1),
+                          sender=st.text(min_size=1, max_size=32), time=st.floats(allow_nan=False),
+                          text=st.text(alphabet="😀a\n", max_size=MAX_TEXT),
+                          reactions=st.lists(st.builds(p.Reaction, emoji=st.text(max_size=16),
+                                                       members=st.lists(st.text(max_size=32), max_size=20),
+                                                       count=st.integers(0, 2**63 - 1)), max_size=20)),
+                max_size=40))
+def test_pages_cut_to_their_budget_always_encode(history: list[p.Posted]) -> None:
+    """Whatever was stored, a page cut by `fit_newest` is a frame that can be sent."""
+    envelope = p.HistoryPage(room="General", messages=[], more=True, rid=1)
+    kept, cut = fit_newest(history, room_for(envelope))
+    frame = p.encode(p.HistoryPage(room="General", messages=kept, more=cut, rid=1))
+    assert len(frame) <= p.limits.MAX_FRAME + 4 and kept == history[len(history) - len(kept):]

@@ -1,14 +1,16 @@
-"""Tones, avatars and palettes: plain unit tests (no window)."""
+"""Tones, avatars, palettes and the file dialog's answer: plain unit tests (no window)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pyrtc.gui import tones as T
 from pyrtc.gui.avatar import avatar_color, initials
+from pyrtc.gui.dialogs import chosen_files
 from pyrtc.gui.palette import DARK, LIGHT
 
 
@@ -70,3 +72,17 @@ def test_palettes_are_readable() -> None:
         lum = lambda c: 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]  # noqa: E731
         assert abs(lum(pal.text) - lum(pal.bg)) > 120, pal.name
         assert pal.read != pal.sent
+
+
+def test_the_file_picked_in_the_dialog_is_found(tmp_path: Path) -> None:
+    """Dear PyGui's dialog (".*" filter) reports "<folder>/<stem>.*"; the path is in its selections."""
+    (tmp_path / "beach.png").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notes.md").write_text("x")
+    reported = {"file_path_name": str(tmp_path / "beach.*"), "current_path": str(tmp_path)}
+    picked = {**reported, "selections": {"beach.png": str(tmp_path / "beach.png")}}
+    assert chosen_files(picked) == [tmp_path / "beach.png"]
+    assert chosen_files({**reported, "selections": {}}) == [tmp_path / "beach.png"]  # a name typed in
+    assert chosen_files({"file_path_name": str(tmp_path / "notes.*"), "selections": {}}) == []  # which one?
+    assert chosen_files({"file_path_name": str(tmp_path / "notes.md"), "selections": {}}) == [tmp_path / "notes.md"]
+    assert chosen_files({"file_path_name": str(tmp_path / "gone.*"), "selections": {}}) == []

@@ -25,7 +25,8 @@ def for_type(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.BoolType):
         return st.booleans()
     if isinstance(t, mi.BytesType):
-        return st.binary(max_size=min(t.max_length or 256, 256))
+        lo = t.min_length or 0
+        return st.binary(min_size=lo, max_size=max(lo, min(t.max_length or 256, 256)))
     if isinstance(t, mi.NoneType):
         return st.none()
     if isinstance(t, mi.UnionType):

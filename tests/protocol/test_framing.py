@@ -29,7 +29,7 @@ def test_strategies_reach_every_message_type() -> None:
     """Guards the generic strategy: a new message type is covered by the union tests."""
     names = {c.__name__ for c in p.ClientMsg.__args__} | {c.__name__ for c in p.ServerMsg.__args__}
     assert {"Hello", "SendText", "FileChunk", "Posted", "Joined", "FileData", "Error"} <= names
-    assert len(p.ClientMsg.__args__) == 17 and len(p.ServerMsg.__args__) == 19
+    assert len(p.ClientMsg.__args__) == 17 and len(p.ServerMsg.__args__) == 21
 
 
 @settings(max_examples=500, deadline=None)
@@ -54,7 +54,7 @@ def test_framed_garbage_raises_only_protocol_error(body: bytes) -> None:
 
 def test_frame_split_at_every_point_decodes_once_complete() -> None:
     msgs = [
-        p.Hello(version=1, name="Zoë", token="t"),
+        p.Hello(version=1, name="Zoë", key=b"k", proof=b"p"),
         p.SendText(room="General", cid="c1", text="héllo ✓✓ 👍"),
         p.FileChunk(blob_id="a" * 64, offset=0, data=bytes(range(256)) * 4),
     ]
@@ -104,7 +104,7 @@ def test_unknown_type_is_a_bad_message() -> None:
 
 def test_server_message_is_not_accepted_from_a_client() -> None:
     with pytest.raises(p.BadMessage):
-        p.server_decoder().feed(p.encode(p.Welcome(version=1, server="s", name="n", token="t")))
+        p.server_decoder().feed(p.encode(p.Welcome(version=1, server="s", name="n")))
 
 
 @pytest.mark.parametrize("field,value", [

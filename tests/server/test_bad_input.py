@@ -12,14 +12,14 @@ import pyrtc.protocol as p
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
-from ..conftest import ClientFactory, FakeClock, raw_open, server_config, texts
+from ..conftest import ClientFactory, FakeClock, raw_open, server_config, signed_hello, texts
 
 
 async def _raw_exchange(server: ChatServer, payload: bytes, hello: bool) -> list[p.ServerMsg]:
     host, port = server.address
     reader, writer = await raw_open(host, port)
     if hello:
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="mallory")))
+        writer.write(await signed_hello(reader, writer, "mallory"))
     writer.write(payload)
     dec = p.client_decoder()
     out: list[p.ServerMsg] = []
@@ -43,6 +43,7 @@ def _frame(obj: object) -> bytes:
     (p.encode(p.SendText(room="General", cid="c", text="hi")), False, "unexpected_message"),
     (p.encode(p.Hello(version=99, name="x")), False, "version_mismatch"),
     (p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="x")), True, "unexpected_message"),
+    (p.encode(p.Hello(version=2, name="x")), False, "version_mismatch"),  # a client from before 3
 ])
 async def test_bad_input_gets_an_error_and_a_close_while_others_chat(
         server: ChatServer, connect: ClientFactory, payload: bytes, hello: bool, code: str) -> None:
@@ -63,7 +64,7 @@ async def test_bad_input_gets_an_error_and_a_close_while_others_chat(
 async def test_a_vanished_client_mid_upload_harms_no_one(server: ChatServer, connect: ClientFactory) -> None:
     host, port = server.address
     reader, writer = await raw_open(host, port)
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="gone")))
+    writer.write(await signed_hello(reader, writer, "gone"))
     writer.write(p.encode(p.JoinRoom(room="General")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x", size=10**6, blob_id="d" * 64)))
     writer.write(p.encode(p.FileChunk(blob_id="d" * 64, offset=0, data=b"x" * 1000))[:-300])  # cut mid-frame
@@ -80,7 +81,7 @@ async def test_silent_connection_is_pinged_then_dropped(tmp_path: Path, clock: F
     async with ChatServer(cfg, clock=clock) as srv:
         host, port = srv.address
         reader, writer = await raw_open(host, port)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="halfopen")))
+        writer.write(await signed_hello(reader, writer, "halfopen"))
         dec = p.client_decoder()
         async with asyncio.timeout(5):
             assert isinstance(dec.feed(await reader.read(65536))[0], p.Welcome)

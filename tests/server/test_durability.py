@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyrtc.protocol as p
 
-from ..conftest import raw_open
+from ..conftest import raw_open, signed_hello
 
 
 def _start(data: Path, logs: Path) -> tuple[subprocess.Popen[str], int]:
@@ -32,7 +32,7 @@ async def test_kill_9_during_a_burst_loses_no_acknowledged_message(tmp_path: Pat
     proc, port = _start(data, logs)
     acked: dict[str, int] = {}
     reader, writer = await raw_open("127.0.0.1", port)
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="burst"))
+    writer.write(await signed_hello(reader, writer, "burst")
                  + p.encode(p.JoinRoom(room="General")))
     dec = p.client_decoder()
     killed = False
@@ -75,7 +75,7 @@ async def test_kill_9_during_a_burst_loses_no_acknowledged_message(tmp_path: Pat
     proc, port = _start(data, logs)
     try:
         reader, writer = await raw_open("127.0.0.1", port)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="after"))
+        writer.write(await signed_hello(reader, writer, "after")
                      + p.encode(p.JoinRoom(room="General")))
         dec = p.client_decoder()
         async with asyncio.timeout(10):

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 import pyrtc.protocol as p
-from pyrtc.client import ClientSession, Rejected
+from pyrtc.client import ClientSession, Identity, Rejected
 from pyrtc.protocol import limits as L
 from pyrtc.server import ChatServer
 
-from ..conftest import ClientFactory, FakeClock, raw_open, server_config
+from ..conftest import ClientFactory, FakeClock, raw_open, server_config, signed_hello
 
 
 def content_id(path: Path) -> str:
@@ -52,7 +52,8 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
     host, port = server.address
     # A client that offers, sends half, and vanishes.
     reader, writer = await raw_open(host, port)
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
+    me = Identity.generate()
+    writer.write(await signed_hello(reader, writer, "ann", identity=me))
     writer.write(p.encode(p.JoinRoom(room="General")))
     writer.write(p.encode(p.OfferFile(room="General", cid="c1", name="big.bin", size=len(data),
                                       blob_id=digest)))
@@ -64,10 +65,10 @@ async def test_cut_upload_resumes_where_the_server_is(tmp_path: Path, server: Ch
         while not any(isinstance(m, p.Pong) for m in dec.feed(await reader.read(65536))):
             pass
     writer.transport.abort()
-    assert server.blobs.begin(digest, len(data)) == 3 * L.CHUNK_SIZE
+    assert server.blobs.begin(digest, len(data), server.blobs.owner_tag(me.uid)) == 3 * L.CHUNK_SIZE
     assert not server.blobs.has(digest)  # a partial file is never shown as complete
 
-    ann = await connect("ann")
+    ann = await connect("ann", identity=me)
     await ann.join("General")
     sent: list[int] = []
     seq = await ann.upload("General", src, progress=lambda d, t: sent.append(d))
@@ -131,7 +132,7 @@ async def test_hostile_file_names_are_display_text_only(tmp_path: Path, server: 
 async def test_raw_ten_thousand_character_name_is_a_clear_error(server: ChatServer) -> None:
     host, port = server.address
     reader, writer = await raw_open(host, port)
-    writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
+    writer.write(await signed_hello(reader, writer, "ann"))
     writer.write(p.encode(p.OfferFile(room="General", cid="c", name="x" * 10_000, size=1,
                                       blob_id="a" * 64)))
     dec = p.client_decoder()
@@ -190,7 +191,8 @@ async def test_file_count_per_user_is_limited_per_day(tmp_path: Path) -> None:
         files.append(tmp_path / f"f{i}.txt")
         files[-1].write_bytes(f"file {i}".encode())
     async with ChatServer(server_config(tmp_path / "d", max_files=2), wall=wall) as srv:
-        async with ClientSession(*srv.address, "ann") as ann, ClientSession(*srv.address, "bob") as bob:
+        async with ClientSession(*srv.address, "ann") as ann, \
+                ClientSession(*srv.address, "bob", identity=Identity.generate()) as bob:  # another person
             await ann.join("General")
             await bob.join("General")
             await ann.upload("General", files[0])
@@ -217,7 +219,7 @@ async def test_uploads_in_progress_per_connection_are_limited(tmp_path: Path) ->
         reader, writer = await raw_open(*srv.address)
         offers = [p.OfferFile(room="General", cid=f"c{i}", name=f"f{i}", size=10,
                               blob_id=blake3.blake3(str(i).encode()).hexdigest(), rid=i + 1) for i in range(3)]
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann"))
+        writer.write(await signed_hello(reader, writer, "ann")
                      + p.encode(p.JoinRoom(room="General"))
                      + b"".join(p.encode(o) for o in offers)
                      + p.encode(offers[0]) + p.encode(p.Ping(nonce=7)))  # a resume is no new upload

@@ -12,14 +12,14 @@ from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 from pyrtc.server.names import name_keys
 
-from ..conftest import FakeClock, raw_open, server_config, texts
+from ..conftest import FakeClock, raw_open, server_config, signed_hello, texts
 
 
 async def test_flood_gets_slow_down_and_others_keep_chatting(tmp_path: Path, clock: FakeClock) -> None:
     async with ChatServer(server_config(tmp_path / "d", max_rate=5, burst=10), clock=clock) as srv:
         host, port = srv.address
         reader, writer = await raw_open(host, port)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="flood"))
+        writer.write(await signed_hello(reader, writer, "flood")
                      + p.encode(p.JoinRoom(room="General"))
                      + b"".join(p.encode(p.SendText(room="General", cid=f"c{i}", text="spam")) for i in range(30))
                      + p.encode(p.Ping(nonce=1)))

@@ -8,7 +8,7 @@ from pathlib import Path
 from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 
-from ..conftest import raw_open, server_config
+from ..conftest import raw_open, server_config, signed_hello
 
 
 def seqs(s: ClientSession, room: str) -> list[int]:
@@ -66,7 +66,7 @@ async def test_resent_message_is_stored_once(tmp_path: Path) -> None:
         host, port = srv.address
         reader, writer = await raw_open(host, port)
         dec = p.client_decoder()
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="ann")))
+        writer.write(await signed_hello(reader, writer, "ann"))
         writer.write(p.encode(p.JoinRoom(room="General")))
         for _ in range(2):
             writer.write(p.encode(p.SendText(room="General", cid="same", text="once")))

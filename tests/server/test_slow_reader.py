@@ -17,7 +17,7 @@ from pyrtc.client import ClientSession
 from pyrtc.server import ChatServer
 from pyrtc.server.connection import send_to_all
 
-from ..conftest import client_tls, server_config
+from ..conftest import client_tls, server_config, signed_hello
 
 
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
@@ -32,9 +32,9 @@ async def test_stalled_reader_is_dropped_and_others_get_everything(
         plain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         plain.setblocking(False)
         await asyncio.get_running_loop().sock_connect(plain, (host, port))
-        _, writer = await asyncio.open_connection(sock=plain, ssl=client_tls() if tls else None,
-                                                  server_hostname="pyrtc" if tls else None)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="staller"))
+        reader, writer = await asyncio.open_connection(sock=plain, ssl=client_tls() if tls else None,
+                                                       server_hostname="pyrtc" if tls else None)
+        writer.write(await signed_hello(reader, writer, "staller")
                      + p.encode(p.JoinRoom(room="General")))
         await writer.drain()
         writer.transport.pause_reading()  # and never reads again
@@ -68,7 +68,7 @@ async def test_paused_reader_gets_every_post_in_order(tmp_path: Path, tls: bool)
         await loop.sock_connect(sock, (host, port))
         reader, writer = await asyncio.open_connection(sock=sock, ssl=client_tls() if tls else None,
                                                        server_hostname="pyrtc" if tls else None)
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="pauser"))
+        writer.write(await signed_hello(reader, writer, "pauser")
                      + p.encode(p.JoinRoom(room="General")))
         await writer.drain()
         decoder = p.client_decoder()
@@ -112,7 +112,7 @@ async def test_tls_fan_out_writes_nothing_once_the_tls_layer_has_lost_its_socket
     async with ChatServer(server_config(tmp_path / "d", tls=True)) as srv:
         host, port = srv.address
         reader, writer = await asyncio.open_connection(host, port, ssl=client_tls(), server_hostname="pyrtc")
-        writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name="leaver"))
+        writer.write(await signed_hello(reader, writer, "leaver")
                      + p.encode(p.JoinRoom(room="General")))
         decoder = p.client_decoder()
         frames: list[p.ServerMsg] = []

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -40,8 +42,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import blake3
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from pyrtc.client import ChatState, ClientSession, ConnectionLost, Rejected
+from pyrtc.client import ChatState, ClientSession, ConnectionLost, Identity, Rejected
 from pyrtc.client.errors import ClientError
 from pyrtc.client.state import Connected, Event
 from pyrtc.protocol.codes import ErrorCode
@@ -116,7 +119,8 @@ class Soak:
 
         # Patient reconnects: hundreds of clients come back at once after a cut.
         s = ClientSession(self.host, self.port, name, fingerprint=self.fingerprint, on_event=seen,
-                          backoff=(0.05, 1.0), connect_timeout=20, idle_timeout=300)
+                          backoff=(0.05, 1.0), connect_timeout=20, idle_timeout=300,
+                          identity=person(name))
         return s
 
     async def open(self, name: str, room: str | None = None) -> ClientSession:
@@ -437,7 +441,7 @@ class Soak:
 def cut(s: ClientSession) -> bool:
     """Drop the connection with no goodbye, as a pulled cable or a crash would. False when
     there is no connection to cut (the session is reconnecting)."""
-    writer = s._writer  # noqa: SLF001 - a fault injector reaches inside on purpose
+    writer = s._router.writer  # noqa: SLF001 - a fault injector reaches inside on purpose
     if writer is None or writer.transport.is_closing():
         return False
     writer.transport.abort()
@@ -445,7 +449,7 @@ def cut(s: ClientSession) -> bool:
 
 
 def stall(s: ClientSession, paused: bool) -> None:
-    writer = s._writer  # noqa: SLF001
+    writer = s._router.writer  # noqa: SLF001
     if writer is None:
         return
     transport = cast(asyncio.Transport, writer.transport)  # a read-write one, typed as write-only
@@ -473,6 +477,17 @@ async def _main(args: argparse.Namespace, want: Targets) -> dict[str, Any]:
             return await soak.run(reports)
     finally:
         pipe.close()
+
+
+@functools.cache
+def person(name: str) -> Identity:
+    """Each name is its own person, with the same key in every driver run (the warm-up round
+    and the measured one bind their names on one server)."""
+    seed = int.from_bytes(hashlib.sha256(b"pyrtc soak " + name.encode()).digest(), "big")
+    return Identity(ec.derive_private_key(seed % (_P256_ORDER - 1) + 1, ec.SECP256R1()))
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-import io
+import os
 from pathlib import Path
 
 import blake3
 import pytest
-from PIL import Image
 
-from pyrtc.store import BlobError, BlobStore, make_thumbnail
+from pyrtc.store import BlobError, BlobStore
+
+ANN = BlobStore.owner_tag("ann")
 
 
 def content_id(data: bytes) -> str:
@@ -22,32 +23,35 @@ def blobs(tmp_path: Path) -> BlobStore:
 def test_upload_in_chunks_then_finish(blobs: BlobStore) -> None:
     data = bytes(range(256)) * 1000
     h = content_id(data)
-    assert blobs.begin(h, len(data)) == 0
-    blobs.write(h, len(data), 0, data[:1000])
-    assert blobs.begin(h, len(data)) == 1000  # resume point
-    blobs.write(h, len(data), 1000, data[1000:])
-    path = blobs.finish(h, len(data))
+    assert blobs.begin(h, len(data), ANN) == 0
+    with blobs.open_part(h, len(data), ANN) as part:
+        part.write(0, data[:1000])
+    assert blobs.begin(h, len(data), ANN) == 1000  # resume point
+    with blobs.open_part(h, len(data), ANN) as part:
+        part.write(1000, data[1000:])
+    path = blobs.finish(h, len(data), ANN)
     assert path.read_bytes() == data and blobs.has(h)
-    assert blobs.begin(h, len(data)) == len(data)  # known: nothing to send
+    assert blobs.unfinished() == 0 and list((blobs.root / "uploads").iterdir()) == []
 
 
 def test_out_of_order_chunk_is_refused(blobs: BlobStore) -> None:
-    with pytest.raises(BlobError, match="resume there"):
-        blobs.write("a" * 64, 10, 5, b"x")
+    with blobs.open_part("a" * 64, 10, ANN) as part, pytest.raises(BlobError, match="resume there"):
+        part.write(5, b"x")
 
 
 def test_chunk_past_the_offered_size_is_refused(blobs: BlobStore) -> None:
-    with pytest.raises(BlobError, match="past the offered size"):
-        blobs.write("a" * 64, 3, 0, b"xxxx")
+    with blobs.open_part("a" * 64, 3, ANN) as part, pytest.raises(BlobError, match="past the offered size"):
+        part.write(0, b"xxxx")
 
 
 def test_wrong_hash_is_discarded_and_never_visible(blobs: BlobStore) -> None:
     h = "c" * 64
-    blobs.write(h, 4, 0, b"abcd")
+    with blobs.open_part(h, 4, ANN) as part:
+        part.write(0, b"abcd")
     with pytest.raises(BlobError, match="does not match its id"):
-        blobs.finish(h, 4)
+        blobs.finish(h, 4, ANN)
     assert not blobs.has(h)
-    assert blobs.begin(h, 4) == 0
+    assert blobs.begin(h, 4, ANN) == 0
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "A" * 64, "a" * 63, "a" * 64 + "\n", ""])
@@ -55,7 +59,7 @@ def test_ids_that_are_not_64_hex_digits_never_become_paths(blobs: BlobStore, bad
     with pytest.raises(BlobError, match="not a file id"):
         blobs.path(bad)
     with pytest.raises(BlobError):
-        blobs.write(bad, 1, 0, b"x")
+        blobs.open_part(bad, 1, ANN)
 
 
 def test_everything_stays_under_the_root(blobs: BlobStore, tmp_path: Path) -> None:
@@ -65,33 +69,56 @@ def test_everything_stays_under_the_root(blobs: BlobStore, tmp_path: Path) -> No
 
 def test_zero_byte_file(blobs: BlobStore) -> None:
     h = content_id(b"")
-    assert blobs.begin(h, 0) == 0
-    assert blobs.finish(h, 0).read_bytes() == b""
+    assert blobs.begin(h, 0, ANN) == 0
+    assert blobs.finish(h, 0, ANN).read_bytes() == b""
 
 
-def test_thumbnail_of_a_real_picture(tmp_path: Path) -> None:
-    path = tmp_path / "big.png"
-    Image.new("RGB", (1000, 500), (200, 30, 40)).save(path)
-    thumb = make_thumbnail(path)
-    assert thumb is not None and (thumb.width, thumb.height) == (1000, 500)
-    im = Image.open(io.BytesIO(thumb.png))
-    assert im.size == (320, 160) and im.getpixel((10, 10))[:3] == (200, 30, 40)
+def test_each_uploader_has_its_own_part(blobs: BlobStore) -> None:
+    data = os.urandom(3000)
+    h, bob = content_id(data), BlobStore.owner_tag("bob")
+    with blobs.open_part(h, len(data), ANN) as part:
+        part.write(0, data[:1000])
+    assert blobs.begin(h, len(data), ANN) == 1000 and blobs.begin(h, len(data), bob) == 0
+    with blobs.open_part(h, len(data), bob) as part:  # both at once: no "busy"
+        part.write(0, data)
+    assert blobs.finish(h, len(data), bob).read_bytes() == data
+    with blobs.open_part(h, len(data), ANN) as part:
+        part.write(1000, b"\0" * 2000)
+    with pytest.raises(BlobError, match="does not match"):  # the body is there: checked all the same
+        blobs.finish(h, len(data), ANN)
+    assert blobs.path(h).read_bytes() == data
 
 
-def test_a_file_that_only_claims_to_be_a_picture(tmp_path: Path) -> None:
-    path = tmp_path / "fake.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 100)
-    assert make_thumbnail(path) is None
+def test_owner_tags_that_are_not_16_hex_digits_never_become_paths(blobs: BlobStore) -> None:
+    with pytest.raises(BlobError, match="not an owner tag"):
+        blobs.open_part("a" * 64, 1, "../../x")
 
 
-def test_picture_claiming_huge_dimensions_is_not_decoded(tmp_path: Path) -> None:
-    import struct
-    import zlib
+def test_unfinished_uploads_are_counted_and_dropped_least_recently_written_first(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "files", clock=lambda: 10_000.0)
+    old, new, busy = "1" * 64, "2" * 64, "3" * 64
+    for h in (old, new):
+        with blobs.open_part(h, 200_000, ANN) as part:
+            part.write(0, b"x")
+    os.utime(blobs.root / "uploads" / f"{old}-200000-{ANN}.part", (1000, 1000))
+    os.utime(blobs.root / "uploads" / f"{new}-200000-{ANN}.part", (2000, 2000))
+    writer = blobs.open_part(busy, 10, BlobStore.owner_tag("bob"))  # charged 64 KiB at least
+    assert blobs.unfinished() == 400_000 + 65_536 and blobs.unfinished(ANN) == 400_000
+    assert blobs.make_room(200_000, 500_000)
+    assert blobs.has_part(new, 200_000, ANN) and not blobs.has_part(old, 200_000, ANN)
+    assert not blobs.make_room(500_000, 500_000)  # the open one is never dropped
+    assert blobs.unfinished() == 65_536
+    writer.close()
+    assert blobs.sweep_parts(ttl=10_000.0) == 0  # written "now"
+    os.utime(blobs.root / "uploads" / f"{busy}-10-{BlobStore.owner_tag('bob')}.part", (0, 0))
+    assert blobs.sweep_parts(ttl=5000.0) == 1 and blobs.unfinished() == 0
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    bomb = tmp_path / "bomb.png"  # 50,000 × 50,000 claimed in a 100-byte file
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
-    assert make_thumbnail(bomb) is None
+def test_parts_are_found_again_and_strays_dropped(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "files")
+    with blobs.open_part("a" * 64, 100_000, ANN) as part:
+        part.write(0, b"abc")
+    (blobs.root / "uploads" / ("b" * 64 + "-10.part")).write_bytes(b"older version")
+    again = BlobStore(tmp_path / "files")
+    assert again.unfinished(ANN) == 100_000 and again.begin("a" * 64, 100_000, ANN) == 3
+    assert [q.name for q in (blobs.root / "uploads").iterdir()] == [f"{'a' * 64}-100000-{ANN}.part"]

@@ -60,7 +60,7 @@ def test_history_survives_reopening(tmp_path: Path) -> None:
     s.close()
     s2 = Store(tmp_path / "h.db")
     assert [m.text for m in s2.history("Study")[0]] == ["persist me"]
-    assert s2.room_exists("Book club")
+    assert s2.find_room("Book club") == "Book club"
     assert s2.append("Study", "ann", "next").seq == 2
 
 
@@ -118,9 +118,22 @@ def test_file_message_round_trips(store: Store) -> None:
     m = store.append("General", "ann", "", cid="f1", file=f)
     [got], _ = store.history("General")
     assert got.file == f and got.seq == m.seq
-    assert store.file_known("a" * 64) and store.file_known("b" * 64)
-    assert not store.file_known("c" * 64)
+    assert store.file_readable("a" * 64, "ann", []) and store.file_readable("b" * 64, "ann", [])
+    assert not store.file_readable("c" * 64, "ann", [])
     assert [h.seq for h in store.search("General", "photo")] == [m.seq]
+
+
+def test_who_may_read_a_file(store: Store) -> None:
+    store.create_room("Vault", password_hash="scrypt$x")
+    store.add_member("Vault", "bob")
+    store.append("Vault", "ann", "", cid="f1", file=StoredFile("a" * 64, "plan.txt", 4, "text/plain", "b" * 64))
+    store.append("General", "ann", "", cid="f2", file=StoredFile("c" * 64, "menu.txt", 4, "text/plain"))
+    for blob in ("a" * 64, "b" * 64):  # the file and its thumbnail alike
+        assert store.file_readable(blob, "ann", [])  # the uploader
+        assert store.file_readable(blob, "bob", [])  # a member
+        assert store.file_readable(blob, "carol", ["Vault"])  # let in to watch
+        assert not store.file_readable(blob, "carol", ["General", "Gaming"])
+    assert store.file_readable("c" * 64, "carol", [])  # an open room's: anyone may watch it
 
 
 def test_one_million_row_bulk_insert_is_possible(store: Store) -> None:

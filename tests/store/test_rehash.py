@@ -50,8 +50,8 @@ def test_old_files_are_renamed_and_the_history_follows(tmp_path: Path) -> None:
     assert msg.file is not None
     assert (msg.file.blob_id, msg.file.thumb_id) == (b3(body), b3(thumb))
     assert blobs.path(b3(body)).read_bytes() == body and blobs.path(b3(thumb)).read_bytes() == thumb
-    assert store.file_known(b3(body)) and store.file_known(b3(thumb))
-    assert not store.file_known(hashlib.sha256(body).hexdigest())
+    assert store.file_readable(b3(body), "ann", []) and store.file_readable(b3(thumb), "ann", [])
+    assert not store.file_readable(hashlib.sha256(body).hexdigest(), "ann", [])
     left = {q.name for q in (tmp_path / "files").rglob("*") if q.is_file()}
     assert left == {b3(body), b3(thumb), MARKER}  # old names and the stale .part are gone
     assert adopt_blake3_ids(blobs, store) == 0  # once only

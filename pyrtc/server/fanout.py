@@ -1,4 +1,5 @@
-"""Live room state: who receives a room's frames, who is typing, pending receipts.
+"""Fan-out: each room's live state (who receives its frames, who is typing, what changed
+since the last flush) and the bus that writes one frame to all of a room's listeners.
 
 This is the "room bus" seam: fan-out goes through `publish`, so rooms could later be shared
 between servers through a broker without touching the protocol or the dispatch code.
@@ -7,13 +8,9 @@ between servers through a broker without touching the protocol or the dispatch c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..protocol import MemberInfo
-from .connection import send_to_all
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from .connection import Connection, send_to_all
 
 __all__ = ["LiveRoom", "RoomBus"]
 

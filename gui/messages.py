@@ -1,0 +1,206 @@
+"""The message list of the room shown, with its title, typing line and composer.
+
+Invariants:
+- It redraws only what changed: the room's version, a picture arriving, a theme switch.
+- It holds at most the newest PAGE rows plus what the user scrolled back to, never a whole
+  10,000-message room; following the newest message drops rows far out of view.
+- Scrolling up stops following; coming back to the bottom follows again.
+- Rows are keyed by seq; a pending message (no seq yet) by its cid, a string, so that it
+  can never be taken for a seq (a refused text's row goes with it).
+- A jump (a search hit) holds until the view has landed on its row: a frame that still
+  shows the bottom does not mean the user came back to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dearpygui.dearpygui as dpg
+
+from pyrtc.client import ChatState, MessageView, RoomView
+
+from .commands import Commands
+from .focus import Focus
+from .rows import Row, RowPainter
+from .textures import Pictures
+from .theme import Theme
+
+__all__ = ["MessagesView", "PAGE", "RowKey", "row_key"]
+
+PAGE = 200  # rows built when a room is shown; older ones come as the user scrolls up
+WHEEL_SETTLE = 0.3  # seconds after a wheel turn before reaching the bottom follows again
+LANDING_FRAMES = 10  # a jump's scroll shows within a frame or two; past this many the jump is over anyway
+
+RowKey = int | str  # a seq, or a pending message's cid
+
+
+def row_key(m: MessageView) -> RowKey:
+    return m.seq if m.seq else m.cid
+
+
+class MessagesView:
+    def __init__(self, state: ChatState, focus: Focus, theme: Theme, pictures: Pictures, rows: RowPainter,
+                 commands: Commands) -> None:
+        self.state = state
+        self._focus = focus
+        self._theme = theme
+        self._pictures = pictures
+        self._painter = rows
+        self._commands = commands
+        self.rows: dict[RowKey, Row] = {}
+        self._drawn_room: str | None = None
+        self._drawn_version = -1
+        self._drawn_pictures = 0
+        self._oldest_built = 0
+        self._jump_to: int | None = None  # a seq to show, once its row exists
+        self._landing: float | None = None  # the scroll a jump asked for, until the view is there
+        self._landing_frames = 0
+        self._wheel_at = 0.0
+        self._loading_older = False
+
+    def build(self, send: Callable[[], None], attach: Callable[[], None]) -> None:
+        with dpg.group(tag="center"):
+            dpg.add_text("", tag="room_title")
+            with dpg.child_window(tag="messages", height=-78, width=-200, border=False):
+                dpg.add_button(label="Load older messages", tag="older", show=False,
+                               callback=lambda: self.load_older())
+                dpg.add_group(tag="rows")
+            dpg.add_text("", tag="typing_line")
+            with dpg.group(horizontal=True, tag="composer"):
+                dpg.add_input_text(tag="input", hint="Write a message…", width=-350, on_enter=True,
+                                   callback=lambda s, a: send())
+                dpg.add_button(label="Send", callback=lambda: send())
+                dpg.add_button(label="Attach", callback=lambda: attach())
+
+    def redraw(self) -> None:
+        """Build the rows again next frame (colours changed)."""
+        self._drawn_room = None
+
+    # ------------------------------------------------------------------ user actions
+
+    def load_older(self) -> None:
+        if self._focus.room is not None:
+            self._oldest_built = 0
+            self._commands.load_older(self._focus.room)
+
+    def jump_to(self, seq: int) -> None:
+        """Show message `seq` (a search hit), loading older pages until it is held."""
+        if self._focus.room is None:
+            return
+        self._oldest_built = seq
+        self._drawn_version = -1  # held but not built (older than the rows drawn): built next frame
+        self._focus.follow = False
+        self._jump_to = seq  # after_frame scrolls there once its row exists
+        self._commands.load_until(self._focus.room, seq)
+
+    def wheel(self, delta: float) -> None:
+        """Scrolling up over the messages stops following the newest one."""
+        if delta > 0 and dpg.is_item_hovered("messages"):
+            self._focus.follow = False
+            self._wheel_at = time.monotonic()
+            self._jump_to = self._landing = None  # the user scrolls: a jump under way gives way
+
+    # ------------------------------------------------------------------ drawing
+
+    def render(self, room: RoomView) -> None:
+        dpg.set_value("typing_line", self.state.typing_line(room.name))
+        dpg.configure_item("typing_line", color=self._theme.palette.muted)
+        if self._pictures.version != self._drawn_pictures:
+            self._drawn_pictures = self._pictures.version
+            self._drawn_room = None  # rebuild, so a picture replaces its placeholder
+        if self._drawn_room != room.name or self._drawn_version != room.version:
+            self._render_rows(room)
+
+    def _render_rows(self, room: RoomView) -> None:
+        if self._drawn_room != room.name:
+            self._clear()
+            self._oldest_built = 0
+            self._jump_to = self._landing = None
+            dpg.set_value("room_title", f"# {room.name}")
+            self._focus.follow = True
+        msgs = room.messages
+        start = max(0, len(msgs) - PAGE)
+        if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):
+            start = next((i for i, m in enumerate(msgs) if m.seq >= self._oldest_built), start)
+        first_new = msgs[start].seq if msgs and start < len(msgs) else 0
+        drawn_first = min(self._seqs(), default=None)
+        if drawn_first is not None and first_new and first_new < drawn_first:
+            # Older history arrived (scroll-up): rebuild from the new start, keep the place.
+            self._clear()
+            self._focus.follow = False
+        for m in msgs[start:]:
+            key = row_key(m)
+            row = self.rows.get(key)
+            sig = self._painter.signature(m)
+            if row is None:
+                if m.seq and m.cid in self.rows:  # the pending copy got its seq
+                    dpg.delete_item(self.rows.pop(m.cid).group)
+                self.rows[key] = self._painter.build(m, sig, self._next_row_after(m.seq))
+            elif row.sig != sig:
+                self._painter.update(row, m, sig)
+        pending = {m.cid for m in room.pending()}
+        for key in [k for k in self.rows if isinstance(k, str) and k not in pending]:
+            dpg.delete_item(self.rows.pop(key).group)  # acknowledged (drawn again by seq) or refused
+        if self._focus.follow and len(self.rows) > 2 * PAGE:
+            # Following the newest messages: drop rows scrolled far out of view, so a long
+            # session keeps a bounded number of items (older ones come back on scroll-up).
+            keep = sorted(self._seqs())[-PAGE:]
+            for k in [k for k in self._seqs() if k < keep[0]]:
+                dpg.delete_item(self.rows.pop(k).group)
+            first_new = keep[0]
+        self._oldest_built = first_new
+        dpg.configure_item("older", show=room.more_before or start > 0)
+        self._drawn_room, self._drawn_version = room.name, room.version
+        self._loading_older = False
+
+    def _clear(self) -> None:
+        dpg.delete_item("rows", children_only=True)
+        self.rows.clear()
+
+    def _may_come(self, seq: int) -> bool:
+        """Message `seq` is held (its row comes next frame) or older pages may still bring it."""
+        room = self.state.rooms.get(self._focus.room or "")
+        if room is None:
+            return False
+        return seq in room.by_seq or (room.more_before and (room.first_seq or 0) > seq)
+
+    def _seqs(self) -> list[int]:
+        return [k for k in self.rows if isinstance(k, int)]
+
+    def _next_row_after(self, seq: int) -> Any:
+        if not seq:
+            return None
+        later = [k for k in self._seqs() if k > seq]
+        return self.rows[min(later)].group if later else None
+
+    def after_frame(self) -> None:
+        """Scrolling, once the frame has laid the rows out: follow, jump, or fetch older."""
+        y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+        if self._jump_to is not None:
+            row = self.rows.get(self._jump_to)
+            if row is not None and dpg.does_item_exist(row.group):
+                # The row's position is in the list's content, as the scroll is.
+                self._landing = min(y_max, max(0.0, dpg.get_item_pos(row.group)[1] - 40))
+                self._landing_frames = LANDING_FRAMES
+                dpg.set_y_scroll("messages", self._landing)
+                self._jump_to = None
+            elif not self._may_come(self._jump_to):
+                self._jump_to = None  # not in this room's history: nothing to show
+            return
+        if self._landing is not None:
+            self._landing_frames -= 1
+            if abs(y - min(self._landing, y_max)) > 1 and self._landing_frames > 0:
+                return  # the scroll asked for shows in a later frame
+            self._landing = None
+        if self._focus.follow:
+            if y < y_max:
+                dpg.set_y_scroll("messages", y_max)  # follow the newest message
+        elif y >= y_max - 4 and time.monotonic() - self._wheel_at > WHEEL_SETTLE:
+            self._focus.follow = True  # the user came back to the bottom: follow again
+        if y <= 0 < y_max and not self._focus.follow:
+            room = self.state.rooms.get(self._focus.room or "")
+            if room is not None and room.more_before and not self._loading_older:
+                self._loading_older = True  # cleared when the page arrives
+                self.load_older()

@@ -1,0 +1,350 @@
+"""From the first frame to chatting: a name, a server (given, found, picked or hosted here),
+a connection.
+
+Invariants:
+- While no server is chosen the picker's list is live (finder.LiveServers on the client
+  thread); after `browse_time` the window decides what it can: the server `--pick` names,
+  the only one found, for a kiosk the one it used last; several leave the choice to the
+  user (a kiosk shows the picker too, in its large type); none: host here when allowed,
+  else say why. A kiosk decides again at every change of the list until it has a server.
+- Every wait says what it waits for, in the picker and in the status line (a kiosk hides
+  the picker while it needs no choice).
+- A choice stops the live list before it acts (both run on the client thread, in order).
+- A name taken (or refused) on the server chosen is asked again in the window; the new name
+  connects to that same server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import dearpygui.dearpygui as dpg
+
+from pyrtc import protocol as p
+from pyrtc.client import ClientHandle, ClientSession, IdentityMismatch, Rejected, parse_address
+from pyrtc.client.state import Event
+from pyrtc.discovery import (
+    AnnouncedServer,
+    DiscoveryError,
+    KnownServers,
+    ServerEntry,
+    check_addresses,
+    diagnose,
+    host_server,
+    identity_check,
+    matching,
+    relocate,
+)
+from pyrtc.protocol.codes import ErrorCode
+from pyrtc.server import DEFAULT_PORT, ServerConfig
+
+from .background import Background
+from .dialogs import IdentityWarning, NamePrompt
+from .finder import LiveServers
+from .options import GuiOptions
+from .picker import Picker
+from .theme import Theme
+
+__all__ = ["Startup", "Mode"]
+
+Mode = Literal["starting", "picking", "connecting", "chatting"]
+Relocate = Callable[[], Awaitable[tuple[str, int] | None]]
+Target = tuple[str, int, Relocate | None]
+KIOSK_RETRY = 2.0  # seconds between a kiosk's tries of its --server
+
+
+class Startup:
+    def __init__(self, opts: GuiOptions, bg: Background, theme: Theme, picker: Picker, name_prompt: NamePrompt,
+                 identity: IdentityWarning, show_error: Callable[[str], None]) -> None:
+        self.opts = opts
+        self._bg = bg
+        self._theme = theme
+        self._picker = picker
+        self._name_prompt = name_prompt
+        self._identity = identity
+        self._show_error = show_error
+        self.mode: Mode = "starting"
+        self.me = ""
+        self.hosted: AnnouncedServer | None = None
+        self._addresses: list[str] = []
+        self._entries: list[ServerEntry] = []
+        self._round = 0  # one per search: a late timer of an earlier one is ignored
+        self._decides = False  # the search's time is up: the window decides what it can
+        self._asked = False  # the user was asked to choose: nothing is chosen for them any more
+        self._choosing = False  # ... among the servers found (the count follows the list)
+        self._target: Target | None = None  # the server connected to last (or being)
+        self._live: asyncio.Task[None] | None = None  # client thread only
+        self._mismatch_of = ("", "")  # server id and name of the last identity refused
+
+    # ------------------------------------------------------------------ GUI thread
+
+    def start(self) -> None:
+        if self.opts.kiosk:
+            dpg.toggle_viewport_fullscreen()  # a shared screen: its waits, too, in large type
+        name = self.opts.name or self.opts.settings.get("name")
+        if self.opts.kiosk and not name:
+            name = "kiosk"
+        if not name:
+            self._name_prompt.ask()
+            return
+        self.name_chosen(name)
+
+    def name_chosen(self, name: str) -> None:
+        try:
+            self.me = p.check_name(name.strip())
+        except p.ProtocolError as exc:
+            self._name_prompt.refuse(str(exc))
+            return
+        self._name_prompt.close()
+        self.opts.settings.set("name", self.me)
+        old, self._bg.handle = self._bg.handle, ClientHandle(self._make_session)
+        if old is not None:  # its session holds the old name; closing it may wait on the network
+            threading.Thread(target=old.close, name="pyrtc-old-session", daemon=True).start()
+        if self._target is not None:  # the name was taken there: the same server, the new name
+            self._connect(*self._target)
+        elif self.opts.server:
+            self.connect_to_text(self.opts.server)
+        else:
+            self._discover()
+
+    def _say(self, text: str) -> None:
+        """What the window waits for: in the picker, and in the status line a kiosk shows."""
+        self._picker.say(text)
+        dpg.set_value("status_text", text)
+
+    def _discover(self, *, ask: bool = False) -> None:
+        """Search (again: after a failed connect the user is asked, `ask`)."""
+        self.mode = "picking"
+        try:
+            addrs = check_addresses(self.opts.interfaces)
+        except DiscoveryError as exc:
+            self._say(f"{exc}. Host here, or type an address.")
+            self._picker.show()
+            return
+        self._addresses = addrs
+        self._round += 1
+        self._decides, self._asked, self._choosing = False, ask, False
+        if not ask:
+            self._say(f"Looking for PyRTC servers on {', '.join(addrs)}…")
+        this = self._round
+        self._bg.run(self._run_live(addrs))
+        self._bg.run(asyncio.sleep(self.opts.browse_time), then=lambda _: self._time_is_up(this))
+        if not self.opts.kiosk or ask:
+            self._picker.show()
+
+    def _listed(self, entries: list[ServerEntry]) -> None:
+        if self.mode != "picking":
+            return
+        self._entries = entries
+        self._picker.list(entries)
+        if self._decides and (self.opts.kiosk or not self._asked):
+            self._decide()
+        elif self._choosing:
+            self._say(_several(entries))
+
+    def _time_is_up(self, this: int) -> None:
+        if this == self._round and self.mode == "picking":
+            self._decides = True
+            if self.opts.kiosk or not self._asked:  # asked again (a connect failed): the user chooses
+                self._decide()
+
+    def _decide(self) -> None:
+        usable = [e for e in self._entries if e.compatible and e.reachable]
+        pick = self.opts.pick
+        if pick:
+            named = matching(usable, pick)  # as the terminal reads --pick: a unique part of a name
+            if len(named) == 1 and not named[0].conflict:
+                self.connect_entry(named[0])
+                return
+            if self.opts.kiosk or not usable:
+                found = ", ".join(e.name for e in usable) or "none yet"
+                where = ", ".join(self._addresses)
+                self._say(f"Waiting for the server {pick!r} on {where} (found: {found})…")
+                return
+        if len(usable) == 1 and not usable[0].conflict:
+            self.connect_entry(usable[0])
+        elif usable and self.opts.kiosk and (last := self._used_last(usable)) is not None:
+            self.connect_entry(last)
+        elif usable:
+            self._asked = self._choosing = True
+            self._say(_several(usable))
+            self._picker.show()
+        elif self.opts.kiosk or self.opts.host_if_none:
+            self.host_here()
+        else:
+            self._asked = True
+            text = (f"No PyRTC server found on {', '.join(self._addresses)}. Host one here (others on the "
+                    "network will find it), or type an address.")
+            self._say(text)
+            this = self._round
+            self._bg.run(diagnose(self._addresses), then=lambda why: self._explain(this, text, why))
+
+    def _explain(self, this: int, text: str, why: list[str]) -> None:
+        if this == self._round and self.mode == "picking":
+            self._say(text + "\n\nWhy:\n" + "\n".join(f"• {line}" for line in why))
+
+    def _used_last(self, usable: list[ServerEntry]) -> ServerEntry | None:
+        last = self.opts.settings.get("last_server")
+        mine = [e for e in usable if last and e.server_id == last and not e.conflict]
+        return mine[0] if len(mine) == 1 else None
+
+    # The picker's three choices (and the window's own).
+
+    def connect_entry(self, entry: ServerEntry) -> None:
+        if self.mode == "picking":
+            self._connect(entry.addresses[0], entry.port, self._relocator(entry))
+
+    def connect_to_text(self, text: str) -> None:
+        try:
+            host, port = parse_address(text, DEFAULT_PORT)
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        self._connect(host, port)
+
+    def host_here(self) -> None:
+        if self.mode not in ("picking", "starting"):
+            return
+        self._stop_live()
+        self.mode = "connecting"
+        self._say("Starting a server here…")
+        self._bg.run(self._start_server(), then=lambda port: self._connect("127.0.0.1", port),
+                     failed=self._not_hosted)
+
+    def _not_hosted(self, exc: BaseException) -> None:
+        self._show_error(f"cannot host here: {exc}")
+        self._discover(ask=not self.opts.kiosk)
+
+    def _stop_live(self) -> None:
+        self._round += 1
+        self._bg.run(self._cancel_live())
+
+    def _connect(self, host: str, port: int, relocate_fn: Relocate | None = None) -> None:
+        self._stop_live()
+        session = self._bg.session
+        assert session is not None
+        session.host, session.port = host, port
+        session.relocate = relocate_fn
+        self._target = (host, port, relocate_fn)
+        self.mode = "connecting"
+        self._say(f"Connecting to {host}:{port}…")
+        self._bg.run(self._join_first(session), then=self._connected, failed=self._not_connected)
+
+    def _connected(self, server_id: str) -> None:
+        self.mode = "chatting"
+        self.opts.settings.set("last_server", server_id)
+        self._picker.hide()
+
+    def _not_connected(self, exc: BaseException) -> None:
+        if isinstance(exc, IdentityMismatch) and not self.opts.kiosk:
+            self._identity.warn(self._theme.palette, exc, lambda: self._trust(exc))
+            return
+        if isinstance(exc, Rejected) and exc.code in (ErrorCode.NAME_TAKEN, ErrorCode.BAD_NAME):
+            self.mode = "starting"
+            self._picker.hide()
+            self._say(f"Could not connect: {exc}")
+            self._name_prompt.ask(self.me, f"{exc}.")
+            return
+        self._show_error(f"could not connect: {exc}")
+        if self.opts.server and self.opts.kiosk:  # a kiosk never gives up
+            self._say(f"Could not connect: {exc}. Trying again…")
+            again = self.opts.server
+            self._bg.run(asyncio.sleep(KIOSK_RETRY), then=lambda _: self.connect_to_text(again))
+            return
+        if self.opts.server:
+            self.mode = "picking"  # the picker offers another address, or hosting here
+            self._say(f"Could not connect: {exc}")
+            self._picker.show()
+            return
+        self._discover(ask=not self.opts.kiosk)  # a kiosk looks again, and again
+        if not self.opts.kiosk:
+            self._say(f"Could not connect: {exc}")
+
+    def _trust(self, exc: IdentityMismatch) -> None:
+        """The user accepted the server's new identity: pin it and connect again."""
+        session = self._bg.session
+        if session is None:
+            return
+        server_id, name = self._mismatch_of
+        KnownServers().trust(server_id=server_id, name=name, host=session.host, port=session.port,
+                             fingerprint=exc.seen)
+        session.fingerprint = exc.seen
+        self._connect(session.host, session.port, session.relocate)
+
+    def _server_config(self) -> ServerConfig:
+        cfg = ServerConfig(port=self.opts.port)
+        if self.opts.data_dir is not None:
+            cfg.data_dir = self.opts.data_dir
+        return cfg
+
+    def _relocator(self, entry: ServerEntry) -> Relocate:
+        addrs, browse_time = self._addresses, self.opts.browse_time
+
+        async def where() -> tuple[str, int] | None:
+            return await relocate(entry, addrs, browse_time)
+
+        return where
+
+    # ------------------------------------------------------------------ client thread
+
+    def _make_session(self, sink: Callable[[Event], None]) -> ClientSession:
+        # Made on the client thread; connect() points it at a server.
+        return ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui", on_event=sink,
+                             backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
+                             fingerprint=self.opts.fingerprint, trust=self._tofu)
+
+    def _tofu(self, seen: str, welcome: p.Greeting) -> None:
+        """A known server must show the identity it showed before."""
+        session = self._bg.session
+        host, port = (session.host, session.port) if session else ("", 0)
+        if self.hosted is not None and seen == self.hosted.server.fingerprint:
+            KnownServers().trust(server_id=welcome.server_id, name=welcome.server, host=host, port=port,
+                                 fingerprint=seen)  # our own server: known first-hand
+            return
+        self._mismatch_of = (welcome.server_id, welcome.server)  # for "trust the new identity"
+        identity_check(host, port)(seen, welcome)
+
+    async def _run_live(self, addresses: list[str]) -> None:
+        await self._cancel_live()
+        self._live = asyncio.current_task()
+        live = LiveServers(addresses, self.opts.fingerprint,
+                           lambda entries: self._bg.post(lambda: self._listed(entries)))
+        await live.run()
+
+    async def _cancel_live(self) -> None:
+        task, self._live = self._live, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _join_first(self, session: ClientSession) -> str:
+        session.fatal = None
+        await session.connect()
+        KnownServers().remember(server_id=session.state.server_id, name=session.state.server,
+                                host=session.host, port=session.port, fingerprint=session.peer_fingerprint or "")
+        await session.join(self.opts.room, watch=self.opts.kiosk, password=self.opts.room_password)
+        if not self.opts.kiosk:  # the rooms this name was in last time, too
+            for other in session.state.joined_rooms:
+                if other not in session.state.rooms:
+                    await session.join(other)
+        return session.state.server_id
+
+    async def _start_server(self) -> int:
+        self.hosted = await host_server(self._server_config(), self._addresses or None)
+        return self.hosted.server.address[1]
+
+    async def shutdown(self) -> None:
+        """At exit: end the live list, close the server hosted here (its mDNS goodbye)."""
+        await self._cancel_live()
+        if self.hosted is not None:
+            await self.hosted.close()
+
+
+def _several(entries: list[ServerEntry]) -> str:
+    usable = [e for e in entries if e.compatible and e.reachable]
+    if not usable:
+        return "No server to choose any more: host here, or type an address."
+    return f"{len(usable)} servers found. Choose one:"

@@ -1,0 +1,46 @@
+"""The terminal client's loop: join the first room, then each line typed is a message to the
+room written to or a slash command, until /quit or the end of input."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .. import protocol as p
+from ..client import ConnectionLost, Rejected
+from .chat import Mistake, TerminalChat
+from .commands import Commands
+
+__all__ = ["run_chat"]
+
+
+async def run_chat(chat: TerminalChat, room: str, password: str = "") -> int:
+    session, console = chat.session, chat.console
+    view = await session.join(room, watch=chat.kiosk, password=password)
+    chat.enter(view.name)
+    if chat.kiosk:  # a kiosk reads nothing and runs until it is stopped
+        console.write(f"-- kiosk: showing {view.name} on {session.state.server!r}")
+        await asyncio.Event().wait()
+    console.write(f"-- you are {session.name} on {session.state.server!r}; writing to #{view.name}. "
+                  "/help for commands")
+    console.on_typing = chat.typing
+    chat.chatting = True
+    commands = Commands(chat)
+    while True:
+        chat.show_prompt()
+        line = await console.readline()
+        if line is None:  # stdin closed
+            break
+        if not line.strip():
+            continue
+        try:
+            if line.startswith("/") and not line.startswith("//"):
+                if not await commands.run(line[1:]):
+                    break
+            else:
+                await chat.say(line[1:] if line.startswith("//") else line)
+        except (Mistake, Rejected, p.ProtocolError, ValueError) as exc:
+            console.write(f"!! {exc}")
+        except (ConnectionLost, TimeoutError):
+            console.write("!! not connected to the server now; try again when it is back")
+    await chat.finish_transfers()
+    return 0
