@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pyrtc.client import IdentityMismatch
-from pyrtc.client.settings import default_settings_path
+from pyrtc.client.settings import default_settings_path, load_private, save_private
 from pyrtc.protocol import Greeting
 
 from .records import ServerEntry
@@ -38,7 +37,7 @@ class KnownServers:
         self.path = path or default_known_path()
         self._entries: dict[str, dict[str, object]] = {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(load_private(self.path))
             for item in data if isinstance(data, list) else []:
                 if isinstance(item, dict) and item.get("key"):
                     self._entries[str(item["key"])] = item
@@ -96,10 +95,7 @@ class KnownServers:
 
     def _save(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(list(self._entries.values()), indent=1), encoding="utf-8")
-            os.replace(tmp, self.path)
+            save_private(self.path, json.dumps(list(self._entries.values()), indent=1))
         except OSError as exc:
             log.warning("cannot remember servers in %s: %s", self.path, exc)
 

@@ -26,12 +26,14 @@ __all__ = ["Row", "RowPainter", "REACTIONS"]
 
 REACTIONS = ["👍", "❤", "😂", "🎉", "😮", "😢"]
 MARKS = {"pending": "…", "sent": "✓", "delivered": "✓✓", "read": "✓✓"}
+READERS_NAMED = 10  # in the marks' tooltip; the rest are counted
 
 
 @dataclass
 class Row:
     group: int | str
     status: int | str | None = None  # the ✓ marks (own messages only)
+    receipts: int | str | None = None  # the text of their tooltip: "delivered to 3 of 4 · read by 2"
     reactions: int | str | None = None
     sig: tuple[Any, ...] = ()
 
@@ -68,7 +70,7 @@ class RowPainter:
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
         return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
-                tuple(st.read_by(m)))
+                st.receipt_line(m, READERS_NAMED))
 
     def build(self, m: MessageView, sig: tuple[Any, ...], before: int | str | None) -> Row:
         pal = self._theme.palette
@@ -85,6 +87,10 @@ class RowPainter:
                     dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
                     dpg.add_text(time.strftime("%H:%M", time.localtime(m.time)), color=pal.muted)
                     status = dpg.add_text("", color=pal.sent) if own else None
+                    receipts = None
+                    if status is not None:  # made once: a tooltip is a child of the group, not
+                        with dpg.tooltip(status):  # of the marks, so one per change stacked up
+                            receipts = dpg.add_text("")
                 if m.file is not None:
                     self._file_body(m.file)
                 text = m.text
@@ -96,7 +102,7 @@ class RowPainter:
                         dpg.configure_item(t, color=pal.warn)
                 with dpg.group(horizontal=True) as reactions:
                     pass
-        row = Row(group, status, reactions)
+        row = Row(group, status, receipts, reactions)
         self.update(row, m, sig)
         return row
 
@@ -105,15 +111,11 @@ class RowPainter:
         under a pointer about to click one would swallow the click)."""
         pal = self._theme.palette
         old, row.sig = row.sig, sig
-        status, reactions, readers = sig
-        if row.status is not None and (not old or (old[0], old[2]) != (status, readers)):
+        status, reactions, receipts = sig
+        if row.status is not None and (not old or (old[0], old[2]) != (status, receipts)):
             dpg.set_value(row.status, MARKS[status])
             dpg.configure_item(row.status, color=pal.read if status == "read" else pal.sent)
-            for child in dpg.get_item_children(row.status, 1) or []:
-                dpg.delete_item(child)
-            if readers:
-                with dpg.tooltip(row.status):
-                    dpg.add_text("Read by " + ", ".join(readers))
+            dpg.set_value(row.receipts, receipts)
         if row.reactions is None or (old and old[1] == reactions):
             return
         dpg.delete_item(row.reactions, children_only=True)

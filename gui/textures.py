@@ -11,6 +11,7 @@ import dearpygui.dearpygui as dpg
 import platformdirs
 
 from pyrtc import protocol as p
+from pyrtc.private import private_dir
 from pyrtc.units import human_size
 
 from .background import Background
@@ -48,7 +49,7 @@ class Pictures:
             return
         self._wanted.add(blob_id)
         cache = Path(platformdirs.user_cache_dir("pyrtc", appauthor=False)) / "thumbs"
-        cache.mkdir(parents=True, exist_ok=True)
+        private_dir(cache)  # pictures of locked rooms too
         target = cache / f"{blob_id}.png"
 
         async def fetch() -> bytes:

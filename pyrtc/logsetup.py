@@ -12,11 +12,13 @@ import logging
 import logging.handlers
 import os
 import sys
+import time
 from io import TextIOWrapper
 from pathlib import Path
 
 import platformdirs
 
+from .private import open_private, private_dir, private_file
 from .server import chatlog
 
 __all__ = ["BatchedFileHandler", "default_log_dir", "flush_logs", "flush_logs_forever", "setup_logging"]
@@ -61,6 +63,41 @@ class _Stamped(logging.Formatter):
         return chatlog.timestamp(record.created)
 
 
+class _LostLines:
+    """Lines a log file could not take (its disk full): counted, never raised into the program
+    that logs them; said on the console when it starts and when it ends, and in the file."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reason = ""
+
+    def add(self, lines: int, exc: OSError, path: str) -> None:
+        if not self.count:
+            self.reason = exc.strerror or str(exc)
+            _console(f"pyrtc: cannot write {path} ({self.reason}); its lines are counted and dropped "
+                     "until it can be written again")
+        self.count += lines
+
+    def note(self) -> str:
+        """The line that goes first into the file when it takes lines again."""
+        if not self.count:
+            return ""
+        return (f"{chatlog.timestamp(time.time())} WARNING pyrtc: {self.count} lines of this log were lost "
+                f"while it could not be written ({self.reason})\n")
+
+    def written(self, path: str) -> None:
+        if self.count:
+            _console(f"pyrtc: {path} is written again; {self.count} lines were lost")
+            self.count = 0
+
+
+def _console(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # no console either: the count still goes into the file
+
+
 class BatchedFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating file written in batches. Each record is formatted when it is logged (a few
     µs, spread evenly); `flush()` writes all pending lines with one call. Formatting a whole
@@ -70,6 +107,7 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
         super().__init__(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
         self._lines: list[str] = []
         self._limit = limit
+        self._lost = _LostLines()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -89,22 +127,48 @@ class BatchedFileHandler(logging.handlers.RotatingFileHandler):
             self.flush()
 
     def flush(self) -> None:
+        """Write the pending lines. Never raises: lines that cannot be written (a full disk)
+        are counted, and the count is written first once the file takes lines again."""
         if not self._lines:
             return
         with self.lock:  # type: ignore[union-attr]
             lines, self._lines = self._lines, []
-            if self.stream is None:
-                self.stream = self._open_stream()
-            if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
-                self.doRollover()
-                if self.stream is None:  # with delay=True the rollover leaves it closed
+            start = None
+            try:
+                if self.stream is None:
                     self.stream = self._open_stream()
-            self.stream.write("".join(lines))
-            self.stream.flush()
+                if self.maxBytes and self.stream.tell() + sum(map(len, lines)) >= self.maxBytes:
+                    self.doRollover()
+                    if self.stream is None:  # with delay=True the rollover leaves it closed
+                        self.stream = self._open_stream()
+                start = self.stream.tell()
+                self.stream.write(self._lost.note() + "".join(lines))
+                self.stream.flush()
+            except OSError as exc:
+                self._drop_stream(start)
+                self._lost.add(len(lines), exc, self.baseFilename)
+            else:
+                self._lost.written(self.baseFilename)
+
+    def _drop_stream(self, start: int | None) -> None:
+        """After a failed write: close the file and cut what got in of the batch (no half line)."""
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return
+        try:
+            stream.close()  # its buffer still holds part of the batch: it goes with it
+        except OSError:
+            pass
+        if start is not None:
+            try:
+                os.truncate(self.baseFilename, start)
+            except OSError:
+                pass
 
     def _open_stream(self) -> TextIOWrapper:
-        # What FileHandler's own (private) opener does, from the handler's public settings.
-        return open(self.baseFilename, "a", encoding=self.encoding, errors=self.errors)
+        # What FileHandler's own (private) opener does, from the handler's public settings;
+        # the file only its owner may read (chat.log holds the text of locked rooms).
+        return open(open_private(Path(self.baseFilename)), "a", encoding=self.encoding, errors=self.errors)
 
     def close(self) -> None:
         self.flush()
@@ -123,7 +187,7 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     # switch is a private name of logging; chat.log does not need it, since its lines skip
     # LogRecords altogether (chatlog.attach below), and the other records are few.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    log_dir.mkdir(parents=True, exist_ok=True)
+    tightened = _private_logs(log_dir)
     main_file = BatchedFileHandler(log_dir / f"pyrtc-{role}.log")
     main_file.setFormatter(_Stamped("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("pyrtc")
@@ -142,6 +206,18 @@ def setup_logging(role: str, log_dir: Path, *, verbose: bool = False) -> None:
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(_OneLine("pyrtc: %(message)s"))
     root.addHandler(console)
+    if tightened:
+        logging.getLogger(__name__).info("made %d log files and folders in %s readable by this user only "
+                                         "(they were readable by others)", tightened, log_dir)
+
+
+def _private_logs(log_dir: Path) -> int:
+    """The log folder 0700 and our files in it 0600 (those from before too: the folder may be
+    a shared one given with --log-dir, its other files are not ours); how many were tightened."""
+    changed = int(private_dir(log_dir))
+    for path in [*log_dir.glob("pyrtc-*.log*"), *log_dir.glob("chat.log*")]:
+        changed += private_file(path)
+    return changed
 
 
 def flush_logs() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from ..client import ClientSession, parse_address
+from ..client import ClientSession, Identity, parse_address
+from ..client.settings import Settings
 from ..discovery import (
     AMBIGUOUS,
     IMPOSTOR,
@@ -16,13 +17,16 @@ from ..discovery import (
     find_servers,
     identity_check,
 )
-from ..protocol import check_room
+from ..protocol import BadMessage, check_name, check_room
+from ..protocol.limits import MAX_NAME
 from ..server import DEFAULT_PORT
 from .choosing import choose, describe, offered
 from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
 
-__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError", "open_session", "our_addresses",
-           "remember", "server_address", "server_row"]
+__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError", "one_shot_name", "open_session",
+           "our_addresses", "remember", "server_address", "server_row"]
+
+CLI_SUFFIX = "-cli"
 
 
 def server_address(text: str) -> tuple[str, int]:
@@ -54,6 +58,22 @@ async def _find_server(args: argparse.Namespace) -> tuple[str, int, str | None]:
                         "why with `pyrtc doctor`")
     chosen = choose(found, args.pick)
     return chosen.addresses[0], chosen.port, args.fingerprint or chosen.fingerprint
+
+
+def one_shot_name(given: str | None) -> str:
+    """The name `tail` and `download` connect as: the one given, else this installation's
+    own, the same every run (a new one each run bound one more name to its key on every
+    server): its display name with "-cli" (the display name itself would replace a window
+    open under it: one connection per name), else "cli-" and the start of its uid."""
+    if given:
+        return given
+    display = Settings().get("name")
+    if isinstance(display, str):
+        try:
+            return check_name(display.strip()[: MAX_NAME - len(CLI_SUFFIX)].strip() + CLI_SUFFIX)
+        except BadMessage:
+            pass  # an odd name in the settings file: the uid's is always fine
+    return f"cli-{Identity.load_or_create().uid[:10]}"
 
 
 async def open_session(args: argparse.Namespace, name: str) -> ClientSession:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ..units import human_size
-from .common import UserError, open_session
+from .common import UserError, one_shot_name, open_session
 
 __all__ = ["cmd_download", "cmd_upload"]
 
@@ -40,7 +39,7 @@ async def cmd_upload(args: argparse.Namespace) -> int:
     session = await open_session(args, args.name)
     update, done = _progress(path.stat().st_size, path.name[:30])
     try:
-        room = (await session.join(args.room, password=args.room_password)).name
+        room = (await session.join(args.room, visit=True, password=args.room_password)).name
         seq = await session.upload(room, path, progress=update)
     finally:
         done()
@@ -60,7 +59,7 @@ async def cmd_download(args: argparse.Namespace) -> int:
         raise UserError(f"{out} exists; not overwriting it")
     if not out.parent.exists():
         raise UserError(f"no such folder: {out.parent}")
-    session = await open_session(args, args.name or f"dl-{secrets.token_hex(2)}")
+    session = await open_session(args, one_shot_name(args.name))
     update, done = _progress(0, out.name[:30])
     try:
         if args.room:  # watched: a locked room's files are only for those it lets in

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import secrets
 import sys
 import time
 
@@ -14,7 +13,7 @@ from ..client import ChatState
 from ..client.state import MessageView
 from ..protocol.limits import MAX_TEXT
 from ..units import human_size
-from .common import UsageError, open_session
+from .common import UsageError, one_shot_name, open_session
 
 __all__ = ["cmd_send", "cmd_tail"]
 
@@ -43,7 +42,8 @@ async def cmd_send(args: argparse.Namespace) -> int:
             raise UsageError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
     session = await open_session(args, args.name)
     try:
-        room = (await session.join(args.room, password=args.room_password)).name
+        # A visit: the script posts without becoming a member (receipts never wait for it).
+        room = (await session.join(args.room, visit=True, password=args.room_password)).name
         # Pipelined: every line is written at once; the same stream keeps their order.
         sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
         async with asyncio.timeout(max(30.0, len(lines) / 500)):
@@ -83,7 +83,7 @@ def _escaped(text: str) -> str:
 
 
 async def cmd_tail(args: argparse.Namespace) -> int:
-    session = await open_session(args, args.name or f"tail-{secrets.token_hex(2)}")
+    session = await open_session(args, one_shot_name(args.name))
     fmt = _json_line if args.json else _human_line
     try:
         room = await session.join(args.room, since=args.since, watch=True, password=args.room_password)

@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="every message after this sequence number")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
-    tail.add_argument("--name", default=None, help="name to connect as (default: tail-XXXX)")
+    tail.add_argument("--name", type=_checked(check_name), default=None,
+                      help="name to connect as (default: your display name and -cli, the same each time)")
 
     up = sub.add_parser("upload", help="share a file in a room")
     _common(up)
@@ -238,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     _client_opts(down, room=False, name=False)
     down.add_argument("file_id", type=_file_id, metavar="FILE_ID")
     down.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
-    down.add_argument("--name", default=None, help="name to connect as")
+    down.add_argument("--name", type=_checked(check_name), default=None,
+                      help="name to connect as (default: your display name and -cli, the same each time)")
     down.add_argument("--room", default=None, help="the locked room the file is in (with --room-password)")
     down.add_argument("--room-password", default="", help="that room's password")
     return parser

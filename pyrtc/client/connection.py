@@ -91,6 +91,7 @@ class Connection:
         trust: Callable[[str, p.Greeting], None] | None,
         password: str,
         identity: Identity,
+        clock: Callable[[], float],
     ) -> None:
         self.host, self.port, self.name = host, port, name
         self._router = router
@@ -110,6 +111,7 @@ class Connection:
         self._trust = trust  # at the Greeting: may raise IdentityMismatch (remembered servers)
         self._password = password  # the server's, sent in every hello
         self.identity = identity
+        self._clock = clock  # of the pacing bucket (tests move it by hand)
         if not tls:
             log.warning("TLS is off (--insecure): the server is not authenticated, and your name is not "
                         "protected against anyone who can intercept the traffic")
@@ -198,7 +200,7 @@ class Connection:
         self._reader, router.writer = reader, writer
         if welcome.max_rate > 0:
             # A little under the server's rate: the two buckets' clocks differ slightly.
-            self.bucket = TokenBucket(welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)))
+            self.bucket = TokenBucket(welcome.max_rate * 0.9, max(1, int(welcome.burst * 0.9)), self._clock)
         router.apply(welcome)
         router.connected.set()
         router.emit(Connected(self.address))
@@ -250,7 +252,7 @@ class Connection:
             router.replies[rid] = loop.create_future()
             since = room.synced
             router.write(p.JoinRoom(room=room.name, since=since or None, rid=rid,
-                                    watch=room.name in router.watch))
+                                    watch=room.name in router.watch, visit=room.name in router.visit))
             self._spawn(self._fill_gap(room.name, since, rid))
         for room in router.state.rooms.values():
             for m in room.pending():

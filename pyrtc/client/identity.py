@@ -3,7 +3,8 @@ settings. Servers bind the names it uses to it; it proves itself in every hello 
 the server's nonce and certificate fingerprint (`protocol.hello_proof`).
 
 Invariants:
-- The key file is 0600 and its folder 0700; a key is never written where it already exists.
+- The key and certificate files are 0600 and their folder 0700 (pyrtc.private); a key is
+  never written where it already exists.
 - `uid` is the SHA-256 of the public key (DER SubjectPublicKeyInfo), so a renewed
   certificate keeps the same uid.
 """
@@ -14,7 +15,6 @@ import datetime
 import hashlib
 import logging
 import os
-import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ..private import open_private, private_dir, write_private
 from .errors import ClientError
 from .settings import default_settings_path
 
@@ -71,26 +72,27 @@ class Identity:
             raise IdentityError(f"your identity key {key_path} is not an EC P-256 key")
         identity = cls(key)
         if not cert_path.exists():
-            _write(cert_path, identity.certificate_pem(), 0o644)
+            write_private(cert_path, identity.certificate_pem())
         return identity
 
     @classmethod
     def _create(cls, folder: Path) -> Identity:
         identity = cls.generate()
-        _private_folder(folder)
+        private_dir(folder)
         key_pem = identity._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                               serialization.NoEncryption())
         # Written whole under another name, then linked into place: another process starting
         # at the same moment never reads half a key, and the first one's key wins.
         tmp = folder / f".{KEY_FILE}.{os.getpid()}.tmp"
         try:
-            _write(tmp, key_pem, 0o600)
+            with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
+                f.write(key_pem)
             os.link(tmp, folder / KEY_FILE)
         except FileExistsError:
             return cls.load_or_create(folder)
         finally:
             tmp.unlink(missing_ok=True)
-        _write(folder / CERT_FILE, identity.certificate_pem(), 0o644)
+        write_private(folder / CERT_FILE, identity.certificate_pem())
         log.info("made this installation's identity in %s (uid %s…)", folder, identity.uid[:16])
         return identity
 
@@ -111,20 +113,3 @@ class Identity:
                 .not_valid_after(now + datetime.timedelta(days=3650))
                 .sign(self._key, hashes.SHA256()))
         return self._certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def _private_folder(folder: Path) -> None:
-    """Make `folder` (0700), or tighten it to 0700 when it is the user's own; a shared folder
-    such as /tmp (sticky, someone else's) is left as it is: the key file itself is 0600."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = folder.stat()
-    mine = getattr(os, "getuid", lambda: st.st_uid)() == st.st_uid
-    if mine and not st.st_mode & stat.S_ISVTX and stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(folder, 0o700)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)  # O_CREAT's mode passes through the umask

@@ -43,6 +43,7 @@ class Router:
         #: Why the server will not have us (reconnecting cannot help); requests raise it.
         self.fatal: Rejected | None = None
         self.watch: set[str] = set()  # rooms joined as a watcher (tail)
+        self.visit: set[str] = set()  # rooms joined as a visitor (send, upload)
         self.rids = itertools.count(1)
         self.replies: dict[int, asyncio.Future[Any]] = {}
         self.acks: dict[str, asyncio.Future[int]] = {}
@@ -94,6 +95,7 @@ class Router:
                 self.receipts.report(room, delivered=seq)
 
     def _receive(self, msg: p.ServerMsg, delivered: dict[str, int]) -> None:
+        answered = False  # an Error that a waiter reports: not logged as well
         match msg:
             case p.FileData() | p.FileEnd():
                 q = self.downloads.get(msg.blob_id)
@@ -119,12 +121,13 @@ class Router:
                 fut = self.acks.pop(msg.cid, None)
                 if fut is not None and not fut.done():
                     fut.set_exception(Rejected(msg.code, msg.message))
+                    answered = True
             case p.Posted():
                 room = self.state.rooms.get(msg.room)
-                if msg.sender != self.name and room is not None and msg.room not in self.watch:
+                if msg.sender != self.name and room is not None and self.member_of(msg.room):
                     delivered[msg.room] = max(delivered.get(msg.room, 0), msg.seq)
             case p.Joined():
-                if msg.room not in self.watch:
+                if self.member_of(msg.room):
                     last = max((m.seq for m in msg.history), default=0)
                     if last:
                         delivered[msg.room] = max(delivered.get(msg.room, 0), last)
@@ -142,8 +145,13 @@ class Router:
                     reply.set_exception(Rejected(msg.code, msg.message))
                 else:
                     reply.set_result(msg)
-        elif isinstance(msg, p.Error):
+        elif isinstance(msg, p.Error) and not answered:
             log.warning("server: %s", msg.message)
+
+    def member_of(self, room: str) -> bool:
+        """Whether we joined `room` as a member: watchers and visitors send no receipts (the
+        server keeps none of theirs)."""
+        return room not in self.watch and room not in self.visit
 
     # ------------------------------------------------------------------ connection changes
 

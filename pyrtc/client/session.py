@@ -53,10 +53,12 @@ class ClientSession:
         trust: Callable[[str, p.Greeting], None] | None = None,
         password: str = "",
         identity: Identity | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`identity`: whose key proves the name (default: this installation's, kept beside
         the settings and made at first use). `trust(fingerprint, greeting)` is asked before
-        anything is sent and may raise IdentityMismatch."""
+        anything is sent and may raise IdentityMismatch. `clock`: what the pacing under the
+        server's flood control counts time by (tests pass the server's fake one)."""
         self.name = p.check_name(name)
         self.identity = identity if identity is not None else Identity.load_or_create()
         self.state = ChatState()
@@ -66,7 +68,7 @@ class ClientSession:
                                 reconnect=reconnect, backoff=backoff, idle_timeout=idle_timeout,
                                 connect_timeout=connect_timeout, relocate=relocate, tls=tls,
                                 fingerprint=fingerprint, trust=trust, password=password,
-                                identity=self.identity)
+                                identity=self.identity, clock=clock)
         self._transfers = Transfers(self._router, reconnect=reconnect)
         self._pace_lock = asyncio.Lock()
 
@@ -171,18 +173,28 @@ class ClientSession:
     # ------------------------------------------------------------------ commands
 
     async def join(self, room: str, *, since: int | None = None, watch: bool = False,
-                   password: str = "") -> RoomView:
+                   visit: bool = False, password: str = "") -> RoomView:
         """Join a room (its history and members arrive with it). `since`: also every message
-        after this seq. `watch`: receive without becoming a member (for `pyrtc tail`)."""
-        if watch:
-            self._router.watch.add(room)
+        after this seq. `watch`: receive without becoming a member (for `pyrtc tail`).
+        `visit`: post too while connected, never a member (`pyrtc send`, `upload`)."""
+        self._joins_as(room, watch, visit)
         joined: p.Joined = await self._router.request(
-            lambda rid: p.JoinRoom(room=room, since=since, rid=rid, watch=watch, password=password))
-        if watch:
-            self._router.watch.add(joined.room)
+            lambda rid: p.JoinRoom(room=room, since=since, rid=rid, watch=watch, visit=visit,
+                                   password=password))
+        self._joins_as(joined.room, watch, visit)
         if since is not None:
             await self.fill(joined.room, since)
         return self.state.rooms[joined.room]
+
+    def _joins_as(self, room: str, watch: bool, visit: bool) -> None:
+        """Remember how `room` is joined (a resume joins it the same way)."""
+        router = self._router
+        router.watch.discard(room)
+        router.visit.discard(room)
+        if watch:
+            router.watch.add(room)
+        elif visit:
+            router.visit.add(room)
 
     async def fill(self, room_name: str, after: int) -> None:
         """Fetch every message of the room with seq > `after` that we do not hold yet."""

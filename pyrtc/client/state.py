@@ -10,6 +10,9 @@ Invariants:
   their union by name, so pages and additions can arrive in any order.
 - A message's reactions may list only some names (MAX_REACTION_NAMES); the counts are kept
   apart (`reaction_count`).
+- Receipts of a message count its audience only: the members other than its sender who
+  joined before it was posted (`MemberView.joined_seq`) and are members still (as far as
+  the member list goes: a big room lists some). ✓✓ and blue ✓✓ mean all of them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Literal, Union, assert_never
 from .. import protocol as p
 
 __all__ = [
-    "ChatState", "RoomView", "MessageView", "MemberView", "Transfer", "Status",
+    "ChatState", "RoomView", "MessageView", "MemberView", "Receipts", "Transfer", "Status",
     "Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "LocalEvent",
     "Event",
 ]
@@ -99,6 +102,27 @@ class MemberView:
     online: bool = False
     delivered: int = 0
     read: int = 0
+    joined_seq: int = 0  # the room's last seq when it joined: it counts for later messages
+
+
+@dataclass(frozen=True, slots=True)
+class Receipts:
+    """How far one message got with its audience (see the module's invariants)."""
+
+    audience: int
+    delivered: tuple[str, ...] = ()  # by name; those who read it are here too
+    read: tuple[str, ...] = ()
+
+    def line(self, names: int = 0) -> str:
+        """"delivered to 3 of 4 · read by 2" (the window's tooltip, the terminal's /info), and
+        the first `names` of those who read it: "… read by 2 (bob, cy)"."""
+        if not self.audience:
+            return "sent · nobody else was a member when it was posted"
+        line = f"delivered to {len(self.delivered)} of {self.audience} · read by {len(self.read)}"
+        if names and self.read:
+            more = len(self.read) - names
+            line += f" ({', '.join(self.read[:names])}{f' and {more} more' if more > 0 else ''})"
+        return line
 
 
 @dataclass
@@ -181,32 +205,38 @@ class ChatState:
 
     # ------------------------------------------------------------ queries
 
+    def receipts(self, msg: MessageView) -> Receipts:
+        """Who of the message's audience has it, and who has shown it (nobody while pending)."""
+        room = self.rooms.get(msg.room)
+        if room is None or msg.seq == 0:
+            return Receipts(0)
+        audience = [m for m in room.members.values() if m.name != msg.sender and m.joined_seq < msg.seq]
+        return Receipts(len(audience),
+                        tuple(sorted(m.name for m in audience if max(m.delivered, m.read) >= msg.seq)),
+                        tuple(sorted(m.name for m in audience if m.read >= msg.seq)))
+
     def status(self, msg: MessageView) -> Status:
-        """✓ sent, ✓✓ delivered (every other member's client has it), read (all have shown it)."""
+        """✓ sent, ✓✓ delivered (every client of its audience has it), read (all have shown it)."""
         if msg.seq == 0:
             return "pending"
-        room = self.rooms.get(msg.room)
-        others = [m for m in room.members.values() if m.name != msg.sender] if room else []
-        if not others:
+        got = self.receipts(msg)
+        if not got.audience:
             return "sent"
-        if all(m.read >= msg.seq for m in others):
+        if len(got.read) == got.audience:
             return "read"
-        if all(m.delivered >= msg.seq for m in others):
+        if len(got.delivered) == got.audience:
             return "delivered"
         return "sent"
 
+    def receipt_line(self, msg: MessageView, names: int = 0) -> str:
+        """"delivered to 3 of 4 · read by 2", from the state as it is now (`Receipts.line`)."""
+        return "not sent yet" if msg.seq == 0 else self.receipts(msg).line(names)
+
     def read_by(self, msg: MessageView) -> list[str]:
-        room = self.rooms.get(msg.room)
-        if room is None or msg.seq == 0:
-            return []
-        return sorted(m.name for m in room.members.values() if m.name != msg.sender and m.read >= msg.seq)
+        return list(self.receipts(msg).read)
 
     def delivered_to(self, msg: MessageView) -> list[str]:
-        room = self.rooms.get(msg.room)
-        if room is None or msg.seq == 0:
-            return []
-        return sorted(m.name for m in room.members.values()
-                      if m.name != msg.sender and m.delivered >= msg.seq)
+        return list(self.receipts(msg).delivered)
 
     def unread(self, room: str) -> int:
         view = self.rooms.get(room)
@@ -299,7 +329,7 @@ class ChatState:
                     room = self.rooms[event.room] = RoomView(event.room, more_before=event.more)
                 elif not room.by_seq:
                     room.more_before = event.more
-                room.members = {m.name: MemberView(m.name, m.online, m.delivered, m.read)
+                room.members = {m.name: MemberView(m.name, m.online, m.delivered, m.read, m.joined_seq)
                                 for m in event.members}
                 room.member_count = max(event.member_count, len(room.members))
                 for posted in event.history:
@@ -323,7 +353,7 @@ class ChatState:
                 if room is not None:
                     for info in event.joined:
                         room.members[info.name] = MemberView(info.name, info.online, info.delivered,
-                                                             info.read)
+                                                             info.read, info.joined_seq)
                     for name in event.online:
                         room.members.setdefault(name, MemberView(name)).online = True
                     for name in event.offline:

@@ -98,6 +98,8 @@ class Transfers:
         while not queue.empty():
             queue.get_nowait()
         ack = router.expect_ack(cid)
+        # A refused offer fails the ack too (the Error names the cid): raised once, by the request.
+        ack.add_done_callback(lambda f: f.cancelled() or f.exception())
         offer_rid = 0
 
         def offer(rid: int) -> p.Msg:

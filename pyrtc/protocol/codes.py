@@ -52,6 +52,7 @@ class ErrorCode(StrEnum):
     BAD_RANGE = "bad_range"
     # store
     STORE = "store"
+    DISK_FULL = "disk_full"  # nothing was stored; the same request works once there is space
     # client side only: never on the wire
     CONNECTION_LOST = "connection_lost"
     CORRUPT = "corrupt"

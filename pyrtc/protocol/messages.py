@@ -109,6 +109,9 @@ class JoinRoom(Msg, frozen=True, tag="join_room"):
     since: Seq | None = None
     rid: Rid = 0
     watch: bool = False  # receive the room without becoming a member (tail, kiosk viewers)
+    #: Post while connected without becoming a member (pyrtc send, upload): a visitor is
+    #: never stored, listed or waited for by receipts. A member visiting stays a member.
+    visit: bool = False
     password: Annotated[str, Meta(max_length=256)] = ""  # the room's, if it has one
 
 
@@ -216,6 +219,9 @@ class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):
     online: bool = False
     delivered: int = 0  # this member's client has every message up to here
     read: int = 0  # ... and has shown it
+    #: The room's last seq when this member joined: receipts wait for it on later messages
+    #: only (0: from the first, also members stored before this was kept).
+    joined_seq: int = 0
 
 
 class FileInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from .. import protocol as p
+from ..private import private_dir, private_file, private_tree, write_private
 from ..protocol.codes import ErrorCode
 from ..store import BlobStore, Store, StoreError
 from ..store.rehash import adopt_blake3_ids
@@ -72,7 +73,9 @@ class ChatServer:
     ) -> None:
         self.config = config
         self._clock = clock
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if tightened := _private_data_dir(config.data_dir):
+            log.info("made %d files and folders in %s readable by this user only (they were readable "
+                     "by others)", tightened, config.data_dir)
         store = Store(config.data_dir / "history.db", clock=wall)
         blobs = BlobStore(config.data_dir / "files", clock=wall)
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
@@ -255,7 +258,8 @@ class ChatServer:
                                            cid=getattr(msg, "cid", ""))))
         except StoreError as exc:
             log.warning("%s (%s): %s", conn.peer, conn.name, exc)
-            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0))))
+            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=getattr(msg, "rid", 0),
+                                       cid=getattr(msg, "cid", ""))))
         except Exception:
             log.error("bug handling %s from %s", type(msg).__name__, conn.peer, exc_info=True)
             conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
@@ -325,6 +329,16 @@ class ChatServer:
         return None
 
 
+def _private_data_dir(data_dir: Path) -> int:
+    """The data dir 0700 and what the server keeps in it private, also what a version before
+    this one left readable by others; how many had to be tightened. Only our own names: the
+    folder may be one a user named, holding files of theirs."""
+    changed = private_dir(data_dir) + private_tree(data_dir / "files")  # blobs, unfinished uploads
+    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "tls-key.pem", "tls-cert.pem"):
+        changed += private_file(data_dir / name)
+    return changed
+
+
 def _server_id(data_dir: Path) -> str:
     """A stable id made at first start and kept in the data dir (one entry per server in
     browsers, whatever its addresses or instance name)."""
@@ -336,5 +350,5 @@ def _server_id(data_dir: Path) -> str:
     except OSError:
         pass
     sid = secrets.token_hex(16)
-    path.write_text(sid + "\n")
+    write_private(path, (sid + "\n").encode())
     return sid

@@ -106,6 +106,7 @@ class Connection(asyncio.Protocol):
         self.nonce = b""  # this connection's greeting nonce, signed in the hello
         self.rooms: set[str] = set()  # rooms this connection receives
         self.watching: set[str] = set()  # ... of which it is not a member
+        self.visiting: set[str] = set()  # ... nor is it, though it may post there (JoinRoom.visit)
         self.uploads: dict[str, Upload] = {}  # blob id -> upload in progress
         self.last_rx = clock()
         self.last_ping = 0.0

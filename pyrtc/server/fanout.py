@@ -21,7 +21,8 @@ class LiveRoom:
     listeners: dict[str, Connection] = field(default_factory=dict)  # name -> connection
     typing: dict[str, float] = field(default_factory=dict)  # name -> expiry (monotonic)
     receipts: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (delivered, read)
-    joined: dict[str, tuple[int, int]] = field(default_factory=dict)  # new members since the flush
+    #: New members since the flush: name -> (delivered, read, joined_seq)
+    joined: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     presence: dict[str, bool] = field(default_factory=dict)  # name -> online, since the flush
     #: The member page sent with `Joined`, kept until the room's next flush or leave: joiners
     #: in between get it as is, and the flush brings them every change since (big rooms:

@@ -21,6 +21,9 @@ Invariants:
   connection's buffer is full, so a file never sits whole in memory.
 - Quotas: at most `max_uploads` uploads at once per connection and `max_files` files per
   identity and day, whatever names it uses.
+- An upload that fails (a full disk, a chunk out of place) is answered with one `Error` for
+  its offer's rid; the chunks already on their way after it are dropped without a word.
+- An offer of more bytes than the disk has free is refused at once (`disk_full`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..store import PICTURE_TYPES, BlobError, StoredFile, Thumbnailer, picture_mime
 from ..store.blobs import MIN_CHARGE
+from ..store.errors import StoreError, disk_full
 from ..units import human_size
 from .connection import Connection
 from .errors import Refused
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 _DAY = 24 * 3600.0
 #: Uploads received whole but not posted (their connection broke) remembered for a resume.
 _UNPOSTED_KEPT = 1024
+#: Failed uploads per connection whose late chunks are dropped quietly.
+_FAILED_KEPT = 64
 
 
 class Files:
@@ -61,6 +67,9 @@ class Files:
         #: (uploader, file id) of bodies received whole and checked whose post did not happen
         #: (the connection broke meanwhile): the uploader resumes them without sending again.
         self._unposted: dict[tuple[str, str], None] = {}
+        #: Per connection, the uploads that failed and were answered: their chunks still on
+        #: the way are dropped without an error each (one error per upload).
+        self._failed: dict[Connection, dict[str, None]] = {}
 
     async def close(self) -> None:
         await self._thumbs.close()
@@ -108,13 +117,18 @@ class Files:
         owner = blobs.owner_tag(conn.uid)  # the identity: its unfinished bytes count across its names
         self._check_space(owner, msg.blob_id, msg.size)
         offset = blobs.begin(msg.blob_id, msg.size, owner)
+        free = blobs.free_space()
+        if msg.size - offset > free:
+            raise Refused(ErrorCode.DISK_FULL, f"the server's disk is full ({human_size(free)} free, this file "
+                          f"needs {human_size(msg.size - offset)} more); it was not stored, try again later")
         up = _upload(msg, room, received=offset, owner=owner)
         if offset < msg.size:
             try:
                 up.part = blobs.open_part(msg.blob_id, msg.size, owner)
-            except (BlobError, OSError) as exc:
-                raise Refused(ErrorCode.FILE_BUSY if isinstance(exc, BlobError) else ErrorCode.FILE,
-                              str(exc)) from exc
+            except BlobError as exc:
+                raise Refused(ErrorCode.FILE_BUSY, str(exc)) from exc
+            except OSError as exc:
+                raise Refused(*_refusal(exc)) from exc
         return up
 
     def _check_quota(self, conn: Connection, blob_id: str) -> None:
@@ -154,12 +168,21 @@ class Files:
     def chunk(self, conn: Connection, msg: p.FileChunk) -> None:
         up = conn.uploads.get(msg.blob_id)
         if up is None or up.finishing or up.part is None:
+            if msg.blob_id in self._failed.get(conn, ()):
+                return  # sent before its upload's error arrived: that error said it all
             raise Refused(ErrorCode.NO_OFFER, "a file chunk came without a file offer; offer it first")
         try:
             up.received = up.part.write(msg.offset, msg.data)
-        except (BlobError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             self._drop_upload(conn, msg.blob_id)
-            raise Refused(exc.code if isinstance(exc, BlobError) else ErrorCode.FILE, str(exc)) from exc
+            failed = self._failed.setdefault(conn, {})
+            failed[msg.blob_id] = None
+            while len(failed) > _FAILED_KEPT:
+                del failed[next(iter(failed))]
+            code, message = _refusal(exc)
+            log.warning("upload %s from %s failed: %s", up.name, conn.name, message)
+            conn.send(p.encode(p.Error(code=code, message=message, rid=up.rid)))  # where the client waits
+            return
         if up.received == up.size:
             up.finishing = True
             conn.spawn(self._finish_upload(conn, up, self._check_body(up)))
@@ -190,9 +213,10 @@ class Files:
     async def _finish_upload(self, conn: Connection, up: Upload, body: asyncio.Future[Path] | None) -> None:
         try:
             stored = await self._stored_file(conn, up, body)
-        except (BlobError, OSError) as exc:
-            log.warning("upload %s from %s failed: %s", up.name, conn.name, exc)
-            conn.send(p.encode(p.Error(code=ErrorCode.FILE, message=str(exc), rid=up.rid)))
+        except (StoreError, OSError) as exc:
+            code, message = _refusal(exc)
+            log.warning("upload %s from %s failed: %s", up.name, conn.name, message)
+            conn.send(p.encode(p.Error(code=code, message=message, rid=up.rid)))
             return
         except Exception:  # a bug: still answered, and the slot is freed below
             log.error("upload %s from %s failed", up.name, conn.name, exc_info=True)
@@ -248,6 +272,7 @@ class Files:
 
     def release(self, conn: Connection) -> None:
         """`conn` closed: its uploads stop where they are."""
+        self._failed.pop(conn, None)
         for up in conn.uploads.values():
             if up.part is not None:
                 up.part.close()  # what arrived stays in the .part: a later offer resumes it
@@ -279,6 +304,15 @@ class Files:
                 await conn.writable()  # paused above the high-water mark: no whole-file buffering
         if not conn.closed:
             conn.send(p.encode(p.FileEnd(blob_id=blob_id, size=pos, rid=rid)))
+
+
+def _refusal(exc: StoreError | OSError) -> tuple[ErrorCode, str]:
+    """The code and message an upload that failed with `exc` is answered with."""
+    if isinstance(exc, StoreError):
+        return exc.code, str(exc)
+    if disk_full(exc):
+        return ErrorCode.DISK_FULL, "the server's disk is full; this file was not stored, try again later"
+    return ErrorCode.FILE, str(exc)
 
 
 def _upload(msg: p.OfferFile, room: str, *, received: int, owner: str | None) -> Upload:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from .. import protocol as p
+from ..store import StoreError
 from .presence import Presence
 from .shared import Shared
 
@@ -23,6 +24,7 @@ class Housekeeping:
         self._shared = shared
         self._presence = presence
         self._parts_due = float("-inf")
+        self._store_failing = False  # said once, not twice a second for as long as it lasts
 
     async def run(self) -> None:
         store = self._shared.store
@@ -32,6 +34,13 @@ class Housekeeping:
                 self.sweep()
                 store.write_marks()  # both kept out of the commits that send ✓
                 store.index_pending()
+                if self._store_failing:
+                    log.info("housekeeping writes the history again")
+                    self._store_failing = False
+            except StoreError as exc:  # a full disk: kept in memory, written when it can be
+                if not self._store_failing:
+                    log.warning("housekeeping cannot write the history (%s); trying again twice a second", exc)
+                self._store_failing = True
             except Exception:
                 log.error("housekeeping failed", exc_info=True)
 

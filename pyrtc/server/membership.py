@@ -7,6 +7,9 @@ Invariants:
 - A locked room asks its password of a newcomer only; a member comes back without it. A
   membership is that of the identity that joined: the same name under another key is a
   newcomer.
+- A member is stored with its join point (the room's last seq then): receipts of older
+  messages do not wait for it. Leaving ends the membership, receipts and all. Watchers and
+  visitors (`JoinRoom.watch`, `.visit`: pyrtc tail, send, upload) are never members.
 - Room passwords are hashed and checked off the event loop (`PasswordWork`, `Later`).
 - Every frame made from the store is bounded whatever it holds: rooms go out a page at a
   time (a new room as one `RoomAdded`), and a join's history is cut to fit one frame.
@@ -119,20 +122,25 @@ class Membership:
         store, bus = self._shared.store, self._shared.bus
         live = bus.room(room)
         member = store.is_member(room, conn.name, conn.uid)
-        if msg.watch and not member:
-            if room not in conn.watching:  # watching again (a resume) is no change
+        if (msg.watch or msg.visit) and not member:
+            # Receive the room (watch), and post there while connected (visit), as a non-member:
+            # nothing stored, nobody told, no receipt waits for it.
+            kind, other = (conn.watching, conn.visiting) if msg.watch else (conn.visiting, conn.watching)
+            if room not in kind:  # again (a resume) is no change
                 self._meters.change(conn)
-                chatlog.line("watch room=%s name=%s", room, conn.name)
-            conn.watching.add(room)
+                chatlog.line("%s room=%s name=%s", "watch" if msg.watch else "visit", room, conn.name)
+            kind.add(room)
+            other.discard(room)
             bus.subscribe(room, conn)
         else:
             if not member:
                 self._meters.change(conn)
             conn.watching.discard(room)
+            conn.visiting.discard(room)
             marks, new = store.add_member(room, conn.name, conn.uid)
             bus.subscribe(room, conn)
             if new:
-                live.joined[conn.name] = (marks.delivered, marks.read)
+                live.joined[conn.name] = (marks.delivered, marks.read, marks.joined_seq)
                 if live.members is not None:
                     live.members += 1
                 chatlog.line("join room=%s name=%s", room, conn.name)
@@ -162,12 +170,14 @@ class Membership:
         live = self._shared.bus.room(room)
         cap = L.MAX_JOIN_MEMBERS
         online = [n for n, c in itertools.islice(live.listeners.items(), 4 * cap)
-                  if room not in c.watching][:cap]
-        page = [p.MemberInfo(name=m.name, online=True, delivered=m.delivered, read=m.read)
+                  if room not in c.watching and room not in c.visiting][:cap]
+        page = [p.MemberInfo(name=m.name, online=True, delivered=m.delivered, read=m.read,
+                             joined_seq=m.joined_seq)
                 for m in store.members_named(room, online)]
         if len(page) < cap:
             seen = set(online)
-            page += [p.MemberInfo(name=m.name, online=False, delivered=m.delivered, read=m.read)
+            page += [p.MemberInfo(name=m.name, online=False, delivered=m.delivered, read=m.read,
+                                  joined_seq=m.joined_seq)
                      for m in store.members(room, limit=2 * cap) if m.name not in seen][: cap - len(page)]
         return page
 
@@ -175,8 +185,10 @@ class Membership:
         assert conn.name is not None
         bus = self._shared.bus
         room = self._shared.joined_room(conn, msg.room)
-        if room in conn.watching:
+        if room in conn.watching or room in conn.visiting:  # nobody was told it came
             conn.watching.discard(room)
+            conn.visiting.discard(room)
+            self._presence.stop_typing(room, conn.name)
             bus.unsubscribe(room, conn)
             conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
             return

@@ -59,11 +59,13 @@ class Messages:
             stored = self._shared.store.append(room, conn.name, text, cid, file)
         except Duplicate as dup:  # a resend after a reconnect: ack again, post nothing
             m = dup.message
-            self._commit.add(conn, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)), room, b"")
+            self._commit.add(conn, room, cid, m.seq, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)),
+                             b"")
             return
         self._presence.stop_typing(room, conn.name)
-        self._commit.add(conn, p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
-                         room, p.encode(posted(stored)))
+        self._commit.add(conn, room, cid, stored.seq,
+                         p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
+                         p.encode(posted(stored)))
         fmt, args = "message room=%s seq=%d from=%s", [room, stored.seq, conn.name]
         if file is not None:
             fmt, args = fmt + " file=%s size=%d", [*args, file.name, file.size]

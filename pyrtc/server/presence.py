@@ -76,14 +76,16 @@ class Presence:
 
     def went_offline(self, conn: Connection) -> None:
         """`conn` (named) closed: it leaves each room's listeners, and members see it offline
-        unless another of its connections still listens there."""
+        unless another of its connections still listens there. A visit ends here."""
         assert conn.name is not None
         bus = self._shared.bus
         for room in list(conn.rooms):
             live = bus.room(room)
             bus.unsubscribe(room, conn)
-            if live.listeners.get(conn.name) is None and room not in conn.watching:
-                self.stop_typing(room, conn.name)
+            if live.listeners.get(conn.name) is not None or room in conn.watching:
+                continue
+            self.stop_typing(room, conn.name)
+            if room not in conn.visiting:  # a visitor was never listed: nobody is told it went
                 live.presence[conn.name] = False
                 self.room_changed(room)
 
@@ -106,8 +108,8 @@ class Presence:
             live = bus.room(room)
             live.page = None
             if live.joined or live.presence:
-                joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r)
-                          for n, (d, r) in live.joined.items()]
+                joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r, joined_seq=j)
+                          for n, (d, r, j) in live.joined.items()]
                 online = [n for n, on in live.presence.items() if on and n not in live.joined]
                 offline = [n for n, on in live.presence.items() if not on]
                 changes = [*joined, *((n, True) for n in online), *((n, False) for n in offline)]

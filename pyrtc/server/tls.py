@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 import ssl
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from ..private import private_dir, write_private
 
 __all__ = ["ensure_certificate", "server_context", "small_tls_buffers", "fingerprint_of"]
 
@@ -35,12 +36,10 @@ def ensure_certificate(data_dir: Path, common_name: str) -> tuple[Path, Path, st
                 .not_valid_before(now - datetime.timedelta(days=1))
                 .not_valid_after(now + datetime.timedelta(days=3650))
                 .sign(key, hashes.SHA256()))
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the key is secret
-        with os.fdopen(fd, "wb") as f:
-            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        private_dir(data_dir)
+        write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))  # the key is secret
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     der = ssl.PEM_cert_to_DER_cert(cert_path.read_text())
     return cert_path, key_path, fingerprint_of(der)
 

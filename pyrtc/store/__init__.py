@@ -10,6 +10,7 @@ from .db import Store as Store
 from .db import StoredFile as StoredFile
 from .db import StoredMessage as StoredMessage
 from .errors import BlobError as BlobError
+from .errors import DiskFull as DiskFull
 from .errors import StoreError as StoreError
 from .identities import Binding as Binding
 from .identities import NameBook as NameBook
@@ -22,5 +23,6 @@ from .thumbnails import picture_mime as picture_mime
 
 __all__ = [
     "PICTURE_TYPES", "THUMB_MAX", "BlobStore", "Thumbnail", "Thumbnailer", "make_thumbnail", "picture_mime", "DEFAULT_ROOMS",
-    "Duplicate", "Member", "Store", "StoredFile", "StoredMessage", "BlobError", "StoreError", "Binding", "NameBook",
+    "Duplicate", "Member", "Store", "StoredFile", "StoredMessage", "BlobError", "DiskFull", "StoreError", "Binding",
+    "NameBook",
 ]

@@ -11,18 +11,23 @@ Invariants:
   learns that someone else is uploading a file.
 - Every `.part` is in `_claims`, charged its announced size (at least MIN_CHARGE): what the
   server's limits on unfinished uploads count.
+- A `.part` holds whole chunks only: a chunk the disk could not take is cut off again.
+- Every folder is 0700 and every file 0600 (pyrtc.private): bodies of locked rooms' files.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import blob_id as ids
-from .errors import BlobError
+from ..private import open_private, private_dir, write_private
+from ..units import human_size
+from .errors import BlobError, DiskFull, disk_full
 
 __all__ = ["BlobStore", "PartWriter", "MIN_CHARGE"]
 
@@ -40,8 +45,8 @@ class BlobStore:
         self._clock = clock  # wall time, as the files' modification times are
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
-        self._blobs.mkdir(parents=True, exist_ok=True)
-        self._uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self._blobs)
+        private_dir(self._uploads)
         self._busy: set[Path] = set()  # .part files open in a PartWriter, or being finished
         self._claims: dict[Path, tuple[str, int]] = {}  # every .part -> (owner, bytes charged)
         for q in self._uploads.iterdir():
@@ -113,7 +118,7 @@ class BlobStore:
         target = self.path(blob_id)
         part = self._part(blob_id, size, owner)
         if size == 0:
-            part.touch()
+            os.close(open_private(part))
         if digest is None:
             digest = ids.of_file(part)
         if digest != blob_id:
@@ -123,7 +128,7 @@ class BlobStore:
         if target.is_file():
             self._drop(part)
         else:
-            target.parent.mkdir(exist_ok=True)
+            private_dir(target.parent)
             os.replace(part, target)
             self._claims.pop(part, None)
         return target
@@ -133,11 +138,13 @@ class BlobStore:
         blob_id = ids.of_bytes(data)
         target = self.path(blob_id)
         if not target.is_file():
-            target.parent.mkdir(exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            private_dir(target.parent)
+            write_private(target, data)
         return blob_id
+
+    def free_space(self) -> int:
+        """Bytes the disk of the unfinished uploads has free for us."""
+        return shutil.disk_usage(self._uploads).free
 
     def stored(self) -> list[Path]:
         """Every stored body's path (maintenance: the id upgrade in `rehash`)."""
@@ -196,7 +203,8 @@ class PartWriter:
     .part has no hash of that start: `hexdigest()` is then None."""
 
     def __init__(self, path: Path, size: int, on_close: Callable[[], None] = lambda: None) -> None:
-        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        # Unbuffered: a chunk is on disk (or refused) when `write` returns, never at close.
+        self._file = open(open_private(path), "ab", buffering=0)  # noqa: SIM115 - closed by close()
         self._on_close = on_close
         self.length = self._file.tell()
         self.size = size
@@ -208,11 +216,28 @@ class PartWriter:
             raise BlobError(f"chunk at offset {offset}, but the server has {self.length} bytes; resume there")
         if offset + len(data) > self.size:
             raise BlobError(f"chunk ends at {offset + len(data)}, past the offered size {self.size}")
-        self._file.write(data)
+        try:
+            view, written = memoryview(data), 0
+            while written < len(data):  # a write may take less than all: a disk filling up
+                written += self._file.write(view[written:])
+        except OSError as exc:
+            self._cut()
+            if disk_full(exc):
+                raise DiskFull(f"the server's disk is full; this file was not stored ({human_size(self.length)} "
+                               f"of {human_size(self.size)} arrived and are kept: the upload resumes from "
+                               "there)") from exc
+            raise
         if self._hash is not None:
             self._hash.update(data)
         self.length += len(data)
         return self.length
+
+    def _cut(self) -> None:
+        """Cut off what got in of a chunk that failed: the .part ends on a whole chunk."""
+        try:
+            os.ftruncate(self._file.fileno(), self.length)
+        except OSError:
+            pass  # then a resume starts from wherever the file ends: still a prefix of the body
 
     def hexdigest(self) -> str | None:
         return self._hash.hexdigest() if self._hash is not None else None

@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -24,9 +25,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..private import open_private, private_dir, private_file
 from ..protocol.limits import MAX_REACTION_KINDS, MAX_REACTION_NAMES
 from . import identities
-from .errors import StoreError
+from .errors import DiskFull, StoreError, disk_full
 from .identities import NameBook
 
 __all__ = ["Store", "StoredMessage", "StoredFile", "Member", "DEFAULT_ROOMS", "Duplicate"]
@@ -70,6 +72,7 @@ CREATE TABLE IF NOT EXISTS members (
     delivered INTEGER NOT NULL DEFAULT 0,
     read INTEGER NOT NULL DEFAULT 0,
     joined REAL NOT NULL,
+    joined_seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS members_name ON members (name);
@@ -124,6 +127,7 @@ class Member:
     name: str
     delivered: int
     read: int
+    joined_seq: int = 0  # the room's last seq when it joined: it counts for later messages
 
 
 class Store:
@@ -133,7 +137,11 @@ class Store:
         self.path = path
         self._clock = clock
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            # Made 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+            os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
+            for journal in ("-wal", "-shm"):  # from a version before this one
+                private_file(path.with_name(path.name + journal))
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL: a commit survives a process crash (kill -9); only an OS crash
@@ -153,10 +161,13 @@ class Store:
             if "creator" not in columns:  # ditto: who made it, for the rooms-per-hour quota
                 self._db.execute("ALTER TABLE rooms ADD COLUMN creator TEXT NOT NULL DEFAULT ''")
                 self._db.execute("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator, created)")
-            if "uid" not in {r[1] for r in self._db.execute("PRAGMA table_info(members)")}:
+            member_columns = {r[1] for r in self._db.execute("PRAGMA table_info(members)")}
+            if "uid" not in member_columns:
                 # protocol 3: a membership counts only for the identity that joined ('' before:
                 # the first identity to bind the name takes them, see NameBook.bind)
                 self._db.execute("ALTER TABLE members ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+            if "joined_seq" not in member_columns:  # ditto; 0: counted for every message, as before
+                self._db.execute("ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0")
             #: Names bound to identities, and quotas per identity (same connection, same transactions).
             self.names = NameBook(self._db, clock)
             for room in DEFAULT_ROOMS:
@@ -184,6 +195,8 @@ class Store:
             self._catch_up_index()
             self._checkpointer: threading.Thread | None = None
             self._stop_checkpoints = threading.Event()
+            self._group = False  # begin() opened the transaction that commit() ends
+            self._void: StoreError | None = None  # why SQLite cancelled that transaction itself
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history database {path}: {exc}") from exc
 
@@ -200,12 +213,14 @@ class Store:
     def _checkpoint_loop(self, interval: float) -> None:
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            while not self._stop_checkpoints.wait(interval):
+            while True:
+                stop = self._stop_checkpoints.wait(interval)
                 try:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error:
-                    pass  # busy now: the next round catches up
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    pass  # busy or the disk full now: the next round (or start) catches up
+                if stop:
+                    break
         finally:
             db.close()
 
@@ -213,8 +228,8 @@ class Store:
         try:
             self.write_marks()
             self.index_pending()
-        except sqlite3.Error:
-            pass  # indexed at the next start
+        except StoreError:
+            pass  # a full disk: the search index and the last seqs catch up at the next start
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             self._checkpointer.join(10)
@@ -280,20 +295,21 @@ class Store:
     # ------------------------------------------------------------ members
 
     def add_member(self, room: str, name: str, uid: str = "") -> tuple[Member, bool]:
-        """The member's receipts, and whether it is new to the room. A row left by another
-        identity under this name (freed and taken again) becomes this one's."""
+        """The member's receipts and join point, and whether it is new to the room (joining
+        now: at the room's last seq). A row left by another identity under this name (freed
+        and taken again) becomes this one's."""
         self.write_marks()
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO members (room, name, joined, uid) VALUES (?, ?, ?, ?)",
-            (room, name, self._clock(), uid),
+            "INSERT OR IGNORE INTO members (room, name, joined, uid, joined_seq) VALUES (?, ?, ?, ?, ?)",
+            (room, name, self._clock(), uid, self.last_seq(room)),
         )
         if cur.rowcount == 0:
             self._db.execute("UPDATE members SET uid = ? WHERE room = ? AND name = ? AND uid != ?",
                              (uid, room, name, uid))
         row = self._db.execute(
-            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+            "SELECT delivered, read, joined_seq FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
-        return Member(name, int(row[0]), int(row[1])), cur.rowcount == 1
+        return Member(name, int(row[0]), int(row[1]), int(row[2])), cur.rowcount == 1
 
     def member_count(self, room: str) -> int:
         return int(self._db.execute("SELECT count(*) FROM members WHERE room = ?", (room,)).fetchone()[0])
@@ -301,8 +317,8 @@ class Store:
     def members_named(self, room: str, names: list[str]) -> list[Member]:
         self.write_marks()
         marks = ",".join("?" * len(names))
-        return [Member(n, d, r) for n, d, r in self._db.execute(
-            f"SELECT name, delivered, read FROM members WHERE room = ? AND name IN ({marks})",
+        return [Member(n, d, r, j) for n, d, r, j in self._db.execute(
+            f"SELECT name, delivered, read, joined_seq FROM members WHERE room = ? AND name IN ({marks})",
             (room, *names))] if names else []
 
     def is_member(self, room: str, name: str, uid: str) -> bool:
@@ -311,14 +327,15 @@ class Store:
                                 (room, name, uid)).fetchone() is not None
 
     def remove_member(self, room: str, name: str) -> None:
+        """End the membership, receipts and join point with it: joining again starts anew."""
         self._db.execute("DELETE FROM members WHERE room = ? AND name = ?", (room, name))
 
     def members(self, room: str, limit: int = -1) -> list[Member]:
         self.write_marks()
         return [
-            Member(n, d, r)
-            for n, d, r in self._db.execute(
-                "SELECT name, delivered, read FROM members WHERE room = ? ORDER BY name LIMIT ?",
+            Member(n, d, r, j)
+            for n, d, r, j in self._db.execute(
+                "SELECT name, delivered, read, joined_seq FROM members WHERE room = ? ORDER BY name LIMIT ?",
                 (room, limit),
             )
         ]
@@ -339,9 +356,9 @@ class Store:
         if cur.rowcount == 0:
             return None
         row = self._db.execute(
-            "SELECT delivered, read FROM members WHERE room = ? AND name = ?", (room, name)
+            "SELECT delivered, read, joined_seq FROM members WHERE room = ? AND name = ?", (room, name)
         ).fetchone()
-        return Member(name, int(row[0]), int(row[1]))
+        return Member(name, int(row[0]), int(row[1]), int(row[2]))
 
     # ------------------------------------------------------------ messages
 
@@ -362,10 +379,21 @@ class Store:
         one commit for everything one event-loop iteration wrote)."""
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")
+            self._group, self._void = True, None
 
     def commit(self) -> None:
+        """Raises StoreError (DiskFull when the disk is full) when the transaction could not be
+        committed: then nothing of it is stored, and `rollback()` ends it."""
         if self._db.in_transaction:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._failure(exc, "the transaction") from exc
+        elif self._group:
+            # After some errors (a full disk among them) SQLite cancels the whole transaction.
+            self._group = False
+            raise self._void or StoreError("the transaction was cancelled; nothing of it was stored")
+        self._group = False
         _merge_marks(self._own_ready, self._own)
         self._own.clear()
         self._own_writing.clear()
@@ -374,6 +402,7 @@ class Store:
         self._fts_writing.clear()
 
     def rollback(self) -> None:
+        self._group = False
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._fts.clear()
@@ -403,10 +432,12 @@ class Store:
                 db.execute("COMMIT")
             else:
                 self._fts_writing += rows
-        except BaseException:
-            if own:
+        except BaseException as exc:
+            if own and db.in_transaction:  # a failed COMMIT may have ended it (a full disk)
                 db.execute("ROLLBACK")
             self._fts_ready[:0] = rows
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "an update of the search index") from exc
             raise
         return len(rows)
 
@@ -464,9 +495,11 @@ class Store:
                 [(seq, seq, room, name) for (room, name), seq in marks.items()])
             if own:
                 db.execute("COMMIT")
-        except BaseException:
-            if own:
+        except BaseException as exc:
+            if own and db.in_transaction:  # a failed COMMIT may have ended it (a full disk)
                 db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "an update of receipts") from exc
             raise
         if not own:
             _merge_marks(self._own_writing, self._own_ready)
@@ -521,11 +554,24 @@ class Store:
                 self._fts.append((searchable, room, seq))
             if own:
                 self.commit()
-        except BaseException:
+        except BaseException as exc:
             if own:
                 self.rollback()
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise self._failure(exc, "this message") from exc
             raise
         return StoredMessage(room, seq, sender, now, text, cid, file)
+
+    def _failure(self, exc: sqlite3.Error, what: str) -> StoreError:
+        """A failed write as the store reports it; remembered when SQLite cancelled the open
+        group transaction with it (see `commit`)."""
+        if disk_full(exc):
+            err: StoreError = DiskFull(f"the server's disk is full; {what} was not stored")
+        else:
+            err = StoreError(f"the history database failed ({exc}); {what} was not stored")
+        if self._group and not self._db.in_transaction:
+            self._void = err
+        return err
 
     def history(
         self, room: str, *, after: int = 0, before: int | None = None, limit: int = 100

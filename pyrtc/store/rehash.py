@@ -13,6 +13,7 @@ import logging
 import os
 
 from .. import blob_id as ids
+from ..private import private_dir, write_private
 from .blobs import BlobStore
 from .db import Store
 
@@ -34,7 +35,7 @@ def adopt_blake3_ids(blobs: BlobStore, store: Store) -> int:
         if new != path.name:
             renames[path.name] = new
             target = blobs.path(new)
-            target.parent.mkdir(exist_ok=True)
+            private_dir(target.parent)
             if not target.exists():
                 os.link(path, target)
     if renames:
@@ -43,6 +44,6 @@ def adopt_blake3_ids(blobs: BlobStore, store: Store) -> int:
     for old in renames:
         blobs.path(old).unlink(missing_ok=True)
     blobs.drop_parts()
-    marker.write_text("files here are named by the BLAKE3 of their content\n")
+    write_private(marker, b"files here are named by the BLAKE3 of their content\n")
     return len(renames)
 

@@ -6,6 +6,7 @@ Invariants:
   /leave of that very room), and always shows: in the prompt, and in each confirmation.
 - Every message is printed once, with its number, from the session's state: live, from a
   room's history on joining (its last 20), and the ones missed while the connection was down.
+  Printed is shown: the server is told they were read (blue ✓✓ for their senders).
 - Every command answers in one line (`--` done, `!!` why not); lists follow their line.
 """
 
@@ -139,3 +140,5 @@ class TerminalChat:
         for m in new:
             self.console.write(message_line(m))
             self._printed[room] = m.seq
+        if new and not self.kiosk:  # a kiosk watches: it is no member, its reads count for nobody
+            self.background(self.session.mark_read(room, new[-1].seq))

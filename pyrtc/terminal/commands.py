@@ -8,16 +8,18 @@ from collections.abc import Awaitable, Callable
 from .. import protocol as p
 from ..client.state import MessageView
 from .chat import Mistake, TerminalChat
-from .render import message_line, room_list
+from .render import message_line, quote, room_list
 from .transfers import download, upload
 
 __all__ = ["Commands", "HELP", "REACTIONS"]
+
+INFO_NAMES = 10  # readers named by /info; the rest are counted
 
 HELP = """commands (anything else is sent to the current room):
   /join ROOM · /leave [ROOM] · /switch ROOM · /rooms · /who
   /react SEQ|last [EMOJI]  (👍 ❤ 😂 🎉 😮 😢, also: like heart lol tada wow sad)
   /upload PATH · /download SEQ|last|FILE_ID [PATH] · /search TEXT
-  /quit · a line starting with // is sent with one /"""
+  /info SEQ|last (how far yours got) · /quit · a line starting with // is sent with one /"""
 
 #: The window's palette, and words for it where an emoji is hard to type.
 REACTIONS = {"like": "👍", "+1": "👍", "heart": "❤", "love": "❤", "lol": "😂", "laugh": "😂",
@@ -31,7 +33,8 @@ class Commands:
         self.write = chat.console.write
         self._table: dict[str, Callable[[str], Awaitable[None]]] = {
             "join": self.join, "leave": self.leave, "switch": self.switch, "rooms": self.rooms,
-            "who": self.who, "react": self.react, "search": self.search, "help": self.help,
+            "who": self.who, "react": self.react, "info": self.info, "search": self.search,
+            "help": self.help,
             "upload": self.upload, "download": self.download}
 
     async def run(self, text: str) -> bool:
@@ -166,6 +169,13 @@ class Commands:
         on = me not in msg.reactions.get(emoji, set())
         # The server's answer (or refusal) comes back as an event, and is printed from there.
         await self.session.react(msg.room, msg.seq, emoji, on)
+
+    async def info(self, arg: str) -> None:
+        if not arg:
+            raise Mistake("usage: /info SEQ|last")
+        me = self.session.name
+        msg = await self.message(arg, lambda m: m.sender == me, "message of yours")
+        self.write(f"-- #{msg.seq} ({quote(msg)}): {self.session.state.receipt_line(msg, INFO_NAMES)}")
 
     async def search(self, arg: str) -> None:
         if not arg:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pyrtc.client import ClientSession
+from pyrtc.client import ClientSession, Identity
+from pyrtc.client.settings import Settings
+from pyrtc.store import Store
 
 from .procs import PYRTC, Server, run, tail_json
 
@@ -62,6 +64,30 @@ def test_upload_and_download(server: Server, tmp_path: Path) -> None:
     assert out.read_bytes() == src.read_bytes()
     r = run("download", "--server", server.address, str(file["id"]), "-o", str(out))
     assert r.returncode == 1 and "not overwriting" in r.stderr
+
+
+def test_one_shot_commands_keep_one_name_and_never_become_members(server: Server, tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_text("minutes")
+    at = ["--server", server.address]
+    assert run("send", *at, "--room", "General", "--name", "cron", "nightly ok").returncode == 0
+    assert run("upload", *at, "--room", "Study", "--name", "cron", str(src)).returncode == 0
+    [posted] = tail_json(server, "Study")
+    file_id = str(posted["file"]["id"])  # type: ignore[index]
+    for n, room in enumerate(("General", "Study")):  # tail and download, twice each
+        assert tail_json(server, room)
+        got = run("download", *at, file_id, "--room", "Study", "-o", str(tmp_path / f"copy{n}.txt"))
+        assert got.returncode == 0, got.stderr
+    Settings().set("name", "Ann")  # a display name is remembered: it names them from now on
+    assert tail_json(server, "General")
+    assert server.stop()[0] == 0
+    store = Store(tmp_path / "data" / "history.db")
+    try:
+        uid = Identity.load_or_create().uid  # this installation's (the test's own settings)
+        assert store.names.names_of(uid) == sorted(["Ann-cli", f"cli-{uid[:10]}", "cron"])
+        assert [m.name for room in ("General", "Study") for m in store.members(room)] == []
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("args,message", [
@@ -135,7 +161,7 @@ def test_chat_activity_is_logged_without_forged_lines(server: Server) -> None:
     code, _ = server.stop()
     assert code == 0
     chat = (server.logs / "chat.log").read_text()
-    assert "join room=General name=eve" in chat and "connect name=eve" in chat
+    assert "visit room=General name=eve" in chat and "connect name=eve" in chat  # send visits, never joins
     lines = [ln for ln in chat.splitlines() if "forged" in ln]
     assert len(lines) == 1 and "from=eve" in lines[0] and "\\n" in lines[0]
     assert (server.logs / "pyrtc-server.log").read_text().count("listening on") == 1

@@ -131,11 +131,40 @@ def test_reactions_files_search_and_who(server: Server, tmp_path: Path) -> None:
         ann.expect(r"^commands \(anything else is sent to the current room\):$")
         shown = " ".join(ann.expect(r"^  /").string for _ in range(4))  # short: four lines
         for command in ("/join", "/leave", "/switch", "/rooms", "/who", "/react", "/upload", "/download",
-                        "/search", "/quit"):
+                        "/search", "/info", "/quit"):
             assert command in shown, shown
     finally:
         assert ann.quit() == 0
         assert bob.quit() == 0
+
+
+def test_info_says_how_far_a_message_got(server: Server, tmp_path: Path) -> None:
+    dan = Chatter(server, "dan", tmp_path / "dan")  # a member, away when the message comes
+    assert dan.quit() == 0
+    assert run("send", "--server", server.address, "--room", "General", "--name", "cron", "nightly ok").returncode == 0
+    cy = Chatter(server, "cy", tmp_path / "cy")
+    cy.say("/leave")
+    cy.expect(r"^-- left #General")
+    ann, bob = Chatter(server, "ann", tmp_path / "ann"), Chatter(server, "bob", tmp_path / "bob")
+    try:
+        ann.say("lunch?")
+        seq = ann.expect(r"^\d\d:\d\d \[General\] #(\d+) ann: lunch\?$").group(1)
+        bob.expect(rf"#{seq} ann: lunch\?$")  # printed on bob's terminal: shown, so read
+        want = f"-- #{seq} (ann: lunch?): delivered to 1 of 2 · read by 1 (bob)"
+        deadline = time.monotonic() + 20
+        while (line := ask(ann, "/info last", r"^-- #\d+ \(ann: lunch\?\): ")) != want:
+            assert time.monotonic() < deadline, line  # bob's read is on its way: ask again
+            time.sleep(0.1)
+        assert ask(ann, "/info", r"^!! ") == "!! usage: /info SEQ|last"
+    finally:
+        assert ann.quit() == 0
+        assert bob.quit() == 0
+        assert cy.quit() == 0
+
+
+def ask(chatter: Chatter, command: str, answer: str) -> str:
+    chatter.say(command)
+    return chatter.expect(answer).string
 
 
 # ---------------------------------------------------------------- on a real terminal

@@ -66,6 +66,34 @@ def test_status_needs_every_other_member() -> None:
     assert s.status(msg) == "read"
 
 
+def test_receipts_count_the_members_there_when_posted_and_there_still() -> None:
+    s = state()
+    s.apply(p.Joined(room="General", history=[posted(1), posted(2, sender="ann")], last_seq=2, members=[
+        p.MemberInfo(name="ann"), p.MemberInfo(name="bob"), p.MemberInfo(name="cy", joined_seq=0),
+        p.MemberInfo(name="dan", delivered=2, read=2), p.MemberInfo(name="eve", joined_seq=2)]))
+    mine = s.rooms["General"].by_seq[2]
+    # Its audience: bob, cy, dan (eve joined after it; ann sent it).
+    assert s.receipt_line(mine) == "delivered to 1 of 3 · read by 1"
+    s.apply(p.Receipt(room="General", name="bob", delivered=2, read=0))
+    assert s.receipt_line(mine) == "delivered to 2 of 3 · read by 1" and s.status(mine) == "sent"
+    s.apply(p.MemberLeft(room="General", name="cy"))  # gone: no longer waited for
+    assert s.receipt_line(mine) == "delivered to 2 of 2 · read by 1" and s.status(mine) == "delivered"
+    s.apply(p.MembersChanged(room="General", joined=[p.MemberInfo(name="cy", joined_seq=2)]))  # back: anew
+    assert s.receipt_line(mine) == "delivered to 2 of 2 · read by 1"
+    s.apply(p.Receipt(room="General", name="bob", delivered=2, read=2))
+    assert s.status(mine) == "read" and s.receipt_line(mine, names=10) == "delivered to 2 of 2 · read by 2 (bob, dan)"
+    assert s.receipt_line(mine, names=1) == "delivered to 2 of 2 · read by 2 (bob and 1 more)"
+    # bob's message: ann and dan (cy came back after it, eve joined after it).
+    theirs = s.rooms["General"].by_seq[1]
+    assert s.receipts(theirs).audience == 2 and s.read_by(theirs) == ["dan"]
+    s.apply(PendingText("General", "c9", "ann", "later", 3.0))
+    assert s.receipt_line(s.rooms["General"].pending()[0]) == "not sent yet"
+    s.apply(p.Joined(room="General", history=[posted(3, sender="ann")], last_seq=3,
+                     members=[p.MemberInfo(name="ann"), p.MemberInfo(name="eve", joined_seq=3)]))
+    alone = s.rooms["General"].by_seq[3]
+    assert s.status(alone) == "sent" and s.receipt_line(alone).startswith("sent · nobody else")
+
+
 def test_unread_counts_only_others_after_my_read() -> None:
     s = state()
     s.apply(joined(posted(1), posted(2, sender="ann"), posted(3), posted(4)))

@@ -22,7 +22,7 @@ def biggest_posted() -> p.Posted:
 
 
 def biggest_member() -> p.MemberInfo:
-    return p.MemberInfo(name=WIDE * L.MAX_NAME, online=True, delivered=BIG_INT, read=BIG_INT)
+    return p.MemberInfo(name=WIDE * L.MAX_NAME, online=True, delivered=BIG_INT, read=BIG_INT, joined_seq=BIG_INT)
 
 
 def biggest_room() -> p.RoomInfo:

@@ -127,7 +127,7 @@ async def test_thousands_joining_at_once_reach_members_in_frames_that_fit(server
     live = server.bus.room("General")
     names = [f"{i:04d}" + "😀" * 28 for i in range(4000)]  # 32 characters, 116 bytes each
     for name in names:  # as thousands of joins inside one flush window leave it
-        live.joined[name] = (0, 0)
+        live.joined[name] = (0, 0, 0)
     server._presence.room_changed("General")
     seen: set[str] = set()
 

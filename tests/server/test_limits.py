@@ -44,13 +44,24 @@ async def test_flood_gets_slow_down_and_others_keep_chatting(tmp_path: Path, clo
         writer.close()
 
 
-async def test_well_behaved_client_paces_itself_under_the_limit(tmp_path: Path) -> None:
-    async with ChatServer(server_config(tmp_path / "d", max_rate=200, burst=20)) as srv:
-        async with ClientSession(*srv.address, "ann") as ann:
+async def test_well_behaved_client_paces_itself_under_the_limit(tmp_path: Path, clock: FakeClock) -> None:
+    """Client and server count time by one fake clock, moved only while every message sent is
+    answered: the server sees each one at the instant the client sent it, however late it
+    reads (on the real clock, a read stall made the server's bucket refuse what the client
+    had paced right)."""
+    async with ChatServer(server_config(tmp_path / "d", max_rate=200, burst=20), clock=clock) as srv:
+        async with ClientSession(*srv.address, "ann", clock=clock) as ann:
             await ann.join("General")
-            seqs = await asyncio.gather(*(ann.send("General", f"m{i}") for i in range(120)))
+            start = clock.now
+            sends = asyncio.gather(*(ann.send("General", f"m{i}") for i in range(120)))
+            while not sends.done():
+                await ann.wait_for(lambda s: not s.rooms["General"].pending(), timeout=30)
+                clock.advance(0.005)  # one token or so: the next sends may go
+                await asyncio.wait([sends], timeout=0.002)  # let them (any wait would do)
+            seqs = await sends
             assert sorted(seqs) == list(range(1, 121))  # none refused
             assert texts(ann, "General")[-1] == "m119"
+            assert clock.now - start >= (120 - 18) / 180  # it waited: 90 % of the rate, after 90 % of the burst
 
 
 async def test_connections_per_address_and_in_total(tmp_path: Path) -> None:

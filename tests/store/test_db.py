@@ -192,6 +192,28 @@ def test_a_database_from_before_deferred_indexing_is_not_indexed_twice(tmp_path:
     again.close()
 
 
+def test_a_member_joins_at_the_last_seq_and_leaving_forgets_it(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.db")
+    store.add_member("General", "ann")
+    store.append("General", "ann", "one")
+    store.append("General", "ann", "two")
+    member, new = store.add_member("General", "bob")
+    assert new and member.joined_seq == 2
+    store.set_receipt("General", "bob", 2, 2)
+    store.remove_member("General", "bob")
+    store.append("General", "ann", "three")
+    member, new = store.add_member("General", "bob")  # back: anew, nothing read
+    assert new and (member.joined_seq, member.delivered, member.read) == (3, 0, 0)
+    store.close()
+    db = sqlite3.connect(tmp_path / "h.db")
+    db.execute("ALTER TABLE members DROP COLUMN joined_seq")  # the schema as it was
+    db.commit()
+    db.close()
+    again = Store(tmp_path / "h.db")  # members from before: counted for every message
+    assert {m.name: m.joined_seq for m in again.members("General")} == {"ann": 0, "bob": 0}
+    again.close()
+
+
 def test_a_commit_writes_the_message_and_leaves_marks_for_later(tmp_path: Path) -> None:
     """The sender's receipts for its own message and the room's last seq are written twice a
     second (write_marks), not in each commit: half of a commit's page writes."""
