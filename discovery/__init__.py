@@ -25,12 +25,14 @@ from .launch import NoServer as NoServer
 from .launch import find_or_host as find_or_host
 from .launch import host_server as host_server
 from .launch import matching as matching
+from .launch import note_used as note_used
 from .launch import relocate as relocate
+from .launch import used_last as used_last
 from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
     "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
-    "relocate", "SERVICE_TYPE", "ServerEntry",
+    "note_used", "relocate", "used_last", "SERVICE_TYPE", "ServerEntry",
 ]

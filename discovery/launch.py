@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pyrtc.client.settings import Settings
 from pyrtc.server import ServerConfig
 
 from .browse import browse_once, find_servers, probe
@@ -18,9 +19,14 @@ from .hosting import AnnouncedServer
 from .known import KnownServers
 from .records import ServerEntry
 
-__all__ = ["Launch", "find_or_host", "host_server", "NoServer", "matching"]
+__all__ = ["LAST_SERVER", "Launch", "find_or_host", "host_server", "NoServer", "matching", "note_used",
+           "used_last"]
 
 log = logging.getLogger(__name__)
+
+#: The settings key of the server the chat (window or terminal) connected to last: a kiosk
+#: that finds several servers and is not told which (--pick) takes that one.
+LAST_SERVER = "last_server"
 
 Pick = Callable[[list[ServerEntry]], Awaitable[ServerEntry | None]]
 Confirm = Callable[[], Awaitable[bool]]
@@ -111,6 +117,20 @@ def matching(entries: list[ServerEntry], pick: str) -> list[ServerEntry]:
         return exact
     starts = [e for e in entries if any(n.startswith(want) for n in names(e))]
     return starts or [e for e in entries if any(want in n for n in names(e))]
+
+
+def used_last(entries: list[ServerEntry], settings: Settings) -> ServerEntry | None:
+    """The server among `entries` that the chat used last: by its id (names identify nothing),
+    only when exactly one entry is it and none contests its id."""
+    last = settings.get(LAST_SERVER)
+    mine = [e for e in entries if last and e.server_id == last and not e.conflict]
+    return mine[0] if len(mine) == 1 else None
+
+
+def note_used(settings: Settings, server_id: str) -> None:
+    """The chat is connected to the server `server_id`: the one a kiosk takes next time."""
+    if server_id:
+        settings.set(LAST_SERVER, server_id)
 
 
 async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:

@@ -82,25 +82,27 @@ class RoomPassword:
 
 
 class IdentityWarning:
-    """The user must accept a changed server identity explicitly; nothing was sent."""
+    """The user must accept a changed server identity explicitly; nothing was sent. Either
+    answer is acted on (`accept`, `decline`): the window never keeps waiting behind it."""
 
     def build(self) -> None:
         with dpg.window(tag="identity", label="Server identity changed", show=False, modal=True,
                         no_close=True, width=600, height=300, pos=(240, 160)):
             dpg.add_group(tag="identity_body")
 
-    def warn(self, palette: Palette, exc: IdentityMismatch, accept: Callable[[], None]) -> None:
+    def warn(self, palette: Palette, exc: IdentityMismatch, accept: Callable[[], None],
+             decline: Callable[[], None]) -> None:
         dpg.delete_item("identity_body", children_only=True)
         dpg.add_text("WARNING: this server's identity changed", parent="identity_body", color=palette.error)
         dpg.add_text(str(exc), parent="identity_body", wrap=560)
 
-        def accepted() -> None:
+        def answered(then: Callable[[], None]) -> None:
             dpg.hide_item("identity")
-            accept()
+            then()
 
         with dpg.group(horizontal=True, parent="identity_body"):
-            dpg.add_button(label="Do not connect", callback=lambda: dpg.hide_item("identity"))
-            dpg.add_button(label="I trust the new identity", callback=accepted)
+            dpg.add_button(label="Do not connect", callback=lambda: answered(decline))
+            dpg.add_button(label="I trust the new identity", callback=lambda: answered(accept))
         dpg.show_item("identity")
 
 

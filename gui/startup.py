@@ -10,9 +10,12 @@ Invariants:
 - Every wait says what it waits for, in the picker and in the status line (a kiosk hides
   the picker while it needs no choice).
 - A choice stops the live list before it acts (both run on the client thread, in order).
-- A name taken (or refused) on the server chosen is asked again in the window; the new name
-  connects to that same server. A server hosted here runs on a thread of its own
-  (hosting.HostThread): a new name's session never takes it down.
+- A name taken (or refused) on the server chosen is asked again in the window (a frame after
+  the picker closes, as the warning below); the new name connects to that same server. A
+  server hosted here runs on a thread of its own (hosting.HostThread): a new name's session
+  never takes it down.
+- A changed server identity is asked about (never while the picker's modal window is open: it
+  would close the warning); declined, the window says it is not connected and offers the picker.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from pyrtc.discovery import (
     diagnose,
     identity_check,
     matching,
+    note_used,
     relocate,
+    used_last,
 )
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
@@ -171,7 +176,7 @@ class Startup:
                 return
         if len(usable) == 1 and not usable[0].conflict:
             self.connect_entry(usable[0])
-        elif usable and self.opts.kiosk and (last := self._used_last(usable)) is not None:
+        elif usable and self.opts.kiosk and (last := used_last(usable, self.opts.settings)) is not None:
             self.connect_entry(last)
         elif usable:
             self._asked = self._choosing = True
@@ -190,11 +195,6 @@ class Startup:
     def _explain(self, this: int, text: str, why: list[str]) -> None:
         if this == self._round and self.mode == "picking":
             self._say(text + "\n\nWhy:\n" + "\n".join(f"• {line}" for line in why))
-
-    def _used_last(self, usable: list[ServerEntry]) -> ServerEntry | None:
-        last = self.opts.settings.get("last_server")
-        mine = [e for e in usable if last and e.server_id == last and not e.conflict]
-        return mine[0] if len(mine) == 1 else None
 
     # The picker's three choices (and the window's own).
 
@@ -240,12 +240,17 @@ class Startup:
 
     def _connected(self, server_id: str) -> None:
         self.mode = "chatting"
-        self.opts.settings.set("last_server", server_id)
+        note_used(self.opts.settings, server_id)
         self._picker.hide()
 
     def _not_connected(self, exc: BaseException) -> None:
         if isinstance(exc, IdentityMismatch) and not self.opts.kiosk:
-            self._identity.warn(self._theme.palette, exc, lambda: self._trust(exc))
+            self._say(f"Not connected: the server at {self._where()} shows another identity. "
+                      "Answer the warning.")
+            # One modal at a time: shown while the picker's was open, the warning closed with it.
+            self._picker.hide()
+            self._bg.post(lambda: self._identity.warn(self._theme.palette, exc, lambda: self._trust(exc),
+                                                      self._declined))
             return
         if isinstance(exc, Rejected) and exc.code in (ErrorCode.NAME_TAKEN, ErrorCode.BAD_NAME):
             self.mode = "starting"
@@ -269,6 +274,26 @@ class Startup:
         self._discover(ask=not self.opts.kiosk)  # a kiosk looks again, and again
         if not self.opts.kiosk:
             self._say(f"Could not connect: {exc}")
+
+    def _declined(self) -> None:
+        """The user would not connect to a server whose identity changed: the window says so and
+        offers the ways on. In the next frame: the picker, shown while the warning's modal window
+        still closes, closed with it."""
+        self._bg.post(self._not_connecting)
+
+    def _not_connecting(self) -> None:
+        text = (f"Not connected: you chose not to connect to {self._where()}, whose identity changed. "
+                "Choose another server, type an address (the same one warns again), or host here.")
+        if self.opts.server:  # nothing was searched for: the picker offers an address or hosting
+            self.mode = "picking"
+            self._picker.show()
+        else:
+            self._discover(ask=True)
+        self._say(text)
+
+    def _where(self) -> str:
+        session = self._bg.session
+        return f"{session.host}:{session.port}" if session is not None else "that address"
 
     def _trust(self, exc: IdentityMismatch) -> None:
         """The user accepted the server's new identity: pin it and connect again."""

@@ -1,5 +1,6 @@
 """Which of the servers found a command connects to: the only one; else the one `--pick`
-names by a unique part of its name; else a person's choice (the terminal client asks). Never
+names by a unique part of its name; else a person's choice (the terminal client asks; a kiosk
+takes the one it used last, discovery.used_last). Never
 a guess: several matches, or servers that claim one id with different certificates (nothing
 pinned decides between them, discovery/conflicts.py), are refused with the list and the way out."""
 
@@ -38,13 +39,15 @@ def refuse_unsure(chosen: list[ServerEntry], among: list[ServerEntry]) -> None:
                         f"{describe(group)}; none is chosen for you: {BY_FINGERPRINT}")
 
 
-def several(entries: list[ServerEntry]) -> UserError:
-    """The error for more than one server and nothing to choose by."""
+def several(entries: list[ServerEntry], *, kiosk: bool = False) -> UserError:
+    """The error for more than one server and nothing to choose by (a kiosk: it has used none
+    of them before)."""
     if any(e.conflict == AMBIGUOUS for e in entries):
         return UserError(f"{len(entries)} servers found: {describe(entries)}; some claim the same id, "
                          f"so none is chosen for you: {BY_FINGERPRINT}")
+    why = "; a kiosk takes the one it used last, and it has used none of these" if kiosk else ""
     return UserError(f"{len(entries)} servers found: {describe(entries)}; choose one with --pick NAME "
-                     "(a part of its name is enough)")
+                     f"(a part of its name is enough){why}")
 
 
 def choose(found: list[ServerEntry], pick: str | None) -> ServerEntry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .. import __version__
 from ..client import ClientSession, Identity, parse_address
@@ -23,8 +24,8 @@ from ..server import DEFAULT_PORT
 from .choosing import choose, describe, offered
 from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
 
-__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError", "one_shot_name", "open_session",
-           "our_addresses", "remember", "server_address", "server_row"]
+__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError", "connecting_to", "one_shot_name", "open_session",
+           "our_addresses", "remember", "say_connecting", "server_address", "server_row"]
 
 CLI_SUFFIX = "-cli"
 
@@ -84,9 +85,22 @@ async def open_session(args: argparse.Namespace, name: str) -> ClientSession:
                             tls=not args.insecure, fingerprint=fingerprint,
                             trust=None if args.fingerprint else identity_check(host, port),
                             password=args.password)
+    say_connecting(host, port)
     await session.connect()
     remember(session, explicit=bool(args.fingerprint))
     return session
+
+
+def say_connecting(host: str, port: int) -> None:
+    """One line before a connect, which may wait (an address where nobody answers: seconds of
+    ARP): on a terminal only, on stderr; stdout (what scripts read) and a redirected stderr
+    (a script's log) get nothing more."""
+    if sys.stderr.isatty():
+        print(f"pyrtc: {connecting_to(host, port)}", file=sys.stderr, flush=True)
+
+
+def connecting_to(host: str, port: int) -> str:
+    return f"connecting to {f'[{host}]' if ':' in host else host}:{port}…"
 
 
 def remember(session: ClientSession, explicit: bool = False) -> None:

@@ -15,13 +15,30 @@ import sys
 from .. import __version__
 from ..client import ClientSession, ConnectionLost
 from ..client.settings import Settings
-from ..discovery import Launch, NoServer, ServerEntry, find_or_host, identity_check, relocate
+from ..discovery import (
+    Launch,
+    NoServer,
+    ServerEntry,
+    find_or_host,
+    identity_check,
+    note_used,
+    relocate,
+    used_last,
+)
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
 from ..server import ServerConfig
 from ..terminal import Console, TerminalChat, open_console, run_chat
 from .choosing import choose, describe, matching, refuse_unsure, several
-from .common import UserError, our_addresses, remember, server_address, server_row
+from .common import (
+    UserError,
+    connecting_to,
+    our_addresses,
+    remember,
+    say_connecting,
+    server_address,
+    server_row,
+)
 
 __all__ = ["cmd_client", "run_window", "want_gui"]
 
@@ -127,6 +144,10 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
                             password=args.password)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
     session.on_event = chat.on_event
+    if console.has_prompt:  # the line editor owns the terminal: it writes the line
+        console.write(f"-- {connecting_to(host, port)}")
+    else:
+        say_connecting(host, port)
     try:
         if args.kiosk:
             while True:  # a kiosk never gives up
@@ -139,6 +160,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
         else:
             await session.connect()
         settings.set("name", name)
+        note_used(settings, session.state.server_id)
         remember(session, explicit=vouched)
         return await run_chat(chat, args.room, args.room_password)
     finally:
@@ -149,16 +171,19 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
 
 async def _pick(entries: list[ServerEntry], args: argparse.Namespace, console: Console,
                 interactive: bool) -> ServerEntry:
-    """Several servers found: --fingerprint or --pick says which; else a person chooses (servers
-    that claim one id are shown so, and may be chosen knowingly); else none is guessed."""
+    """Several servers found: --fingerprint or --pick says which; else a kiosk takes the one it
+    used last; else a person chooses (servers that claim one id are shown so, and may be chosen
+    knowingly); else none is guessed."""
     if args.fingerprint:
         same = [e for e in entries if e.fingerprint == args.fingerprint.lower()]
         if len(same) == 1:
             return same[0]
     if args.pick:
         return choose(entries, args.pick)
+    if args.kiosk and (last := used_last(entries, Settings())) is not None:
+        return last
     if not interactive:
-        raise several(entries)
+        raise several(entries, kiosk=args.kiosk)
     show = console.write if console.has_prompt else (lambda line: print(line, file=sys.stderr))
     for i, e in enumerate(entries, 1):
         show(f"  {i}. {server_row(e)}")

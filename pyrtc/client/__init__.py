@@ -12,10 +12,10 @@ from .identity import IdentityError as IdentityError
 from .session import ClientSession as ClientSession
 from .session import parse_address as parse_address
 from .state import ChatState as ChatState
-from .state import MemberView as MemberView
-from .state import MessageView as MessageView
-from .state import RoomView as RoomView
-from .state import Transfer as Transfer
+from .views import MemberView as MemberView
+from .views import MessageView as MessageView
+from .views import RoomView as RoomView
+from .views import Transfer as Transfer
 
 __all__ = [
     "ClientError", "ConnectionLost", "Rejected", "IdentityMismatch", "ClientHandle", "Identity", "IdentityError", "ClientSession", "parse_address",

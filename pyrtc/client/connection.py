@@ -33,9 +33,9 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..ratelimit import TokenBucket
 from .errors import ConnectionLost, IdentityMismatch, Rejected
+from .events import Connected, Connecting, Disconnected
 from .identity import Identity
 from .routing import Router
-from .state import Connected, Connecting, Disconnected
 
 __all__ = ["Connection", "parse_address"]
 

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from .events import Event
 from .session import ClientSession
-from .state import Event
 
 __all__ = ["ClientHandle"]
 

@@ -22,8 +22,9 @@ from typing import Any
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from .errors import ConnectionLost, Rejected
+from .events import Event, TransferUpdate
 from .receipts import ReceiptPacer
-from .state import ChatState, Event, TransferUpdate
+from .state import ChatState
 
 __all__ = ["Router"]
 

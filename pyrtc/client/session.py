@@ -19,18 +19,57 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Generic, Never, TypeVar, cast, overload
 
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import Rejected
+from .events import Event, PendingText
 from .identity import Identity
 from .routing import Router
-from .state import ChatState, Event, MessageView, PendingText, RoomView
+from .state import ChatState
 from .transfers import Transfers
+from .views import MessageView, RoomView
 
 __all__ = ["ClientSession", "parse_address"]
+
+T = TypeVar("T")
+
+
+class _Shown(Generic[T]):
+    """A session setting that one of its parts keeps (`part`: the attribute holding it):
+    read on the session, it is the part's attribute of the same name, so the two can never
+    disagree."""
+
+    def __init__(self, part: str) -> None:
+        self._part = part
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, session: None, owner: type) -> _Shown[T]: ...
+    @overload
+    def __get__(self, session: ClientSession, owner: type) -> T: ...
+    def __get__(self, session: ClientSession | None, owner: type) -> T | _Shown[T]:
+        if session is None:
+            return self
+        return cast(T, getattr(getattr(session, self._part), self._name))
+
+    def __set__(self, session: ClientSession, value: Never) -> None:
+        # Defined (and typed to accept nothing) so that an assignment fails instead of
+        # hiding the part's value behind an attribute of the session's own.
+        raise AttributeError(f"{self._name} is read-only")
+
+
+class _Kept(_Shown[T]):
+    """`_Shown`, and set on the session it sets the part's."""
+
+    def __set__(self, session: ClientSession, value: T) -> None:
+        setattr(getattr(session, self._part), self._name, value)
 
 
 class ClientSession:
@@ -74,78 +113,20 @@ class ClientSession:
 
     # ------------------------------------------------------------------ settings kept by the parts
 
-    @property
-    def address(self) -> str:
-        return self._conn.address
-
-    @property
-    def host(self) -> str:
-        return self._conn.host
-
-    @host.setter
-    def host(self, value: str) -> None:
-        self._conn.host = value
-
-    @property
-    def port(self) -> int:
-        return self._conn.port
-
-    @port.setter
-    def port(self, value: int) -> None:
-        self._conn.port = value
-
-    @property
-    def relocate(self) -> Callable[[], Awaitable[tuple[str, int] | None]] | None:
-        """Asked where the server is now after failed reconnects."""
-        return self._conn.relocate
-
-    @relocate.setter
-    def relocate(self, value: Callable[[], Awaitable[tuple[str, int] | None]] | None) -> None:
-        self._conn.relocate = value
-
-    @property
-    def tls(self) -> bool:
-        return self._conn.tls
-
-    @tls.setter
-    def tls(self, value: bool) -> None:
-        self._conn.tls = value
-
-    @property
-    def fingerprint(self) -> str | None:
-        """The certificate fingerprint insisted on (announced, given, or seen on the first connect)."""
-        return self._conn.fingerprint
-
-    @fingerprint.setter
-    def fingerprint(self, value: str | None) -> None:
-        self._conn.fingerprint = value
-
-    @property
-    def peer_fingerprint(self) -> str | None:
-        """The certificate fingerprint the server showed on the last connect."""
-        return self._conn.peer_fingerprint
-
-    @peer_fingerprint.setter
-    def peer_fingerprint(self, value: str | None) -> None:
-        self._conn.peer_fingerprint = value
-
-    @property
-    def fatal(self) -> Rejected | None:
-        """Why the server will not have us; set, the session neither reconnects nor requests."""
-        return self._router.fatal
-
-    @fatal.setter
-    def fatal(self, value: Rejected | None) -> None:
-        self._router.fatal = value
-
-    @property
-    def on_event(self) -> Callable[[Event], None] | None:
-        """Called with every event applied to `state`, in order (the GUI's queue)."""
-        return self._router.on_event
-
-    @on_event.setter
-    def on_event(self, value: Callable[[Event], None] | None) -> None:
-        self._router.on_event = value
+    address = _Shown[str]("_conn")
+    host = _Kept[str]("_conn")
+    port = _Kept[int]("_conn")
+    #: Asked where the server is now after failed reconnects.
+    relocate = _Kept[Callable[[], Awaitable[tuple[str, int] | None]] | None]("_conn")
+    tls = _Kept[bool]("_conn")
+    #: The certificate fingerprint insisted on (announced, given, or seen on the first connect).
+    fingerprint = _Kept[str | None]("_conn")
+    #: The certificate fingerprint the server showed on the last connect.
+    peer_fingerprint = _Kept[str | None]("_conn")
+    #: Why the server will not have us; set, the session neither reconnects nor requests.
+    fatal = _Kept[Rejected | None]("_router")
+    #: Called with every event applied to `state`, in order (the GUI's queue).
+    on_event = _Kept[Callable[[Event], None] | None]("_router")
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -25,8 +25,8 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..units import human_size
 from .errors import ConnectionLost, Rejected
+from .events import TransferUpdate
 from .routing import Router
-from .state import TransferUpdate
 
 __all__ = ["Transfers"]
 

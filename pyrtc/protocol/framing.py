@@ -14,8 +14,10 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from .errors import BadMessage, FrameTooLarge, ProtocolError
+from .fields import Msg
+from .files import FileChunk, FileData
 from .limits import MAX_FRAME
-from .messages import ClientMsg, FileChunk, FileData, Msg, ServerMsg
+from .messages import ClientMsg, ServerMsg
 
 __all__ = ["FrameDecoder", "encode", "encode_head", "client_decoder", "server_decoder", "HEADER"]
 

@@ -11,14 +11,26 @@ Invariants:
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Union
 
 import msgspec
 from msgspec import Meta
 
 from . import limits as L
-from .errors import BadMessage
+from .fields import BlobId as BlobId
+from .fields import ClientId, Emoji, Rid, Seq
+from .fields import Msg as Msg
+from .fields import RoomName as RoomName
+from .fields import UserName as UserName
+from .fields import check_name as check_name
+from .fields import check_room as check_room
+from .files import FetchFile as FetchFile
+from .files import FileChunk as FileChunk
+from .files import FileData as FileData
+from .files import FileEnd as FileEnd
+from .files import FileInfo as FileInfo
+from .files import OfferFile as OfferFile
+from .files import UploadReady as UploadReady
 
 __all__ = [
     "check_name", "check_room", "Msg", "RoomName", "UserName", "BlobId",
@@ -31,39 +43,6 @@ __all__ = [
     "SearchHits", "Error",
     "ClientMsg", "ServerMsg",
 ]
-
-RoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.ROOM_PATTERN)]
-UserName = Annotated[str, Meta(min_length=1, max_length=L.MAX_NAME, pattern=L.NAME_PATTERN)]
-BlobId = Annotated[str, Meta(pattern=L.BLOB_ID_PATTERN)]
-Seq = Annotated[int, Meta(ge=0, le=L.MAX_SEQ)]
-Offset = Annotated[int, Meta(ge=0, le=L.MAX_SEQ)]  # file sizes and positions
-Rid = Annotated[int, Meta(ge=0)]
-ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
-Emoji = Annotated[str, Meta(min_length=1, max_length=L.MAX_EMOJI)]
-
-
-class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="t"):
-    """Every frame body. Tags are wire names: set by hand, never renamed."""
-
-
-def check_name(name: str) -> str:
-    """A user name as the server will accept it, or BadMessage saying what is wrong."""
-    if not 1 <= len(name) <= L.MAX_NAME:
-        raise BadMessage(f"a name must have 1 to {L.MAX_NAME} characters, not {len(name)}")
-    if not re.fullmatch(L.NAME_PATTERN, name):
-        raise BadMessage(f"the name {name!r} has control characters or leading/trailing spaces")
-    return name
-
-
-def check_room(room: str) -> str:
-    """A room name as the server will accept it, or BadMessage saying what is wrong."""
-    if not 1 <= len(room) <= L.MAX_ROOM:
-        raise BadMessage(f"a room name must have 1 to {L.MAX_ROOM} characters, not {len(room)}")
-    if not re.fullmatch(L.ROOM_PATTERN, room):
-        raise BadMessage(f"the room name {room!r} may hold only letters, digits, spaces and _ . -,"
-                         " and must start with a letter or digit")
-    return room
-
 
 # ---------------------------------------------------------------- client -> server
 
@@ -150,33 +129,6 @@ class React(Msg, frozen=True, tag="react"):
     on: bool = True
 
 
-class OfferFile(Msg, frozen=True, tag="offer_file"):
-    """Start or resume an upload; the server answers UploadReady with the offset it has."""
-
-    room: RoomName
-    cid: ClientId
-    name: Annotated[str, Meta(max_length=L.MAX_FILE_NAME_WIRE)]
-    size: Offset
-    blob_id: BlobId
-    mime: Annotated[str, Meta(max_length=127)] = "application/octet-stream"
-    rid: Rid = 0
-
-
-class FileChunk(Msg, frozen=True, tag="file_chunk"):
-    blob_id: BlobId
-    offset: Offset
-    data: Annotated[bytes, Meta(max_length=L.CHUNK_SIZE)]  # last: see framing.encode_head
-
-
-class FetchFile(Msg, frozen=True, tag="fetch_file"):
-    """Download `blob_id` from `offset` (a range lets a broken download resume)."""
-
-    blob_id: BlobId
-    offset: Offset = 0
-    length: Offset | None = None
-    rid: Rid = 0
-
-
 class GetHistory(Msg, frozen=True, tag="get_history"):
     """Messages with before > seq > after, newest `limit` of them (fewer when they would not
     fit in one frame: the reply says `more`)."""
@@ -222,16 +174,6 @@ class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):
     #: The room's last seq when this member joined: receipts wait for it on later messages
     #: only (0: from the first, also members stored before this was kept).
     joined_seq: int = 0
-
-
-class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
-    blob_id: str  # BLAKE3 of the body, hex (pyrtc.blob_id)
-    name: str  # display text only, never a path
-    size: int
-    mime: str = "application/octet-stream"
-    thumb_id: str | None = None  # blob of a PNG thumbnail (images only)
-    width: int = 0
-    height: int = 0
 
 
 class Reaction(msgspec.Struct, frozen=True, kw_only=True):
@@ -352,25 +294,6 @@ class Reacted(Msg, frozen=True, tag="reacted"):
     name: str
     on: bool
     count: int = -1  # everyone with this emoji on the message now (-1: not said)
-
-
-class UploadReady(Msg, frozen=True, tag="upload_ready"):
-    blob_id: str
-    offset: int  # bytes the server already has; send from here
-    rid: int = 0
-
-
-class FileData(Msg, frozen=True, tag="file_data"):
-    blob_id: str
-    offset: int
-    total: int = 0  # the whole file's size, for progress bars
-    data: bytes = b""  # last: see framing.encode_head
-
-
-class FileEnd(Msg, frozen=True, tag="file_end"):
-    blob_id: str
-    size: int
-    rid: int = 0
 
 
 class HistoryPage(Msg, frozen=True, tag="history_page"):

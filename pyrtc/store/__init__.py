@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from .blobs import BlobStore as BlobStore
-from .db import DEFAULT_ROOMS as DEFAULT_ROOMS
-from .db import Duplicate as Duplicate
-from .db import Member as Member
 from .db import Store as Store
-from .db import StoredFile as StoredFile
-from .db import StoredMessage as StoredMessage
 from .errors import BlobError as BlobError
 from .errors import DiskFull as DiskFull
 from .errors import StoreError as StoreError
 from .identities import Binding as Binding
 from .identities import NameBook as NameBook
+from .records import Duplicate as Duplicate
+from .records import Member as Member
+from .records import StoredFile as StoredFile
+from .records import StoredMessage as StoredMessage
+from .schema import DEFAULT_ROOMS as DEFAULT_ROOMS
 from .thumbnailer import Thumbnailer as Thumbnailer
 from .thumbnails import PICTURE_TYPES as PICTURE_TYPES
 from .thumbnails import THUMB_MAX as THUMB_MAX

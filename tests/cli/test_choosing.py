@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.discovery.netlab import PYRTC, Lab, flat_lan
-from tests.discovery.test_mdns import start_claimant, start_server
+from tests.discovery.test_mdns import Proc, start_claimant, start_server
 
 from .procs import Tmux, last
 
@@ -121,3 +121,42 @@ def test_servers_claiming_one_id_are_marked_and_never_chosen_by_guess(tmp_path: 
         finally:
             real.stop()
             fake.stop()
+
+
+def test_terminal_kiosk_takes_the_named_else_the_one_it_used_last_else_says_how_to_choose(tmp_path: Path) -> None:
+    """Issue 17: a kiosk with several servers takes --pick NAME, else the one it used last, else
+    (never used any of them) refuses with the list and the way out: it never waits silently."""
+    with flat_lan("k", 3) as lab:
+        design, _ = start_server(lab, "n1", "Design team", tmp_path)
+        office, _ = start_server(lab, "n2", "Office 2F", tmp_path)
+        me = tmp_path / "kiosk" / "settings.json"
+        kiosk = ["--no-gui", "--kiosk", "--name", "Screen", "--browse-time", "2"]
+
+        def screen(*args: str) -> Proc:
+            return Proc(lab, "n3", ["env", f"PYRTC_SETTINGS={me}", *PYRTC, *kiosk, *args,
+                                    "--log-dir", str(tmp_path / "kiosk" / "logs")])
+
+        shown: list[Proc] = []
+        try:
+            r = cli(lab, "n3", me, *kiosk)  # has used neither: it cannot choose, and says how to
+            assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+            assert "2 servers found" in r.stderr and "--pick NAME" in r.stderr, r.stderr
+            assert "a kiosk takes the one it used last, and it has used none of these" in r.stderr
+            assert "Design team" in r.stderr and "Office 2F" in r.stderr
+
+            shown.append(screen("--pick", "office"))
+            shown[-1].expect(lambda s: "kiosk: showing General on 'Office 2F'" in s, 20)
+            assert shown[-1].stop() == 0
+
+            # Not told which: the one it used last (not the first one found).
+            shown.append(screen())
+            line = shown[-1].expect(lambda s: "kiosk: showing" in s or "pyrtc:" in s, 20)
+            assert "kiosk: showing General on 'Office 2F'" in line, shown[-1].seen
+            assert shown[-1].stop() == 0
+        finally:
+            for proc in (*shown, design, office):
+                proc.stop()
+        watched = (tmp_path / "logs-n2" / "chat.log").read_text().count("watch room=General name=Screen")
+        assert watched == 2
+        other = tmp_path / "logs-n1" / "chat.log"  # written once something happens there
+        assert not other.exists() or "name=Screen" not in other.read_text()

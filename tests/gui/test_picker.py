@@ -223,3 +223,40 @@ async def test_kiosk_with_two_servers_picks_the_named_then_the_last_then_asks(la
         if office is not None:
             office.stop()
 
+
+
+async def test_a_server_new_where_another_was_is_warned_of_and_declining_leaves_the_list(
+        lan: Lab, tmp_path: Path, display: str) -> None:
+    """Issue 17: chosen in the picker, a server that is not the one remembered at its address
+    brings the identity warning (it was closed with the picker's modal window, never seen);
+    "Do not connect" says so and gives the live list back, where another server is chosen."""
+    first, port = start_server(lan, "n1", "Office", tmp_path)
+    home = tmp_path / "carol"
+    r = lan.run("n3", ["env", f"PYRTC_SETTINGS={home}/.config/settings.json", *PYRTC, "send", "--server",
+                       f"10.77.0.1:{port}", "--room", "General", "--name", "Carol", "met",
+                       "--log-dir", str(tmp_path / "lm")])
+    assert r.returncode == 0, r.stderr
+    first.stop()
+    newcomer, _ = start_server(lan, "n1", "Office new", tmp_path, "--port", str(port))
+    other, _ = start_server(lan, "n2", "Lab", tmp_path)
+    try:
+        async with opened(["--name", "Carol", "--interface", "10.77.0.3", "--browse-time", "600"],
+                          display=display, home=home, netns=lan.ns("n3")) as w:
+            # (The address remembered is listed too, as "Office": something answers there.)
+            await w.wait("both offered", lambda s: {"Lab", "Office new"} <= set(offered(s)))
+            await w.click(await button_of(w, "Office new"))
+            refuse = await w.item("Do not connect", lambda i: i["label"] == "Do not connect", root="identity")
+            await w.click(refuse)
+            s = await w.wait("not connected, said", lambda s: s["mode"] == "picking" and s["picker"]["shown"]
+                             and s["picker"]["status"].startswith("Not connected: you chose not to connect to "
+                                                                  f"10.77.0.1:{port}"))
+            assert s["status"] == s["picker"]["status"] and "Choose another server" in s["status"]
+            await w.wait("the list, live again", lambda s: {"Lab", "Office new"} <= set(offered(s)))
+            await w.click(await button_of(w, "Lab"))
+            s = await w.wait("the chat", lambda s: s["mode"] == "chatting" and s["connection"] == "connected")
+            assert s["server"] == "Lab"
+        await logged(tmp_path, "n2", "Carol")
+        assert not joined(tmp_path, "n1", "Carol")  # the first server's log is the newcomer's too: never joined
+    finally:
+        for proc in (newcomer, other):
+            proc.stop()

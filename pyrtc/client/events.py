@@ -1,0 +1,57 @@
+"""What happens to a client besides the server's messages: the session reports its
+connection, its own pending texts and its file transfers as these local events, through
+the same stream as the server's messages (`Event`), so `ChatState.apply` folds both.
+
+Each event carries the time it needs (`PendingText.time`): applying one reads no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from .. import protocol as p
+
+__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "LocalEvent", "Event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    address: str
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    reason: str
+    retrying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingText:
+    room: str
+    cid: str
+    sender: str
+    text: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferUpdate:
+    id: str
+    name: str
+    direction: Literal["up", "down"]
+    size: int
+    done: int
+    state: Literal["running", "done", "failed"] = "running"
+    error: str = ""
+    path: str = ""
+
+
+LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate]
+Event = Union[p.ServerMsg, LocalEvent]
