@@ -44,9 +44,10 @@ from typing import Any, cast
 import blake3
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pyrtc.client import ChatState, ClientSession, ConnectionLost, Identity
+from pyrtc.client import ChatState, ClientSession, ConnectionLost, Identity, Rejected
 from pyrtc.client.errors import ClientError
 from pyrtc.client.state import Connected, Event
+from pyrtc.protocol.codes import ErrorCode
 
 log = logging.getLogger("soak")
 
@@ -354,7 +355,7 @@ class Soak:
         for name in self.stalled:
             s = self.sessions[name]
             for room in self.flood_rooms():
-                await s.join(room, watch=True)
+                await watch(s, room)
             self.paused.add(name)
             stall(s, True)
         reporter = asyncio.ensure_future(self.report_progress())
@@ -443,6 +444,21 @@ def cut(s: ClientSession) -> bool:
         return False
     writer.transport.abort()
     return True
+
+
+async def watch(s: ClientSession, room: str) -> None:
+    """Watch `room` within the server's limit on changes per user (a burst of 20, then one a
+    second): a stalled reader watches 20 flood rooms, and on a new server its own first join
+    was a change too, so whether the last watch fits depends on the time since; refused, it
+    is asked again a second later."""
+    while True:
+        try:
+            await s.join(room, watch=True)
+            return
+        except Rejected as exc:
+            if exc.code != ErrorCode.SLOW_DOWN:
+                raise
+        await asyncio.sleep(1)
 
 
 def stall(s: ClientSession, paused: bool) -> None:
