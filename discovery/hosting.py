@@ -21,6 +21,7 @@ class AnnouncedServer:
         self.server = ChatServer(config)
         self._addresses = addresses
         self.announcer: Announcer | None = None
+        self._closed = False
 
     @property
     def instance(self) -> str | None:
@@ -35,11 +36,20 @@ class AnnouncedServer:
                 rooms=len(self.server.store.rooms()), fingerprint=self.server.fingerprint)
             ann = self.announcer
             self.server.on_counts_changed = lambda users, rooms: ann.set_counts(users=users, rooms=rooms)
-            await self.announcer.start()
+            try:
+                await self.announcer.start()
+            except BaseException:
+                # Not on the air, so not serving either: a caller that reports the failure
+                # (the window: "cannot host here") must not leave a server listening behind it.
+                await self.close()
+                raise
         return host, port
 
     async def close(self) -> None:
-        """Goodbye first (browsers drop us at once), then the server."""
+        """Goodbye first (browsers drop us at once), then the server. Once: again is nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self.announcer is not None:
             await self.announcer.close()
         await self.server.close()

@@ -244,6 +244,9 @@ class ChatWindow:
                 pass
             handle.close()
             self.bg.handle = None
+        # Its own thread, its own safety net: a server still registering its name is waited
+        # for, then says its mDNS goodbye (no fixed few seconds that a busy machine overruns).
+        self.startup.close_hosted()
         try:
             dpg.destroy_context()
         except Exception:

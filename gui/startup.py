@@ -10,8 +10,10 @@ Invariants:
 - Every wait says what it waits for, in the picker and in the status line (a kiosk hides
   the picker while it needs no choice).
 - A choice stops the live list before it acts (both run on the client thread, in order).
-- A name taken (or refused) on the server chosen is asked again in the window; the new name
-  connects to that same server.
+- A name taken (or refused) on the server chosen is asked again in the window (a frame after
+  the picker closes, as the warning below); the new name connects to that same server. A
+  server hosted here runs on a thread of its own (hosting.HostThread): a new name's session
+  never takes it down.
 - A changed server identity is asked about (never while the picker's modal window is open: it
   would close the warning); declined, the window says it is not connected and offers the picker.
 """
@@ -35,7 +37,6 @@ from pyrtc.discovery import (
     ServerEntry,
     check_addresses,
     diagnose,
-    host_server,
     identity_check,
     matching,
     note_used,
@@ -48,6 +49,7 @@ from pyrtc.server import DEFAULT_PORT, ServerConfig
 from .background import Background
 from .dialogs import IdentityWarning, NamePrompt
 from .finder import LiveServers
+from .hosting import HostThread
 from .options import GuiOptions
 from .picker import Picker
 from .theme import Theme
@@ -72,7 +74,7 @@ class Startup:
         self._show_error = show_error
         self.mode: Mode = "starting"
         self.me = ""
-        self.hosted: AnnouncedServer | None = None
+        self._host = HostThread()  # the server hosted here, if any: outlives name changes
         self._addresses: list[str] = []
         self._entries: list[ServerEntry] = []
         self._round = 0  # one per search: a late timer of an earlier one is ignored
@@ -82,6 +84,10 @@ class Startup:
         self._target: Target | None = None  # the server connected to last (or being)
         self._live: asyncio.Task[None] | None = None  # client thread only
         self._mismatch_of = ("", "")  # server id and name of the last identity refused
+
+    @property
+    def hosted(self) -> AnnouncedServer | None:
+        return self._host.hosted
 
     # ------------------------------------------------------------------ GUI thread
 
@@ -250,7 +256,9 @@ class Startup:
             self.mode = "starting"
             self._picker.hide()
             self._say(f"Could not connect: {exc}")
-            self._name_prompt.ask(self.me, f"{exc}.")
+            # Next frame: a modal opened in the frame the picker's modal closes is closed with
+            # it (Dear PyGui's popups stack), and the name was never asked.
+            self._bg.post(lambda: self._name_prompt.ask(self.me, f"{exc}."))
             return
         self._show_error(f"could not connect: {exc}")
         if self.opts.server and self.opts.kiosk:  # a kiosk never gives up
@@ -357,14 +365,17 @@ class Startup:
         return session.state.server_id
 
     async def _start_server(self) -> int:
-        self.hosted = await host_server(self._server_config(), self._addresses or None)
-        return self.hosted.server.address[1]
+        hosted = await self._host.start(self._server_config(), self._addresses or None)
+        return hosted.server.address[1]
 
     async def shutdown(self) -> None:
-        """At exit: end the live list, close the server hosted here (its mDNS goodbye)."""
+        """At exit: end the live list (the hosted server: `close_hosted`)."""
         await self._cancel_live()
-        if self.hosted is not None:
-            await self.hosted.close()
+
+    def close_hosted(self) -> None:
+        """GUI thread, at exit, after the session: close the server hosted here, its mDNS
+        goodbye first, also one still starting."""
+        self._host.close()
 
 
 def _several(entries: list[ServerEntry]) -> str:

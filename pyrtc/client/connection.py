@@ -6,9 +6,9 @@ Invariants:
   (`trust`). A mismatch ends the connection before a byte of ours is sent, and for good (`fatal`).
 - The hello proves this installation's key (`Identity`) over the greeting's nonce and the
   certificate fingerprint we saw: a relay showing another certificate cannot reuse it.
-- On reconnect each room is re-joined from `RoomView.synced`, and any gap the server's page
-  leaves is fetched (`fill_gap`) before the room counts as resumed; every pending text is sent
-  again with its cid.
+- On reconnect each room is re-joined from `RoomView.synced` (asked again while the server
+  says slow_down), and any gap the server's page leaves is fetched (`fill_gap`) before the
+  room counts as resumed; every pending text is sent again with its cid.
 - After failed reconnects `relocate` may say where the server is now (discovery: it may have
   come back on another address or port).
 - Welcome brings the first page of rooms; the rest are fetched a page at a time
@@ -248,12 +248,14 @@ class Connection:
         loop = asyncio.get_running_loop()
         router = self._router
         for room in list(router.state.rooms.values()):
+            def rejoin(rid: int, name: str = room.name, since: int = room.synced) -> p.JoinRoom:
+                return p.JoinRoom(room=name, since=since or None, rid=rid,
+                                  watch=name in router.watch, visit=name in router.visit)
+
             rid = next(router.rids)
-            router.replies[rid] = loop.create_future()
-            since = room.synced
-            router.write(p.JoinRoom(room=room.name, since=since or None, rid=rid,
-                                    watch=room.name in router.watch, visit=room.name in router.visit))
-            self._spawn(self._fill_gap(room.name, since, rid))
+            reply = router.replies[rid] = loop.create_future()
+            router.write(rejoin(rid))
+            self._spawn(self._fill_gap(room.name, room.synced, reply, rejoin))
         for room in router.state.rooms.values():
             for m in room.pending():
                 router.write(p.SendText(room=m.room, cid=m.cid, text=m.text))
@@ -270,12 +272,33 @@ class Connection:
         except (ConnectionLost, Rejected, TimeoutError) as exc:
             log.info("the list of rooms is not complete yet: %s", exc)
 
-    async def _fill_gap(self, room_name: str, since: int, rid: int) -> None:
-        """After a resume, fetch what the server's join page skipped: no gap."""
+    async def _fill_gap(self, room_name: str, since: int, reply: asyncio.Future[object],
+                        rejoin: Callable[[int], p.JoinRoom]) -> None:
+        """After a resume, fetch what the server's join page skipped: no gap. A rejoin the
+        server refuses for pace (slow_down: its limits per user and address) is asked again,
+        with backoff, while this connection lasts: given up, the room would stay silent
+        while the session looks connected."""
+        router = self._router
+        writer = router.writer
+        delay = 1.0
         try:
-            fut = self._router.replies.get(rid)
-            if fut is not None:
-                await fut
+            while True:
+                try:
+                    await reply
+                    break
+                except Rejected as exc:
+                    if exc.code != ErrorCode.SLOW_DOWN:
+                        raise
+                    log.info("rejoining %s: %s; asking again in %g s", room_name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 30.0)
+                if router.writer is not writer:
+                    return  # connected again meanwhile: that connection's resume rejoins
+                rid = next(router.rids)
+                reply = router.replies[rid] = asyncio.get_running_loop().create_future()
+                if not router.write(rejoin(rid)):
+                    router.replies.pop(rid, None)
+                    return
             if since:
                 await self._fill(room_name, since)
         except (ConnectionLost, Rejected, TimeoutError) as exc:

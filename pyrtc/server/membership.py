@@ -14,7 +14,9 @@ Invariants:
 - Every frame made from the store is bounded whatever it holds: rooms go out a page at a
   time (a new room as one `RoomAdded`), and a join's history is cut to fit one frame.
 - Rooms are limited in number (`max_rooms`) and per user and hour (`rooms_per_hour`); joins,
-  leaves and watches are metered per user and address (`Meters.change`).
+  leaves and watches are metered per user and address (`Meters.change`), except a resume:
+  a member's rejoin, and a watch or visit its identity held on a connection that closed
+  lately (`Meters.resumed`).
 """
 
 from __future__ import annotations
@@ -126,9 +128,11 @@ class Membership:
             # Receive the room (watch), and post there while connected (visit), as a non-member:
             # nothing stored, nobody told, no receipt waits for it.
             kind, other = (conn.watching, conn.visiting) if msg.watch else (conn.visiting, conn.watching)
-            if room not in kind:  # again (a resume) is no change
+            what = "watch" if msg.watch else "visit"
+            # Again on this connection, or on the next one after a reconnect (a resume): no change.
+            if room not in kind and not self._meters.resumed(conn, room, what):
                 self._meters.change(conn)
-                chatlog.line("%s room=%s name=%s", "watch" if msg.watch else "visit", room, conn.name)
+                chatlog.line("%s room=%s name=%s", what, room, conn.name)
             kind.add(room)
             other.discard(room)
             bus.subscribe(room, conn)

@@ -7,6 +7,10 @@ Invariants:
   the same as a new one, so the tables forget those and stay as small as the recent crowd.
 - `ServerConfig.max_rate` 0 turns every limit here off; `max_per_address` 0 the ones per
   address (tests and benchmarks run every client on 127.0.0.1).
+- A watch or visit that an identity's connection held when it closed is no change when a
+  connection of the same identity makes it again within RESUME_WINDOW: that is the client
+  resuming after a reconnect (a member's rejoin is free the same way). Counted, a client
+  watching more rooms than the burst lost some of them at every reconnect.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from .config import ServerConfig
 from .connection import Connection
 from .errors import Refused
 
-__all__ = ["Meters", "KeyedBuckets", "user_key"]
+__all__ = ["Meters", "KeyedBuckets", "user_key", "RESUME_WINDOW"]
 
 K = TypeVar("K", bound=Hashable)
+
+#: Seconds after a connection closes during which its identity resumes its watches and
+#: visits for free (a reconnect after a drop, a suspended laptop waking up soon after).
+RESUME_WINDOW = 600.0
 
 
 def user_key(conn: Connection) -> str:
@@ -82,6 +90,10 @@ class Meters:
             config.typing_rate if on else 0, config.typing_burst, clock)
         self.hellos: KeyedBuckets[str] = KeyedBuckets(
             config.hello_rate if by_address else 0, config.hello_burst, clock)
+        self._clock = clock
+        #: (identity, room, "watch" or "visit") -> when a connection holding it closed.
+        self._held: dict[tuple[str, str, str], float] = {}
+        self._held_sweep_at = 1024
 
     def request(self, conn: Connection) -> None:
         """Any request that is not a post; refused past `max_requests`."""
@@ -113,5 +125,21 @@ class Meters:
                           f"{b.rate:g} a second (bursts of {b.burst}); try again in "
                           f"{max(1.0, b.delay(conn.ip)):.0f} s", fatal=True)
 
+    def resumed(self, conn: Connection, room: str, kind: str) -> bool:
+        """Whether `conn` watches or visits (`kind`) `room` again as its identity did on a
+        connection that closed within RESUME_WINDOW: a resume, no change."""
+        closed_at = self._held.get((conn.uid, room, kind))
+        return closed_at is not None and self._clock() - closed_at <= RESUME_WINDOW
+
     def closed(self, conn: Connection) -> None:
         self.requests.forget(conn)
+        if not conn.uid or not (conn.watching or conn.visiting):
+            return
+        now = self._clock()
+        if len(self._held) >= self._held_sweep_at:
+            # Only changes that were metered (or resumed) add entries: bounded by the rates.
+            self._held = {k: t for k, t in self._held.items() if now - t <= RESUME_WINDOW}
+            self._held_sweep_at = max(1024, 2 * len(self._held))
+        for kind, rooms in (("watch", conn.watching), ("visit", conn.visiting)):
+            for room in rooms:
+                self._held[(conn.uid, room, kind)] = now

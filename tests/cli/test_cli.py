@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,13 @@ def test_send_then_tail(server: Server) -> None:
 
 
 def test_tail_follow_prints_live_messages(server: Server) -> None:
+    run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "before")
     follow = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "Gaming",
                                "--follow", "--json"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # tail is a separate process: give it time to join (only a delay, not a sync)
-        run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "live!")
         assert follow.stdout is not None
+        assert json.loads(follow.stdout.readline())["text"] == "before"  # printed history: it has joined
+        run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "live!")
         line = follow.stdout.readline()
         assert json.loads(line)["text"] == "live!"
     finally:

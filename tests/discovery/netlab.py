@@ -8,12 +8,27 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 PYRTC = [sys.executable, "-m", "pyrtc"]
+T = TypeVar("T")
+
+
+def until(ok: Callable[[T], bool], attempt: Callable[[], T], timeout: float = 120) -> T:
+    """Run a discovery command again until its answer is the one `ok` waits for, or time is
+    up; the caller asserts on the answer returned (the last one). Discovery listens for a
+    fixed window: on a starved machine an answer may miss one window, not every window for
+    two minutes. Only for what must be found: an absence cannot be awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = attempt()
+        if ok(answer) or time.monotonic() > deadline:
+            return answer
 
 
 def _ip(*args: str) -> None:

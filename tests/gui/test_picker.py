@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from pyrtc.client import ClientSession, Identity
 from pyrtc.gui.palette import DARK
+from pyrtc.server import ChatServer
 
+from ..conftest import server_config
 from ..discovery.netlab import PYRTC, Lab, flat_lan
 from ..discovery.test_mdns import Proc, start_server
 from .driver import State, Window, close, drawn_in, keep_for_docs, opened, pixels_in, row, virtual_screen
@@ -114,6 +117,26 @@ async def test_picker_hosts_here_when_nothing_is_found(lan: Lab, tmp_path: Path,
         assert r.returncode == 0, r.stderr
         await w.wait("Ann's message", lambda s: row(s, "found you") is not None)
     assert (tmp_path / "hosted" / "server-id").exists()
+
+
+async def test_a_name_taken_on_the_server_hosted_here_keeps_that_server(
+        lan: Lab, tmp_path: Path, display: str) -> None:
+    """The window hosts, and its name belongs to someone else there: asked again, the new
+    name connects to the same server, still running. A new name replaces the client thread;
+    the server used to run on that thread and stopped with it, and the new name waited on a
+    server that no longer answered."""
+    data = tmp_path / "hosted"
+    async with ChatServer(server_config(data)) as srv:  # someone else was Carol there before
+        async with ClientSession(*srv.address, "Carol", identity=Identity.generate()) as other:
+            await other.join("General")
+    async with opened(["--name", "Carol", "--host-if-none", "--interface", "10.77.0.3", "--data-dir", str(data)],
+                      display=display, home=tmp_path / "carol", netns=lan.ns("n3")) as w:
+        s = await w.wait("the name prompt", lambda s: s["name_prompt"]["shown"])
+        assert "belongs to someone else" in s["name_prompt"]["error"], s["name_prompt"]
+        await w.fill("name_input", "Carol B")
+        s = await w.wait("the chat", lambda s: s["mode"] == "chatting" and s["connection"] == "connected"
+                         and s["me"] == "Carol B" and not s["name_prompt"]["shown"])
+        assert s["status"].startswith("host mode — ")
 
 
 async def test_picker_labels_an_impostor_and_never_offers_it(lan: Lab, tmp_path: Path, display: str) -> None:

@@ -11,11 +11,14 @@ are exact whatever the machine's speed.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pyrtc.protocol as p
-from pyrtc.client import ClientSession
+from pyrtc.client import ClientSession, Identity
+from pyrtc.client.state import Connected, Event
 from pyrtc.server import ChatServer
+from pyrtc.server.meters import RESUME_WINDOW
 
 from ..conftest import FakeClock, server_config
 from .raw import RawClient
@@ -113,6 +116,77 @@ async def test_handshakes_per_address_are_limited(tmp_path: Path, clock: FakeClo
                 assert err.code == "slow_down" and err.fatal and "too many connections" in err.message
             raw.abort()
         assert sum(" connect " in ln for ln in chat_lines) == 5
+
+
+async def test_a_reconnect_resumes_every_watch_without_a_change(
+        tmp_path: Path, clock: FakeClock, chat_lines: list[str]) -> None:
+    """A kiosk watching more rooms than its burst of changes is cut off and reconnects: its
+    session watches them all again (a resume), spending no change and logging no second
+    watch, and every room still reaches it. Counted as new watches, the resume was refused
+    room after room (slow_down) and those rooms stayed silent while it looked connected."""
+    rooms = [f"screen {i}" for i in range(25)]
+    connects: list[Event] = []
+    async with ChatServer(server_config(tmp_path / "d", **{**LIMITS, "rooms_per_hour": 0}), clock=clock) as srv:
+        async with ClientSession(*srv.address, "maker", identity=Identity.generate()) as maker, \
+                ClientSession(*srv.address, "kiosk", identity=Identity.generate(),
+                              on_event=lambda e: connects.append(e) if isinstance(e, Connected) else None) as kiosk:
+            for i, room in enumerate(rooms):
+                if i == 20:
+                    clock.advance(5)  # the burst (20) is spent: five more tokens, for five more
+                await maker.create_room(room)
+            for i, room in enumerate(rooms):
+                if i == 20:
+                    clock.advance(5)
+                await kiosk.join(room, watch=True)
+            next(c for c in srv.conns if c.name == "kiosk").abort()  # a cable pulled
+            await kiosk.wait_for(lambda s: len(connects) == 2 and s.connection == "connected", timeout=60)
+            for room in rooms:
+                await maker.send(room, f"news for {room}")
+            # Each room reaches it (live, or in the page of its resumed join); a safety net.
+            await kiosk.wait_for(lambda s: all(s.rooms[r].synced == 1 for r in rooms), timeout=60)
+    assert sum(" watch " in ln and "name=kiosk" in ln for ln in chat_lines) == len(rooms)
+
+
+async def test_a_resume_refused_for_pace_is_asked_again(tmp_path: Path, clock: FakeClock) -> None:
+    """Back long after its drop (a laptop that slept), the kiosk's watches count again: its
+    burst lets 20 of the 25 through and the server says slow_down to the rest. The session
+    asks again until each passes; it used to give up, and those rooms stayed silent."""
+    rooms = [f"screen {i}" for i in range(25)]
+    connects: list[Event] = []
+    # No silence check: the fake clock jumps here, and nobody is half-open.
+    cfg = server_config(tmp_path / "d", **{**LIMITS, "rooms_per_hour": 0, "heartbeat": 1e9, "idle_timeout": 1e9})
+    async with ChatServer(cfg, clock=clock) as srv:
+        async with ClientSession(*srv.address, "maker", identity=Identity.generate()) as maker, \
+                ClientSession(*srv.address, "kiosk", identity=Identity.generate(), backoff=(5.0, 5.0), idle_timeout=1e9,
+                              on_event=lambda e: connects.append(e) if isinstance(e, Connected) else None) as kiosk:
+            for i, room in enumerate(rooms):
+                if i == 20:
+                    clock.advance(5)
+                await maker.create_room(room)
+            for i, room in enumerate(rooms):
+                if i == 20:
+                    clock.advance(5)
+                await kiosk.join(room, watch=True)
+            for room in rooms:
+                await maker.send(room, f"news for {room}")
+            await kiosk.wait_for(lambda s: all(s.rooms[r].synced == 1 for r in rooms), timeout=60)
+            kiosk_conn = next(c for c in srv.conns if c.name == "kiosk")
+            kiosk_conn.abort()
+            while kiosk_conn in srv.conns:  # gone on the server; the session waits 4-6 s to come back
+                await asyncio.sleep(0.01)
+            clock.advance(RESUME_WINDOW + 60)  # long gone: its watches count again (20 tokens)
+            await kiosk.wait_for(lambda s: len(connects) == 2 and s.connection == "connected", timeout=60)
+            for room in rooms:
+                await maker.send(room, f"more news for {room}")
+
+            def holds_all() -> bool:
+                return all(kiosk.state.rooms[r].synced == 2 for r in rooms)
+
+            async with asyncio.timeout(120):  # a safety net
+                while not holds_all():
+                    clock.advance(1)  # a token a second for the session's next ask
+                    await asyncio.sleep(0.05)
+            assert len(connects) == 2  # on that connection, not by coming back once more
 
 
 async def test_an_honest_session_never_meets_the_limits(tmp_path: Path) -> None:
