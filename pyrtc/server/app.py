@@ -45,6 +45,7 @@ from .fanout import RoomBus
 from .files import Files
 from .handshake import Handshake
 from .housekeeping import Housekeeping
+from .identities import warm_up
 from .later import Later, Step
 from .membership import Membership
 from .messages import Messages
@@ -143,6 +144,7 @@ class ChatServer:
             log.warning("TLS is off (--insecure): messages cross the network in clear text, and names "
                         "are not protected against anyone who can intercept the traffic")
         raise_fd_limit()  # each connection is a descriptor
+        warm_up()
         cfg = self.config
 
         def connection(sock: socket.socket, peer: tuple[str, int], refusal: Refusal | None,

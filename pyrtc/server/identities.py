@@ -24,7 +24,15 @@ from ..store import Binding, Store
 from .errors import Refused
 from .names import name_keys
 
-__all__ = ["verify_proof", "check_owner", "bind_name", "release_name", "Released", "release_in_data_dir"]
+__all__ = ["warm_up", "verify_proof", "check_owner", "bind_name", "release_name", "Released", "release_in_data_dir"]
+
+
+def warm_up() -> None:
+    """Check one throwaway proof now: the first hello otherwise paid for loading OpenSSL's
+    signature code (about 3 MB and some milliseconds), at server start it is paid once."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    verify_proof(der, key.sign(b"warm-up", ec.ECDSA(hashes.SHA256())), b"warm-up")
 
 
 def verify_proof(key_der: bytes, proof: bytes, message: bytes) -> str:
