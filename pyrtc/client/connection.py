@@ -7,7 +7,8 @@ Invariants:
 - The hello proves this installation's key (`Identity`) over the greeting's nonce and the
   certificate fingerprint we saw: a relay showing another certificate cannot reuse it.
 - On reconnect each room is re-joined from `RoomView.synced` (asked again while the server
-  says slow_down), and any gap the server's page leaves is fetched (`fill_gap`) before the
+  says slow_down; a locked room watched or visited, never a member's, with the password it
+  was joined with), and any gap the server's page leaves is fetched (`fill_gap`) before the
   room counts as resumed; every pending text is sent again with its cid.
 - After failed reconnects `relocate` may say where the server is now (discovery: it may have
   come back on another address or port).
@@ -249,8 +250,8 @@ class Connection:
         router = self._router
         for room in list(router.state.rooms.values()):
             def rejoin(rid: int, name: str = room.name, since: int = room.synced) -> p.JoinRoom:
-                return p.JoinRoom(room=name, since=since or None, rid=rid,
-                                  watch=name in router.watch, visit=name in router.visit)
+                return p.JoinRoom(room=name, since=since or None, rid=rid, watch=name in router.watch,
+                                  visit=name in router.visit, password=router.passwords.get(name, ""))
 
             rid = next(router.rids)
             reply = router.replies[rid] = loop.create_future()

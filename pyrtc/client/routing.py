@@ -45,6 +45,9 @@ class Router:
         self.fatal: Rejected | None = None
         self.watch: set[str] = set()  # rooms joined as a watcher (tail)
         self.visit: set[str] = set()  # rooms joined as a visitor (send, upload)
+        #: The password each locked room watched or visited was joined with: never a member,
+        #: its resume needs it again. In memory only, for this session; never written anywhere.
+        self.passwords: dict[str, str] = {}
         self.rids = itertools.count(1)
         self.replies: dict[int, asyncio.Future[Any]] = {}
         self.acks: dict[str, asyncio.Future[int]] = {}

@@ -163,6 +163,10 @@ class ClientSession:
             lambda rid: p.JoinRoom(room=room, since=since, rid=rid, watch=watch, visit=visit,
                                    password=password))
         self._joins_as(joined.room, watch, visit)
+        if not (watch or visit):
+            self._router.passwords.pop(joined.room, None)  # a member: the server remembers it
+        elif password:  # never a member: its resume is asked the password again
+            self._router.passwords[joined.room] = password
         if since is not None:
             await self.fill(joined.room, since)
         return self.state.rooms[joined.room]
@@ -195,6 +199,7 @@ class ClientSession:
 
     async def leave(self, room: str) -> None:
         await self._router.request(lambda rid: p.LeaveRoom(room=room, rid=rid))
+        self._router.passwords.pop(room, None)
 
     async def create_room(self, room: str, *, password: str = "") -> RoomView:
         """Create a room (with a password, joining it needs that password) and join it."""

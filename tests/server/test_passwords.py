@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pyrtc.client import ClientSession, Rejected
+from pyrtc.client import ClientSession, Identity, Rejected
+from pyrtc.client.events import Connected, Event
 from pyrtc.server import ChatServer
 from pyrtc.server.passwords import Backoff, check_password, hash_password
 
@@ -67,3 +68,29 @@ async def test_room_password_for_newcomers_only(tmp_path: Path) -> None:
         assert "quarterly" not in (tmp_path / "d" / "history.db").read_bytes().decode("latin-1")
         async with ClientSession(host, port, "ann") as ann:  # a member needs no password again
             await ann.join("Board")
+
+
+@pytest.mark.parametrize("how", ["watch", "visit"])
+async def test_a_watcher_of_a_locked_room_keeps_it_across_a_reconnect(tmp_path: Path, how: str) -> None:
+    """A watcher (or visitor) is never a member, so the server asks its password again on
+    every join, the resume's too. The session resends the one it joined with; it used to
+    rejoin without it, was refused, and the room fell silent while the session looked
+    connected."""
+    connects: list[Event] = []
+    async with ChatServer(server_config(tmp_path / "d")) as srv:
+        async with ClientSession(*srv.address, "ann", identity=Identity.generate()) as ann, \
+                ClientSession(*srv.address, "kiosk", identity=Identity.generate(),
+                              on_event=lambda e: connects.append(e) if isinstance(e, Connected) else None) as kiosk:
+            await ann.create_room("Board", password="quarterly")
+            await kiosk.join("Board", password="quarterly", watch=how == "watch", visit=how == "visit")
+            await ann.send("Board", "before")
+            await kiosk.wait_for(lambda s: [m.text for m in s.rooms["Board"].messages] == ["before"])
+            next(c for c in srv.conns if c.name == "kiosk").abort()  # a cable pulled
+            await kiosk.wait_for(lambda s: len(connects) == 2 and s.connection == "connected", timeout=60)
+            await ann.send("Board", "after")
+            # Live, or in the page of the resumed join: either way only if the rejoin passed.
+            await kiosk.wait_for(lambda s: "Board" in s.rooms
+                                 and [m.text for m in s.rooms["Board"].messages] == ["before", "after"],
+                                 timeout=30)
+            assert "password" not in (kiosk.state.notice or "")
+            assert not srv.store.is_member("Board", "kiosk", next(c.uid for c in srv.conns if c.name == "kiosk"))
