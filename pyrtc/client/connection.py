@@ -249,9 +249,11 @@ class Connection:
         loop = asyncio.get_running_loop()
         router = self._router
         for room in list(router.state.rooms.values()):
-            def rejoin(rid: int, name: str = room.name, since: int = room.synced) -> p.JoinRoom:
+            def rejoin(rid: int, name: str = room.name, since: int = room.synced,
+                       changes: int = room.last_change) -> p.JoinRoom:
                 return p.JoinRoom(room=name, since=since or None, rid=rid, watch=name in router.watch,
-                                  visit=name in router.visit, password=router.passwords.get(name, ""))
+                                  visit=name in router.visit, password=router.passwords.get(name, ""),
+                                  changes_after=changes)
 
             rid = next(router.rids)
             reply = router.replies[rid] = loop.create_future()
@@ -259,7 +261,16 @@ class Connection:
             self._spawn(self._fill_gap(room.name, room.synced, reply, rejoin))
         for room in router.state.rooms.values():
             for m in room.pending():
-                router.write(p.SendText(room=m.room, cid=m.cid, text=m.text))
+                router.write(p.SendText(room=m.room, cid=m.cid, text=m.text, reply_to=m.reply_to))
+        if router.status != ("available", ""):
+            router.write(p.SetStatus(status=router.status[0], text=router.status[1]))  # type: ignore[arg-type]
+        for direct in list(router.state.directs):  # those opened while we were away too
+            if direct not in router.state.rooms:
+                router.direct_found(direct)
+
+    def spawn(self, coro: Coroutine[object, object, None]) -> None:
+        """Run `coro` while the session lasts (closing cancels it)."""
+        self._spawn(coro)
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -39,6 +39,7 @@ class PendingText:
     sender: str
     text: str
     time: float
+    reply_to: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,10 @@ class Router:
         self.streams: dict[int, asyncio.Queue[p.ServerMsg]] = {}  # rid -> a transfer's queue
         self._waiters: list[asyncio.Future[None]] = []  # woken after every applied event
         self.receipts = ReceiptPacer(self.write)  # "delivered" and "read", paced per room
+        #: Called with the room of each direct conversation we are not in yet (the session
+        #: joins it when it follows direct messages).
+        self.direct_found: Callable[[str], None] = lambda room: None
+        self.status = ("available", "")  # sent again after a reconnect unless it is this
 
     # ------------------------------------------------------------------ out
 
@@ -130,6 +134,10 @@ class Router:
                 room = self.state.rooms.get(msg.room)
                 if msg.sender != self.name and room is not None and self.member_of(msg.room):
                     delivered[msg.room] = max(delivered.get(msg.room, 0), msg.seq)
+            case p.DirectOpened() if not msg.rid and msg.direct.room not in self.state.rooms:
+                self.apply(msg)
+                self.direct_found(msg.direct.room)
+                return
             case p.Joined():
                 if self.member_of(msg.room):
                     last = max((m.seq for m in msg.history), default=0)

@@ -25,9 +25,10 @@ from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
-from .errors import Rejected
+from .errors import ConnectionLost, Rejected
 from .events import Event, PendingText
 from .identity import Identity
+from .idle import IdleAway
 from .routing import Router
 from .state import ChatState
 from .transfers import Transfers
@@ -93,11 +94,15 @@ class ClientSession:
         password: str = "",
         identity: Identity | None = None,
         clock: Callable[[], float] = time.monotonic,
+        follow_directs: bool = False,
+        idle_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`identity`: whose key proves the name (default: this installation's, kept beside
         the settings and made at first use). `trust(fingerprint, greeting)` is asked before
         anything is sent and may raise IdentityMismatch. `clock`: what the pacing under the
-        server's flood control counts time by (tests pass the server's fake one)."""
+        server's flood control counts time by (tests pass the server's fake one).
+        `follow_directs`: join every direct conversation of ours, also those opened while we
+        were away (the window, the terminal). `idle_clock`: what away-after-idle counts by."""
         self.name = p.check_name(name)
         self.identity = identity if identity is not None else Identity.load_or_create()
         self.state = ChatState()
@@ -110,6 +115,10 @@ class ClientSession:
                                 identity=self.identity, clock=clock)
         self._transfers = Transfers(self._router, reconnect=reconnect)
         self._pace_lock = asyncio.Lock()
+        self.idle = IdleAway(idle_clock)
+        self.status: tuple[str, str] = ("available", "")  # what the user chose
+        if follow_directs:
+            self._router.direct_found = lambda room: self._conn.spawn(self._follow(room))
 
     # ------------------------------------------------------------------ settings kept by the parts
 
@@ -221,7 +230,54 @@ class ClientSession:
                 return rooms
             after = reply.rooms[-1].name
 
-    async def send(self, room: str, text: str, *, timeout: float | None = 10.0) -> int:
+    async def _follow(self, room: str) -> None:
+        if room in self.state.rooms:
+            return
+        try:
+            await self.join(room)
+        except (Rejected, ConnectionLost, TimeoutError) as exc:
+            self.state.notice = f"could not open a direct conversation: {exc}"
+
+    async def open_direct(self, name: str) -> RoomView:
+        """The direct conversation with `name` (opened now if new), joined."""
+        reply: p.DirectOpened = await self._router.request(lambda rid: p.OpenDirect(name=name, rid=rid))
+        return await self.join(reply.direct.room)
+
+    async def edit(self, room: str, seq: int, text: str) -> None:
+        """Change the text of one of our messages; returns once the server stored it."""
+        if not text or len(text) > L.MAX_TEXT:
+            raise ValueError(f"a message has 1 to {L.MAX_TEXT} characters")
+        await self._router.request(lambda rid: p.EditText(room=room, seq=seq, text=text, rid=rid))
+
+    async def delete(self, room: str, seq: int) -> None:
+        """Delete one of our messages ("message deleted" stays in its place)."""
+        await self._router.request(lambda rid: p.DeleteMessage(room=room, seq=seq, rid=rid))
+
+    async def set_status(self, status: str, text: str = "") -> None:
+        """available / away / busy, and a short text ("at lunch")."""
+        if status not in p.STATUSES:
+            raise ValueError(f"a status is one of {', '.join(p.STATUSES)}, not {status!r}")
+        if len(text) > L.MAX_STATUS_TEXT:
+            raise ValueError(f"a status text has at most {L.MAX_STATUS_TEXT} characters")
+        self.status = (status, text)
+        self.idle.auto_away = False
+        self._send_status(status, text)
+
+    def _send_status(self, status: str, text: str) -> None:
+        self._router.status = (status, text)
+        self._router.write(p.SetStatus(status=status, text=text))  # type: ignore[arg-type]
+
+    def note_input(self) -> None:
+        """The user typed or clicked: an automatic away ends."""
+        if self.idle.input():
+            self._send_status(*self.status)
+
+    def check_idle(self) -> None:
+        """Called often by whoever has a loop: away after ten minutes without input."""
+        if self.idle.check(self.status[0]):
+            self._send_status("away", self.status[1])
+
+    async def send(self, room: str, text: str, *, reply_to: int = 0, timeout: float | None = 10.0) -> int:
         """Send a text; returns its seq once the server has stored it (✓ sent). Survives a
         reconnect: the same cid is resent and the server stores it once."""
         if not text:
@@ -233,8 +289,8 @@ class ClientSession:
         await self._pace()
         cid = secrets.token_hex(8)
         fut = self._router.expect_ack(cid)
-        self._router.emit(PendingText(room, cid, self.name, text, time.time()))
-        self._router.write(p.SendText(room=room, cid=cid, text=text))
+        self._router.emit(PendingText(room, cid, self.name, text, time.time(), reply_to))
+        self._router.write(p.SendText(room=room, cid=cid, text=text, reply_to=reply_to))
         if timeout is None:
             return await fut
         async with asyncio.timeout(timeout):

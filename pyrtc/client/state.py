@@ -53,6 +53,8 @@ class ChatState:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     max_file: int = 0
     joined_rooms: list[str] = field(default_factory=list)  # member of, per the server's Welcome
+    directs: dict[str, p.DirectInfo] = field(default_factory=dict)  # room -> our conversation there
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (status, text) set
     version: int = 0
 
     # ------------------------------------------------------------ queries
@@ -106,6 +108,21 @@ class ChatState:
                 count += 1
         return count
 
+    def title(self, room: str) -> str:
+        """What a room is called on screen: a direct conversation by the other person's name."""
+        direct = self.directs.get(room)
+        return f"@{direct.peer}" if direct else room
+
+    def direct_with(self, name: str) -> str | None:
+        """The room of our direct conversation with `name`, if there is one."""
+        return next((r for r, d in self.directs.items() if d.peer == name), None)
+
+    def status_of(self, name: str) -> str:
+        """"away", "busy · at lunch", "" (available)."""
+        status, text = self.statuses.get(name, ("available", ""))
+        shown = "" if status == "available" else status
+        return " · ".join(x for x in (shown, text) if x)
+
     def typing_line(self, room: str) -> str:
         view = self.rooms.get(room)
         names = sorted(view.typing - {self.me}) if view else []
@@ -146,8 +163,11 @@ class ChatState:
             case PendingText():
                 room = self.rooms.get(event.room)
                 if room is not None:
+                    quoted = room.by_seq.get(event.reply_to) if event.reply_to else None
                     room.messages.append(MessageView(event.room, 0, event.sender, event.time,
-                                                     event.text, cid=event.cid))
+                                                     event.text, cid=event.cid, reply_to=event.reply_to,
+                                                     quote=quoted.text.splitlines()[0] if quoted and quoted.text else "",
+                                                     quote_sender=quoted.sender if quoted else ""))
                     room.version += 1
             case p.Typing():
                 room = self.rooms.get(event.room)
@@ -186,8 +206,14 @@ class ChatState:
                 room.member_count = max(event.member_count, len(room.members))
                 for posted in event.history:
                     self._add_posted(room, posted)
+                for posted in event.changes:
+                    self._change(room, posted.seq, posted.text, posted.edited, posted.deleted, 0)
+                room.last_change = max(room.last_change, event.last_change)
                 room.last_seq = max(room.last_seq, event.last_seq)
                 room.version += 1
+                direct = self.directs.get(event.room)
+                if direct is not None and self.unread(event.room):
+                    self.notice = f"{direct.peer} wrote to you ({self.unread(event.room)} new)"
             case p.HistoryPage():
                 room = self.rooms.get(event.room)
                 if room is None:
@@ -227,6 +253,21 @@ class ChatState:
                 self.server_id = event.server_id
                 self._merge_rooms(event.rooms, event.rooms_total)
                 self.joined_rooms = list(event.joined)
+                self.directs.update((d.room, d) for d in event.directs)
+            case p.DirectOpened():
+                self.directs[event.direct.room] = event.direct
+            case p.Edited():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    self._change(room, event.seq, event.text, event.edited, event.deleted, event.change)
+            case p.StatusChanged():
+                if event.status == "available" and not event.text:
+                    self.statuses.pop(event.name, None)
+                else:
+                    self.statuses[event.name] = (event.status, event.text)
+                for room in self.rooms.values():
+                    if event.name in room.members:
+                        room.version += 1
             case p.RoomList():
                 self._merge_rooms(event.rooms, event.total)
             case p.RoomAdded():
@@ -265,6 +306,23 @@ class ChatState:
             case _:
                 assert_never(event)
 
+    @staticmethod
+    def _change(room: RoomView, seq: int, text: str, edited: float, deleted: bool, change: int) -> None:
+        """An edit or delete of a message we may hold (one we do not hold comes edited)."""
+        room.last_change = max(room.last_change, change)
+        msg = room.by_seq.get(seq)
+        if msg is None:
+            return
+        msg.text, msg.edited, msg.deleted = text, edited, deleted
+        if deleted:
+            msg.file = None
+            msg.reactions.clear()
+            msg.reaction_counts.clear()
+        for other in room.messages:  # replies show the quoted line as it is now
+            if other.reply_to == seq:
+                other.quote = "" if deleted else (text.strip().splitlines() or [""])[0]
+        room.version += 1
+
     def _merge_rooms(self, infos: list[p.RoomInfo], total: int) -> None:
         known = {r.name: r for r in self.available}
         known.update((r.name, r) for r in infos)
@@ -272,7 +330,10 @@ class ChatState:
         self.rooms_total = max(total, len(self.available))
 
     def _add_posted(self, room: RoomView, posted: p.Posted) -> None:
-        if posted.seq in room.by_seq:
+        held = room.by_seq.get(posted.seq)
+        if held is not None:
+            if posted.edited > held.edited or posted.deleted > held.deleted:  # a page newer than ours
+                self._change(room, posted.seq, posted.text, posted.edited, posted.deleted, 0)
             return
         if posted.sender == self.me and posted.cid:
             for m in room.pending():
@@ -283,6 +344,7 @@ class ChatState:
         msg = MessageView(posted.room, posted.seq, posted.sender, posted.time, posted.text,
                           posted.file, posted.cid,
                           {r.emoji: set(r.members) for r in reactions},
-                          {r.emoji: max(r.count, len(r.members)) for r in reactions})
+                          {r.emoji: max(r.count, len(r.members)) for r in reactions},
+                          posted.reply_to, posted.quote, posted.quote_sender, posted.edited, posted.deleted)
         if room._insert(msg):
             room.version += 1

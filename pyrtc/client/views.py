@@ -37,6 +37,11 @@ class MessageView:
     cid: str = ""
     reactions: dict[str, set[str]] = field(default_factory=dict)  # emoji -> names (maybe not all)
     reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> everyone who reacted
+    reply_to: int = 0  # the seq it answers (0: none), with one line of that message:
+    quote: str = ""
+    quote_sender: str = ""
+    edited: float = 0.0  # when it was last edited (0: never): "(edited)"
+    deleted: bool = False  # "message deleted"
 
     def reaction_count(self, emoji: str) -> int:
         return self.reaction_counts.get(emoji, len(self.reactions.get(emoji, ())))
@@ -82,6 +87,7 @@ class RoomView:
     synced: int = 0  # every seq from the first loaded one up to here is held (resume point)
     more_before: bool = False  # older history exists on the server
     member_count: int = 0  # all members; `members` may list only some in a big room
+    last_change: int = 0  # the newest edit or delete applied (asked from there on a resume)
     version: int = 0
 
     @property

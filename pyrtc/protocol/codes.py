@@ -41,6 +41,9 @@ class ErrorCode(StrEnum):
     ROOM_QUOTA = "room_quota"  # this user created as many rooms as allowed per hour
     BAD_EMOJI = "bad_emoji"  # a reaction that is not one emoji
     REACTION_LIMIT = "reaction_limit"  # the message has as many reactions (or kinds) as allowed
+    NOT_ALLOWED = "not_allowed"  # a direct conversation of two others
+    NOT_YOURS = "not_yours"  # an edit or delete of someone else's message
+    UNKNOWN_USER = "unknown_user"  # a direct message to a name nobody holds
     # files
     FILE = "file"
     FILE_TOO_LARGE = "file_too_large"

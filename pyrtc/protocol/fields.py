@@ -16,10 +16,12 @@ from msgspec import Meta
 from . import limits as L
 from .errors import BadMessage
 
-__all__ = ["Msg", "RoomName", "UserName", "BlobId", "Seq", "Offset", "Rid", "ClientId", "Emoji",
-           "check_name", "check_room"]
+__all__ = ["Msg", "RoomName", "NewRoomName", "UserName", "BlobId", "Seq", "Offset", "Rid", "ClientId", "Emoji",
+           "check_name", "check_room", "is_direct"]
 
 RoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.ROOM_PATTERN)]
+#: What CreateRoom accepts: a room name that is not a direct conversation's.
+NewRoomName = Annotated[str, Meta(min_length=1, max_length=L.MAX_ROOM, pattern=L.NEW_ROOM_PATTERN)]
 UserName = Annotated[str, Meta(min_length=1, max_length=L.MAX_NAME, pattern=L.NAME_PATTERN)]
 BlobId = Annotated[str, Meta(pattern=L.BLOB_ID_PATTERN)]
 Seq = Annotated[int, Meta(ge=0, le=L.MAX_SEQ)]
@@ -46,7 +48,12 @@ def check_room(room: str) -> str:
     """A room name as the server will accept it, or BadMessage saying what is wrong."""
     if not 1 <= len(room) <= L.MAX_ROOM:
         raise BadMessage(f"a room name must have 1 to {L.MAX_ROOM} characters, not {len(room)}")
-    if not re.fullmatch(L.ROOM_PATTERN, room):
+    if not re.fullmatch(L.NEW_ROOM_PATTERN, room) and not is_direct(room):
         raise BadMessage(f"the room name {room!r} may hold only letters, digits, spaces and _ . -,"
                          " and must start with a letter or digit")
     return room
+
+
+def is_direct(room: str) -> bool:
+    """Whether `room` names a direct conversation (two people only)."""
+    return re.fullmatch(L.DIRECT_PATTERN, room) is not None

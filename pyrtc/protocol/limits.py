@@ -5,7 +5,9 @@ from __future__ import annotations
 #: 2: files are named by BLAKE3 (was SHA-256), the upload fields say `blob_id`.
 #: 3: the server greets first (nonce); Hello carries the client's key and a proof bound to
 #: the server's certificate; names belong to keys; session tokens are gone.
-PROTOCOL_VERSION = 3
+#: 4: direct messages (rooms named `@` + hex, two identities only), replies, edit and delete,
+#: status.
+PROTOCOL_VERSION = 4
 #: A frame body can hold one file chunk plus its envelope, never more.
 CHUNK_SIZE = 256 * 1024
 MAX_FRAME = CHUNK_SIZE + 64 * 1024
@@ -32,7 +34,12 @@ MAX_REACTION_NAMES = 20  # names listed per emoji in a Posted; `count` says how 
 MAX_SEQ = 2**63 - 1
 #: \A..\Z, not ^..$: msgspec matches with re.search, and $ accepts a trailing newline.
 #: Room names: start with a letter or digit, then letters, digits, space, `_ . -`.
-ROOM_PATTERN = r"\A[^\W_][\w .\-]*\Z"
+NEW_ROOM_PATTERN = r"\A[^\W_][\w .\-]*\Z"
+#: A direct conversation's room: `@` and hex, made by the server only (never by CreateRoom).
+DIRECT_PATTERN = r"\A@[0-9a-f]{24}\Z"
+ROOM_PATTERN = r"\A([^\W_][\w .\-]*|@[0-9a-f]{24})\Z"
+MAX_STATUS_TEXT = 64  # a custom status ("at lunch")
+MAX_QUOTE = 120  # characters of the replied-to message carried with a reply
 #: User names: printable, no leading/trailing blanks (checked again by the server).
 NAME_PATTERN = r"\A[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\Z"
 #: A file's id: its BLAKE3 hash in hex (pyrtc.blob_id).

@@ -17,13 +17,23 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
+from .conversations import STATUSES as STATUSES
+from .conversations import DeleteMessage as DeleteMessage
+from .conversations import DirectInfo as DirectInfo
+from .conversations import DirectOpened as DirectOpened
+from .conversations import Edited as Edited
+from .conversations import EditText as EditText
+from .conversations import OpenDirect as OpenDirect
+from .conversations import SetStatus as SetStatus
+from .conversations import StatusChanged as StatusChanged
 from .fields import BlobId as BlobId
-from .fields import ClientId, Emoji, Rid, Seq
+from .fields import ClientId, Emoji, NewRoomName, Rid, Seq
 from .fields import Msg as Msg
 from .fields import RoomName as RoomName
 from .fields import UserName as UserName
 from .fields import check_name as check_name
 from .fields import check_room as check_room
+from .fields import is_direct as is_direct
 from .files import FetchFile as FetchFile
 from .files import FileChunk as FileChunk
 from .files import FileData as FileData
@@ -33,7 +43,7 @@ from .files import OfferFile as OfferFile
 from .files import UploadReady as UploadReady
 
 __all__ = [
-    "check_name", "check_room", "Msg", "RoomName", "UserName", "BlobId",
+    "check_name", "check_room", "is_direct", "Msg", "RoomName", "UserName", "BlobId",
     "hello_proof", "Hello", "ListRooms", "CreateRoom", "JoinRoom", "LeaveRoom", "SendText", "SetTyping",
     "MarkDelivered", "MarkRead", "React", "OfferFile", "FileChunk", "FetchFile", "GetHistory",
     "Search", "Ping", "Pong",
@@ -41,6 +51,8 @@ __all__ = [
     "Greeting", "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
+    "STATUSES", "DirectInfo", "OpenDirect", "DirectOpened", "EditText", "DeleteMessage", "Edited",
+    "SetStatus", "StatusChanged",
     "ClientMsg", "ServerMsg",
 ]
 
@@ -75,7 +87,7 @@ class ListRooms(Msg, frozen=True, tag="list_rooms"):
 
 
 class CreateRoom(Msg, frozen=True, tag="create_room"):
-    room: RoomName
+    room: NewRoomName
     rid: Rid = 0
     password: Annotated[str, Meta(max_length=256)] = ""  # set: joining needs it
 
@@ -92,6 +104,9 @@ class JoinRoom(Msg, frozen=True, tag="join_room"):
     #: never stored, listed or waited for by receipts. A member visiting stays a member.
     visit: bool = False
     password: Annotated[str, Meta(max_length=256)] = ""  # the room's, if it has one
+    #: The newest edit/delete (`Edited.change`) the client holds: the reply brings the later
+    #: ones of messages up to `since` (those after it come edited already).
+    changes_after: Seq = 0
 
 
 class LeaveRoom(Msg, frozen=True, tag="leave_room"):
@@ -105,6 +120,7 @@ class SendText(Msg, frozen=True, tag="send_text"):
     room: RoomName
     cid: ClientId
     text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT)]
+    reply_to: Seq = 0  # the seq of the message this one answers (0: none)
 
 
 class SetTyping(Msg, frozen=True, tag="set_typing"):
@@ -194,6 +210,11 @@ class Posted(Msg, frozen=True, tag="posted"):
     file: FileInfo | None = None
     cid: str = ""
     reactions: list[Reaction] = []  # at most MAX_REACTION_KINDS, the most used first
+    reply_to: int = 0  # the message it answers (0: none) ...
+    quote: str = ""  # ... its first line, cut to MAX_QUOTE ("" when that one is deleted)
+    quote_sender: str = ""
+    edited: float = 0.0  # unix seconds of the last edit (0: never edited)
+    deleted: bool = False  # "message deleted": text and file are gone
 
 
 class Greeting(Msg, frozen=True, tag="greeting"):
@@ -218,6 +239,7 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     max_rate: float = 0.0  # flood control: messages a second (0: none); clients pace themselves
     burst: int = 0
     rooms_total: int = 0  # every room on the server, also those not on the first page
+    directs: list[DirectInfo] = []  # this identity's direct conversations (up to MAX_ROOM_PAGE)
 
 
 class RoomList(Msg, frozen=True, tag="room_list"):
@@ -243,6 +265,10 @@ class Joined(Msg, frozen=True, tag="joined"):
     more: bool = False  # older history exists before history[0] (GetHistory fetches it)
     rid: int = 0
     member_count: int = 0  # all members, also those not listed
+    #: Messages up to the join's `since` edited or deleted after its `changes_after`, and the
+    #: room's newest change: the client asks from there next time.
+    changes: list[Posted] = []
+    last_change: int = 0
 
 
 class Left(Msg, frozen=True, tag="left"):
@@ -322,9 +348,10 @@ class Error(Msg, frozen=True, tag="error"):
 ClientMsg = Union[
     Hello, ListRooms, CreateRoom, JoinRoom, LeaveRoom, SendText, SetTyping, MarkDelivered,
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
+    OpenDirect, EditText, DeleteMessage, SetStatus,
 ]
 ServerMsg = Union[
     Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
-    MembersChanged, RoomAdded,
+    MembersChanged, RoomAdded, DirectOpened, Edited, StatusChanged,
 ]

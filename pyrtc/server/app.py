@@ -40,6 +40,7 @@ from . import chatlog
 from .commit import GroupCommit
 from .config import ServerConfig
 from .connection import Connection
+from .conversations import Conversations
 from .errors import Refused
 from .fanout import RoomBus
 from .files import Files
@@ -62,7 +63,8 @@ __all__ = ["ChatServer"]
 log = logging.getLogger(__name__)
 
 # What flood control counts: what others see or what costs the server storage.
-_METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom)
+_METERED = (p.SendText, p.React, p.OfferFile, p.CreateRoom, p.EditText, p.DeleteMessage, p.OpenDirect,
+            p.SetStatus)
 # Not metered: heartbeats, and chunks (each belongs to an offer flood control counted).
 _FREE = (p.Ping, p.Pong, p.FileChunk)
 
@@ -98,10 +100,11 @@ class ChatServer:
         self._commit = GroupCommit(store, shared.bus)
         self._presence = Presence(shared, meters)
         self._messages = Messages(shared, self._commit, self._presence)
+        self._conversations = Conversations(shared, self._commit)
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
-                                      rooms_changed=self._users_changed)
+                                      self._conversations, rooms_changed=self._users_changed)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
-                                    users_changed=self._users_changed, drop=self.disconnected)
+                                    directs=self._conversations.directs, users_changed=self._users_changed, drop=self.disconnected)
         self._files = Files(shared, self._messages)
         self._housekeeping = Housekeeping(shared, self._presence)
 
@@ -212,6 +215,7 @@ class ChatServer:
         if conn.name is None:
             return
         self._presence.went_offline(conn)
+        self._conversations.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
         if exc:
@@ -318,6 +322,12 @@ class ChatServer:
                 self._messages.history(conn, msg)
             case p.Search():
                 self._messages.search(conn, msg)
+            case p.OpenDirect():
+                self._conversations.open_direct(conn, msg)
+            case p.EditText() | p.DeleteMessage():
+                self._conversations.edit(conn, msg)
+            case p.SetStatus():
+                self._conversations.set_status(conn, msg)
             case p.Ping():
                 conn.send(p.encode(p.Pong(nonce=msg.nonce)))
             case p.Pong():

@@ -38,12 +38,14 @@ log = logging.getLogger(__name__)
 
 class Handshake:
     def __init__(self, shared: Shared, gate: PasswordGate, work: PasswordWork, server_id: str, *,
+                 directs: Callable[[str, int], list[p.DirectInfo]],
                  users_changed: Callable[[], None],
                  drop: Callable[[Connection, Exception | None], None]) -> None:
         self._shared = shared
         self._gate = gate
         self._work = work
         self._server_id = server_id
+        self._directs = directs  # (uid, limit) -> its direct conversations
         self._users_changed = users_changed  # someone came online or went offline
         self._drop = drop  # everything a closed connection leaves behind (a replaced one)
         #: Our certificate's fingerprint ('' without TLS): what the clients' proofs are bound to.
@@ -111,6 +113,7 @@ class Handshake:
             rooms=self._shared.room_page()[0], joined=store.rooms_of(msg.name, uid, L.MAX_ROOM_PAGE),
             max_file=config.max_file, server_id=self._server_id,
             max_rate=config.max_rate, burst=config.burst, rooms_total=store.room_count(),
+            directs=self._directs(uid, L.MAX_ROOM_PAGE),
         )))
 
     def _replace(self, old: Connection, new: Connection) -> None:

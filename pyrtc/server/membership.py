@@ -30,6 +30,7 @@ from ..protocol.budget import fit_newest, room_for
 from ..protocol.codes import ErrorCode
 from . import chatlog
 from .connection import Connection
+from .conversations import Conversations
 from .errors import Refused
 from .later import Later, Step
 from .messages import posted
@@ -45,9 +46,10 @@ _HOUR = 3600.0
 
 class Membership:
     def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, meters: Meters,
-                 work: PasswordWork,
+                 work: PasswordWork, conversations: Conversations,
                  rooms_changed: Callable[[], None]) -> None:
         self._shared = shared
+        self._conversations = conversations
         self._presence = presence
         self._gate = gate
         self._meters = meters
@@ -103,6 +105,7 @@ class Membership:
             some = [n for n, *_ in store.rooms_page(limit=10)]
             names = ", ".join(some) + (", …" if store.room_count() > len(some) else "")
             raise Refused(ErrorCode.UNKNOWN_ROOM, f"there is no room named {msg.room!r} (rooms: {names})")
+        self._conversations.check_direct(conn, room)  # two people only, whatever the request
         locked = store.room_password(room)
         if locked and room not in conn.rooms and not store.is_member(room, conn.name, conn.uid):
             return Later(self._work.check(msg.password, locked),
@@ -159,13 +162,21 @@ class Membership:
             live.page = self._member_page(room)
         if live.members is None:
             live.members = store.member_count(room)
+        changes, last_change = ([], 0) if msg.since is None else self._conversations.changes_since(
+            room, msg.changes_after, msg.since)
+        last_change = last_change or store.last_change(room)
         joined = p.Joined(room=room, members=live.page, history=[], last_seq=store.last_seq(room),
                           more=more, rid=msg.rid, member_count=live.members)
+        changes, _ = fit_newest(changes, room_for(joined) // 2)
+        joined = p.Joined(room=room, members=live.page, history=[], last_seq=joined.last_seq, more=more,
+                          rid=msg.rid, member_count=live.members, changes=changes, last_change=last_change)
         page, cut = fit_newest([posted(m) for m in history], room_for(joined))
         conn.send(p.encode(p.Joined(room=room, members=live.page, history=page, last_seq=joined.last_seq,
-                                    more=more or cut, rid=msg.rid, member_count=live.members)))
+                                    more=more or cut, rid=msg.rid, member_count=live.members,
+                                    changes=changes, last_change=last_change)))
         for name in live.typing:
             conn.send(p.encode(p.Typing(room=room, name=name, typing=True)))
+        self._conversations.statuses_in(conn, room)
 
     def _member_page(self, room: str) -> list[p.MemberInfo]:
         """Up to MAX_JOIN_MEMBERS members, online ones first: bounded work per join, whatever

@@ -38,7 +38,9 @@ def posted(m: StoredMessage) -> p.Posted:
                           thumb_id=f.thumb_id, width=f.width, height=f.height)
     return p.Posted(room=m.room, seq=m.seq, sender=m.sender, time=m.time, text=m.text, file=file,
                     cid=m.cid, reactions=[p.Reaction(emoji=e, members=n, count=m.reaction_counts.get(e, len(n)))
-                                          for e, n in m.reactions.items()])
+                                          for e, n in m.reactions.items()],
+                    reply_to=m.reply_to, quote=m.quote, quote_sender=m.quote_sender, edited=m.edited,
+                    deleted=m.deleted)
 
 
 class Messages:
@@ -49,14 +51,17 @@ class Messages:
 
     def send_text(self, conn: Connection, msg: p.SendText) -> None:
         room = self._shared.member_room(conn, msg.room)
-        self.post(conn, room, msg.cid, msg.text, None)
+        if msg.reply_to and not self._shared.store.message_exists(room, msg.reply_to):
+            raise Refused(ErrorCode.UNKNOWN_MESSAGE, f"there is no message {msg.reply_to} in {room!r} to reply to")
+        self.post(conn, room, msg.cid, msg.text, None, reply_to=msg.reply_to)
 
-    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
+    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None, *,
+             reply_to: int = 0) -> None:
         """Store a post by `conn` in `room` (a member's: checked by the caller) and send it."""
         assert conn.name is not None
         self._commit.begin()
         try:
-            stored = self._shared.store.append(room, conn.name, text, cid, file)
+            stored = self._shared.store.append(room, conn.name, text, cid, file, uid=conn.uid, reply_to=reply_to)
         except Duplicate as dup:  # a resend after a reconnect: ack again, post nothing
             m = dup.message
             self._commit.add(conn, room, cid, m.seq, p.encode(p.Acked(room=room, cid=cid, seq=m.seq, time=m.time)),
@@ -67,6 +72,8 @@ class Messages:
                          p.encode(p.Acked(room=room, cid=cid, seq=stored.seq, time=stored.time)),
                          p.encode(posted(stored)))
         fmt, args = "message room=%s seq=%d from=%s", [room, stored.seq, conn.name]
+        if reply_to:
+            fmt, args = fmt + " reply_to=%d", [*args, reply_to]
         if file is not None:
             fmt, args = fmt + " file=%s size=%d", [*args, file.name, file.size]
         if self._shared.config.log_text and text:

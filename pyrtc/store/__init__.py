@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .blobs import BlobStore as BlobStore
+from .conversations import Direct as Direct
 from .db import Store as Store
 from .errors import BlobError as BlobError
 from .errors import DiskFull as DiskFull
@@ -24,5 +25,5 @@ from .thumbnails import picture_mime as picture_mime
 __all__ = [
     "PICTURE_TYPES", "THUMB_MAX", "BlobStore", "Thumbnail", "Thumbnailer", "make_thumbnail", "picture_mime", "DEFAULT_ROOMS",
     "Duplicate", "Member", "Store", "StoredFile", "StoredMessage", "BlobError", "DiskFull", "StoreError", "Binding",
-    "NameBook",
+    "NameBook", "Direct",
 ]

@@ -4,7 +4,7 @@ The connection belongs to one thread (the server's event loop); only the checkpo
 thread has a connection of its own. Each part keeps its invariants in its own module:
 schema (file modes, migrations), groupcommit (transactions, writes held in memory), rooms,
 members (receipts), messages (seq, cid), reactions (bounded read-back), files (who may
-read a body).
+read a body), conversations (direct conversations, edits and deletes).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .conversations import Conversations
 from .errors import StoreError
 from .files import Files
 from .identities import NameBook
 from .members import Members
-from .messages import Messages
 from .reactions import Reactions
 from .rooms import Rooms
 from .schema import open_history
@@ -27,7 +27,7 @@ from .schema import open_history
 __all__ = ["Store"]
 
 
-class Store(Rooms, Members, Messages, Reactions, Files):
+class Store(Rooms, Members, Conversations, Reactions, Files):
     """One SQLite database. Not thread-safe: owned by the server's event loop thread."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:

@@ -26,7 +26,7 @@ class Files(GroupCommit):
         return self._db.execute(
             "SELECT 1 FROM files f JOIN messages m ON m.file_id = CAST(f.id AS TEXT)"
             " WHERE (f.blob_id = ? OR f.thumb_id = ?) AND (m.sender = ?"
-            " OR m.room IN (SELECT name FROM rooms WHERE password = '')"
+            " OR m.room IN (SELECT name FROM rooms WHERE password = '' AND name NOT LIKE '@%')"
             " OR m.room IN (SELECT room FROM members WHERE name = ?)" + watched + ") LIMIT 1",
             (blob_id, blob_id, name, name, *rooms),
         ).fetchone() is not None

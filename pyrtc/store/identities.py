@@ -85,10 +85,10 @@ class NameBook:
         marks = ",".join("?" * len(names))
         locked = [str(r) for (r,) in self._db.execute(
             f"SELECT DISTINCT m.room FROM members m JOIN rooms r ON r.name = m.room"
-            f" WHERE m.name IN ({marks}) AND r.password != '' ORDER BY m.room", names)]
+            f" WHERE m.name IN ({marks}) AND (r.password != '' OR r.name LIKE '@%') ORDER BY m.room", names)]
         self._db.execute(f"DELETE FROM identities WHERE name IN ({marks})", names)
         self._db.execute(f"DELETE FROM members WHERE name IN ({marks}) AND room IN"
-                         " (SELECT name FROM rooms WHERE password != '')", names)
+                         " (SELECT name FROM rooms WHERE password != '' OR name LIKE '@%')", names)
         return freed, locked
 
     # ------------------------------------------------------------ quotas

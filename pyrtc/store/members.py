@@ -59,8 +59,10 @@ class Members(GroupCommit):
         ]
 
     def rooms_of(self, name: str, uid: str, limit: int = -1) -> list[str]:
-        """The rooms `name` is a member of as the identity `uid` (at most `limit`)."""
-        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? AND uid = ? LIMIT ?",
+        """The rooms `name` is a member of as the identity `uid` (at most `limit`), direct
+        conversations aside (`directs_of`)."""
+        return [r for (r,) in self._db.execute("SELECT room FROM members WHERE name = ? AND uid = ?"
+                                               " AND room NOT LIKE '@%' LIMIT ?",
                                                (name, uid, limit))]
 
     def set_receipt(self, room: str, name: str, delivered: int, read: int) -> Member | None:

@@ -15,14 +15,23 @@ from collections.abc import Iterable
 from .errors import StoreError
 from .groupcommit import GroupCommit
 from .reactions import with_reactions
-from .records import SELECT_MESSAGE, Duplicate, StoredFile, StoredMessage, message_from_row, searchable
+from .records import (
+    SELECT_MESSAGE,
+    Duplicate,
+    StoredFile,
+    StoredMessage,
+    message_from_row,
+    quote_of,
+    searchable,
+)
 
 __all__ = ["Messages"]
 
 
 class Messages(GroupCommit):
     def append(
-        self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None
+        self, room: str, sender: str, text: str, cid: str = "", file: StoredFile | None = None,
+        *, uid: str = "", reply_to: int = 0,
     ) -> StoredMessage:
         """Store a message and give it the room's next seq. Inside `begin()`..`commit()` it
         joins that transaction; otherwise it commits by itself. Raises `Duplicate` (with the
@@ -48,9 +57,9 @@ class Messages(GroupCommit):
             try:
                 # The first write of a text message: if it fails, nothing was written.
                 db.execute(
-                    "INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (room, seq, sender, now, text, cid, file_id),
+                    "INSERT INTO messages (room, seq, sender, time, text, cid, file_id, uid, reply_to)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (room, seq, sender, now, text, cid, file_id, uid, reply_to),
                 )
             except sqlite3.IntegrityError:
                 if file_id is not None:
@@ -74,7 +83,18 @@ class Messages(GroupCommit):
             if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
                 raise self._failure(exc, "this message") from exc
             raise
-        return StoredMessage(room, seq, sender, now, text, cid, file)
+        if reply_to:
+            found = self.message(room, reply_to)
+            if found is not None:
+                return StoredMessage(room, seq, sender, now, text, cid, file, uid=uid, reply_to=reply_to,
+                                     quote="" if found.deleted else quote_of(found.text, found.file.name if found.file else None),
+                                     quote_sender=found.sender)
+        return StoredMessage(room, seq, sender, now, text, cid, file, uid=uid, reply_to=reply_to)
+
+    def message(self, room: str, seq: int) -> StoredMessage | None:
+        """One message (without its reactions), or None."""
+        row = self._db.execute(SELECT_MESSAGE + " WHERE m.room = ? AND m.seq = ?", (room, seq)).fetchone()
+        return message_from_row(row) if row else None
 
     def bulk_append(self, room: str, rows: Iterable[tuple[str, str]]) -> int:
         """Append many (sender, text) rows in one transaction (benchmarks, imports)."""
@@ -153,7 +173,7 @@ class Messages(GroupCommit):
             return []
         marks = ",".join("?" * len(seqs))
         rows = self._db.execute(
-            SELECT_MESSAGE + f" WHERE m.room = ? AND m.seq IN ({marks}) ORDER BY m.seq DESC",
+            SELECT_MESSAGE + f" WHERE m.room = ? AND m.seq IN ({marks}) AND m.deleted = 0 ORDER BY m.seq DESC",
             (room, *seqs),
         ).fetchall()
         return with_reactions(self._db, room, [message_from_row(r) for r in rows])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .errors import StoreError
 
 __all__ = ["StoredFile", "StoredMessage", "Member", "Duplicate", "SELECT_MESSAGE", "message_from_row",
-           "searchable"]
+           "searchable", "quote_of", "QUOTE_CHARS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,13 @@ class StoredMessage:
     #: emoji -> some of the names (MAX_REACTION_NAMES), for the most used MAX_REACTION_KINDS
     reactions: dict[str, list[str]] = field(default_factory=dict)
     reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> all the names
+    uid: str = ""  # the sender's identity ('' in rows from before protocol 4)
+    reply_to: int = 0  # the seq it answers (0: none) ...
+    quote: str = ""  # ... that message's first line, cut ("" when it is deleted)
+    quote_sender: str = ""
+    edited: float = 0.0  # when it was last edited (0: never)
+    deleted: bool = False
+    change: int = 0  # the room's change number of its last edit or delete (0: none)
 
 
 class Duplicate(StoreError):
@@ -55,19 +62,37 @@ class Member:
 #: The columns `message_from_row` reads; callers add WHERE and ORDER BY (messages are `m`).
 SELECT_MESSAGE = (
     "SELECT m.room, m.seq, m.sender, m.time, m.text, m.cid,"
-    " f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height"
+    " f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height,"
+    " m.uid, m.reply_to, m.edited, m.deleted, m.change, q.sender, q.text, q.deleted, qf.name"
     " FROM messages m LEFT JOIN files f ON f.id = m.file_id"
+    " LEFT JOIN messages q ON m.reply_to > 0 AND q.room = m.room AND q.seq = m.reply_to"
+    " LEFT JOIN files qf ON qf.id = q.file_id"
 )
+#: Characters of a replied-to message's first line carried with the reply (protocol MAX_QUOTE).
+QUOTE_CHARS = 120
 
 
 def message_from_row(row: tuple[object, ...]) -> StoredMessage:
     """A row of SELECT_MESSAGE as a message (without its reactions)."""
-    room, seq, sender, t, text, cid, blob, name, size, mime, thumb, w, h = row
+    (room, seq, sender, t, text, cid, blob, name, size, mime, thumb, w, h,
+     uid, reply_to, edited, deleted, change, q_sender, q_text, q_deleted, q_file) = row
     file = None
     if blob is not None:
         file = StoredFile(str(blob), str(name), int(size), str(mime),  # type: ignore[call-overload]
                           None if thumb is None else str(thumb), int(w), int(h))  # type: ignore[call-overload]
-    return StoredMessage(str(room), int(seq), str(sender), float(t), str(text), str(cid), file)  # type: ignore[call-overload,arg-type]
+    quote = ""
+    if q_sender is not None and not q_deleted:
+        quote = quote_of(str(q_text or ""), None if q_file is None else str(q_file))
+    return StoredMessage(str(room), int(seq), str(sender), float(t), str(text), str(cid), file,  # type: ignore[call-overload,arg-type]
+                         uid=str(uid), reply_to=int(reply_to), quote=quote,  # type: ignore[call-overload]
+                         quote_sender="" if q_sender is None else str(q_sender),
+                         edited=float(edited), deleted=bool(deleted), change=int(change))  # type: ignore[arg-type,call-overload]
+
+
+def quote_of(text: str, file_name: str | None) -> str:
+    """The one line a reply shows of the message it answers."""
+    line = (text.strip().splitlines() or [""])[0] if text.strip() else (file_name or "")
+    return line if len(line) <= QUOTE_CHARS else line[: QUOTE_CHARS - 1] + "…"
 
 
 def searchable(text: str, file_name: str | None) -> str:

@@ -22,13 +22,14 @@ class Rooms(GroupCommit):
             (name, self._seqs.get(name, 0), members, bool(locked))
             for name, members, locked in self._db.execute(
                 "SELECT r.name, (SELECT count(*) FROM members m WHERE m.room = r.name),"
-                " r.password != '' FROM rooms r WHERE r.name > ? COLLATE NOCASE"
+                " r.password != '' FROM rooms r WHERE r.name > ? COLLATE NOCASE AND r.name NOT LIKE '@%'"
                 " ORDER BY r.name COLLATE NOCASE LIMIT ?", (after, limit)
             )
         ]
 
     def room_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM rooms").fetchone()[0])
+        # Direct conversations (`@…`) are nobody else's business: never listed nor counted.
+        return int(self._db.execute("SELECT count(*) FROM rooms WHERE name NOT LIKE '@%'").fetchone()[0])
 
     def rooms_created(self, creator: str, within: float) -> int:
         """How many rooms `creator` made in the last `within` seconds."""

@@ -118,5 +118,16 @@ def _migrate(db: sqlite3.Connection) -> None:
         # protocol 3: a membership counts only for the identity that joined ('' before:
         # the first identity to bind the name takes them, see NameBook.bind)
         db.execute("ALTER TABLE members ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+    message_columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
+    for column, kind in (("uid", "TEXT NOT NULL DEFAULT ''"), ("reply_to", "INTEGER NOT NULL DEFAULT 0"),
+                         ("edited", "REAL NOT NULL DEFAULT 0"), ("deleted", "INTEGER NOT NULL DEFAULT 0"),
+                         ("change", "INTEGER NOT NULL DEFAULT 0")):
+        if column not in message_columns:  # protocol 4: replies, edits, deletes
+            db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
+    db.execute("CREATE INDEX IF NOT EXISTS messages_change ON messages (room, change) WHERE change > 0")
+    db.execute("CREATE TABLE IF NOT EXISTS directs (room TEXT PRIMARY KEY, uid_a TEXT NOT NULL,"
+               " name_a TEXT NOT NULL, uid_b TEXT NOT NULL, name_b TEXT NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE INDEX IF NOT EXISTS directs_a ON directs (uid_a)")
+    db.execute("CREATE INDEX IF NOT EXISTS directs_b ON directs (uid_b)")
     if "joined_seq" not in member_columns:  # ditto; 0: counted for every message, as before
         db.execute("ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0")

@@ -27,6 +27,8 @@ def for_type(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.BytesType):
         lo = t.min_length or 0
         return st.binary(min_size=lo, max_size=max(lo, min(t.max_length or 256, 256)))
+    if isinstance(t, mi.LiteralType):
+        return st.sampled_from(t.values)
     if isinstance(t, mi.NoneType):
         return st.none()
     if isinstance(t, mi.UnionType):

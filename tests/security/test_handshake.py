@@ -1,4 +1,4 @@
-"""Protocol 3's handshake seen from both ends: versions say "please update" both ways, a
+"""The handshake (since protocol 3) seen from both ends: versions say "please update" both ways, a
 server from before 3 (which waits for a hello) gets nothing, and the installation's key is
 made once, private, and used by default."""
 
@@ -36,7 +36,29 @@ async def test_a_client_from_before_3_is_told_to_update(server: ChatServer) -> N
     assert isinstance(got[0], p.Greeting)
     [error] = [m for m in got if isinstance(m, p.Error)]
     assert error.code == "version_mismatch" and error.fatal
-    assert "please update PyRTC on the client" in error.message and "version 3, the client 2" in error.message
+    assert "please update PyRTC on the client" in error.message and "version 4, the client 2" in error.message
+
+
+async def test_a_client_of_protocol_3_is_told_to_update(server: ChatServer) -> None:
+    """A client of the previous protocol greets and proves its key as this one does: it is
+    told to update, and nothing else happens."""
+    reader, writer = await raw_open(*server.address)
+    greeting_size = int.from_bytes(await reader.readexactly(4), "big")
+    greeting = p.client_decoder().feed(greeting_size.to_bytes(4, "big") + await reader.readexactly(greeting_size))[0]
+    assert isinstance(greeting, p.Greeting) and greeting.version == p.PROTOCOL_VERSION == 4
+    me = Identity.generate()
+    writer.write(p.encode(p.Hello(version=3, name="old", key=me.public_der,
+                                  proof=me.sign(p.hello_proof(greeting.nonce, "", "old")))))
+    dec = p.client_decoder()
+    got: list[p.ServerMsg] = []
+    async with asyncio.timeout(5):
+        while data := await reader.read(1 << 16):
+            got += dec.feed(data)
+    writer.close()
+    [error] = got
+    assert isinstance(error, p.Error) and error.code == "version_mismatch" and error.fatal
+    assert error.message == ("please update PyRTC on the client: the server speaks protocol version 4, "
+                             "the client 3")
 
 
 @dataclass
@@ -84,15 +106,26 @@ async def test_a_server_from_before_3_gets_nothing_and_the_user_is_told_to_updat
     assert await fake_server.all_received() == []  # not a hello, not a name
 
 
-async def test_a_server_from_after_3_is_a_please_update_this_client(fake_server: FakeServer) -> None:
-    fake_server.greet.append(p.encode(p.Greeting(version=4, server_id="x", server="future", nonce=os.urandom(32))))
+async def test_a_server_from_after_4_is_a_please_update_this_client(fake_server: FakeServer) -> None:
+    fake_server.greet.append(p.encode(p.Greeting(version=5, server_id="x", server="future", nonce=os.urandom(32))))
     s = ClientSession("127.0.0.1", fake_server.port, "ann")
-    with pytest.raises(Rejected, match="please update PyRTC on this client: .* speaks protocol version 4, "
-                                       "this client 3") as refused:
+    with pytest.raises(Rejected, match="please update PyRTC on this client: .* speaks protocol version 5, "
+                                       "this client 4") as refused:
         await s.connect()
     assert refused.value.code == "version_mismatch" and s.fatal is refused.value  # no retrying
     await s.close()
     assert await fake_server.all_received() == []
+
+
+async def test_a_server_of_protocol_3_is_a_please_update_the_server(fake_server: FakeServer) -> None:
+    fake_server.greet.append(p.encode(p.Greeting(version=3, server_id="x", server="old", nonce=os.urandom(32))))
+    s = ClientSession("127.0.0.1", fake_server.port, "ann")
+    with pytest.raises(Rejected, match="please update PyRTC on the server: .* speaks protocol version 3, "
+                                       "this client 4") as refused:
+        await s.connect()
+    assert refused.value.code == "version_mismatch" and s.fatal is refused.value
+    await s.close()
+    assert await fake_server.all_received() == []  # not a hello, not a name
 
 
 def test_the_installation_key_is_made_once_and_private(tmp_path: Path) -> None:
