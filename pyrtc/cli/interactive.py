@@ -141,7 +141,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
-                            password=args.password)
+                            password=args.password, follow_directs=not args.kiosk)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
     session.on_event = chat.on_event
     if console.has_prompt:  # the line editor owns the terminal: it writes the line

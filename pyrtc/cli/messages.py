@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 
+from .. import protocol as p
 from ..client import ChatState
 from ..client.state import MessageView
 from ..protocol.limits import MAX_TEXT
@@ -42,8 +43,10 @@ async def cmd_send(args: argparse.Namespace) -> int:
             raise UsageError(f"{where} {len(line)} characters; the limit is {MAX_TEXT}")
     session = await open_session(args, args.name)
     try:
-        # A visit: the script posts without becoming a member (receipts never wait for it).
-        room = (await session.join(args.room, visit=True, password=args.room_password)).name
+        if args.direct:  # the two are members of their conversation already
+            room = (await session.open_direct(args.direct)).name
+        else:  # a visit: the script posts without becoming a member (receipts never wait for it)
+            room = (await session.join(args.room, visit=True, password=args.room_password)).name
         # Pipelined: every line is written at once; the same stream keeps their order.
         sends = [asyncio.ensure_future(session.send(room, line, timeout=None)) for line in lines]
         async with asyncio.timeout(max(30.0, len(lines) / 500)):
@@ -86,7 +89,11 @@ async def cmd_tail(args: argparse.Namespace) -> int:
     session = await open_session(args, one_shot_name(args.name))
     fmt = _json_line if args.json else _human_line
     try:
-        room = await session.join(args.room, since=args.since, watch=True, password=args.room_password)
+        where = args.room
+        if args.direct:
+            opened: p.DirectOpened = await session.open_direct_info(args.direct)
+            where = opened.direct.room
+        room = await session.join(where, since=args.since, watch=True, password=args.room_password)
         if args.since is None:
             while len(room.messages) < TAIL_RECENT and room.more_before:
                 if not await session.load_older(room.name, limit=TAIL_RECENT - len(room.messages)):

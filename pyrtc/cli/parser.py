@@ -109,15 +109,23 @@ def _tls_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--insecure", action="store_true", help="connect without TLS (the server must be --insecure)")
 
 
-def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool) -> None:
+def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool, direct: str = "") -> None:
+    """`direct`: the option naming the other person of a direct conversation, which may
+    stand instead of --room (`--to`, `--with`)."""
     _tls_opts(p)
     p.add_argument("--server", type=_server, default=None, metavar="HOST:PORT",
                    help="server address (default: find one on the LAN)")
     p.add_argument("--pick", default=None, metavar="NAME",
                    help="which discovered server, if several (a unique part of its name)")
     _discovery(p)
-    if room:
+    if room and direct:
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--room", type=_checked(check_room), help="room name")
+        where.add_argument(direct, type=_checked(check_name), metavar="NAME", dest="direct",
+                           help="instead of a room: the direct conversation with NAME")
+    elif room:
         p.add_argument("--room", type=_checked(check_room), required=True, help="room name")
+    if room:
         p.add_argument("--room-password", default="", metavar="PASSWORD",
                        help="the room's password, if it has one")
     if name:
@@ -216,12 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     snd = sub.add_parser("send", help="send a message (TEXT, or each line of stdin)")
     _common(snd)
-    _client_opts(snd, room=True, name=True)
+    _client_opts(snd, room=True, name=True, direct="--to")
     snd.add_argument("text", nargs="*", metavar="TEXT")
 
     tail = sub.add_parser("tail", help="print a room's history, and follow it")
     _common(tail)
-    _client_opts(tail, room=True, name=False)
+    _client_opts(tail, room=True, name=False, direct="--with")
     tail.add_argument("--since", type=int, default=None, metavar="SEQ",
                       help="every message after this sequence number")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -240,8 +240,13 @@ class ClientSession:
 
     async def open_direct(self, name: str) -> RoomView:
         """The direct conversation with `name` (opened now if new), joined."""
+        return await self.join((await self.open_direct_info(name)).direct.room)
+
+    async def open_direct_info(self, name: str) -> p.DirectOpened:
+        """The direct conversation with `name` (opened now if new), not joined (`pyrtc tail
+        --with` watches it)."""
         reply: p.DirectOpened = await self._router.request(lambda rid: p.OpenDirect(name=name, rid=rid))
-        return await self.join(reply.direct.room)
+        return reply
 
     async def edit(self, room: str, seq: int, text: str) -> None:
         """Change the text of one of our messages; returns once the server stored it."""

@@ -52,6 +52,7 @@ class TerminalChat:
 
     def typing(self, on: bool) -> None:
         """The console's report: a line is (no longer) being typed."""
+        self.session.note_input()
         if self.current is not None:
             self.background(self.session.set_typing(self.current, on))
 
@@ -85,7 +86,8 @@ class TerminalChat:
 
     def show_prompt(self) -> None:
         state = self.session.state
-        prompt = f"#{self.current}" if self.current else "(no room)"
+        prompt = (state.title(self.current) if p.is_direct(self.current) else f"#{self.current}"
+                  ) if self.current else "(no room)"
         typing = state.typing_line(self.current) if self.current else ""
         if typing:
             prompt += f" ({typing})"
@@ -109,6 +111,17 @@ class TerminalChat:
                 verb = f"reacted {clean(ev.emoji)} to" if ev.on else f"took back {clean(ev.emoji)} from"
                 where = "" if ev.room == self.current else f" in #{ev.room}"
                 write(f"-- {who} {verb} #{ev.seq}{where}{about}")
+            case p.Edited():
+                view = self.session.state.rooms.get(ev.room)
+                msg = view.by_seq.get(ev.seq) if view else None
+                if msg is not None and msg.sender != me:
+                    title = self.session.state.title(ev.room)
+                    write(f"-- {msg.sender} deleted #{ev.seq} in [{title}]" if ev.deleted
+                          else f"-- {msg.sender} edited #{ev.seq}: {message_line(msg, title)}")
+            case p.StatusChanged() if ev.name != me:
+                write(f"-- {ev.name} is {self.session.state.status_of(ev.name) or 'available'}")
+            case p.DirectOpened() if not ev.rid:
+                write(f"-- {ev.direct.peer} opened a direct conversation with you: /switch @{ev.direct.peer}")
             case p.MembersChanged() if any(m.name != me for m in ev.joined):
                 write(f"-- {', '.join(m.name for m in ev.joined if m.name != me)} joined #{ev.room}")
             case p.MemberLeft() if ev.name != me:
@@ -137,8 +150,9 @@ class TerminalChat:
         if len(new) > HISTORY_SHOWN:  # back in a room after a long time: its latest only
             self.console.write(f"-- {len(new) - HISTORY_SHOWN} earlier messages in #{room} not shown")
             new = new[-HISTORY_SHOWN:]
+        title = self.session.state.title(room)
         for m in new:
-            self.console.write(message_line(m))
+            self.console.write(message_line(m, title))
             self._printed[room] = m.seq
         if new and not self.kiosk:  # a kiosk watches: it is no member, its reads count for nobody
             self.background(self.session.mark_read(room, new[-1].seq))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from .. import protocol as p
 from ..client.state import MessageView
 from .chat import Mistake, TerminalChat
+from .conversing import HELP_LINES, conversation_commands
 from .render import message_line, quote, room_list
 from .transfers import download, upload
 
@@ -19,7 +20,8 @@ HELP = """commands (anything else is sent to the current room):
   /join ROOM · /leave [ROOM] · /switch ROOM · /rooms · /who
   /react SEQ|last [EMOJI]  (👍 ❤ 😂 🎉 😮 😢, also: like heart lol tada wow sad)
   /upload PATH · /download SEQ|last|FILE_ID [PATH] · /search TEXT
-  /info SEQ|last (how far yours got) · /quit · a line starting with // is sent with one /"""
+  /info SEQ|last (how far yours got) · /quit · a line starting with // is sent with one /
+""" + HELP_LINES
 
 #: The window's palette, and words for it where an emoji is hard to type.
 REACTIONS = {"like": "👍", "+1": "👍", "heart": "❤", "love": "❤", "lol": "😂", "laugh": "😂",
@@ -36,6 +38,7 @@ class Commands:
             "who": self.who, "react": self.react, "info": self.info, "search": self.search,
             "help": self.help,
             "upload": self.upload, "download": self.download}
+        self._table.update(conversation_commands(self))
 
     async def run(self, text: str) -> bool:
         """Do one command (`text` without its slash); False: the user quits."""
@@ -58,8 +61,11 @@ class Commands:
 
     def _mine(self, text: str) -> str | None:
         """The room we are in that `text` names: its name in any case, or a unique prefix."""
+        state = self.session.state
+        if text.startswith("@"):  # a direct conversation, by the other person's name
+            return state.direct_with(text[1:])
         want = text.casefold()
-        rooms = list(self.session.state.rooms)
+        rooms = [r for r in state.rooms if not p.is_direct(r)]
         exact = [r for r in rooms if r.casefold() == want]
         starts = [r for r in rooms if r.casefold().startswith(want)]
         return exact[0] if exact else starts[0] if len(starts) == 1 else None
@@ -137,7 +143,8 @@ class Commands:
         if room is None:
             raise self._not_in(arg, f"; /join {arg} joins it")
         self.chat.enter(room)
-        self.write(f"-- writing to #{room}")
+        shown = self.session.state.title(room) if p.is_direct(room) else f"#{room}"
+        self.write(f"-- writing to {shown}")
 
     async def rooms(self, arg: str) -> None:
         listed = await self.session.list_rooms()

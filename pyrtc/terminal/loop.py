@@ -25,11 +25,21 @@ async def run_chat(chat: TerminalChat, room: str, password: str = "") -> int:
     console.on_typing = chat.typing
     chat.chatting = True
     commands = Commands(chat)
+    idle = asyncio.ensure_future(_idle_watch(chat))
+    try:
+        return await _lines(chat, commands)
+    finally:
+        idle.cancel()
+
+
+async def _lines(chat: TerminalChat, commands: Commands) -> int:
+    session, console = chat.session, chat.console
     while True:
         chat.show_prompt()
         line = await console.readline()
         if line is None:  # stdin closed
             break
+        session.note_input()
         if not line.strip():
             continue
         try:
@@ -44,3 +54,10 @@ async def run_chat(chat: TerminalChat, room: str, password: str = "") -> int:
             console.write("!! not connected to the server now; try again when it is back")
     await chat.finish_transfers()
     return 0
+
+
+async def _idle_watch(chat: TerminalChat) -> None:
+    """Away after ten minutes without a line typed (checked every few seconds)."""
+    while True:
+        await asyncio.sleep(5.0)
+        chat.session.check_idle()

@@ -19,10 +19,14 @@ def clean(text: str) -> str:
     return "\n    ".join(lines)
 
 
-def message_line(m: MessageView | p.Posted) -> str:
-    """`21:03 [General] #12 ann: hello  [👍 2]`; a file says how to fetch it."""
+def message_line(m: MessageView | p.Posted, title: str = "") -> str:
+    """`21:03 [General] #12 ann: hello  [👍 2]`; a file says how to fetch it; a reply
+    starts with the line it answers, an edited message ends "(edited)". `title`: what the
+    room is called here (`@bob` for a direct conversation)."""
     stamp = time.strftime("%H:%M", time.localtime(m.time))
-    if m.file is not None:
+    if m.deleted:
+        body = "(message deleted)"
+    elif m.file is not None:
         body = f"[file] {clean(m.file.name)} ({human_size(m.file.size)}) — /download {m.seq}"
     else:
         body = clean(m.text)
@@ -31,7 +35,12 @@ def message_line(m: MessageView | p.Posted) -> str:
     else:
         counts = [(r.emoji, max(r.count, len(r.members))) for r in m.reactions if r.members or r.count]
     marks = "  [" + " ".join(f"{clean(e)} {n}" for e, n in counts) + "]" if counts else ""
-    return f"{stamp} [{m.room}] #{m.seq} {m.sender}: {body}{marks}"
+    if m.edited and not m.deleted:
+        marks += " (edited)"
+    if m.reply_to:
+        answered = f'{m.quote_sender}: "{clean(m.quote)}"' if m.quote else "a deleted message"
+        body = f"↪ #{m.reply_to} {answered} — {body}"
+    return f"{stamp} [{title or m.room}] #{m.seq} {m.sender}: {body}{marks}"
 
 
 def quote(m: MessageView) -> str:
