@@ -25,10 +25,12 @@ from pyrtc.logsetup import flush_logs
 
 from .background import Background
 from .commands import Commands
+from .conversations import Conversations
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
 from .focus import Focus
 from .messages import MessagesView
 from .options import GuiOptions
+from .paste import PastePicture
 from .picker import Picker
 from .rows import RowPainter
 from .sidebars import Sidebars
@@ -60,14 +62,20 @@ class ChatWindow:
         self.commands = Commands(self.state, self.bg, self.focus, self.room_password, self.show_error,
                                  kiosk=opts.kiosk)
         self.pictures = Pictures(self.bg, self.commands.download)
+        self.conversations = Conversations(self.state, self.bg, self.focus, self.theme, self.show_error)
+        self.commands.compose = self.conversations.compose
+        self.paste = PastePicture(self.commands.attach, self.show_error)
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
                                self.show_error)
         self.row_painter = RowPainter(self.state, self.theme, self.pictures, react=self.commands.react,
-                                      download=self.commands.download, kiosk=opts.kiosk)
+                                      download=self.commands.download, kiosk=opts.kiosk,
+                                      conversations=self.conversations)
         self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
                                      self.commands)
         self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands,
-                                 jump_to=self.messages.jump_to, show_error=self.show_error)
+                                 jump_to=self.messages.jump_to, show_error=self.show_error,
+                                 conversations=self.conversations)
+        self.conversations.jump_to = self.messages.jump_to
         self.frame = 0
         self._error_until = 0.0
 
@@ -114,10 +122,16 @@ class ChatWindow:
                     dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
-                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show)
+                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show,
+                                    composer_extras=self._composer_extras,
+                                    composer_bar=self.conversations.build_bar)
                 self.sidebars.build_members()
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
+            # Ctrl+V with a picture on the clipboard: its preview (text pastes as usual)
+            dpg.add_key_press_handler(dpg.mvKey_V, callback=lambda: self._ctrl_v())
+        self.conversations.build_handlers()
+        self.paste.build()
         self.attach_dialog.build(self.commands.attach, self.show_error)
         self.pictures.build_viewer()
         self.row_painter.build_palette()
@@ -126,6 +140,13 @@ class ChatWindow:
             for tag in KIOSK_HIDDEN:
                 dpg.hide_item(tag)
             dpg.configure_item("messages", height=-40, width=-1)
+
+    def _composer_extras(self) -> None:
+        dpg.add_button(label="Paste picture", tag="paste_button", callback=lambda: self.paste.paste())
+
+    def _ctrl_v(self) -> None:
+        if dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl):
+            self.paste.paste(quiet=True)
 
     def _apply_theme(self) -> None:
         self.theme.apply()
@@ -197,6 +218,7 @@ class ChatWindow:
         if self.focus.room not in st.rooms and st.rooms:
             self.focus.room = next(iter(st.rooms))
         self.sidebars.render()
+        self.conversations.tick()
         room = st.rooms.get(self.focus.room) if self.focus.room else None
         if room is None:
             return

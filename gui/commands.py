@@ -37,6 +37,8 @@ class Commands:
         self._kiosk = kiosk
         self._read_sent: dict[str, int] = {}
         self._typing_sent = 0.0
+        #: Replies and edits (conversations.py): (handled there, the seq a plain send answers).
+        self.compose: Callable[[str, str], tuple[bool, int]] | None = None
 
     # ------------------------------------------------------------------ messages
 
@@ -47,7 +49,9 @@ class Commands:
             return
         dpg.set_value("input", "")
         self._focus.follow = True
-        self._bg.run(session.send(room, text, timeout=None))
+        handled, reply_to = self.compose(room, text) if self.compose is not None else (False, 0)
+        if not handled:
+            self._bg.run(session.send(room, text, reply_to=reply_to, timeout=None))
         dpg.focus_item("input")
 
     def react(self, seq: int, emoji: str) -> None:

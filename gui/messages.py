@@ -60,7 +60,10 @@ class MessagesView:
         self._wheel_at = 0.0
         self._loading_older = False
 
-    def build(self, send: Callable[[], None], attach: Callable[[], None]) -> None:
+    def build(self, send: Callable[[], None], attach: Callable[[], None],
+              composer_extras: Callable[[], None] | None = None,
+              composer_bar: Callable[[], None] | None = None) -> None:
+        """`composer_bar`: built above the composer; `composer_extras`: buttons after Attach."""
         with dpg.group(tag="center"):
             dpg.add_text("", tag="room_title")
             with dpg.child_window(tag="messages", height=-78, width=-200, border=False):
@@ -68,11 +71,16 @@ class MessagesView:
                                callback=lambda: self.load_older())
                 dpg.add_group(tag="rows")
             dpg.add_text("", tag="typing_line")
+            if composer_bar is not None:
+                composer_bar()
             with dpg.group(horizontal=True, tag="composer"):
-                dpg.add_input_text(tag="input", hint="Write a message…", width=-350, on_enter=True,
+                dpg.add_input_text(tag="input", hint="Write a message…", width=-470 if composer_extras else -350,
+                                   on_enter=True,
                                    callback=lambda s, a: send())
                 dpg.add_button(label="Send", callback=lambda: send())
                 dpg.add_button(label="Attach", callback=lambda: attach())
+                if composer_extras is not None:
+                    composer_extras()
 
     def redraw(self) -> None:
         """Build the rows again next frame (colours changed)."""
@@ -118,7 +126,8 @@ class MessagesView:
             self._clear()
             self._oldest_built = 0
             self._jump_to = self._landing = None
-            dpg.set_value("room_title", f"# {room.name}")
+            dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
+                          else f"# {room.name}")
             self._focus.follow = True
         msgs = room.messages
         start = max(0, len(msgs) - PAGE)
@@ -138,6 +147,10 @@ class MessagesView:
                 if m.seq and m.cid in self.rows:  # the pending copy got its seq
                     dpg.delete_item(self.rows.pop(m.cid).group)
                 self.rows[key] = self._painter.build(m, sig, self._next_row_after(m.seq))
+            elif row.sig[3:] != sig[3:]:  # edited or deleted: its body is built again
+                after = self._next_row_after(m.seq)
+                dpg.delete_item(row.group)
+                self.rows[key] = self._painter.build(m, sig, after)
             elif row.sig != sig:
                 self._painter.update(row, m, sig)
         pending = {m.cid for m in room.pending()}

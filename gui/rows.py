@@ -19,8 +19,10 @@ from pyrtc.client import ChatState, MessageView
 from pyrtc.units import human_size
 
 from .avatar import draw_avatar
+from .conversations import Conversations
+from .formatting import add_text
 from .textures import Pictures
-from .theme import Theme, has_emoji
+from .theme import Theme
 
 __all__ = ["Row", "RowPainter", "REACTIONS"]
 
@@ -40,8 +42,10 @@ class Row:
 
 class RowPainter:
     def __init__(self, state: ChatState, theme: Theme, pictures: Pictures, *,
-                 react: Callable[[int, str], None], download: Callable[[p.FileInfo], None], kiosk: bool) -> None:
+                 react: Callable[[int, str], None], download: Callable[[p.FileInfo], None], kiosk: bool,
+                 conversations: Conversations | None = None) -> None:
         self.state = state
+        self._conv = conversations  # replies, edits, deletes (None: a window that takes none)
         self._theme = theme
         self._pictures = pictures
         self._react = react
@@ -70,7 +74,7 @@ class RowPainter:
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
         return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
-                st.receipt_line(m, READERS_NAMED))
+                st.receipt_line(m, READERS_NAMED), (m.text, m.edited, m.deleted, m.quote))
 
     def build(self, m: MessageView, sig: tuple[Any, ...], before: int | str | None) -> Row:
         pal = self._theme.palette
@@ -91,15 +95,16 @@ class RowPainter:
                     if status is not None:  # made once: a tooltip is a child of the group, not
                         with dpg.tooltip(status):  # of the marks, so one per change stacked up
                             receipts = dpg.add_text("")
-                if m.file is not None:
+                    if self._conv is not None and not self._kiosk:
+                        self._conv.header_extras(m, own)
+                if m.reply_to and self._conv is not None:
+                    self._conv.quote_line(m)
+                if m.deleted and self._conv is not None:
+                    self._conv.deleted_body()
+                elif m.file is not None:
                     self._file_body(m.file)
-                text = m.text
-                if text:
-                    t = dpg.add_text(text, wrap=0)  # 0: at the window's edge, also after a resize
-                    if has_emoji(text):
-                        dpg.bind_item_font(t, self._theme.fonts.emoji)
-                    if mention:
-                        dpg.configure_item(t, color=pal.warn)
+                if m.text and not m.deleted:
+                    add_text(m.text, self._theme, color=pal.warn if mention else None)
                 with dpg.group(horizontal=True) as reactions:
                     pass
         row = Row(group, status, receipts, reactions)
@@ -111,7 +116,7 @@ class RowPainter:
         under a pointer about to click one would swallow the click)."""
         pal = self._theme.palette
         old, row.sig = row.sig, sig
-        status, reactions, receipts = sig
+        status, reactions, receipts, _ = sig
         if row.status is not None and (not old or (old[0], old[2]) != (status, receipts)):
             dpg.set_value(row.status, MARKS[status])
             dpg.configure_item(row.status, color=pal.read if status == "read" else pal.sent)

@@ -13,6 +13,7 @@ from pyrtc.client import ChatState
 
 from .avatar import draw_avatar
 from .commands import Commands
+from .conversations import Conversations
 from .focus import Focus
 from .theme import Theme
 
@@ -24,8 +25,10 @@ HITS_SHOWN = 20
 
 class Sidebars:
     def __init__(self, state: ChatState, focus: Focus, theme: Theme, commands: Commands,
-                 jump_to: Callable[[int], None], show_error: Callable[[str], None]) -> None:
+                 jump_to: Callable[[int], None], show_error: Callable[[str], None],
+                 conversations: Conversations | None = None) -> None:
         self.state = state
+        self._conv = conversations
         self._focus = focus
         self._theme = theme
         self._commands = commands
@@ -39,6 +42,8 @@ class Sidebars:
         with dpg.child_window(tag="rooms_panel", width=210):
             dpg.add_text("Rooms", tag="rooms_title")
             dpg.add_group(tag="rooms_list")
+            if self._conv is not None:
+                self._conv.build_directs()
             dpg.add_separator()
             dpg.add_input_text(tag="new_room", hint="new room", width=-1, on_enter=True,
                                callback=lambda s, a: create(a))
@@ -54,6 +59,8 @@ class Sidebars:
         with dpg.child_window(tag="members_panel", width=190):
             dpg.add_text("Members", tag="members_title")
             dpg.add_group(tag="members_list")
+            if self._conv is not None:
+                self._conv.build_status()
 
     def redraw(self) -> None:
         self._drawn = (-1, None)
@@ -94,7 +101,11 @@ class Sidebars:
     def _rooms(self) -> None:
         st, current, commands = self.state, self._focus.room, self._commands
         dpg.delete_item("rooms_list", children_only=True)
+        if self._conv is not None:
+            self._conv.render_directs()
         for name in st.rooms:
+            if name in st.directs:
+                continue  # under "Direct messages"
             unread = st.unread(name)
             label = f"# {name}" + (f"  ({unread})" if unread else "")
             dpg.add_selectable(label=label, parent="rooms_list", default_value=name == current,
@@ -128,6 +139,29 @@ class Sidebars:
         for m in sorted(room.members.values(), key=lambda m: (not m.online, m.name.casefold())):
             with dpg.group(horizontal=True, parent="members_list"):
                 draw_avatar(m.name, 24)
-                dpg.add_text(m.name, color=pal.text if m.online else pal.muted)
+                if self._conv is not None and m.name != self.state.me:  # a click: a direct message
+                    b = dpg.add_button(label=m.name, small=True, callback=lambda s, a, u: self._conv_open(u),
+                                       user_data=m.name)
+                    dpg.bind_item_theme(b, self._member_theme(m.online))
+                else:
+                    dpg.add_text(m.name, color=pal.text if m.online else pal.muted)
                 if m.online:
                     dpg.add_text("●", color=pal.ok)
+                status = self.state.status_of(m.name) if m.online else ""
+                if status:
+                    dpg.add_text(status[:24], color=pal.muted)
+
+    def _conv_open(self, name: str) -> None:
+        if self._conv is not None:
+            self._conv.open_direct(name)
+
+    def _member_theme(self, online: bool) -> str:
+        """A member's name as a button that looks like the name (panel background)."""
+        pal = self._theme.palette
+        tag = f"member_theme_{pal.name}_{online}"
+        if not dpg.does_item_exist(tag):
+            with dpg.theme(tag=tag), dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, pal.panel, category=dpg.mvThemeCat_Core)
+                dpg.add_theme_color(dpg.mvThemeCol_Text, pal.text if online else pal.muted,
+                                    category=dpg.mvThemeCat_Core)
+        return tag

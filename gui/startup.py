@@ -326,7 +326,8 @@ class Startup:
         # Made on the client thread; connect() points it at a server.
         return ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui", on_event=sink,
                              backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
-                             fingerprint=self.opts.fingerprint, trust=self._tofu)
+                             fingerprint=self.opts.fingerprint, trust=self._tofu,
+                             follow_directs=not self.opts.kiosk)
 
     def _tofu(self, seen: str, welcome: p.Greeting) -> None:
         """A known server must show the identity it showed before."""

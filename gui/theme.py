@@ -26,6 +26,8 @@ class Fonts:
     text: Any  # Dear PyGui item ids
     bold: Any
     emoji: Any
+    italic: Any = None  # _italic_ and `code` in messages (formatting.py)
+    mono: Any = None
 
 
 def has_emoji(text: str) -> bool:
@@ -50,7 +52,9 @@ class Theme:
         with dpg.font_registry():
             self._fonts = Fonts(text=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans.ttf"), size),
                                 bold=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans-Bold.ttf"), size),
-                                emoji=dpg.add_font(str(ASSETS / "fonts" / "Symbola.ttf"), size + 6))
+                                emoji=dpg.add_font(str(ASSETS / "fonts" / "Symbola.ttf"), size + 6),
+                                italic=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans-Oblique.ttf"), size),
+                                mono=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSansMono.ttf"), size - 1))
         dpg.bind_font(self._fonts.text)
 
     def toggle(self) -> None:

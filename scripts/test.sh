@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages: iproute2 (network namespaces for the mDNS tests), xvfb + xauth (the real
 # window under a virtual screen), xdotool (the window tests click and type with real X events),
+# xclip (a picture on the clipboard for the paste test, and what Pillow reads it with),
 # Mesa OpenGL (Dear PyGui), PortAudio (sounddevice), redis-tools (the C pub/sub broker the
 # benchmarks compare with; no service is installed), and tmux (the terminal client is tested
 # on real terminals).
 need=()
-for pkg in iproute2 xvfb xauth xdotool libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools tmux; do
+for pkg in iproute2 xvfb xauth xdotool xclip libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

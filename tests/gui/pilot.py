@@ -114,6 +114,12 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "other_rooms": items("other_rooms")[1:], "typing": dpg.get_value("typing_line"),
         "transfers": {k: [t.direction, t.state, t.name] for k, t in st.transfers.items()},
         "pending": [m.text for r in st.rooms.values() for m in r.pending()],
+        # protocol 4 (gui/conversations.py, gui/paste.py)
+        "directs": items("directs_list")[1:] if dpg.does_item_exist("directs_list") else [],
+        "members": items("members_list")[1:] if dpg.does_item_exist("members_list") else [],
+        "compose_note": value("compose_note") if shown("compose_bar") else "",
+        "paste": shown("paste_preview"),
+        "title": dpg.get_value("room_title") if dpg.does_item_exist("room_title") else "",
     }
 
 
