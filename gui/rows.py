@@ -124,7 +124,7 @@ class RowPainter:
         if row.reactions is None or (old and old[1] == reactions):
             return
         dpg.delete_item(row.reactions, children_only=True)
-        if m.seq == 0:
+        if m.seq == 0 or m.deleted:
             return
         if self._kiosk:
             for emoji, count, _ in reactions:

@@ -118,7 +118,7 @@ class Sidebars:
                         dpg.bind_item_font(dpg.add_text("🔒", color=self._theme.palette.muted), self._theme.fonts.emoji)
                     dpg.add_button(label=f"join # {info.name} ({info.online} online)", width=-1,
                                    callback=lambda s, a, u: commands.join_room(u), user_data=info.name)
-        if current in st.rooms and current != "General":
+        if current in st.rooms and current != "General" and current not in st.directs:
             dpg.add_button(label=f"leave # {current}", parent="other_rooms", width=-1,
                            callback=lambda s, a, u: commands.leave_room(u), user_data=current)
 

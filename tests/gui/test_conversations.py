@@ -21,7 +21,7 @@ from .driver import State, Window, center, close, keep_for_docs, row
 from .test_window import chat, display  # noqa: F401 - the fixture
 
 ASKS = "Can you bring the *slides* to `room 4`?"
-EDITED = "Hi Alice, here is the agenda"
+EDITED = "Here is the agenda for Monday"
 
 
 async def button(w: Window, text: str, label: str) -> dict[str, Any]:
@@ -30,6 +30,11 @@ async def button(w: Window, text: str, label: str) -> dict[str, Any]:
     group = row(s, text)["parts"][0]["id"]  # type: ignore[index]
     return await w.item(f"{label} of {text!r}", lambda i: i["type"] == "mvButton"
                         and str(i["label"]).startswith(label), root=group)
+
+
+def in_view(s: State, text: str) -> bool:
+    r, m = row(s, text), s["messages_rect"]
+    return r is not None and m[1] <= r["rect"][1] and r["rect"][3] <= m[3]
 
 
 async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
@@ -52,10 +57,10 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
                                  and s["title"] == "@Alice")
                 room = s["room"]
                 assert any(str(i["label"]).startswith("@ Alice · busy") for i in s["directs"])
-                await w.fill("input", "Hi Alice, here is the agende")
+                await w.fill("input", "Hi Alice!")
                 await alice.wait_for(lambda st: room in st.rooms and len(st.rooms[room].messages) == 1, 30)
                 hi = alice.state.rooms[room].messages[0]
-                assert (hi.sender, hi.text) == ("Carol", "Hi Alice, here is the agende")
+                assert (hi.sender, hi.text) == ("Carol", "Hi Alice!")
 
                 # Alice asks (formatted); an unread badge while another room is shown.
                 general = await w.item("General in the rooms", lambda i: str(i["label"]).startswith("# General"),
@@ -74,21 +79,29 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
                 # Reply through the row's Reply button.
                 await w.click(await button(w, ASKS, "Reply"))
                 await w.wait("the reply bar", lambda s: s["compose_note"].startswith("Replying to Alice: Can you"))
+                for i in range(30):  # the question scrolls far out of view before the answer goes
+                    await alice.send(room, f"also {i}")
+                s = await w.wait("the newest in view", lambda s: in_view(s, "also 29"))
+                assert not in_view(s, ASKS)
                 await w.fill("input", "Sure, I will")
                 await alice.wait_for(lambda st: any(m.text == "Sure, I will" for m in st.rooms[room].messages), 30)
                 reply = alice.find_message(room, lambda m: m.text == "Sure, I will")
                 assert reply is not None and reply.reply_to == asked and reply.quote.startswith("Can you bring")
                 s = await w.wait("the quote", lambda s: row(s, "Sure, I will") is not None and s["compose_note"] == "")
                 quote = await button(w, "Sure, I will", "↪ Alice: Can you bring")
-                await w.click(quote)  # jumps to the original: the view stops following the newest
-                await w.wait("the jump", lambda s: not s["follow"])
+                await w.click(quote)  # jumps to the original
+                await w.wait("the question in view", lambda s: in_view(s, ASKS))
 
                 # Edit our first message, then delete another of ours.
-                await w.click(await button(w, "Hi Alice, here is the agende", "Edit"))
+                await w.fill("input", "Here is the agende")
+                await alice.wait_for(lambda st: any(m.text == "Here is the agende" for m in st.rooms[room].messages), 30)
+                typo = alice.find_message(room, lambda m: m.text == "Here is the agende")
+                assert typo is not None
+                await w.click(await button(w, "Here is the agende", "Edit"))
                 await w.wait("the edit bar", lambda s: s["compose_note"].startswith("Editing your message"))
                 await w.fill("input", EDITED)
-                await alice.wait_for(lambda st: st.rooms[room].by_seq[hi.seq].text == EDITED, 30)
-                assert alice.state.rooms[room].by_seq[hi.seq].edited > 0
+                await alice.wait_for(lambda st: st.rooms[room].by_seq[typo.seq].text == EDITED, 30)
+                assert alice.state.rooms[room].by_seq[typo.seq].edited > 0
                 s = await w.wait("(edited)", lambda s: row(s, EDITED) is not None and any(
                     i["value"] == "(edited)" for i in row(s, EDITED)["parts"]))  # type: ignore[index]
                 await w.fill("input", "oops, wrong chat")
