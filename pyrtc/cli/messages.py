@@ -65,7 +65,8 @@ def _json_line(m: MessageView) -> str:
                 "thumb_id": f.thumb_id, "width": f.width, "height": f.height}
     return json.dumps({"seq": m.seq, "room": m.room, "sender": m.sender, "time": m.time,
                        "text": m.text, "file": file,
-                       "reactions": {e: sorted(n) for e, n in m.reactions.items()}},
+                       "reactions": {e: sorted(n) for e, n in m.reactions.items()},
+                       "reply_to": m.reply_to, "edited": m.edited, "deleted": m.deleted},
                       ensure_ascii=False)
 
 
@@ -76,6 +77,12 @@ def _human_line(m: MessageView) -> str:
     body = m.text
     if m.file is not None:
         body = f"[file] {m.file.name} ({human_size(m.file.size)}, {m.file.mime}) id={m.file.blob_id}"
+    if m.deleted:
+        body = "(message deleted)"
+    elif m.edited:
+        body += " (edited)"
+    if m.reply_to:
+        body = f"(reply to #{m.reply_to}) {body}"
     return f"{stamp} #{m.seq} {_escaped(m.sender)}: {_escaped(body)}"
 
 

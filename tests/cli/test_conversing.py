@@ -38,6 +38,7 @@ def test_send_to_and_tail_with_a_person(server: Server, tmp_path: Path) -> None:
     assert got.returncode == 0, got.stderr
     [line] = [json.loads(x) for x in got.stdout.splitlines()]
     assert (line["sender"], line["text"], line["room"].startswith("@")) == ("ann", "psst, bob", True)
+    assert (line["reply_to"], line["edited"], line["deleted"]) == (0, 0, False)
     peek = pyrtc(cy, "tail", *at, "--room", line["room"])  # a third installation
     assert peek.returncode != 0 and "is a direct conversation of two other people" in peek.stderr
     assert "psst" not in peek.stdout

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 import pyrtc.protocol as p
@@ -32,13 +34,29 @@ async def button(w: Window, text: str, label: str) -> dict[str, Any]:
                         and str(i["label"]).startswith(label), root=group)
 
 
+def _wait_for_file(path: Path) -> None:
+    """The opener is a process of its own: wait (bounded) until it has written its line."""
+    for _ in range(600):
+        if path.exists() and path.read_text().endswith("\n"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was never written: the link did not open")
+
+
 def in_view(s: State, text: str) -> bool:
     r, m = row(s, text), s["messages_rect"]
     return r is not None and m[1] <= r["rect"][1] and r["rect"][3] <= m[3]
 
 
 async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
-        tmp_path: Path, display: str) -> None:  # noqa: F811
+        tmp_path: Path, display: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    # The desktop's opener, as the window finds it on PATH: it notes the link it was given.
+    opened_links = tmp_path / "opened.txt"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {opened_links}\n')
+    (fake_bin / "xdg-open").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
     picture = tmp_path / "screenshot.png"
     Image.new("RGB", (400, 260), (220, 40, 120)).save(picture)
     async with ChatServer(server_config(tmp_path / "data", name="Design team")) as srv:
@@ -116,7 +134,12 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
 
                 await w.wait("message deleted", deleted_shown)
                 await w.fill("input", "see https://example.org/agenda")
-                await w.wait("the link", lambda s: row(s, "see https://example.org/agenda") is not None)
+                s = await w.wait("the link", lambda s: row(s, "see https://example.org/agenda") is not None)
+                group = row(s, "see https://example.org/agenda")["parts"][0]["id"]  # type: ignore[index]
+                link = await w.item("the link", lambda i: i["value"] == "https://example.org/agenda", root=group)
+                await w.click(link)
+                await asyncio.to_thread(_wait_for_file, opened_links)
+                assert opened_links.read_text() == "https://example.org/agenda\n"
                 shot, s = await w.shot(tmp_path / "direct.png")
                 keep_for_docs(shot, "direct-messages.png")
 
