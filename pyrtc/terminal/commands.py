@@ -38,7 +38,7 @@ class Commands:
             "who": self.who, "react": self.react, "info": self.info, "search": self.search,
             "help": self.help,
             "upload": self.upload, "download": self.download}
-        self._table.update(conversation_commands(self))
+        self._table.update(conversation_commands(self.session, self.write, self.message))
 
     async def run(self, text: str) -> bool:
         """Do one command (`text` without its slash); False: the user quits."""

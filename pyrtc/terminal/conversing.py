@@ -5,14 +5,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from .. import protocol as p
+from ..client import ClientSession
+from ..client.state import MessageView
 from .chat import Mistake
 from .render import quote
 
-if TYPE_CHECKING:
-    from .commands import Commands
+#: Commands.message: the message a reference (`12`, `#12`, `last`) names in the current room.
+Find = Callable[[str, Callable[[MessageView], bool], str], Awaitable[MessageView]]
 
 __all__ = ["conversation_commands", "HELP_LINES"]
 
@@ -20,8 +21,8 @@ HELP_LINES = """  /msg NAME TEXT (a direct message; /switch @NAME writes there) 
   /edit SEQ|last TEXT · /delete SEQ|last (your own messages) · /status available|away|busy [TEXT]"""
 
 
-def conversation_commands(c: Commands) -> dict[str, Callable[[str], Awaitable[None]]]:
-    session, write = c.session, c.write
+def conversation_commands(session: ClientSession, write: Callable[[str], None],
+                          find: Find) -> dict[str, Callable[[str], Awaitable[None]]]:
     me = session.name
 
     async def msg(arg: str) -> None:
@@ -37,21 +38,21 @@ def conversation_commands(c: Commands) -> dict[str, Callable[[str], Awaitable[No
         ref, _, text = arg.partition(" ")
         if not ref or not text.strip():
             raise Mistake("usage: /reply SEQ|last TEXT")
-        to = await c.message(ref, lambda m: m.sender != me and not m.deleted, "message from someone else")
+        to = await find(ref, lambda m: m.sender != me and not m.deleted, "message from someone else")
         await session.send(to.room, text.strip(), reply_to=to.seq)
 
     async def edit(arg: str) -> None:
         ref, _, text = arg.partition(" ")
         if not ref or not text.strip():
             raise Mistake("usage: /edit SEQ|last TEXT")
-        mine = await c.message(ref, lambda m: m.sender == me and not m.deleted, "message of yours")
+        mine = await find(ref, lambda m: m.sender == me and not m.deleted, "message of yours")
         await session.edit(mine.room, mine.seq, text.strip())
         write(f"-- edited #{mine.seq}")
 
     async def delete(arg: str) -> None:
         if not arg:
             raise Mistake("usage: /delete SEQ|last")
-        mine = await c.message(arg, lambda m: m.sender == me and not m.deleted, "message of yours")
+        mine = await find(arg, lambda m: m.sender == me and not m.deleted, "message of yours")
         was = quote(mine)
         await session.delete(mine.room, mine.seq)
         write(f"-- deleted #{mine.seq} ({was})")
