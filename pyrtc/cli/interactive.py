@@ -13,7 +13,9 @@ import signal
 import sys
 
 from .. import __version__
+from .. import protocol as p
 from ..client import ClientSession, ConnectionLost
+from ..client.events import Event
 from ..client.settings import Settings
 from ..discovery import (
     Launch,
@@ -25,6 +27,7 @@ from ..discovery import (
     relocate,
     used_last,
 )
+from ..discovery.peers import PeerReport, keep_roster
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
 from ..server import ServerConfig
@@ -144,6 +147,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
                             password=args.password)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
     session.on_event = chat.on_event
+    _as_peer(session, args, name, launch)
     if console.has_prompt:  # the line editor owns the terminal: it writes the line
         console.write(f"-- {connecting_to(host, port)}")
     else:
@@ -167,6 +171,29 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
         await session.close()
         if launch is not None and launch.hosted is not None:
             await launch.hosted.close()
+
+
+def _as_peer(session: ClientSession, args: argparse.Namespace, name: str, launch: Launch | None) -> None:
+    """A full client keeps a replica of the chat (shown at once when discovery said which chat
+    this is) and, unless --no-host, reports itself as a possible host; it keeps each roster."""
+    chat_id = ""
+    if launch is not None:
+        chat_id = launch.entry.server_id if launch.entry else (launch.hosted.server.server_id if launch.hosted else "")
+    session.keep_replica(chat_id=chat_id, watch=args.kiosk)
+    if not args.no_host:
+        addrs = args.interface or []
+        if not args.server:
+            addrs = our_addresses(args)
+        session.peer = PeerReport(session.identity.uid, name, addrs, args.port)
+    shown = session.on_event
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, p.Roster):
+            keep_roster(event)
+        if shown is not None:
+            shown(event)
+
+    session.on_event = on_event
 
 
 async def _pick(entries: list[ServerEntry], args: argparse.Namespace, console: Console,

@@ -28,6 +28,7 @@ from .connection import Connection, parse_address
 from .errors import Rejected
 from .events import Event, PendingText
 from .identity import Identity
+from .replica import Replica, default_replica_root
 from .routing import Router
 from .state import ChatState
 from .transfers import Transfers
@@ -123,6 +124,8 @@ class ClientSession:
     fingerprint = _Kept[str | None]("_conn")
     #: The certificate fingerprint the server showed on the last connect.
     peer_fingerprint = _Kept[str | None]("_conn")
+    #: This peer as a possible host of the chat (None: it never hosts), sent in every hello.
+    peer = _Kept[p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None]("_conn")
     #: Why the server will not have us; set, the session neither reconnects nor requests.
     fatal = _Kept[Rejected | None]("_router")
     #: Called with every event applied to `state`, in order (the GUI's queue).
@@ -136,6 +139,34 @@ class ClientSession:
 
     async def close(self) -> None:
         await self._conn.close()
+        if self._router.replica is not None:
+            self._router.replica.close()
+            self._router.replica = None
+
+    def keep_replica(self, root: Path | None = None, chat_id: str = "", *, watch: bool = False) -> int:
+        """Keep a replica of every chat connected to (under `root`, default: the user's data
+        dir). With `chat_id` (discovery said which chat this is), its rooms are shown now,
+        before connecting, and resumed from where they are (`watch`: as a watcher, a kiosk);
+        returns how many rooms."""
+        self._router.replica_root = root or default_replica_root()
+        if not chat_id:  # connected already: from now on
+            if self.state.server_id:
+                self._router.open_replica(self.state.server_id)
+            return 0
+        replica = self._router.open_replica(chat_id)
+        if replica is None:
+            return 0
+        shown = replica.restore()
+        for joined in shown:
+            self._joins_as(joined.room, watch, False)
+            self._router.state.apply(joined)  # not recorded again: the replica holds it
+            if self._router.on_event is not None:
+                self._router.on_event(joined)
+        return len(shown)
+
+    @property
+    def replica(self) -> Replica | None:
+        return self._router.replica
 
     async def __aenter__(self) -> ClientSession:
         await self.connect()

@@ -53,6 +53,9 @@ class ChatState:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     max_file: int = 0
     joined_rooms: list[str] = field(default_factory=list)  # member of, per the server's Welcome
+    epoch: int = 0  # which host of the chat serves us (Greeting)
+    host: str = ""  # the serving peer's node id (Greeting)
+    roster: p.Roster | None = None  # the host-capable peers, as the host last said
     version: int = 0
 
     # ------------------------------------------------------------ queries
@@ -259,8 +262,11 @@ class ChatState:
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,
                                                     event.error, event.path)
-            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()
-                  | p.Greeting()):
+            case p.Greeting():
+                self.epoch, self.host = event.epoch, event.host
+            case p.Roster():
+                self.roster = event
+            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:
                 assert_never(event)

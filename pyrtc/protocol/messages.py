@@ -40,9 +40,23 @@ __all__ = [
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
     "Greeting", "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
-    "SearchHits", "Error",
+    "SearchHits", "Error", "PeerInfo", "Roster",
     "ClientMsg", "ServerMsg",
 ]
+
+# ---------------------------------------------------------------- shared by both directions
+
+
+class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A host-capable peer: who it is (node id: its installation's key id), where it would
+    listen, and the certificate it would show; the host vouches for it in the `Roster`."""
+
+    node: Annotated[str, Meta(max_length=64)]
+    name: Annotated[str, Meta(max_length=64)] = ""
+    addresses: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=L.MAX_PEER_ADDRESSES)] = []
+    port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    fingerprint: Annotated[str, Meta(max_length=64)] = ""
+
 
 # ---------------------------------------------------------------- client -> server
 
@@ -64,6 +78,8 @@ class Hello(Msg, frozen=True, tag="hello"):
     password: Annotated[str, Meta(max_length=256)] = ""  # the server's, if it has one
     key: Annotated[bytes, Meta(max_length=L.MAX_KEY)] = b""  # public key, DER SubjectPublicKeyInfo
     proof: Annotated[bytes, Meta(max_length=L.MAX_PROOF)] = b""  # signature of hello_proof(...)
+    #: Set by a peer that could host this chat (not --no-host, never a one-shot command).
+    peer: PeerInfo | None = None
 
 
 class ListRooms(Msg, frozen=True, tag="list_rooms"):
@@ -204,6 +220,10 @@ class Greeting(Msg, frozen=True, tag="greeting"):
     server_id: str = ""
     server: str = ""
     nonce: Annotated[bytes, Meta(min_length=L.NONCE_SIZE, max_length=L.NONCE_SIZE)] = b"\0" * L.NONCE_SIZE
+    #: `server_id` is the chat's id (made by its first host, kept by every peer); `epoch`
+    #: counts its hosts (each new one serves epoch + 1); `host` is the serving peer's node id.
+    epoch: int = 0
+    host: str = ""
 
 
 class Welcome(Msg, frozen=True, tag="welcome"):
@@ -311,6 +331,16 @@ class SearchHits(Msg, frozen=True, tag="search_hits"):
     more: bool = False  # older hits were left out
 
 
+class Roster(Msg, frozen=True, tag="roster"):
+    """The host-capable peers of the chat, pushed by the host whenever it changes, over the
+    pinned connection: the election list, and the certificates the host vouches for."""
+
+    chat_id: str
+    epoch: int
+    host: str  # the serving peer's node id
+    peers: list[PeerInfo] = []
+
+
 class Error(Msg, frozen=True, tag="error"):
     code: str
     message: str
@@ -326,5 +356,5 @@ ClientMsg = Union[
 ServerMsg = Union[
     Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
-    MembersChanged, RoomAdded,
+    MembersChanged, RoomAdded, Roster,
 ]

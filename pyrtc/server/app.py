@@ -52,6 +52,7 @@ from .messages import Messages
 from .meters import Meters
 from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
+from .roster import Roster, read_epoch, write_epoch
 from .shared import Shared
 from .sockets import Listener, Refusal, raise_fd_limit
 from .stream import Stream
@@ -89,7 +90,12 @@ class ChatServer:
         self._housekeeping_task: asyncio.Task[None] | None = None
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
-        self.server_id = _server_id(config.data_dir)
+        self.server_id = _server_id(config.data_dir)  # the chat's id
+        #: Which host of this chat we are: one more than any before us that this data dir saw.
+        self.epoch = config.epoch or read_epoch(config.data_dir) or 1
+        write_epoch(config.data_dir, self.epoch)
+        self.node = config.node or self.server_id
+        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name))
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
@@ -101,7 +107,8 @@ class ChatServer:
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
                                       rooms_changed=self._users_changed)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
-                                    users_changed=self._users_changed, drop=self.disconnected)
+                                    users_changed=self._users_changed, drop=self.disconnected,
+                                    roster=self.roster)
         self._files = Files(shared, self._messages)
         self._housekeeping = Housekeeping(shared, self._presence)
 
@@ -160,6 +167,8 @@ class ChatServer:
         self._housekeeping_task = loop.create_task(self._housekeeping.run())
         self.store.start_checkpointer()
         host, port = self.address
+        self.roster.set_host(p.PeerInfo(node=self.node, name=cfg.name, addresses=cfg.addresses[:8],
+                                        port=port, fingerprint=self.fingerprint or ""))
         log.info("listening on %s:%d as %r (data in %s)", host, port, self.config.name,
                  self.config.data_dir)
         return host, port
@@ -211,6 +220,8 @@ class ChatServer:
         self._meters.closed(conn)
         if conn.name is None:
             return
+        if not self._closing:
+            self.roster.gone(conn, self.conns)
         self._presence.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
@@ -334,7 +345,7 @@ def _private_data_dir(data_dir: Path) -> int:
     this one left readable by others; how many had to be tightened. Only our own names: the
     folder may be one a user named, holding files of theirs."""
     changed = private_dir(data_dir) + private_tree(data_dir / "files")  # blobs, unfinished uploads
-    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "tls-key.pem", "tls-cert.pem"):
+    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "epoch", "tls-key.pem", "tls-cert.pem"):
         changed += private_file(data_dir / name)
     return changed
 

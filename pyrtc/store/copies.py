@@ -1,0 +1,73 @@
+"""Messages stored as another host numbered them: a peer's replica of the chat, and a new
+host collecting what it lacks from the peers.
+
+Invariants:
+- A copy keeps the seq, sender, time and cid its host gave it; (room, seq) is stored once:
+  a copy of a seq already held changes nothing (same seq, same message on every replica).
+- A room a copy names is made if missing; its last seq only ever grows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .groupcommit import GroupCommit
+from .records import StoredMessage, searchable
+
+__all__ = ["Copies"]
+
+
+class Copies(GroupCommit):
+    def put_copy(self, m: StoredMessage) -> bool:
+        """Store `m` under its own seq; False when that seq (or its sender's cid) is held."""
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            if m.room not in self._seqs:
+                db.execute("INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (m.room, m.time))
+                self._seqs[m.room] = 0
+            if db.execute("SELECT 1 FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)).fetchone():
+                stored = False
+            else:
+                file_id = None
+                if m.file is not None:
+                    f = m.file
+                    file_id = db.execute(
+                        "INSERT INTO files (blob_id, name, size, mime, thumb_id, width, height)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height)).lastrowid
+                try:
+                    db.execute("INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (m.room, m.seq, m.sender, m.time, m.text, m.cid, file_id))
+                    stored = True
+                except sqlite3.IntegrityError:  # its (sender, cid) is held under another seq
+                    if file_id is not None:
+                        db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+                    stored = False
+            if stored:
+                if m.seq > self._seqs[m.room]:
+                    self._seqs[m.room] = m.seq
+                    self._seqs_behind.add(m.room)
+                words = searchable(m.text, m.file.name if m.file else None)
+                if words:
+                    self._fts.append((words, m.room, m.seq))
+            if own:
+                self.commit()
+        except BaseException as exc:
+            if own:
+                self.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "a copy of a message") from exc
+            raise
+        return stored
+
+    def held_seqs(self, room: str, after: int = 0) -> list[int]:
+        """The seqs held in `room` after `after`, in order (what a gap check compares)."""
+        return [int(s) for (s,) in self._db.execute(
+            "SELECT seq FROM messages WHERE room = ? AND seq > ? ORDER BY seq", (room, after))]
+
+
+
