@@ -126,6 +126,7 @@ class Connection:
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._moved = False  # the host changed: try the new one without waiting
 
     @property
     def address(self) -> str:
@@ -340,6 +341,9 @@ class Connection:
             delay = self._backoff[0]
             while True:
                 attempt += 1
+                if self._moved:  # moved to a new host: no backoff for the first try
+                    self._moved = False
+                    delay = min(delay, 0.05)
                 await asyncio.sleep(delay * (0.8 + 0.4 * secrets.randbelow(1000) / 1000))
                 try:
                     await self._open(attempt)
@@ -359,6 +363,16 @@ class Connection:
                     # name_taken right after a drop: our old session is still half-open there
                     delay = min(self._backoff[1], delay * 2)
 
+    def move(self, host: str, port: int, fingerprint: str | None) -> None:
+        """The chat moved (another peer hosts it now): reconnect there, showing `fingerprint`
+        (vouched for by the host we leave), from now on."""
+        self.host, self.port = host, port
+        self.fingerprint = fingerprint.lower() if fingerprint else None
+        self._moved = True
+        writer = self._router.writer
+        if writer is not None:
+            writer.close()  # the read loop ends; the reconnect goes to the new host at once
+
     async def _relocate(self) -> None:
         assert self.relocate is not None
         try:
@@ -369,6 +383,7 @@ class Connection:
         if where is not None and where != (self.host, self.port):
             log.info("the server is now at %s:%d", *where)
             self.host, self.port = where
+            self._moved = True
 
     async def _read_loop(self) -> None:
         assert self._reader is not None

@@ -28,7 +28,7 @@ from ..private import private_dir, write_private
 from ..store import Store, StoredFile, StoredMessage, StoreError
 from .events import Event, PendingText
 
-__all__ = ["Replica", "default_replica_root", "RESTORE_PAGE"]
+__all__ = ["Replica", "default_replica_root", "RESTORE_PAGE", "as_posted"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _file(f: p.FileInfo | None) -> StoredFile | None:
     return StoredFile(f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height)
 
 
-def _posted(m: StoredMessage) -> p.Posted:
+def as_posted(m: StoredMessage) -> p.Posted:
     f = m.file
     info = None if f is None else p.FileInfo(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
                                              thumb_id=f.thumb_id, width=f.width, height=f.height)
@@ -94,7 +94,7 @@ class Replica:
             except StoreError as exc:
                 log.warning("the copy of #%s cannot be read: %s", room, exc)
                 continue
-            out.append(p.Joined(room=room, members=members, history=[_posted(m) for m in history],
+            out.append(p.Joined(room=room, members=members, history=[as_posted(m) for m in history],
                                 last_seq=self.store.last_seq(room), more=more, member_count=len(members)))
         return out
 
@@ -126,7 +126,7 @@ class Replica:
                 if mine is not None:
                     self._begin()
                     self.store.put_copy(StoredMessage(event.room, event.seq, mine.sender, event.time,
-                                                      mine.text, mine.cid))
+                                                      mine.text, mine.cid), replace=True)
             case p.Reacted():
                 if self.store.message_exists(event.room, event.seq):
                     self._begin()
@@ -142,7 +142,8 @@ class Replica:
 
     def _put(self, m: p.Posted) -> None:
         self._begin()
-        stored = self.store.put_copy(StoredMessage(m.room, m.seq, m.sender, m.time, m.text, m.cid, _file(m.file)))
+        stored = self.store.put_copy(StoredMessage(m.room, m.seq, m.sender, m.time, m.text, m.cid, _file(m.file)),
+                                     replace=True)
         if stored:
             for r in m.reactions:
                 for name in r.members:
@@ -162,6 +163,11 @@ class Replica:
         self._begin()
         if self.store.find_room(room) is None:
             self.store.create_room(room)
+
+    def copies(self, room: str, after: int, limit: int = 100) -> list[p.Posted]:
+        """What this replica holds of `room` after seq `after`, oldest first (to push)."""
+        held, _ = self.store.history(room, after=after, limit=limit)
+        return [as_posted(m) for m in held]
 
     # ------------------------------------------------------------------ transactions
 

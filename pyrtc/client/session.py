@@ -168,6 +168,23 @@ class ClientSession:
     def replica(self) -> Replica | None:
         return self._router.replica
 
+    def stop_replica(self) -> None:
+        """This peer hosts the chat on its replica's folder now: the server's store is the copy."""
+        if self._router.replica is not None:
+            self._router.replica.close()
+        self._router.replica = None
+        self._router.replica_root = None
+
+    def move(self, host: str, port: int, fingerprint: str | None) -> None:
+        """Another peer hosts the chat now: reconnect there (its certificate vouched for)."""
+        self._conn.move(host, port, fingerprint)
+
+    async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False) -> p.Replicated:
+        """Push copies of a room's messages to a host that lacks them (see server/succession.py)."""
+        reply: p.Replicated = await self._router.request(
+            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid))
+        return reply
+
     async def __aenter__(self) -> ClientSession:
         await self.connect()
         return self

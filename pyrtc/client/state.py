@@ -266,6 +266,10 @@ class ChatState:
                 self.epoch, self.host = event.epoch, event.host
             case p.Roster():
                 self.roster = event
+            case p.HandOver():
+                self.notice = f"{event.host_name or 'the host'} is leaving; moving to the next host"
+            case p.Replicated():
+                pass
             case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:

@@ -40,7 +40,7 @@ __all__ = [
     "RoomInfo", "MemberInfo", "FileInfo", "Reaction", "Posted",
     "Greeting", "Welcome", "RoomList", "RoomAdded", "Joined", "Left", "MembersChanged", "MemberLeft", "Acked",
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
-    "SearchHits", "Error", "PeerInfo", "Roster",
+    "SearchHits", "Error", "PeerInfo", "Roster", "Replicate", "Replicated", "HandOver",
     "ClientMsg", "ServerMsg",
 ]
 
@@ -160,6 +160,17 @@ class Search(Msg, frozen=True, tag="search"):
     room: RoomName
     query: Annotated[str, Meta(min_length=1, max_length=L.MAX_QUERY)]
     limit: Annotated[int, Meta(ge=1, le=L.MAX_SEARCH_HITS)] = 50
+    rid: Rid = 0
+
+
+class Replicate(Msg, frozen=True, tag="replicate"):
+    """A peer's copies of a room's messages, as an earlier host numbered them, for a new host
+    that lacks them (collected after a crash, synced by a returning peer, merged after two
+    hosts). Only from a peer of the roster. `done`: this peer has pushed everything."""
+
+    room: RoomName
+    messages: Annotated[list[Posted], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
+    done: bool = False
     rid: Rid = 0
 
 
@@ -341,6 +352,25 @@ class Roster(Msg, frozen=True, tag="roster"):
     peers: list[PeerInfo] = []
 
 
+class Replicated(Msg, frozen=True, tag="replicated"):
+    """The reply to Replicate: how many of its messages were new here, and how many of
+    those got a new seq (their own was another message's here: merged after it)."""
+
+    room: str
+    stored: int = 0
+    renumbered: int = 0
+    rid: int = 0
+
+
+class HandOver(Msg, frozen=True, tag="hand_over"):
+    """The host is leaving (a planned quit): `successor` (a node id of the roster) hosts the
+    chat at `epoch` from now; clients move there by themselves."""
+
+    successor: str
+    epoch: int
+    host_name: str = ""  # who is leaving, for the one line users see
+
+
 class Error(Msg, frozen=True, tag="error"):
     code: str
     message: str
@@ -351,10 +381,10 @@ class Error(Msg, frozen=True, tag="error"):
 
 ClientMsg = Union[
     Hello, ListRooms, CreateRoom, JoinRoom, LeaveRoom, SendText, SetTyping, MarkDelivered,
-    MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
+    MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong, Replicate,
 ]
 ServerMsg = Union[
     Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
-    MembersChanged, RoomAdded, Roster,
+    MembersChanged, RoomAdded, Roster, Replicated, HandOver,
 ]

@@ -56,6 +56,7 @@ from .roster import Roster, read_epoch, write_epoch
 from .shared import Shared
 from .sockets import Listener, Refusal, raise_fd_limit
 from .stream import Stream
+from .succession import Succession
 from .tls import ensure_certificate, server_context
 
 __all__ = ["ChatServer"]
@@ -111,6 +112,8 @@ class ChatServer:
                                     roster=self.roster)
         self._files = Files(shared, self._messages)
         self._housekeeping = Housekeeping(shared, self._presence)
+        self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
+                                     expected=set(config.collect), release=self._release_held)
 
     # What tests, the CLI and the hosting code read; the parts share the same objects.
     @property
@@ -165,6 +168,7 @@ class ChatServer:
         await listener.open(cfg.host, cfg.port)
         self._listener = listener
         self._housekeeping_task = loop.create_task(self._housekeeping.run())
+        self.succession.start(cfg.collect_for)
         self.store.start_checkpointer()
         host, port = self.address
         self.roster.set_host(p.PeerInfo(node=self.node, name=cfg.name, addresses=cfg.addresses[:8],
@@ -205,6 +209,31 @@ class ChatServer:
         """Expire typing and drop silent connections; called twice a second (tests call it
         directly with a fake clock)."""
         self._housekeeping.sweep()
+
+    def _release_held(self, held: list[tuple[Connection, p.ClientMsg]]) -> None:
+        """The posts that waited while this new host collected the peers' copies."""
+        for conn, msg in held:
+            if isinstance(msg, p.SendText):
+                self._commit.begin()
+                self._step(conn, msg, lambda c=conn, m=msg: self._messages.send_text(c, m))
+
+    async def hand_over(self, wait: float = 2.0) -> p.PeerInfo | None:
+        """A planned quit: tell everyone who hosts the chat next (the roster's rule), and wait
+        (up to `wait` s) until that peer has left for it. None: nobody could take it."""
+        successor = self.succession.successor()
+        if successor is None:
+            return None
+        frame = p.encode(p.HandOver(successor=successor.node, epoch=self.epoch + 1, host_name=self.config.name))
+        theirs = [c for c in self.conns if c.uid == successor.node and c.name is not None]
+        for conn in list(self.conns):
+            if conn.name is not None and not conn.closed:
+                conn.send(frame)
+        chatlog.line("hand over to=%s epoch=%d", successor.name or successor.node[:16], self.epoch + 1)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        while any(not c.closed for c in theirs) and loop.time() < until:
+            await asyncio.sleep(0.02)
+        return successor
 
     # ------------------------------------------------------------------ connections
 
@@ -302,7 +331,10 @@ class ChatServer:
             self._meters.request(conn)
         match msg:
             case p.SendText():
-                self._messages.send_text(conn, msg)
+                if not self.succession.hold(conn, msg):
+                    self._messages.send_text(conn, msg)
+            case p.Replicate():
+                self.succession.replicate(conn, msg)
             case p.MarkDelivered():
                 self._presence.receipt(conn, msg.room, delivered=msg.seq, read=0)
             case p.MarkRead():

@@ -85,3 +85,8 @@ class ServerConfig:
     epoch: int = 0  # the epoch to serve (0: the one kept in the data dir, else 1)
     #: Addresses peers would reach this host on (the roster lists them); [] : not said.
     addresses: list[str] = field(default_factory=list)
+    #: A host taking the chat over: the node ids that may push copies (the last roster's),
+    #: those it waits for before serving posts, and for how long at most (server/succession.py).
+    peers: list[str] = field(default_factory=list)
+    collect: list[str] = field(default_factory=list)
+    collect_for: float = 0.0

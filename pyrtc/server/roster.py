@@ -49,12 +49,18 @@ class Roster:
                         peers=sorted(peers.values(), key=lambda i: i.node)[:p.limits.MAX_PEERS])
 
     def set_host(self, host: p.PeerInfo) -> None:
-        """Where the host listens is known once it has started."""
-        self.host = host
+        """Where the host listens is known once it has started (its name may be its user's)."""
+        self.host = p.PeerInfo(node=host.node, name=self.host.name or host.name, addresses=host.addresses,
+                               port=host.port, fingerprint=host.fingerprint)
 
     def admitted(self, conn: Connection, peer: p.PeerInfo | None, everyone: set[Connection]) -> None:
         """`conn` said hello: it gets the roster; a host-capable one changes it for all."""
-        if peer is not None and peer.node != self.host.node:
+        if peer is not None and peer.node == self.host.node and peer.name != self.host.name:
+            # The hosting peer's own chat session: the roster names the host as its user.
+            self.host = p.PeerInfo(node=self.host.node, name=peer.name, addresses=self.host.addresses,
+                                   port=self.host.port, fingerprint=self.host.fingerprint)
+            self._push(everyone)
+        elif peer is not None and peer.node != self.host.node:
             self._peers[conn] = peer
             self._push(everyone)
         else:

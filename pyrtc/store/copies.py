@@ -18,8 +18,10 @@ __all__ = ["Copies"]
 
 
 class Copies(GroupCommit):
-    def put_copy(self, m: StoredMessage) -> bool:
-        """Store `m` under its own seq; False when that seq (or its sender's cid) is held."""
+    def put_copy(self, m: StoredMessage, *, replace: bool = False) -> bool:
+        """Store `m` under its own seq; False when that seq (or its sender's cid) is held.
+        `replace` (a replica, where the host's word wins): another message held under that
+        seq, or this one held under another seq (a merge renumbered it), is dropped first."""
         db = self._db
         own = not db.in_transaction
         if own:
@@ -28,6 +30,8 @@ class Copies(GroupCommit):
             if m.room not in self._seqs:
                 db.execute("INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (m.room, m.time))
                 self._seqs[m.room] = 0
+            if replace:
+                self._drop_other(m)
             if db.execute("SELECT 1 FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)).fetchone():
                 stored = False
             else:
@@ -63,6 +67,25 @@ class Copies(GroupCommit):
                 raise self._failure(exc, "a copy of a message") from exc
             raise
         return stored
+
+    def _drop_other(self, m: StoredMessage) -> None:
+        db = self._db
+        row = db.execute("SELECT sender, time, text, cid FROM messages WHERE room = ? AND seq = ?",
+                         (m.room, m.seq)).fetchone()
+        if row is not None and (row[0], row[3]) != (m.sender, m.cid) and (row[0], row[1], row[2]) != (
+                m.sender, m.time, m.text):
+            self._drop_at(m.room, m.seq)
+        if m.cid:
+            moved = db.execute("SELECT seq FROM messages WHERE room = ? AND sender = ? AND cid = ? AND cid != ''"
+                               " AND seq != ?", (m.room, m.sender, m.cid, m.seq)).fetchone()
+            if moved is not None:
+                self._drop_at(m.room, int(moved[0]))
+
+    def _drop_at(self, room: str, seq: int) -> None:
+        db = self._db
+        db.execute("DELETE FROM reactions WHERE room = ? AND seq = ?", (room, seq))
+        db.execute("DELETE FROM messages_fts WHERE room = ? AND seq = ?", (room, seq))
+        db.execute("DELETE FROM messages WHERE room = ? AND seq = ?", (room, seq))
 
     def held_seqs(self, room: str, after: int = 0) -> list[int]:
         """The seqs held in `room` after `after`, in order (what a gap check compares)."""
