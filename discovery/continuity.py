@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from pyrtc import protocol as p
 from pyrtc.client import ClientSession, ConnectionLost, Rejected
@@ -227,7 +228,7 @@ class Continuity:
         except (ConnectionLost, Rejected, TimeoutError) as exc:
             log.info("pushing our copies to the host: %s", exc)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -60,11 +60,12 @@ class KnownServers:
 
     def vouch(self, server_id: str, fingerprints: set[str]) -> None:
         """The chat's host (over the connection pinned to it) vouched for these certificates:
-        its possible successors. Kept per chat id, never per name; only for a chat already
-        remembered (so only a pinned host can vouch)."""
-        item = self._entries.get(server_id)
-        if item is None or not server_id:
+        its possible successors. Kept per chat id, never per name. Told during the first
+        connect, before the chat is remembered: kept, and remembered with it then."""
+        if not server_id:
             return
+        item = self._entries.setdefault(server_id, {"key": server_id, "id": server_id, "name": server_id,
+                                                    "addresses": [], "port": 0, "fingerprint": ""})
         have = [str(f) for f in item.get("vouched", [])]  # type: ignore[attr-defined]
         new = sorted(f.lower() for f in fingerprints if f and f.lower() not in have)
         if new:
@@ -84,6 +85,8 @@ class KnownServers:
     def entries(self) -> list[ServerEntry]:
         out = []
         for item in self._entries.values():
+            if not item.get("addresses"):
+                continue  # only vouched for so far, never connected to: nowhere to list
             fp = str(item.get("fingerprint") or "")
             out.append(ServerEntry(instance="", name=str(item.get("name") or item["key"]),
                                    server_id=str(item.get("id", "")),

@@ -28,6 +28,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -215,7 +216,7 @@ class ChatServer:
         for conn, msg in held:
             if isinstance(msg, p.SendText):
                 self._commit.begin()
-                self._step(conn, msg, lambda c=conn, m=msg: self._messages.send_text(c, m))
+                self._step(conn, msg, partial(self._messages.send_text, conn, msg))
 
     async def hand_over(self, wait: float = 2.0) -> p.PeerInfo | None:
         """A planned quit: tell everyone who hosts the chat next (the roster's rule), and wait
