@@ -93,7 +93,10 @@ def stop_all(*procs: Proc) -> None:
 
 def test_planned_quit_of_the_host_the_others_carry_on(lan: Lab, tmp_path: Path) -> None:
     ann, bob, cy = start_chat(lan, tmp_path)
+    kiosk = Proc(lan, "n4", ["env", f"PYRTC_SETTINGS={tmp_path}/kiosk/settings.json", *PYRTC, "--no-gui", "--kiosk",
+                             "--no-host", "--log-dir", str(tmp_path / "kiosk" / "logs")])
     try:
+        kiosk.expect(lambda s: "kiosk: showing General" in s)
         say(ann, "ann one")
         say(bob, "bob one")
         say(cy, "cy one")
@@ -102,14 +105,16 @@ def test_planned_quit_of_the_host_the_others_carry_on(lan: Lab, tmp_path: Path) 
         assert ann.proc.wait(60) == 0
         for p in (bob, cy):
             p.expect(lambda s: HANDED in s and "Ann left" in s)
+        kiosk.expect(lambda s: HANDED in s and "Ann left" in s)  # the kiosk's banner line
         say(cy, "right after")
         bob.expect(lambda s: s.endswith("Cy: right after"))
+        kiosk.expect(lambda s: s.endswith("Cy: right after"))
         got = tail(lan, tmp_path)
         texts = [m["text"] for m in got]
         assert sorted(texts) == ["ann one", "bob one", "cy one", "right after"]  # each once
         assert [m["seq"] for m in got] == [1, 2, 3, 4]
     finally:
-        stop_all(ann, bob, cy)
+        stop_all(ann, bob, cy, kiosk)
     assert replica(tmp_path, "n2") == replica(tmp_path, "n3") == [(m["seq"], m["sender"], m["text"]) for m in got]
 
 
@@ -130,6 +135,14 @@ def test_kill_of_the_host_mid_burst_loses_nothing_acknowledged(lan: Lab, tmp_pat
         texts = [str(m["text"]) for m in got]
         assert sorted(texts) == sorted(bob_lines + cy_lines)  # every one, once
         assert [m["seq"] for m in got] == list(range(1, len(got) + 1))
+        # Ann comes back: she finds the chat (one entry), syncs, and does not host it.
+        ann = peer(lan, tmp_path, "n1", "Ann", "--host-if-none")
+        assert not any("-- hosting" in s for s in ann.seen)
+        say(ann, "ann is back")
+        for p in (bob, cy):
+            p.expect(lambda s: s.endswith("Ann: ann is back"))
+        got = tail(lan, tmp_path)
+        assert [m["text"] for m in got][-1] == "ann is back" and len(got) == len(bob_lines + cy_lines) + 1
     finally:
         stop_all(ann, bob, cy)
     assert replica(tmp_path, "n2") == replica(tmp_path, "n3") == [(m["seq"], m["sender"], m["text"]) for m in got]
