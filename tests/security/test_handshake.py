@@ -36,7 +36,7 @@ async def test_a_client_from_before_3_is_told_to_update(server: ChatServer) -> N
     assert isinstance(got[0], p.Greeting)
     [error] = [m for m in got if isinstance(m, p.Error)]
     assert error.code == "version_mismatch" and error.fatal
-    assert "please update PyRTC on the client" in error.message and "version 3, the client 2" in error.message
+    assert "please update PyRTC on the client" in error.message and f"version {p.PROTOCOL_VERSION}, the client 2" in error.message
 
 
 @dataclass
@@ -85,10 +85,11 @@ async def test_a_server_from_before_3_gets_nothing_and_the_user_is_told_to_updat
 
 
 async def test_a_server_from_after_3_is_a_please_update_this_client(fake_server: FakeServer) -> None:
-    fake_server.greet.append(p.encode(p.Greeting(version=4, server_id="x", server="future", nonce=os.urandom(32))))
+    future = p.PROTOCOL_VERSION + 1
+    fake_server.greet.append(p.encode(p.Greeting(version=future, server_id="x", server="future", nonce=os.urandom(32))))
     s = ClientSession("127.0.0.1", fake_server.port, "ann")
-    with pytest.raises(Rejected, match="please update PyRTC on this client: .* speaks protocol version 4, "
-                                       "this client 3") as refused:
+    with pytest.raises(Rejected, match=f"please update PyRTC on this client: .* speaks protocol version {future}, "
+                                       f"this client {p.PROTOCOL_VERSION}") as refused:
         await s.connect()
     assert refused.value.code == "version_mismatch" and s.fatal is refused.value  # no retrying
     await s.close()
