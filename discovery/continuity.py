@@ -148,7 +148,7 @@ class Continuity:
         if info is None:
             return
         if h.successor == self.node:
-            await self._take_over(h.epoch, collect={leaving}, peers=roster)
+            await self._take_over(h.epoch, collect={leaving} if h.pushes else set(), peers=roster)
         else:
             self._move_to(info)
 
@@ -194,7 +194,7 @@ class Continuity:
                               node=self.node, epoch=epoch, addresses=list(self._announce or []),
                               peers=[i.node for i in peers.peers] if peers else [],
                               collect=sorted(collect), collect_for=COLLECT_FOR if collect else 0.0)
-        hosted = AnnouncedServer(config, self._announce)
+        hosted = AnnouncedServer(config, list(self._announce) if self._announce else None)
         try:
             await hosted.start(announced=False)
         except OSError as exc:

@@ -273,6 +273,7 @@ def run_window(args: argparse.Namespace) -> int:
     return run_gui(GuiOptions(server=args.server, pick=args.pick, name=args.name, room=args.room,
                               kiosk=args.kiosk,
                               interfaces=args.interface, browse_time=args.browse_time,
-                              host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port,
+                              host_if_none=args.host_if_none, no_host=args.no_host,
+                              data_dir=args.data_dir, port=args.port,
                               tls=not args.insecure, fingerprint=args.fingerprint,
                               room_password=args.room_password))

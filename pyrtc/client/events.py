@@ -12,7 +12,8 @@ from typing import Literal, Union
 
 from .. import protocol as p
 
-__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "LocalEvent", "Event"]
+__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "Notice", "LocalEvent",
+           "Event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,13 @@ class PendingText:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A line for the user from the session itself ("Ann left; Bob is hosting this chat now")."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransferUpdate:
     id: str
     name: str
@@ -53,5 +61,5 @@ class TransferUpdate:
     path: str = ""
 
 
-LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate]
+LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate, Notice]
 Event = Union[p.ServerMsg, LocalEvent]

@@ -26,7 +26,7 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import Rejected
-from .events import Event, PendingText
+from .events import Event, Notice, PendingText
 from .identity import Identity
 from .replica import Replica, default_replica_root
 from .routing import Router
@@ -174,6 +174,10 @@ class ClientSession:
             self._router.replica.close()
         self._router.replica = None
         self._router.replica_root = None
+
+    def note(self, text: str) -> None:
+        """A line for the user (`state.notice`, and the event stream's `Notice`)."""
+        self._router.emit(Notice(text))
 
     def move(self, host: str, port: int, fingerprint: str | None) -> None:
         """Another peer hosts the chat now: reconnect there (its certificate vouched for)."""

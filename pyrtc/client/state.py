@@ -23,6 +23,7 @@ from .events import Connecting as Connecting
 from .events import Disconnected as Disconnected
 from .events import Event as Event
 from .events import LocalEvent as LocalEvent
+from .events import Notice as Notice
 from .events import PendingText as PendingText
 from .events import TransferUpdate as TransferUpdate
 from .views import MemberView as MemberView
@@ -258,6 +259,8 @@ class ChatState:
                     for member in room.members.values():
                         member.online = False
                     room.version += 1
+            case Notice():
+                self.notice = event.text
             case TransferUpdate():
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,

@@ -369,6 +369,7 @@ class HandOver(Msg, frozen=True, tag="hand_over"):
     successor: str
     epoch: int
     host_name: str = ""  # who is leaving, for the one line users see
+    pushes: bool = True  # the leaving host pushes its copies to the successor, then `done`
 
 
 class Error(Msg, frozen=True, tag="error"):

@@ -218,13 +218,14 @@ class ChatServer:
                 self._commit.begin()
                 self._step(conn, msg, partial(self._messages.send_text, conn, msg))
 
-    async def hand_over(self, wait: float = 2.0) -> p.PeerInfo | None:
+    async def hand_over(self, wait: float = 2.0, *, pushes: bool = True) -> p.PeerInfo | None:
         """A planned quit: tell everyone who hosts the chat next (the roster's rule), and wait
         (up to `wait` s) until that peer has left for it. None: nobody could take it."""
         successor = self.succession.successor()
         if successor is None:
             return None
-        frame = p.encode(p.HandOver(successor=successor.node, epoch=self.epoch + 1, host_name=self.config.name))
+        frame = p.encode(p.HandOver(successor=successor.node, epoch=self.epoch + 1, pushes=pushes,
+                                    host_name=self.roster.host.name or self.config.name))
         theirs = [c for c in self.conns if c.uid == successor.node and c.name is not None]
         for conn in list(self.conns):
             if conn.name is not None and not conn.closed:
