@@ -30,12 +30,16 @@ from pyrtc.server import ServerConfig
 from .hosting import AnnouncedServer
 from .peers import keep_roster, last_roster
 
-__all__ = ["Continuity", "successor_of", "COLLECT_FOR"]
+__all__ = ["Continuity", "successor_of", "COLLECT_FOR", "HEARTBEAT", "HOST_SILENT"]
 
 log = logging.getLogger(__name__)
 
 #: How long a new host waits at most for the peers' copies before it serves posts (s).
 COLLECT_FOR = 2.0
+#: A peer pings its host this often (s); with a read timeout of HOST_SILENT it notices a
+#: host that vanished without a reset (power, cable) within that time.
+HEARTBEAT = 1.0
+HOST_SILENT = 3.0
 #: Failed tries to reach a successor before it counts as gone too and the next is asked.
 TRIES_PER_SUCCESSOR = 6
 
@@ -71,6 +75,7 @@ class Continuity:
         self._tasks: set[asyncio.Task[None]] = set()
         self._planned = False
         self.closing = False
+        self._pinger: asyncio.Future[None] | None = None
         self._fallback = session.relocate  # where a server without peers went (discovery)
         session.relocate = self.where
 
@@ -88,6 +93,8 @@ class Continuity:
                 self._spawn(self._handed_over(event))
             case Connected():
                 self._spawn(self._push())
+                if self._pinger is None:
+                    self._pinger = asyncio.ensure_future(self._beat())
             case _:
                 pass
 
@@ -106,6 +113,8 @@ class Continuity:
         """We are leaving. Hosting: hand the chat to the successor, push it what it lacks
         (from our server's store), then close our server (its mDNS goodbye first)."""
         self.closing = True
+        if self._pinger is not None:
+            self._pinger.cancel()
         hosted, self.hosted = self.hosted, None
         if hosted is None:
             return
@@ -227,6 +236,11 @@ class Continuity:
             await self.session.replicate("General", [], done=True)
         except (ConnectionLost, Rejected, TimeoutError) as exc:
             log.info("pushing our copies to the host: %s", exc)
+
+    async def _beat(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(HEARTBEAT)
+            self.session.heartbeat()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -175,6 +175,11 @@ class ClientSession:
         self._router.replica = None
         self._router.replica_root = None
 
+    def heartbeat(self) -> None:
+        """A Ping (free: no flood control): the host answers, so a silent host is noticed by
+        the read timeout (`idle_timeout`) even when the chat is quiet."""
+        self._router.write(p.Ping())
+
     def note(self, text: str) -> None:
         """A line for the user (`state.notice`, and the event stream's `Notice`)."""
         self._router.emit(Notice(text))
