@@ -28,7 +28,7 @@ from pyrtc.client.replica import as_posted, default_replica_root
 from pyrtc.server import ServerConfig
 
 from .hosting import AnnouncedServer
-from .peers import keep_roster, last_roster
+from .peers import greeting_at, keep_roster, last_roster
 
 __all__ = ["Continuity", "successor_of", "COLLECT_FOR", "HEARTBEAT", "HOST_SILENT"]
 
@@ -70,6 +70,8 @@ class Continuity:
         self._host = ""  # the node id of the host we are connected to
         self._epoch = 0
         self._names: dict[str, str] = {}  # node id -> the user's name, from every roster seen
+        self._known: dict[str, p.PeerInfo] = {}  # node id -> the peer, from every roster seen
+        self._watcher: asyncio.Future[None] | None = None
         self._gone: set[str] = set()  # hosts that left or vanished, never tried again
         self._tries: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -78,6 +80,8 @@ class Continuity:
         self._pinger: asyncio.Future[None] | None = None
         self._fallback = session.relocate  # where a server without peers went (discovery)
         session.relocate = self.where
+        if hosted is not None:
+            self._watch_hosts()
 
     # ------------------------------------------------------------------ events (client loop)
 
@@ -88,6 +92,7 @@ class Continuity:
             case p.Roster():
                 self.roster = event
                 self._names.update((i.node, i.name) for i in event.peers if i.name)
+                self._known.update((i.node, i) for i in event.peers)
                 keep_roster(event, self._root)
             case p.HandOver():
                 self._spawn(self._handed_over(event))
@@ -113,8 +118,9 @@ class Continuity:
         """We are leaving. Hosting: hand the chat to the successor, push it what it lacks
         (from our server's store), then close our server (its mDNS goodbye first)."""
         self.closing = True
-        if self._pinger is not None:
-            self._pinger.cancel()
+        for task in (self._pinger, self._watcher):
+            if task is not None:
+                task.cancel()
         hosted, self.hosted = self.hosted, None
         if hosted is None:
             return
@@ -129,17 +135,20 @@ class Continuity:
 
     async def _push_from(self, hosted: AnnouncedServer, successor: p.PeerInfo) -> None:
         """Our own session follows the chat to the successor; it gets our server's copies of
-        every room (what the successor lacks after its last seq), then `done`."""
+        every room (what it lacks: after its last seq, or after where it took over), then
+        `done`; our replica then takes its numbering."""
         try:
-            await self.session.wait_for(lambda s: s.host == successor.node and s.connection == "connected",
-                                        timeout=3.0)
+            await self.session.wait_for(lambda s: s.host == successor.node and s.connection == "connected"
+                                        and s.roster is not None and s.roster.host == successor.node, timeout=5.0)
         except TimeoutError:
             log.warning("the next host did not answer; its peers will fill what it lacks")
             return
-        theirs = {r.name: r.last_seq for r in self.session.state.available}
+        state = self.session.state
+        since = state.roster.since if state.roster is not None else {}
+        theirs = {r.name: r.last_seq for r in state.available}
         store = hosted.server.store
         for room, _, _, _ in store.rooms():
-            after = theirs.get(room, 0)
+            after = since.get(room, theirs.get(room, 0))
             while True:
                 held, _ = store.history(room, after=after, limit=100)
                 if not held:
@@ -147,13 +156,16 @@ class Continuity:
                 await self.session.replicate(room, [as_posted(m) for m in held])
                 after = held[-1].seq
         await self.session.replicate("General", [], done=True)
+        for room in list(state.rooms):
+            if room in since:
+                await self.session.rebase(room, since[room])
 
     async def _handed_over(self, h: p.HandOver) -> None:
         self._planned = True
         leaving = self._host
         self._gone.add(leaving)
         roster = self.roster
-        info = next((i for i in roster.peers if i.node == h.successor), None) if roster else None
+        info = self._known.get(h.successor)
         if info is None:
             return
         if h.successor == self.node:
@@ -211,6 +223,7 @@ class Continuity:
             self._gone.add(self.node)
             return None
         self.hosted = hosted
+        self._watch_hosts()
         log.info("hosting the chat now (epoch %d) on port %d", epoch, hosted.server.address[1])
         port = hosted.server.address[1]
         self.session.move("127.0.0.1", port, hosted.server.fingerprint)
@@ -219,23 +232,72 @@ class Continuity:
     # ------------------------------------------------------------------ pushing copies
 
     async def _push(self) -> None:
-        """Connected to a host: push what our replica holds beyond its last seq, then done."""
+        """Connected to a host: push what our replica holds beyond where it took the chat
+        over (or its last seq), then done; what we pushed is then taken as it numbers it."""
         replica = self.session.replica
         if replica is None or self.hosted is not None or self.closing or self._epoch < 2:
             return  # the first host of a chat has nothing to collect
-        theirs = {r.name: r.last_seq for r in self.session.state.available}
+        try:
+            await self.session.wait_for(lambda s: s.roster is not None and s.roster.epoch == s.epoch, timeout=3.0)
+        except TimeoutError:
+            pass
+        state = self.session.state
+        since = state.roster.since if state.roster is not None else {}
+        theirs = {r.name: r.last_seq for r in state.available}
         try:
             for room in replica.rooms:
-                after = theirs.get(room, 0)
+                after = first = since.get(room, theirs.get(room, 0))
+                pushed = False
                 while True:
                     copies = replica.copies(room, after)
                     if not copies:
                         break
                     await self.session.replicate(room, copies)
-                    after = copies[-1].seq
+                    after, pushed = copies[-1].seq, True
+                if pushed and room in since and room in state.rooms:
+                    await self.session.rebase(room, first)
             await self.session.replicate("General", [], done=True)
         except (ConnectionLost, Rejected, TimeoutError) as exc:
             log.info("pushing our copies to the host: %s", exc)
+
+    # ------------------------------------------------------------------ two hosts at once
+
+    def _watch_hosts(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """While we host: is another host of this chat serving (a partition healed, two peers
+        decided at once)? The higher epoch wins, a tie the lower node id; we yield to a winner."""
+        while not self.closing and self.hosted is not None:
+            await asyncio.sleep(HEARTBEAT)
+            hosted = self.hosted
+            if hosted is None:
+                return
+            epoch = hosted.server.epoch
+            for info in list(self._known.values()):
+                if info.node == self.node or not info.port or not info.addresses:
+                    continue
+                seen = await greeting_at(info.addresses[0], info.port)
+                if seen is None:
+                    continue
+                g, fingerprint = seen
+                if g.server_id != hosted.server.server_id or g.host != info.node or fingerprint != info.fingerprint:
+                    continue  # another chat, or not the peer our roster vouched for
+                if g.epoch > epoch or (g.epoch == epoch and g.host < self.node):
+                    log.info("another host of this chat wins (epoch %d, %s); handing over", g.epoch, info.name)
+                    await self._yield_to(hosted, info, g.epoch)
+                    return
+
+    async def _yield_to(self, hosted: AnnouncedServer, winner: p.PeerInfo, epoch: int) -> None:
+        self.hosted = None
+        try:
+            await hosted.server.hand_over(to=winner, epoch=epoch)
+            await self._push_from(hosted, winner)
+        except Exception:
+            log.warning("handing the chat to its other host failed", exc_info=True)
+        finally:
+            await hosted.close()
 
     async def _beat(self) -> None:
         while not self.closing:

@@ -8,8 +8,11 @@ certificate it would show: the one of its replica folder of that chat, where it 
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from pyrtc.server.tls import ensure_certificate
 
 from .known import KnownServers
 
-__all__ = ["PeerReport", "keep_roster", "last_roster"]
+__all__ = ["PeerReport", "greeting_at", "keep_roster", "last_roster"]
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +72,28 @@ def last_roster(chat_id: str, root: Path | None = None) -> p.Roster | None:
         return None
 
 RosterSink = Callable[[p.Roster], None]
+
+
+async def greeting_at(address: str, port: int, timeout: float = 1.0) -> tuple[p.Greeting, str] | None:
+    """Who serves at address:port, as its greeting says (and the certificate it shows): the
+    way a host finds another host of its chat (a healed partition). None: nobody, or no PyRTC."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port, ssl=ctx)
+            try:
+                der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+                size = int.from_bytes(await reader.readexactly(4), "big")
+                if size > p.limits.MAX_FRAME:
+                    return None
+                body = await reader.readexactly(size)
+            finally:
+                writer.close()
+        msgs = p.client_decoder().feed(size.to_bytes(4, "big") + body)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, p.ProtocolError, ssl.SSLError):
+        return None
+    if not msgs or not isinstance(msgs[0], p.Greeting):
+        return None
+    return msgs[0], hashlib.sha256(der).hexdigest()

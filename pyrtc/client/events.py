@@ -12,7 +12,7 @@ from typing import Literal, Union
 
 from .. import protocol as p
 
-__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "Notice", "LocalEvent",
+__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "Notice", "Rebased", "LocalEvent",
            "Event"]
 
 
@@ -50,6 +50,15 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class Rebased:
+    """The room's messages after `after` were numbered by another host of the chat (two hosts
+    were merged): they are forgotten here, and fetched again as the host numbers them."""
+
+    room: str
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
 class TransferUpdate:
     id: str
     name: str
@@ -61,5 +70,5 @@ class TransferUpdate:
     path: str = ""
 
 
-LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate, Notice]
+LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate, Notice, Rebased]
 Event = Union[p.ServerMsg, LocalEvent]

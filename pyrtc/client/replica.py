@@ -26,7 +26,7 @@ import platformdirs
 from .. import protocol as p
 from ..private import private_dir, write_private
 from ..store import Store, StoredFile, StoredMessage, StoreError
-from .events import Event, PendingText
+from .events import Event, PendingText, Rebased
 
 __all__ = ["Replica", "default_replica_root", "RESTORE_PAGE", "as_posted"]
 
@@ -133,6 +133,9 @@ class Replica:
                     self.store.set_reaction(event.room, event.seq, event.emoji, event.name, event.on)
             case p.Receipt():
                 self._receipt(event.room, event.name, event.delivered, event.read)
+            case Rebased():
+                self._begin()
+                self.store.drop_after(event.room, event.after)
             case p.Left():
                 if event.room in self._rooms:
                     self._rooms.remove(event.room)

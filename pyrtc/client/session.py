@@ -26,7 +26,7 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import Rejected
-from .events import Event, Notice, PendingText
+from .events import Event, Notice, PendingText, Rebased
 from .identity import Identity
 from .replica import Replica, default_replica_root
 from .routing import Router
@@ -179,6 +179,11 @@ class ClientSession:
         """A Ping (free: no flood control): the host answers, so a silent host is noticed by
         the read timeout (`idle_timeout`) even when the chat is quiet."""
         self._router.write(p.Ping())
+
+    async def rebase(self, room: str, after: int) -> None:
+        """Take the host's numbering of `room` after seq `after`: forget ours, fetch its."""
+        self._router.emit(Rebased(room, after))
+        await self.fill(room, after)
 
     def note(self, text: str) -> None:
         """A line for the user (`state.notice`, and the event stream's `Notice`)."""

@@ -25,6 +25,7 @@ from .events import Event as Event
 from .events import LocalEvent as LocalEvent
 from .events import Notice as Notice
 from .events import PendingText as PendingText
+from .events import Rebased as Rebased
 from .events import TransferUpdate as TransferUpdate
 from .views import MemberView as MemberView
 from .views import MessageView as MessageView
@@ -261,6 +262,10 @@ class ChatState:
                     room.version += 1
             case Notice():
                 self.notice = event.text
+            case Rebased():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    room.rebase(event.after)
             case TransferUpdate():
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,

@@ -350,6 +350,9 @@ class Roster(Msg, frozen=True, tag="roster"):
     epoch: int
     host: str  # the serving peer's node id
     peers: list[PeerInfo] = []
+    #: A host that took the chat over: each room's last seq when it did. Peers push what they
+    #: hold after it (what another host of the chat may have numbered differently).
+    since: dict[str, int] = {}
 
 
 class Replicated(Msg, frozen=True, tag="replicated"):

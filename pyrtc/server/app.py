@@ -170,6 +170,8 @@ class ChatServer:
         self._listener = listener
         self._housekeeping_task = loop.create_task(self._housekeeping.run())
         self.succession.start(cfg.collect_for)
+        if cfg.peers or cfg.collect:  # taken over: where each room stood when we did
+            self.roster.since = {name: last for name, last, _, _ in self.store.rooms()}
         self.store.start_checkpointer()
         host, port = self.address
         self.roster.set_host(p.PeerInfo(node=self.node, name=cfg.name, addresses=cfg.addresses[:8],
@@ -218,13 +220,15 @@ class ChatServer:
                 self._commit.begin()
                 self._step(conn, msg, partial(self._messages.send_text, conn, msg))
 
-    async def hand_over(self, wait: float = 2.0, *, pushes: bool = True) -> p.PeerInfo | None:
-        """A planned quit: tell everyone who hosts the chat next (the roster's rule), and wait
-        (up to `wait` s) until that peer has left for it. None: nobody could take it."""
-        successor = self.succession.successor()
+    async def hand_over(self, wait: float = 2.0, *, pushes: bool = True, to: p.PeerInfo | None = None,
+                        epoch: int = 0) -> p.PeerInfo | None:
+        """A planned quit: tell everyone who hosts the chat next (the roster's rule, or `to`:
+        another host of the chat that wins over us, at its `epoch`), and wait (up to `wait` s)
+        until that peer has left for it. None: nobody could take it."""
+        successor = to or self.succession.successor()
         if successor is None:
             return None
-        frame = p.encode(p.HandOver(successor=successor.node, epoch=self.epoch + 1, pushes=pushes,
+        frame = p.encode(p.HandOver(successor=successor.node, epoch=epoch or self.epoch + 1, pushes=pushes,
                                     host_name=self.roster.host.name or self.config.name))
         theirs = [c for c in self.conns if c.uid == successor.node and c.name is not None]
         for conn in list(self.conns):

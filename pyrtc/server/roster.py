@@ -40,13 +40,15 @@ class Roster:
         self.epoch = epoch
         self.host = host
         self._peers: dict[Connection, p.PeerInfo] = {}
+        self.since: dict[str, int] = {}  # set by a host that took the chat over
 
     def current(self) -> p.Roster:
         peers = {self.host.node: self.host}
         for info in self._peers.values():
             peers.setdefault(info.node, info)
         return p.Roster(chat_id=self.chat_id, epoch=self.epoch, host=self.host.node,
-                        peers=sorted(peers.values(), key=lambda i: i.node)[:p.limits.MAX_PEERS])
+                        peers=sorted(peers.values(), key=lambda i: i.node)[:p.limits.MAX_PEERS],
+                        since=self.since)
 
     def set_host(self, host: p.PeerInfo) -> None:
         """Where the host listens is known once it has started (its name may be its user's)."""

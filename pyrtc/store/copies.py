@@ -87,6 +87,31 @@ class Copies(GroupCommit):
         db.execute("DELETE FROM messages_fts WHERE room = ? AND seq = ?", (room, seq))
         db.execute("DELETE FROM messages WHERE room = ? AND seq = ?", (room, seq))
 
+    def drop_after(self, room: str, seq: int) -> int:
+        """A replica rebased on another host's numbering: forget what it held after `seq`
+        (the host's history after it is fetched again). Returns how many were dropped."""
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute("SELECT count(*) FROM messages WHERE room = ? AND seq > ?", (room, seq)).fetchone()[0]
+            db.execute("DELETE FROM reactions WHERE room = ? AND seq > ?", (room, seq))
+            db.execute("DELETE FROM messages_fts WHERE room = ? AND seq > ?", (room, seq))
+            db.execute("DELETE FROM messages WHERE room = ? AND seq > ?", (room, seq))
+            if room in self._seqs and self._seqs[room] > seq:
+                self._seqs[room] = seq
+                db.execute("UPDATE rooms SET last_seq = ? WHERE name = ?", (seq, room))
+            if own:
+                self.commit()
+        except BaseException as exc:
+            if own:
+                self.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise self._failure(exc, "a rebase of the copy") from exc
+            raise
+        return int(n)
+
     def held_seqs(self, room: str, after: int = 0) -> list[int]:
         """The seqs held in `room` after `after`, in order (what a gap check compares)."""
         return [int(s) for (s,) in self._db.execute(

@@ -5,6 +5,7 @@ for a line or a result, with generous timeouts; nothing is timed."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pyrtc.client import Identity
+from pyrtc.client.identity import CERT_FILE, KEY_FILE
 from tests.discovery.netlab import PYRTC, Lab, flat_lan, until
 from tests.discovery.test_mdns import Proc
 
@@ -51,7 +54,7 @@ def expect_all(proc: Proc, endings: list[str]) -> None:
     """Every one of these lines, in any order."""
     left = set(endings)
     while left:
-        line = proc.expect(lambda s: any(s.endswith(e) for e in left))
+        line = proc.expect(lambda s, left=frozenset(left): any(s.endswith(e) for e in left))
         left -= {e for e in left if line.endswith(e)}
 
 
@@ -146,3 +149,38 @@ def test_kill_of_the_host_mid_burst_loses_nothing_acknowledged(lan: Lab, tmp_pat
     finally:
         stop_all(ann, bob, cy)
     assert replica(tmp_path, "n2") == replica(tmp_path, "n3") == [(m["seq"], m["sender"], m["text"]) for m in got]
+
+
+def test_a_partition_heals_into_one_chat_with_every_message_once(lan: Lab, tmp_path: Path) -> None:
+    # Cy gets the lowest node id: cut off, it is its own side's successor at once.
+    made = sorted((Identity.load_or_create(tmp_path / f"k{i}") for i in range(3)), key=lambda i: i.uid)
+    for identity, node in zip(made, ("n3", "n2", "n1"), strict=True):
+        (tmp_path / node).mkdir(exist_ok=True)
+        for f in (KEY_FILE, CERT_FILE):
+            shutil.copy(tmp_path / f"k{made.index(identity)}" / f, tmp_path / node / f)
+    ann, bob, cy = start_chat(lan, tmp_path)
+    try:
+        say(ann, "before")
+        expect_all(cy, ["Ann: before"])
+        lan.run("br", ["ip", "link", "set", "v3", "down"])  # Cy's port on the bridge
+        cy.expect(lambda s: "you are hosting this chat now" in s)
+        say(cy, "cy alone")
+        cy.expect(lambda s: s.endswith("Cy: cy alone"))
+        say(ann, "ann side")
+        say(bob, "bob side")
+        expect_all(ann, ["Ann: ann side", "Bob: bob side"])
+        lan.run("br", ["ip", "link", "set", "v3", "up"])
+        # Ann's side yields to the higher epoch: one line, and one chat again.
+        bob.expect(lambda s: "Ann left; Cy is hosting this chat now" in s)
+        want = ["before", "cy alone", "ann side", "bob side"]
+        got = until(lambda g: sorted(m["text"] for m in g) == sorted(want), lambda: tail(lan, tmp_path))
+        assert sorted(m["text"] for m in got) == sorted(want)  # every message of both sides, once
+        assert [m["seq"] for m in got] == [1, 2, 3, 4]
+        say(bob, "together again")
+        cy.expect(lambda s: s.endswith("Bob: together again"))
+        ann.expect(lambda s: s.endswith("Bob: together again"))
+        got = tail(lan, tmp_path)
+    finally:
+        stop_all(ann, bob, cy)
+    shown = [(m["seq"], m["sender"], m["text"]) for m in got]
+    assert replica(tmp_path, "n1") == replica(tmp_path, "n2") == replica(tmp_path, "n3") == shown
