@@ -41,7 +41,7 @@ COLLECT_FOR = 2.0
 HEARTBEAT = 1.0
 HOST_SILENT = 3.0
 #: Failed tries to reach a successor before it counts as gone too and the next is asked.
-TRIES_PER_SUCCESSOR = 6
+TRIES_PER_SUCCESSOR = 3
 
 
 def successor_of(roster: p.Roster, leaving: set[str]) -> p.PeerInfo | None:

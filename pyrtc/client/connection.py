@@ -401,7 +401,11 @@ class Connection:
         if writer is not None:
             writer.close()
             try:
-                await writer.wait_closed()
+                # A host gone silent (power, cable) never acknowledges the close: not waited for.
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+            except TimeoutError:
+                writer.transport.abort()
             except (OSError, asyncio.CancelledError):
                 pass
 

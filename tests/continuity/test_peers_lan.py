@@ -153,11 +153,11 @@ def test_kill_of_the_host_mid_burst_loses_nothing_acknowledged(lan: Lab, tmp_pat
 
 def test_a_partition_heals_into_one_chat_with_every_message_once(lan: Lab, tmp_path: Path) -> None:
     # Cy gets the lowest node id: cut off, it is its own side's successor at once.
-    made = sorted((Identity.load_or_create(tmp_path / f"k{i}") for i in range(3)), key=lambda i: i.uid)
-    for identity, node in zip(made, ("n3", "n2", "n1"), strict=True):
+    made = sorted((Identity.load_or_create(tmp_path / f"k{i}").uid, tmp_path / f"k{i}") for i in range(3))
+    for (_, folder), node in zip(made, ("n3", "n2", "n1"), strict=True):
         (tmp_path / node).mkdir(exist_ok=True)
         for f in (KEY_FILE, CERT_FILE):
-            shutil.copy(tmp_path / f"k{made.index(identity)}" / f, tmp_path / node / f)
+            shutil.copy(folder / f, tmp_path / node / f)
     ann, bob, cy = start_chat(lan, tmp_path)
     try:
         say(ann, "before")
