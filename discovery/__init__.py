@@ -12,6 +12,7 @@ from .browse import showing_certificate as showing_certificate
 from .conflicts import AMBIGUOUS as AMBIGUOUS
 from .conflicts import IMPOSTOR as IMPOSTOR
 from .conflicts import mark_conflicts as mark_conflicts
+from .conflicts import one_per_chat as one_per_chat
 from .doctor import diagnose as diagnose
 from .errors import DiscoveryError as DiscoveryError
 from .hosting import AnnouncedServer as AnnouncedServer
@@ -32,7 +33,7 @@ from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
 
 __all__ = [
-    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "DiscoveryError", "AnnouncedServer",
+    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "one_per_chat", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
     "note_used", "relocate", "used_last", "SERVICE_TYPE", "ServerEntry",
 ]

@@ -35,7 +35,7 @@ def _instance_label(name: str) -> str:
 class Announcer:
     def __init__(self, *, name: str, server_id: str, port: int, addresses: list[str],
                  users: int = 0, rooms: int = 0, min_update: float = 2.0,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, epoch: int = 0, host: str = "") -> None:
         self.requested = _instance_label(name)
         self._name = name
         self._id = server_id
@@ -44,6 +44,7 @@ class Announcer:
         self._users, self._rooms = users, rooms
         self._min_update = min_update
         self._fingerprint = fingerprint
+        self._epoch, self._node = epoch, host
         # The mDNS host name whose address records the SRV record points at. The id alone is
         # not enough: a process that copied this server's id (an impostor, a cloned data dir)
         # would answer for the same host name, and browsers would mix the two hosts' addresses.
@@ -72,7 +73,8 @@ class Announcer:
             addresses=[socket.inet_aton(a) for a in self._addresses], port=self._port,
             properties=txt_properties(name=self._name, server_id=self._id, users=self._users,
                                       rooms=self._rooms, serial=self._serial,
-                                      fingerprint=self._fingerprint),
+                                      fingerprint=self._fingerprint, epoch=self._epoch,
+                                      host=self._node),
             server=self._host,
         )
 

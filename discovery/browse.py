@@ -26,7 +26,7 @@ from typing import Literal
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from .conflicts import Pins, mark_conflicts
+from .conflicts import Pins, Vouched, mark_conflicts, one_per_chat
 from .errors import DiscoveryError
 from .interfaces import list_interfaces
 from .known import KnownServers
@@ -102,6 +102,11 @@ def remembered_pins() -> Pins:
     """The fingerprints this user's remembered servers pin, read when asked (they change as
     the user connects)."""
     return lambda server_id: KnownServers().pinned(server_id=server_id)
+
+
+def remembered_vouched() -> Vouched:
+    """The certificates the remembered chats' hosts vouched for (their possible successors)."""
+    return lambda server_id: KnownServers().trusted(server_id)
 
 
 class ServerBrowser:
@@ -233,7 +238,9 @@ class ServerBrowser:
             else:
                 have.addresses += [a for a in entry.addresses if a not in have.addresses]
                 have.users, have.rooms = entry.users, entry.rooms
-        warnings = mark_conflicts(list(merged.values()), self._pins, self._fingerprint)
+        warnings = mark_conflicts(list(merged.values()), self._pins, self._fingerprint, remembered_vouched())
+        shown = {id(e) for e in one_per_chat(list(merged.values()))}
+        merged = {k: e for k, e in merged.items() if id(e) in shown}
         if self._warn:
             for warning in warnings:
                 if warning not in self._warned:
@@ -298,6 +305,6 @@ async def find_servers(addresses: list[str], timeout: float = 1.5,
         return entry
 
     everything = found + list(await asyncio.gather(*(check(e) for e in others)))
-    for warning in mark_conflicts(everything, pins, fingerprint):
+    for warning in mark_conflicts(everything, pins, fingerprint, remembered_vouched()):
         log.warning("%s", warning)
-    return everything
+    return one_per_chat(everything)

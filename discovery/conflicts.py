@@ -15,12 +15,14 @@ from collections.abc import Callable
 
 from .records import ServerEntry
 
-__all__ = ["IMPOSTOR", "AMBIGUOUS", "Pins", "mark_conflicts"]
+__all__ = ["IMPOSTOR", "AMBIGUOUS", "Pins", "Vouched", "mark_conflicts", "one_per_chat"]
 
 IMPOSTOR = "impostor"
 AMBIGUOUS = "ambiguous"
 
 Pins = Callable[[str], "str | None"]  # server id -> the certificate fingerprint trusted for it
+#: chat id -> the certificates its host vouched for (successors); they are the chat too.
+Vouched = Callable[[str], "set[str]"]
 
 
 def _at(entry: ServerEntry) -> str:
@@ -32,7 +34,8 @@ def _short(fingerprint: str) -> str:
     return f"certificate {fingerprint[:16]}…" if fingerprint else "no certificate"
 
 
-def mark_conflicts(entries: list[ServerEntry], pinned: Pins, explicit: str | None = None) -> list[str]:
+def mark_conflicts(entries: list[ServerEntry], pinned: Pins, explicit: str | None = None,
+                   vouched: Vouched | None = None) -> list[str]:
     """Set `conflict` and `warning` on every entry whose id another entry claims with another
     certificate (and clear them on the rest); return the warnings, one per entry marked.
     `explicit` is a fingerprint the user gave: where it is one of the contenders, it wins."""
@@ -47,9 +50,10 @@ def mark_conflicts(entries: list[ServerEntry], pinned: Pins, explicit: str | Non
         if len(prints) < 2:
             continue
         pin = explicit.lower() if explicit and explicit.lower() in prints else pinned(server_id)
+        ok = {pin} | (vouched(server_id) if vouched is not None and pin else set())
         if pin:
             for e in group:
-                if (e.fingerprint or "") != pin:
+                if (e.fingerprint or "") not in ok:
                     e.conflict = IMPOSTOR
                     e.warning = (f"{_at(e)} claims the id {server_id[:12]}… of a server known here, but "
                                  f"shows another {_short(e.fingerprint or '')} than the known one "
@@ -65,3 +69,22 @@ def mark_conflicts(entries: list[ServerEntry], pinned: Pins, explicit: str | Non
             e.conflict, e.warning = AMBIGUOUS, warning
         warnings.append(warning)
     return warnings
+
+
+def one_per_chat(entries: list[ServerEntry]) -> list[ServerEntry]:
+    """One entry per chat: hosts of one chat id that are not in conflict (vouched successors,
+    a remembered address of an earlier host) are one chat, shown as its current host: the
+    one heard on the network first, then the higher epoch, then (a tie: two hosts at once)
+    the lower node id. Contested ids are left as they are (conflicts stay visible)."""
+    by_id: dict[str, list[ServerEntry]] = {}
+    out: list[ServerEntry] = []
+    for e in entries:
+        if e.server_id and not e.conflict:
+            by_id.setdefault(e.server_id, []).append(e)
+        else:
+            out.append(e)
+    for group in by_id.values():
+        live = [e for e in group if e.reachable] or group
+        out.append(min(live, key=lambda e: (e.source != "mdns", -e.epoch, e.host)))
+    keep = {id(e) for e in out}
+    return [e for e in entries if id(e) in keep]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pyrtc.server import ChatServer, ServerConfig
@@ -22,34 +23,53 @@ class AnnouncedServer:
         self._addresses = addresses
         self.announcer: Announcer | None = None
         self._closed = False
+        self._announcing: asyncio.Future[None] | None = None
 
     @property
     def instance(self) -> str | None:
         return self.announcer.instance if self.announcer else None
 
-    async def start(self) -> tuple[str, int]:
+    async def start(self, *, announced: bool = True) -> tuple[str, int]:
+        """Serve, then announce. `announced=False`: return once serving, and announce in the
+        background (a peer taking a chat over serves at once; registering takes ~1.5 s)."""
         host, port = await self.server.start()
-        if self._addresses is not None:
-            self.announcer = Announcer(
-                name=self.config.name, server_id=self.server.server_id, port=port,
-                addresses=self._addresses, users=self.server.users_online,
-                rooms=len(self.server.store.rooms()), fingerprint=self.server.fingerprint)
-            ann = self.announcer
-            self.server.on_counts_changed = lambda users, rooms: ann.set_counts(users=users, rooms=rooms)
-            try:
-                await self.announcer.start()
-            except BaseException:
-                # Not on the air, so not serving either: a caller that reports the failure
-                # (the window: "cannot host here") must not leave a server listening behind it.
-                await self.close()
-                raise
+        if self._addresses is not None and not announced:
+            self._announcing = asyncio.ensure_future(self._announce(port))
+        elif self._addresses is not None:
+            await self._announce(port)
         return host, port
+
+    async def _announce(self, port: int) -> None:
+        assert self._addresses is not None
+        self.announcer = Announcer(
+            name=self.config.name, server_id=self.server.server_id, port=port,
+            addresses=self._addresses, users=self.server.users_online,
+            rooms=len(self.server.store.rooms()), fingerprint=self.server.fingerprint,
+            epoch=self.server.epoch, host=self.server.node)
+        ann = self.announcer
+        self.server.on_counts_changed = lambda users, rooms: ann.set_counts(users=users, rooms=rooms)
+        try:
+            await self.announcer.start()
+        except BaseException:
+            # Not on the air, so not serving either: a caller that reports the failure
+            # (the window: "cannot host here") must not leave a server listening behind it.
+            # In the background (a chat taken over) the peers already use it: it serves on.
+            if self._announcing is None:
+                await self.close()
+            else:
+                log.warning("hosting this chat without announcing it: mDNS failed", exc_info=True)
+            raise
 
     async def close(self) -> None:
         """Goodbye first (browsers drop us at once), then the server. Once: again is nothing."""
         if self._closed:
             return
         self._closed = True
+        if self._announcing is not None and not self._announcing.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._announcing), 10)
+            except Exception:
+                pass  # logged where it failed; close what there is
         if self.announcer is not None:
             await self.announcer.close()
         await self.server.close()

@@ -55,12 +55,38 @@ class KnownServers:
         addresses = [host] + [a for a in old.get("addresses", []) if a != host]  # type: ignore[attr-defined]
         self._entries[key] = {"key": key, "id": server_id, "name": name, "addresses": addresses[:8],
                               "port": port, "fingerprint": old.get("fingerprint") or fingerprint,
-                              "last_connected": time.time()}
+                              "vouched": old.get("vouched", []), "last_connected": time.time()}
         self._save()
+
+    def vouch(self, server_id: str, fingerprints: set[str]) -> None:
+        """The chat's host (over the connection pinned to it) vouched for these certificates:
+        its possible successors. Kept per chat id, never per name. Told during the first
+        connect, before the chat is remembered: kept, and remembered with it then."""
+        if not server_id:
+            return
+        item = self._entries.setdefault(server_id, {"key": server_id, "id": server_id, "name": server_id,
+                                                    "addresses": [], "port": 0, "fingerprint": ""})
+        have = [str(f) for f in item.get("vouched", [])]  # type: ignore[attr-defined]
+        new = sorted(f.lower() for f in fingerprints if f and f.lower() not in have)
+        if new:
+            item["vouched"] = (have + new)[-64:]
+            self._save()
+
+    def trusted(self, server_id: str) -> set[str]:
+        """Every certificate that may host the chat `server_id`: the pinned one and the vouched."""
+        item = self._entries.get(server_id) if server_id else None
+        if item is None:
+            return set()
+        out = {str(f) for f in item.get("vouched", [])}  # type: ignore[attr-defined]
+        if item.get("fingerprint"):
+            out.add(str(item["fingerprint"]))
+        return out
 
     def entries(self) -> list[ServerEntry]:
         out = []
         for item in self._entries.values():
+            if not item.get("addresses"):
+                continue  # only vouched for so far, never connected to: nowhere to list
             fp = str(item.get("fingerprint") or "")
             out.append(ServerEntry(instance="", name=str(item.get("name") or item["key"]),
                                    server_id=str(item.get("id", "")),
@@ -119,7 +145,7 @@ def identity_check(host: str, port: int) -> Callable[[str, Greeting], None]:
                     f"another server really runs there now, connect once with --fingerprint {seen}.",
                     seen=seen, expected=sorted(there)[0])
             return
-        if pinned != seen:
+        if pinned != seen and seen not in known.trusted(greeting.server_id):
             raise IdentityMismatch(
                 f"REFUSED: the server {greeting.server!r} at {host}:{port} shows a DIFFERENT identity "
                 f"(certificate {seen[:16]}…) than the one remembered ({pinned[:16]}…). Someone may be "

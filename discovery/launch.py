@@ -10,13 +10,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pyrtc.client.replica import default_replica_root
 from pyrtc.client.settings import Settings
+from pyrtc.protocol import PROTOCOL_VERSION
 from pyrtc.server import ServerConfig
 
 from .browse import browse_once, find_servers, probe
 from .conflicts import IMPOSTOR
 from .hosting import AnnouncedServer
 from .known import KnownServers
+from .peers import last_roster
 from .records import ServerEntry
 
 __all__ = ["LAST_SERVER", "Launch", "find_or_host", "host_server", "NoServer", "matching", "note_used",
@@ -78,6 +81,11 @@ async def find_or_host(
         chosen = await pick(usable)
     if chosen is not None:
         return Launch(chosen.addresses[0], chosen.port, entry=chosen)
+    # Nothing heard on the network: a chat this peer belongs to may still be hosted by a peer
+    # of its last roster (a discovery window missed, a returning host): never a second chat.
+    chosen = await roster_host(addresses)
+    if chosen is not None:
+        return Launch(chosen.addresses[0], chosen.port, entry=chosen)
     allowed = host_if_none if isinstance(host_if_none, bool) else await host_if_none()
     if not allowed:
         raise NoServer("no PyRTC server found on " + ", ".join(addresses))
@@ -101,6 +109,26 @@ async def host_server(server_config: ServerConfig, addresses: list[str] | None) 
         await hosted.start()
     log.info("hosting %r on port %d", hosted.instance, hosted.server.address[1])
     return hosted
+
+
+async def roster_host(addresses: list[str]) -> ServerEntry | None:
+    """The host of a chat we belong to, found by probing its last roster's peers over TCP."""
+    root = default_replica_root()
+    try:
+        chats = [d.name for d in root.iterdir() if (d / "roster.json").is_file()]
+    except OSError:
+        return None
+    for chat_id in chats:
+        roster = last_roster(chat_id, root)
+        if roster is None:
+            continue
+        for info in sorted(roster.peers, key=lambda i: i.node != roster.host):
+            alive = await probe(info.addresses, info.port) if info.addresses and info.port else []
+            if alive and not set(alive) & set(addresses):  # not ourselves
+                return ServerEntry(instance="", name=chat_id[:12], server_id=chat_id, addresses=alive,
+                                   port=info.port, version=PROTOCOL_VERSION, source="remembered",
+                                   properties={"fp": info.fingerprint} if info.fingerprint else {})
+    return None
 
 
 def matching(entries: list[ServerEntry], pick: str) -> list[ServerEntry]:

@@ -12,9 +12,12 @@ SERVICE_TYPE = "_pyrtc._tcp.local."
 
 
 def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial: int = 0,
-                   fingerprint: str | None = None) -> dict[str, str]:
+                   fingerprint: str | None = None, epoch: int = 0, host: str = "") -> dict[str, str]:
+    """`server_id` is the chat's id; `epoch` and `host` (the serving peer's node id) say which
+    of its hosts this is (a chat outlives its first host: docs/peer-assisted.md)."""
     props = {"v": str(PROTOCOL_VERSION), "name": name[:100], "id": server_id, "users": str(users),
-             "rooms": str(rooms), "c": str(serial), "tls": "1" if fingerprint else "0"}
+             "rooms": str(rooms), "c": str(serial), "tls": "1" if fingerprint else "0",
+             "epoch": str(epoch), "host": host[:64]}
     if fingerprint:
         props["fp"] = fingerprint  # SHA-256 of the server's certificate: clients pin it
     return props
@@ -54,6 +57,16 @@ class ServerEntry:
         return self.properties.get("fp") or None
 
     @property
+    def epoch(self) -> int:
+        """Which host of the chat this is (0: not said, a remembered or older server)."""
+        return _int(self.properties.get("epoch"))
+
+    @property
+    def host(self) -> str:
+        """The node id of the peer hosting the chat now ('' : not said)."""
+        return self.properties.get("host", "")
+
+    @property
     def key(self) -> str:
         """One entry per (server id, certificate fingerprint)."""
         if not self.server_id:
@@ -62,7 +75,7 @@ class ServerEntry:
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "instance": self.instance.removesuffix("." + SERVICE_TYPE),
-                "id": self.server_id,
+                "id": self.server_id, "chat": self.server_id, "epoch": self.epoch, "host": self.host or None,
                 "addresses": self.addresses, "port": self.port, "version": self.version,
                 "compatible": self.compatible, "users": self.users, "rooms": self.rooms,
                 "source": self.source, "reachable": self.reachable,

@@ -16,8 +16,8 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from pyrtc.discovery import KnownServers, ServerBrowser, ServerEntry, mark_conflicts, probe
-from pyrtc.discovery.browse import remembered_pins
+from pyrtc.discovery import KnownServers, ServerBrowser, ServerEntry, mark_conflicts, one_per_chat, probe
+from pyrtc.discovery.browse import remembered_pins, remembered_vouched
 
 __all__ = ["LiveServers"]
 
@@ -54,8 +54,8 @@ class LiveServers:
         others = [dataclasses.replace(k) for k in self._remembered if k.key not in keys and k.addresses
                   and (k.fingerprint or k.server_id not in ids)]
         entries = found + others
-        mark_conflicts(entries, remembered_pins(), self._fingerprint)
-        self._on_list(entries)
+        mark_conflicts(entries, remembered_pins(), self._fingerprint, remembered_vouched())
+        self._on_list(one_per_chat(entries))
 
 
 async def _checked(entry: ServerEntry) -> ServerEntry:

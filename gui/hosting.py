@@ -50,6 +50,17 @@ class HostThread:
         self._starting = asyncio.run_coroutine_threadsafe(host_server(config, addresses), self._loop)
         return await asyncio.wrap_future(self._starting)
 
+    def hand_over(self, timeout: float = 5.0) -> None:
+        """GUI thread, at exit, before `close`: hand the chat to the roster's successor (the
+        window's peers move there by themselves); nothing when nobody could take it."""
+        hosted, loop = self.hosted, self._loop
+        if hosted is None or loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(hosted.server.hand_over(pushes=False), loop).result(timeout)
+        except Exception:
+            log.warning("handing the chat over failed", exc_info=True)
+
     def close(self, timeout: float = CLOSE_LIMIT) -> None:
         """GUI thread, at exit: wait for a start under way, close the server, stop the thread."""
         loop, starting = self._loop, self._starting

@@ -24,6 +24,7 @@ class GuiOptions:
     interfaces: list[str] | None = None
     browse_time: float = 1.5
     host_if_none: bool = False
+    no_host: bool = False  # never host this chat (it still keeps its history)
     data_dir: Path | None = None
     port: int = DEFAULT_PORT
     settings: Settings = field(default_factory=Settings)

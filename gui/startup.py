@@ -43,6 +43,8 @@ from pyrtc.discovery import (
     relocate,
     used_last,
 )
+from pyrtc.discovery.continuity import HOST_SILENT, Continuity
+from pyrtc.discovery.peers import PeerReport
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
 
@@ -84,6 +86,7 @@ class Startup:
         self._target: Target | None = None  # the server connected to last (or being)
         self._live: asyncio.Task[None] | None = None  # client thread only
         self._mismatch_of = ("", "")  # server id and name of the last identity refused
+        self.continuity: Continuity | None = None  # of the current session (client thread)
 
     @property
     def hosted(self) -> AnnouncedServer | None:
@@ -134,7 +137,7 @@ class Startup:
             self._say(f"{exc}. Host here, or type an address.")
             self._picker.show()
             return
-        self._addresses = addrs
+        self._addresses[:] = addrs  # in place: the session's peer report reads the same list
         self._round += 1
         self._decides, self._asked, self._choosing = False, ask, False
         if not ask:
@@ -323,11 +326,25 @@ class Startup:
     # ------------------------------------------------------------------ client thread
 
     def _make_session(self, sink: Callable[[Event], None]) -> ClientSession:
-        # Made on the client thread; connect() points it at a server.
-        return ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui", on_event=sink,
-                             backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
-                             fingerprint=self.opts.fingerprint, trust=self._tofu,
-                             follow_directs=not self.opts.kiosk)
+        # Made on the client thread; connect() points it at a server. A full client: it keeps
+        # a replica, may host (not --no-host), and follows the chat from host to host.
+        session = ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui",
+                                backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls, idle_timeout=HOST_SILENT,
+                                fingerprint=self.opts.fingerprint, trust=self._tofu,
+                                follow_directs=not self.opts.kiosk)
+        session.keep_replica()
+        if not self.opts.no_host:
+            session.peer = PeerReport(session.identity.uid, self.me, self._addresses, self.opts.port)
+        self.continuity = continuity = Continuity(
+            session, name=self.me, can_host=not self.opts.no_host, port=self.opts.port,
+            announce=self._addresses, on_line=session.note)
+
+        def on_event(event: Event) -> None:
+            continuity.on_event(event)
+            sink(event)
+
+        session.on_event = on_event
+        return session
 
     def _tofu(self, seen: str, welcome: p.Greeting) -> None:
         """A known server must show the identity it showed before."""
@@ -370,12 +387,16 @@ class Startup:
         return hosted.server.address[1]
 
     async def shutdown(self) -> None:
-        """At exit: end the live list (the hosted server: `close_hosted`)."""
+        """At exit: end the live list; a chat this window took over goes to the next host
+        (the server hosted from the start: `close_hosted`)."""
         await self._cancel_live()
+        if self.continuity is not None:
+            await self.continuity.quit()
 
     def close_hosted(self) -> None:
         """GUI thread, at exit, after the session: close the server hosted here, its mDNS
         goodbye first, also one still starting."""
+        self._host.hand_over()
         self._host.close()
 
 

@@ -13,7 +13,8 @@ import signal
 import sys
 
 from .. import __version__
-from ..client import ClientSession, ConnectionLost
+from ..client import ClientSession, ConnectionLost, Identity
+from ..client.events import Event
 from ..client.settings import Settings
 from ..discovery import (
     Launch,
@@ -25,6 +26,8 @@ from ..discovery import (
     relocate,
     used_last,
 )
+from ..discovery.continuity import HOST_SILENT, Continuity
+from ..discovery.peers import PeerReport
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
 from ..server import ServerConfig
@@ -93,10 +96,12 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     if args.server:
         host, port = server_address(args.server)
     else:
-        config = ServerConfig(port=args.port, tls=not args.insecure)
+        # The chat's first host is a peer like the others: its node id is its key's.
+        config = ServerConfig(port=args.port, tls=not args.insecure, node=Identity.load_or_create().uid)
         if args.data_dir is not None:
             config.data_dir = args.data_dir
         addrs = our_addresses(args)
+        config.addresses = addrs
 
         async def pick(entries: list[ServerEntry]) -> ServerEntry | None:
             return await _pick(entries, args, console, interactive)
@@ -140,10 +145,12 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
+                            idle_timeout=HOST_SILENT,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
                             password=args.password, follow_directs=not args.kiosk)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
     session.on_event = chat.on_event
+    continuity = _as_peer(session, args, name, launch, console)
     if console.has_prompt:  # the line editor owns the terminal: it writes the line
         console.write(f"-- {connecting_to(host, port)}")
     else:
@@ -164,9 +171,38 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
         remember(session, explicit=vouched)
         return await run_chat(chat, args.room, args.room_password)
     finally:
+        await continuity.quit()  # hosting: the chat goes on at the next host, then goodbye
         await session.close()
-        if launch is not None and launch.hosted is not None:
-            await launch.hosted.close()
+
+
+def _as_peer(session: ClientSession, args: argparse.Namespace, name: str, launch: Launch | None,
+             console: Console) -> Continuity:
+    """A full client keeps a replica of the chat (shown at once when discovery said which chat
+    this is), reports itself as a possible host unless --no-host, and follows the chat from
+    host to host (taking it over when the rule says so)."""
+    chat_id = ""
+    if launch is not None:
+        chat_id = launch.entry.server_id if launch.entry else (launch.hosted.server.server_id if launch.hosted else "")
+    session.keep_replica(chat_id=chat_id, watch=args.kiosk)
+    try:
+        addrs: list[str] | None = our_addresses(args)
+    except UserError:
+        addrs = None  # nowhere to announce: it can still host for those who know the address
+    if not args.no_host:
+        session.peer = PeerReport(session.identity.uid, name, addrs or [], args.port)
+    show = console.write if console.has_prompt else (lambda line: print(line, file=sys.stderr, flush=True))
+    continuity = Continuity(session, name=name, can_host=not args.no_host, port=args.port, announce=addrs,
+                            on_line=lambda line: show(f"-- {line}"),
+                            hosted=launch.hosted if launch is not None else None)
+    shown = session.on_event
+
+    def on_event(event: Event) -> None:
+        continuity.on_event(event)
+        if shown is not None:
+            shown(event)
+
+    session.on_event = on_event
+    return continuity
 
 
 async def _pick(entries: list[ServerEntry], args: argparse.Namespace, console: Console,
@@ -238,6 +274,7 @@ def run_window(args: argparse.Namespace) -> int:
     return run_gui(GuiOptions(server=args.server, pick=args.pick, name=args.name, room=args.room,
                               kiosk=args.kiosk,
                               interfaces=args.interface, browse_time=args.browse_time,
-                              host_if_none=args.host_if_none, data_dir=args.data_dir, port=args.port,
+                              host_if_none=args.host_if_none, no_host=args.no_host,
+                              data_dir=args.data_dir, port=args.port,
                               tls=not args.insecure, fingerprint=args.fingerprint,
                               room_password=args.room_password))

@@ -151,6 +151,8 @@ def _chat_opts(add_argument: Callable[..., Any], shown_only: bool = False) -> No
     add("--no-gui", action="store_true", default=False, help="chat in the terminal, not in a window")
     add("--data-dir", type=Path, metavar="DIR", help="data dir if we host")
     add("--port", type=_port, default=DEFAULT_PORT, help="port if we host")
+    add("--no-host", action="store_true", default=False,
+        help="never host this chat, also when its host leaves (this peer still keeps its history)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,16 +112,21 @@ class Connection:
         self._trust = trust  # at the Greeting: may raise IdentityMismatch (remembered servers)
         self._password = password  # the server's, sent in every hello
         self.identity = identity
+        #: Set by a full client that could host this chat: reported in every hello (the
+        #: roster); a callable makes it from the greeting (which chat this is).
+        self.peer: p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None = None
         self._clock = clock  # of the pacing bucket (tests move it by hand)
         if not tls:
             log.warning("TLS is off (--insecure): the server is not authenticated, and your name is not "
                         "protected against anyone who can intercept the traffic")
         self._reader: asyncio.StreamReader | None = None
         self._decoder = p.client_decoder()
+        self._early: list[p.ServerMsg] = []  # frames read with the Welcome, after it
         self.bucket = TokenBucket(0.0, 1)  # the server's flood control, learnt from Welcome
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._moved = False  # the host changed: try the new one without waiting
 
     @property
     def address(self) -> str:
@@ -195,7 +200,8 @@ class Connection:
         proof = self.identity.sign(p.hello_proof(greeting.nonce, seen_fp, self.name))
         writer.write(p.encode(p.Hello(version=p.PROTOCOL_VERSION, name=self.name, client=self._client,
                                       password=self._password, key=self.identity.public_der,
-                                      proof=proof)))
+                                      proof=proof, peer=self.peer(greeting) if callable(self.peer) else self.peer)))
+        router.apply(greeting)  # the chat's epoch and host, for the state
         welcome = await self._handshake_step(reader, writer, p.Welcome, "answer the handshake")
         self.fingerprint = self.peer_fingerprint or self.fingerprint  # pinned for reconnects
         self._reader, router.writer = reader, writer
@@ -205,6 +211,9 @@ class Connection:
         router.apply(welcome)
         router.connected.set()
         router.emit(Connected(self.address))
+        early, self._early = self._early, []
+        if early:
+            router.receive(early)
         await self._resume()
         if welcome.rooms_total > len(welcome.rooms):
             self._spawn(self._more_rooms())
@@ -235,8 +244,12 @@ class Connection:
             data = await reader.read(65536)
             if not data:
                 raise ConnectionLost(f"the server at {self.address} closed the connection")
-            for msg in self._decoder.feed(data):
+            msgs = self._decoder.feed(data)
+            for i, msg in enumerate(msgs):
                 if isinstance(msg, kind):
+                    # What the server sent right after it (the roster after Welcome) is
+                    # handled once the connection is up, not dropped.
+                    self._early = msgs[i + 1:]
                     return msg
                 if isinstance(msg, p.Error):
                     err = Rejected(msg.code, msg.message)
@@ -339,6 +352,9 @@ class Connection:
             delay = self._backoff[0]
             while True:
                 attempt += 1
+                if self._moved:  # moved to a new host: no backoff for the first try
+                    self._moved = False
+                    delay = min(delay, 0.05)
                 await asyncio.sleep(delay * (0.8 + 0.4 * secrets.randbelow(1000) / 1000))
                 try:
                     await self._open(attempt)
@@ -358,6 +374,16 @@ class Connection:
                     # name_taken right after a drop: our old session is still half-open there
                     delay = min(self._backoff[1], delay * 2)
 
+    def move(self, host: str, port: int, fingerprint: str | None) -> None:
+        """The chat moved (another peer hosts it now): reconnect there, showing `fingerprint`
+        (vouched for by the host we leave), from now on."""
+        self.host, self.port = host, port
+        self.fingerprint = fingerprint.lower() if fingerprint else None
+        self._moved = True
+        writer = self._router.writer
+        if writer is not None:
+            writer.close()  # the read loop ends; the reconnect goes to the new host at once
+
     async def _relocate(self) -> None:
         assert self.relocate is not None
         try:
@@ -368,6 +394,7 @@ class Connection:
         if where is not None and where != (self.host, self.port):
             log.info("the server is now at %s:%d", *where)
             self.host, self.port = where
+            self._moved = True
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
@@ -385,7 +412,11 @@ class Connection:
         if writer is not None:
             writer.close()
             try:
-                await writer.wait_closed()
+                # A host gone silent (power, cable) never acknowledges the close: not waited for.
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+            except TimeoutError:
+                writer.transport.abort()
             except (OSError, asyncio.CancelledError):
                 pass
 

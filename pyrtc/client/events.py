@@ -12,7 +12,8 @@ from typing import Literal, Union
 
 from .. import protocol as p
 
-__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "LocalEvent", "Event"]
+__all__ = ["Connecting", "Connected", "Disconnected", "PendingText", "TransferUpdate", "Notice", "Rebased", "LocalEvent",
+           "Event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,22 @@ class PendingText:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A line for the user from the session itself ("Ann left; Bob is hosting this chat now")."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rebased:
+    """The room's messages after `after` were numbered by another host of the chat (two hosts
+    were merged): they are forgotten here, and fetched again as the host numbers them."""
+
+    room: str
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
 class TransferUpdate:
     id: str
     name: str
@@ -54,5 +71,5 @@ class TransferUpdate:
     path: str = ""
 
 
-LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate]
+LocalEvent = Union[Connecting, Connected, Disconnected, PendingText, TransferUpdate, Notice, Rebased]
 Event = Union[p.ServerMsg, LocalEvent]

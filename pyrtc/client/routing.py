@@ -17,13 +17,16 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
+from ..store import StoreError
 from .errors import ConnectionLost, Rejected
 from .events import Event, TransferUpdate
 from .receipts import ReceiptPacer
+from .replica import Replica
 from .state import ChatState
 
 __all__ = ["Router"]
@@ -60,6 +63,10 @@ class Router:
         #: joins it when it follows direct messages).
         self.direct_found: Callable[[str], None] = lambda room: None
         self.status = ("available", "")  # sent again after a reconnect unless it is this
+        #: Where this client keeps its replicas of chats (None: it keeps none, e.g. one-shot
+        #: commands); `replica` is the open one, of the chat connected to (or last shown).
+        self.replica_root: Path | None = None
+        self.replica: Replica | None = None
 
     # ------------------------------------------------------------------ out
 
@@ -191,7 +198,11 @@ class Router:
     # ------------------------------------------------------------------ events and waiting
 
     def apply(self, event: Event) -> None:
+        if isinstance(event, p.Greeting) and self.replica_root is not None and event.server_id:
+            self.open_replica(event.server_id)
         self.state.apply(event)
+        if self.replica is not None:
+            self.replica.record(event)
         if self.on_event is not None:
             self.on_event(event)
         if self._waiters:
@@ -199,6 +210,21 @@ class Router:
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+
+    def open_replica(self, chat_id: str) -> Replica | None:
+        """The replica of `chat_id` (opened, the one of another chat closed)."""
+        if self.replica is not None and self.replica.chat_id == chat_id:
+            return self.replica
+        if self.replica is not None:
+            self.replica.close()
+            self.replica = None
+        if self.replica_root is None or len(chat_id) != 32 or not chat_id.isalnum():
+            return None
+        try:
+            self.replica = Replica.open(chat_id, self.replica_root)
+        except (OSError, StoreError) as exc:
+            log.warning("cannot keep a copy of the chat here: %s", exc)
+        return self.replica
 
     def emit(self, event: Event) -> None:
         if isinstance(event, TransferUpdate) and not event.id:

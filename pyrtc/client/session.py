@@ -26,9 +26,10 @@ from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Connection, parse_address
 from .errors import ConnectionLost, Rejected
-from .events import Event, PendingText
+from .events import Event, Notice, PendingText, Rebased
 from .identity import Identity
 from .idle import IdleAway
+from .replica import Replica, default_replica_root
 from .routing import Router
 from .state import ChatState
 from .transfers import Transfers
@@ -132,6 +133,8 @@ class ClientSession:
     fingerprint = _Kept[str | None]("_conn")
     #: The certificate fingerprint the server showed on the last connect.
     peer_fingerprint = _Kept[str | None]("_conn")
+    #: This peer as a possible host of the chat (None: it never hosts), sent in every hello.
+    peer = _Kept[p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None]("_conn")
     #: Why the server will not have us; set, the session neither reconnects nor requests.
     fatal = _Kept[Rejected | None]("_router")
     #: Called with every event applied to `state`, in order (the GUI's queue).
@@ -145,6 +148,65 @@ class ClientSession:
 
     async def close(self) -> None:
         await self._conn.close()
+        if self._router.replica is not None:
+            self._router.replica.close()
+            self._router.replica = None
+
+    def keep_replica(self, root: Path | None = None, chat_id: str = "", *, watch: bool = False) -> int:
+        """Keep a replica of every chat connected to (under `root`, default: the user's data
+        dir). With `chat_id` (discovery said which chat this is), its rooms are shown now,
+        before connecting, and resumed from where they are (`watch`: as a watcher, a kiosk);
+        returns how many rooms."""
+        self._router.replica_root = root or default_replica_root()
+        if not chat_id:  # connected already: from now on
+            if self.state.server_id:
+                self._router.open_replica(self.state.server_id)
+            return 0
+        replica = self._router.open_replica(chat_id)
+        if replica is None:
+            return 0
+        shown = replica.restore()
+        for joined in shown:
+            self._joins_as(joined.room, watch, False)
+            self._router.state.apply(joined)  # not recorded again: the replica holds it
+            if self._router.on_event is not None:
+                self._router.on_event(joined)
+        return len(shown)
+
+    @property
+    def replica(self) -> Replica | None:
+        return self._router.replica
+
+    def stop_replica(self) -> None:
+        """This peer hosts the chat on its replica's folder now: the server's store is the copy."""
+        if self._router.replica is not None:
+            self._router.replica.close()
+        self._router.replica = None
+        self._router.replica_root = None
+
+    def heartbeat(self) -> None:
+        """A Ping (free: no flood control): the host answers, so a silent host is noticed by
+        the read timeout (`idle_timeout`) even when the chat is quiet."""
+        self._router.write(p.Ping())
+
+    async def rebase(self, room: str, after: int) -> None:
+        """Take the host's numbering of `room` after seq `after`: forget ours, fetch its."""
+        self._router.emit(Rebased(room, after))
+        await self.fill(room, after)
+
+    def note(self, text: str) -> None:
+        """A line for the user (`state.notice`, and the event stream's `Notice`)."""
+        self._router.emit(Notice(text))
+
+    def move(self, host: str, port: int, fingerprint: str | None) -> None:
+        """Another peer hosts the chat now: reconnect there (its certificate vouched for)."""
+        self._conn.move(host, port, fingerprint)
+
+    async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False) -> p.Replicated:
+        """Push copies of a room's messages to a host that lacks them (see server/succession.py)."""
+        reply: p.Replicated = await self._router.request(
+            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid))
+        return reply
 
     async def __aenter__(self) -> ClientSession:
         await self.connect()

@@ -23,7 +23,9 @@ from .events import Connecting as Connecting
 from .events import Disconnected as Disconnected
 from .events import Event as Event
 from .events import LocalEvent as LocalEvent
+from .events import Notice as Notice
 from .events import PendingText as PendingText
+from .events import Rebased as Rebased
 from .events import TransferUpdate as TransferUpdate
 from .views import MemberView as MemberView
 from .views import MessageView as MessageView
@@ -55,6 +57,9 @@ class ChatState:
     joined_rooms: list[str] = field(default_factory=list)  # member of, per the server's Welcome
     directs: dict[str, p.DirectInfo] = field(default_factory=dict)  # room -> our conversation there
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (status, text) set
+    epoch: int = 0  # which host of the chat serves us (Greeting)
+    host: str = ""  # the serving peer's node id (Greeting)
+    roster: p.Roster | None = None  # the host-capable peers, as the host last said
     version: int = 0
 
     # ------------------------------------------------------------ queries
@@ -296,12 +301,25 @@ class ChatState:
                     for member in room.members.values():
                         member.online = False
                     room.version += 1
+            case Notice():
+                self.notice = event.text
+            case Rebased():
+                room = self.rooms.get(event.room)
+                if room is not None:
+                    room.rebase(event.after)
             case TransferUpdate():
                 self.transfers[event.id] = Transfer(event.id, event.name, event.direction,
                                                     event.size, event.done, event.state,
                                                     event.error, event.path)
-            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()
-                  | p.Greeting()):
+            case p.Greeting():
+                self.epoch, self.host = event.epoch, event.host
+            case p.Roster():
+                self.roster = event
+            case p.HandOver():
+                self.notice = f"{event.host_name or 'the host'} is leaving; moving to the next host"
+            case p.Replicated():
+                pass
+            case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:
                 assert_never(event)

@@ -100,6 +100,13 @@ class RoomView:
     def pending(self) -> list[MessageView]:
         return [m for m in self.messages if m.seq == 0]
 
+    def rebase(self, after: int) -> None:
+        """Forget the messages after seq `after` (pending ones stay)."""
+        self.messages = [m for m in self.messages if not m.seq or m.seq <= after]
+        self.by_seq = {s: m for s, m in self.by_seq.items() if s <= after}
+        self.synced = min(self.synced, after)
+        self.version += 1
+
     def _insert(self, msg: MessageView) -> bool:
         if msg.seq in self.by_seq:
             return False

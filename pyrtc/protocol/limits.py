@@ -6,8 +6,11 @@ from __future__ import annotations
 #: 3: the server greets first (nonce); Hello carries the client's key and a proof bound to
 #: the server's certificate; names belong to keys; session tokens are gone.
 #: 4: direct messages (rooms named `@` + hex, two identities only), replies, edit and delete,
-#: status.
+#: status; peer-assisted continuity: the greeting says the chat's epoch and host node;
+#: host-capable peers report themselves in Hello (`PeerInfo`) and the host pushes the `Roster`.
 PROTOCOL_VERSION = 4
+MAX_PEERS = 64  # host-capable peers one roster lists
+MAX_PEER_ADDRESSES = 8
 #: A frame body can hold one file chunk plus its envelope, never more.
 CHUNK_SIZE = 256 * 1024
 MAX_FRAME = CHUNK_SIZE + 64 * 1024

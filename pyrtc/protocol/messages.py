@@ -52,9 +52,23 @@ __all__ = [
     "Typing", "Receipt", "Reacted", "UploadReady", "FileData", "FileEnd", "HistoryPage",
     "SearchHits", "Error",
     "STATUSES", "DirectInfo", "OpenDirect", "DirectOpened", "EditText", "DeleteMessage", "Edited",
-    "SetStatus", "StatusChanged",
+    "SetStatus", "StatusChanged", "PeerInfo", "Roster", "Replicate", "Replicated", "HandOver",
     "ClientMsg", "ServerMsg",
 ]
+
+# ---------------------------------------------------------------- shared by both directions
+
+
+class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A host-capable peer: who it is (node id: its installation's key id), where it would
+    listen, and the certificate it would show; the host vouches for it in the `Roster`."""
+
+    node: Annotated[str, Meta(max_length=64)]
+    name: Annotated[str, Meta(max_length=64)] = ""
+    addresses: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=L.MAX_PEER_ADDRESSES)] = []
+    port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    fingerprint: Annotated[str, Meta(max_length=64)] = ""
+
 
 # ---------------------------------------------------------------- client -> server
 
@@ -76,6 +90,8 @@ class Hello(Msg, frozen=True, tag="hello"):
     password: Annotated[str, Meta(max_length=256)] = ""  # the server's, if it has one
     key: Annotated[bytes, Meta(max_length=L.MAX_KEY)] = b""  # public key, DER SubjectPublicKeyInfo
     proof: Annotated[bytes, Meta(max_length=L.MAX_PROOF)] = b""  # signature of hello_proof(...)
+    #: Set by a peer that could host this chat (not --no-host, never a one-shot command).
+    peer: PeerInfo | None = None
 
 
 class ListRooms(Msg, frozen=True, tag="list_rooms"):
@@ -163,6 +179,17 @@ class Search(Msg, frozen=True, tag="search"):
     rid: Rid = 0
 
 
+class Replicate(Msg, frozen=True, tag="replicate"):
+    """A peer's copies of a room's messages, as an earlier host numbered them, for a new host
+    that lacks them (collected after a crash, synced by a returning peer, merged after two
+    hosts). Only from a peer of the roster. `done`: this peer has pushed everything."""
+
+    room: RoomName
+    messages: Annotated[list[Posted], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
+    done: bool = False
+    rid: Rid = 0
+
+
 class Ping(Msg, frozen=True, tag="ping"):
     nonce: int = 0
 
@@ -225,6 +252,10 @@ class Greeting(Msg, frozen=True, tag="greeting"):
     server_id: str = ""
     server: str = ""
     nonce: Annotated[bytes, Meta(min_length=L.NONCE_SIZE, max_length=L.NONCE_SIZE)] = b"\0" * L.NONCE_SIZE
+    #: `server_id` is the chat's id (made by its first host, kept by every peer); `epoch`
+    #: counts its hosts (each new one serves epoch + 1); `host` is the serving peer's node id.
+    epoch: int = 0
+    host: str = ""
 
 
 class Welcome(Msg, frozen=True, tag="welcome"):
@@ -337,6 +368,39 @@ class SearchHits(Msg, frozen=True, tag="search_hits"):
     more: bool = False  # older hits were left out
 
 
+class Roster(Msg, frozen=True, tag="roster"):
+    """The host-capable peers of the chat, pushed by the host whenever it changes, over the
+    pinned connection: the election list, and the certificates the host vouches for."""
+
+    chat_id: str
+    epoch: int
+    host: str  # the serving peer's node id
+    peers: list[PeerInfo] = []
+    #: A host that took the chat over: each room's last seq when it did. Peers push what they
+    #: hold after it (what another host of the chat may have numbered differently).
+    since: dict[str, int] = {}
+
+
+class Replicated(Msg, frozen=True, tag="replicated"):
+    """The reply to Replicate: how many of its messages were new here, and how many of
+    those got a new seq (their own was another message's here: merged after it)."""
+
+    room: str
+    stored: int = 0
+    renumbered: int = 0
+    rid: int = 0
+
+
+class HandOver(Msg, frozen=True, tag="hand_over"):
+    """The host is leaving (a planned quit): `successor` (a node id of the roster) hosts the
+    chat at `epoch` from now; clients move there by themselves."""
+
+    successor: str
+    epoch: int
+    host_name: str = ""  # who is leaving, for the one line users see
+    pushes: bool = True  # the leaving host pushes its copies to the successor, then `done`
+
+
 class Error(Msg, frozen=True, tag="error"):
     code: str
     message: str
@@ -348,10 +412,10 @@ class Error(Msg, frozen=True, tag="error"):
 ClientMsg = Union[
     Hello, ListRooms, CreateRoom, JoinRoom, LeaveRoom, SendText, SetTyping, MarkDelivered,
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
-    OpenDirect, EditText, DeleteMessage, SetStatus,
+    OpenDirect, EditText, DeleteMessage, SetStatus, Replicate,
 ]
 ServerMsg = Union[
     Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
-    MembersChanged, RoomAdded, DirectOpened, Edited, StatusChanged,
+    MembersChanged, RoomAdded, DirectOpened, Edited, StatusChanged, Roster, Replicated, HandOver,
 ]

@@ -28,6 +28,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -53,9 +54,11 @@ from .messages import Messages
 from .meters import Meters
 from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
+from .roster import Roster, read_epoch, write_epoch
 from .shared import Shared
 from .sockets import Listener, Refusal, raise_fd_limit
 from .stream import Stream
+from .succession import Succession
 from .tls import ensure_certificate, server_context
 
 __all__ = ["ChatServer"]
@@ -91,7 +94,12 @@ class ChatServer:
         self._housekeeping_task: asyncio.Task[None] | None = None
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
         self.on_counts_changed: Callable[[int, int], None] | None = None
-        self.server_id = _server_id(config.data_dir)
+        self.server_id = _server_id(config.data_dir)  # the chat's id
+        #: Which host of this chat we are: one more than any before us that this data dir saw.
+        self.epoch = config.epoch or read_epoch(config.data_dir) or 1
+        write_epoch(config.data_dir, self.epoch)
+        self.node = config.node or self.server_id
+        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name))
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
@@ -104,9 +112,12 @@ class ChatServer:
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
                                       self._conversations, rooms_changed=self._users_changed)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
-                                    directs=self._conversations.directs, users_changed=self._users_changed, drop=self.disconnected)
+                                    directs=self._conversations.directs, users_changed=self._users_changed,
+                                    drop=self.disconnected, roster=self.roster)
         self._files = Files(shared, self._messages)
         self._housekeeping = Housekeeping(shared, self._presence)
+        self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
+                                     expected=set(config.collect), release=self._release_held)
 
     # What tests, the CLI and the hosting code read; the parts share the same objects.
     @property
@@ -161,8 +172,13 @@ class ChatServer:
         await listener.open(cfg.host, cfg.port)
         self._listener = listener
         self._housekeeping_task = loop.create_task(self._housekeeping.run())
+        self.succession.start(cfg.collect_for)
+        if cfg.peers or cfg.collect:  # taken over: where each room stood when we did
+            self.roster.since = {name: last for name, last, _, _ in self.store.rooms()}
         self.store.start_checkpointer()
         host, port = self.address
+        self.roster.set_host(p.PeerInfo(node=self.node, name=cfg.name, addresses=cfg.addresses[:8],
+                                        port=port, fingerprint=self.fingerprint or ""))
         log.info("listening on %s:%d as %r (data in %s)", host, port, self.config.name,
                  self.config.data_dir)
         return host, port
@@ -200,6 +216,34 @@ class ChatServer:
         directly with a fake clock)."""
         self._housekeeping.sweep()
 
+    def _release_held(self, held: list[tuple[Connection, p.ClientMsg]]) -> None:
+        """The posts that waited while this new host collected the peers' copies."""
+        for conn, msg in held:
+            if isinstance(msg, p.SendText):
+                self._commit.begin()
+                self._step(conn, msg, partial(self._messages.send_text, conn, msg))
+
+    async def hand_over(self, wait: float = 2.0, *, pushes: bool = True, to: p.PeerInfo | None = None,
+                        epoch: int = 0) -> p.PeerInfo | None:
+        """A planned quit: tell everyone who hosts the chat next (the roster's rule, or `to`:
+        another host of the chat that wins over us, at its `epoch`), and wait (up to `wait` s)
+        until that peer has left for it. None: nobody could take it."""
+        successor = to or self.succession.successor()
+        if successor is None:
+            return None
+        frame = p.encode(p.HandOver(successor=successor.node, epoch=epoch or self.epoch + 1, pushes=pushes,
+                                    host_name=self.roster.host.name or self.config.name))
+        theirs = [c for c in self.conns if c.uid == successor.node and c.name is not None]
+        for conn in list(self.conns):
+            if conn.name is not None and not conn.closed:
+                conn.send(frame)
+        chatlog.line("hand over to=%s epoch=%d", successor.name or successor.node[:16], self.epoch + 1)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        while any(not c.closed for c in theirs) and loop.time() < until:
+            await asyncio.sleep(0.02)
+        return successor
+
     # ------------------------------------------------------------------ connections
 
     def connected(self, conn: Connection) -> None:
@@ -214,6 +258,8 @@ class ChatServer:
         self._meters.closed(conn)
         if conn.name is None:
             return
+        if not self._closing:
+            self.roster.gone(conn, self.conns)
         self._presence.went_offline(conn)
         self._conversations.went_offline(conn)
         if self._handshake.release(conn):
@@ -295,7 +341,10 @@ class ChatServer:
             self._meters.request(conn)
         match msg:
             case p.SendText():
-                self._messages.send_text(conn, msg)
+                if not self.succession.hold(conn, msg):
+                    self._messages.send_text(conn, msg)
+            case p.Replicate():
+                self.succession.replicate(conn, msg)
             case p.MarkDelivered():
                 self._presence.receipt(conn, msg.room, delivered=msg.seq, read=0)
             case p.MarkRead():
@@ -344,7 +393,7 @@ def _private_data_dir(data_dir: Path) -> int:
     this one left readable by others; how many had to be tightened. Only our own names: the
     folder may be one a user named, holding files of theirs."""
     changed = private_dir(data_dir) + private_tree(data_dir / "files")  # blobs, unfinished uploads
-    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "tls-key.pem", "tls-cert.pem"):
+    for name in ("history.db", "history.db-wal", "history.db-shm", "server-id", "epoch", "tls-key.pem", "tls-cert.pem"):
         changed += private_file(data_dir / name)
     return changed
 

@@ -80,3 +80,13 @@ class ServerConfig:
     rooms_per_hour: int = 10  # rooms one user may create per hour; 0: no limit
     max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py
+    # Peer-assisted continuity (server/roster.py): who hosts, and which epoch of the chat.
+    node: str = ""  # the hosting peer's node id ('' : a dedicated server, its server id)
+    epoch: int = 0  # the epoch to serve (0: the one kept in the data dir, else 1)
+    #: Addresses peers would reach this host on (the roster lists them); [] : not said.
+    addresses: list[str] = field(default_factory=list)
+    #: A host taking the chat over: the node ids that may push copies (the last roster's),
+    #: those it waits for before serving posts, and for how long at most (server/succession.py).
+    peers: list[str] = field(default_factory=list)
+    collect: list[str] = field(default_factory=list)
+    collect_for: float = 0.0

@@ -29,6 +29,7 @@ from .identities import bind_name, check_owner, verify_proof
 from .later import Later, Step
 from .names import name_keys, unfit_in
 from .passwords import PasswordGate, PasswordWork
+from .roster import Roster
 from .shared import Shared
 
 __all__ = ["Handshake"]
@@ -40,7 +41,7 @@ class Handshake:
     def __init__(self, shared: Shared, gate: PasswordGate, work: PasswordWork, server_id: str, *,
                  directs: Callable[[str, int], list[p.DirectInfo]],
                  users_changed: Callable[[], None],
-                 drop: Callable[[Connection, Exception | None], None]) -> None:
+                 drop: Callable[[Connection, Exception | None], None], roster: Roster) -> None:
         self._shared = shared
         self._gate = gate
         self._work = work
@@ -48,6 +49,7 @@ class Handshake:
         self._directs = directs  # (uid, limit) -> its direct conversations
         self._users_changed = users_changed  # someone came online or went offline
         self._drop = drop  # everything a closed connection leaves behind (a replaced one)
+        self._roster = roster
         #: Our certificate's fingerprint ('' without TLS): what the clients' proofs are bound to.
         self.fingerprint = ""
         self.online: dict[str, Connection] = {}  # first name key -> connection
@@ -56,7 +58,8 @@ class Handshake:
     def greet(self, conn: Connection) -> None:
         conn.nonce = os.urandom(L.NONCE_SIZE)
         conn.send(p.encode(p.Greeting(version=p.PROTOCOL_VERSION, server_id=self._server_id,
-                                      server=self._shared.config.name, nonce=conn.nonce)))
+                                      server=self._shared.config.name, nonce=conn.nonce,
+                                      epoch=self._roster.epoch, host=self._roster.host.node)))
 
     def hello(self, conn: Connection, msg: p.Hello) -> Step:
         if msg.version != p.PROTOCOL_VERSION:
@@ -115,6 +118,7 @@ class Handshake:
             max_rate=config.max_rate, burst=config.burst, rooms_total=store.room_count(),
             directs=self._directs(uid, L.MAX_ROOM_PAGE),
         )))
+        self._roster.admitted(conn, msg.peer, self._shared.conns)
 
     def _replace(self, old: Connection, new: Connection) -> None:
         """The same identity under the same name is back: its old connection (half-open, or

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .conversations import Conversations
+from .copies import Copies
 from .errors import StoreError
 from .files import Files
 from .identities import NameBook
@@ -27,7 +28,7 @@ from .schema import open_history
 __all__ = ["Store"]
 
 
-class Store(Rooms, Members, Conversations, Reactions, Files):
+class Store(Rooms, Members, Conversations, Reactions, Files, Copies):
     """One SQLite database. Not thread-safe: owned by the server's event loop thread."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:

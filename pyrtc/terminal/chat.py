@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import protocol as p
 from ..client import ClientSession, ConnectionLost
-from ..client.state import Connected, Disconnected, Event
+from ..client.state import Connected, Disconnected, Event, Rebased
 from .console import Console
 from .render import clean, message_line, quote
 
@@ -103,6 +103,8 @@ class TerminalChat:
         match ev:
             case p.Posted() | p.Joined() | p.HistoryPage() | p.Acked():
                 self._print_new(ev.room)
+            case Rebased() if ev.room in self._printed:  # merged after two hosts: shown as numbered now
+                self._printed[ev.room] = min(self._printed[ev.room], ev.after)
             case p.Reacted():
                 view = self.session.state.rooms.get(ev.room)
                 msg = view.by_seq.get(ev.seq) if view else None

@@ -485,7 +485,13 @@ def gui(ctx: Ctx) -> list[Row]:
             ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "launch to room drawn", marks["room"], "s")]
 
 
+def _handover(ctx: Ctx) -> list[Row]:
+    from .handover import handover  # imports this module: loaded when asked for
+
+    return handover(ctx)
+
+
 SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
     "fanout": fanout, "latency": latency, "connections": connections, "files": files,
-    "history": history, "discovery": discovery, "gui": gui,
+    "history": history, "discovery": discovery, "gui": gui, "handover": _handover,
 }

@@ -268,7 +268,7 @@ def test_server_survives_any_hello(fuzz_server: tuple[ChatServer, asyncio.Abstra
         writer.transport.abort()
         errors = [m for m in got if isinstance(m, p.Error)]
         if version == p.PROTOCOL_VERSION and key == "mine" and proof == "valid":
-            welcomed = [type(m) for m in got] == [p.Welcome]
+            welcomed = [type(m) for m in got][:1] == [p.Welcome]  # the roster may follow it
             assert welcomed or [e.code for e in errors] in (["bad_name"], ["name_taken"]), got
         else:
             assert len(errors) == 1 and errors[0].fatal and errors[0].code in (

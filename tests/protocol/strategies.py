@@ -35,6 +35,8 @@ def for_type(t: mi.Type) -> st.SearchStrategy[Any]:
         return st.one_of([for_type(x) for x in t.types])
     if isinstance(t, mi.ListType):
         return st.lists(for_type(t.item_type), max_size=3)
+    if isinstance(t, mi.DictType):
+        return st.dictionaries(for_type(t.key_type), for_type(t.value_type), max_size=3)
     if isinstance(t, mi.StructType):
         return st.builds(t.cls, **{f.name: for_type(f.type) for f in t.fields})
     raise NotImplementedError(f"no strategy for {t!r}")

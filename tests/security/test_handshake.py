@@ -107,10 +107,11 @@ async def test_a_server_from_before_3_gets_nothing_and_the_user_is_told_to_updat
 
 
 async def test_a_server_from_after_4_is_a_please_update_this_client(fake_server: FakeServer) -> None:
-    fake_server.greet.append(p.encode(p.Greeting(version=5, server_id="x", server="future", nonce=os.urandom(32))))
+    future = p.PROTOCOL_VERSION + 1
+    fake_server.greet.append(p.encode(p.Greeting(version=future, server_id="x", server="future", nonce=os.urandom(32))))
     s = ClientSession("127.0.0.1", fake_server.port, "ann")
-    with pytest.raises(Rejected, match="please update PyRTC on this client: .* speaks protocol version 5, "
-                                       "this client 4") as refused:
+    with pytest.raises(Rejected, match=f"please update PyRTC on this client: .* speaks protocol version {future}, "
+                                       f"this client {p.PROTOCOL_VERSION}") as refused:
         await s.connect()
     assert refused.value.code == "version_mismatch" and s.fatal is refused.value  # no retrying
     await s.close()

@@ -1,0 +1,310 @@
+"""A full client as a peer of its chat: it follows the chat from host to host, and takes it
+over when the rule says so (docs/peer-assisted.md).
+
+Invariants:
+- One rule picks the next host, the same on every peer: the lowest node id among the last
+  roster's host-capable peers, the leaving (or vanished) host and peers found dead left out.
+- A planned quit (`HandOver`) moves every client to the successor at once; the successor
+  serves epoch + 1 on its replica and waits (briefly) for the leaving host's copies.
+- A vanished host: the successor serves epoch + 1 and holds posts until the other peers
+  pushed what it lacks (or a deadline); every other peer reconnects there and pushes.
+- After connecting to a host of a new epoch, a peer pushes what its replica holds beyond
+  the host's last seq per room; the host merges it (server/succession.py).
+- Users see one line per host change, `on_line`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from pyrtc import protocol as p
+from pyrtc.client import ClientSession, ConnectionLost, Rejected
+from pyrtc.client.events import Connected, Event
+from pyrtc.client.replica import as_posted, default_replica_root
+from pyrtc.server import ServerConfig
+
+from .hosting import AnnouncedServer
+from .peers import greeting_at, keep_roster, last_roster
+
+__all__ = ["Continuity", "successor_of", "COLLECT_FOR", "HEARTBEAT", "HOST_SILENT"]
+
+log = logging.getLogger(__name__)
+
+#: How long a new host waits at most for the peers' copies before it serves posts (s).
+COLLECT_FOR = 2.0
+#: A peer pings its host this often (s); with a read timeout of HOST_SILENT it notices a
+#: host that vanished without a reset (power, cable) within that time.
+HEARTBEAT = 1.0
+HOST_SILENT = 3.0
+#: Failed tries to reach a successor before it counts as gone too and the next is asked.
+TRIES_PER_SUCCESSOR = 3
+
+
+def successor_of(roster: p.Roster, leaving: set[str]) -> p.PeerInfo | None:
+    """The next host: the lowest node id of the roster, those in `leaving` left out."""
+    peers = [i for i in roster.peers if i.node not in leaving]
+    return min(peers, key=lambda i: i.node) if peers else None
+
+
+class Continuity:
+    def __init__(self, session: ClientSession, *, name: str, can_host: bool, port: int,
+                 announce: list[str] | None, on_line: Callable[[str], None],
+                 hosted: AnnouncedServer | None = None, root: Path | None = None,
+                 server_name: str = "") -> None:
+        """`hosted`: the server this peer hosts already (it started the chat)."""
+        self.session = session
+        self.node = session.identity.uid
+        self.name = name
+        self.can_host = can_host
+        self.port = port
+        self._announce = announce
+        self._on_line = on_line
+        self.hosted = hosted
+        self._root = root or default_replica_root()
+        self._server_name = server_name
+        self.roster: p.Roster | None = None
+        self._host = ""  # the node id of the host we are connected to
+        self._epoch = 0
+        self._names: dict[str, str] = {}  # node id -> the user's name, from every roster seen
+        self._known: dict[str, p.PeerInfo] = {}  # node id -> the peer, from every roster seen
+        self._watcher: asyncio.Future[None] | None = None
+        self._gone: set[str] = set()  # hosts that left or vanished, never tried again
+        self._tries: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._planned = False
+        self.closing = False
+        self._pinger: asyncio.Future[None] | None = None
+        self._fallback = session.relocate  # where a server without peers went (discovery)
+        session.relocate = self.where
+        if hosted is not None:
+            self._watch_hosts()
+
+    # ------------------------------------------------------------------ events (client loop)
+
+    def on_event(self, event: Event) -> None:
+        match event:
+            case p.Greeting():
+                self._greeted(event)
+            case p.Roster():
+                self.roster = event
+                self._names.update((i.node, i.name) for i in event.peers if i.name)
+                self._known.update((i.node, i) for i in event.peers)
+                keep_roster(event, self._root)
+            case p.HandOver():
+                self._spawn(self._handed_over(event))
+            case Connected():
+                self._spawn(self._push())
+                if self._pinger is None:
+                    self._pinger = asyncio.ensure_future(self._beat())
+            case _:
+                pass
+
+    def _greeted(self, g: p.Greeting) -> None:
+        before, self._host, self._epoch = self._host, g.host, g.epoch
+        self._planned = False
+        self._tries.clear()
+        if before and before != g.host:
+            old = self._names.get(before) or "the host"
+            new = "you are" if g.host == self.node else f"{self._names.get(g.host) or 'another peer'} is"
+            self._on_line(f"{old} left; {new} hosting this chat now")
+
+    # ------------------------------------------------------------------ a planned quit
+
+    async def quit(self) -> None:
+        """We are leaving. Hosting: hand the chat to the successor, push it what it lacks
+        (from our server's store), then close our server (its mDNS goodbye first)."""
+        self.closing = True
+        for task in (self._pinger, self._watcher):
+            if task is not None:
+                task.cancel()
+        hosted, self.hosted = self.hosted, None
+        if hosted is None:
+            return
+        try:
+            successor = await hosted.server.hand_over()
+            if successor is not None:
+                await self._push_from(hosted, successor)
+        except Exception:
+            log.warning("handing the chat over failed", exc_info=True)
+        finally:
+            await hosted.close()
+
+    async def _push_from(self, hosted: AnnouncedServer, successor: p.PeerInfo) -> None:
+        """Our own session follows the chat to the successor; it gets our server's copies of
+        every room (what it lacks: after its last seq, or after where it took over), then
+        `done`; our replica then takes its numbering."""
+        try:
+            await self.session.wait_for(lambda s: s.host == successor.node and s.connection == "connected"
+                                        and s.roster is not None and s.roster.host == successor.node, timeout=5.0)
+        except TimeoutError:
+            log.warning("the next host did not answer; its peers will fill what it lacks")
+            return
+        state = self.session.state
+        since = state.roster.since if state.roster is not None else {}
+        theirs = {r.name: r.last_seq for r in state.available}
+        store = hosted.server.store
+        for room, _, _, _ in store.rooms():
+            after = since.get(room, theirs.get(room, 0))
+            while True:
+                held, _ = store.history(room, after=after, limit=100)
+                if not held:
+                    break
+                await self.session.replicate(room, [as_posted(m) for m in held])
+                after = held[-1].seq
+        await self.session.replicate("General", [], done=True)
+        for room in list(state.rooms):
+            if room in since:
+                await self.session.rebase(room, since[room])
+
+    async def _handed_over(self, h: p.HandOver) -> None:
+        self._planned = True
+        leaving = self._host
+        self._gone.add(leaving)
+        roster = self.roster
+        info = self._known.get(h.successor)
+        if info is None:
+            return
+        if h.successor == self.node:
+            await self._take_over(h.epoch, collect={leaving} if h.pushes else set(), peers=roster)
+        else:
+            self._move_to(info)
+
+    # ------------------------------------------------------------------ a vanished host
+
+    async def where(self) -> tuple[str, int] | None:
+        """Asked by the reconnect loop after failed tries (the host vanished, or the next
+        one is not up yet): the successor's address; a chat without peers: discovery's."""
+        roster = self.roster or last_roster(self.session.state.server_id, self._root)
+        if roster is None or not [i for i in roster.peers if i.node != self._host]:
+            return await self._fallback() if self._fallback is not None else None
+        if self._host and self._host not in self._gone:
+            self._gone.add(self._host)
+        while True:
+            nxt = successor_of(roster, self._gone)
+            if nxt is None:
+                return None
+            if nxt.node == self.node:
+                if not self.can_host:
+                    self._gone.add(nxt.node)
+                    continue
+                return await self._take_over(roster.epoch + 1, collect={i.node for i in roster.peers}
+                                             - self._gone - {self.node}, peers=roster)
+            self._tries[nxt.node] = self._tries.get(nxt.node, 0) + 1
+            if self._tries[nxt.node] > TRIES_PER_SUCCESSOR:
+                self._gone.add(nxt.node)
+                continue
+            self.session.fingerprint = nxt.fingerprint or None
+            return (nxt.addresses[0] if nxt.addresses else "127.0.0.1"), nxt.port
+
+    def _move_to(self, info: p.PeerInfo) -> None:
+        self.session.move(info.addresses[0] if info.addresses else "127.0.0.1", info.port, info.fingerprint or None)
+
+    # ------------------------------------------------------------------ hosting
+
+    async def _take_over(self, epoch: int, *, collect: set[str], peers: p.Roster | None) -> tuple[str, int] | None:
+        if self.hosted is not None:
+            return "127.0.0.1", self.hosted.server.address[1]
+        replica = self.session.replica
+        folder = replica.folder if replica is not None else self._root / self.session.state.server_id
+        self.session.stop_replica()  # the server's store is the copy from now on
+        config = ServerConfig(port=self.port, data_dir=folder, name=self._server_name or self.session.state.server,
+                              node=self.node, epoch=epoch, addresses=list(self._announce or []),
+                              peers=[i.node for i in peers.peers] if peers else [],
+                              collect=sorted(collect), collect_for=COLLECT_FOR if collect else 0.0)
+        hosted = AnnouncedServer(config, list(self._announce) if self._announce else None)
+        try:
+            await hosted.start(announced=False)
+        except OSError as exc:
+            log.warning("cannot host the chat here: %s", exc)
+            self._gone.add(self.node)
+            return None
+        self.hosted = hosted
+        self._watch_hosts()
+        log.info("hosting the chat now (epoch %d) on port %d", epoch, hosted.server.address[1])
+        port = hosted.server.address[1]
+        self.session.move("127.0.0.1", port, hosted.server.fingerprint)
+        return "127.0.0.1", port
+
+    # ------------------------------------------------------------------ pushing copies
+
+    async def _push(self) -> None:
+        """Connected to a host: push what our replica holds beyond where it took the chat
+        over (or its last seq), then done; what we pushed is then taken as it numbers it."""
+        replica = self.session.replica
+        if replica is None or self.hosted is not None or self.closing or self._epoch < 2:
+            return  # the first host of a chat has nothing to collect
+        try:
+            await self.session.wait_for(lambda s: s.roster is not None and s.roster.epoch == s.epoch, timeout=3.0)
+        except TimeoutError:
+            pass
+        state = self.session.state
+        since = state.roster.since if state.roster is not None else {}
+        theirs = {r.name: r.last_seq for r in state.available}
+        try:
+            for room in replica.rooms:
+                after = first = since.get(room, theirs.get(room, 0))
+                pushed = False
+                while True:
+                    copies = replica.copies(room, after)
+                    if not copies:
+                        break
+                    await self.session.replicate(room, copies)
+                    after, pushed = copies[-1].seq, True
+                if pushed and room in since and room in state.rooms:
+                    await self.session.rebase(room, first)
+            await self.session.replicate("General", [], done=True)
+        except (ConnectionLost, Rejected, TimeoutError) as exc:
+            log.info("pushing our copies to the host: %s", exc)
+
+    # ------------------------------------------------------------------ two hosts at once
+
+    def _watch_hosts(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """While we host: is another host of this chat serving (a partition healed, two peers
+        decided at once)? The higher epoch wins, a tie the lower node id; we yield to a winner."""
+        while not self.closing and self.hosted is not None:
+            await asyncio.sleep(HEARTBEAT)
+            hosted = self.hosted
+            if hosted is None:
+                return
+            epoch = hosted.server.epoch
+            for info in list(self._known.values()):
+                if info.node == self.node or not info.port or not info.addresses:
+                    continue
+                seen = await greeting_at(info.addresses[0], info.port)
+                if seen is None:
+                    continue
+                g, fingerprint = seen
+                if g.server_id != hosted.server.server_id or g.host != info.node or fingerprint != info.fingerprint:
+                    continue  # another chat, or not the peer our roster vouched for
+                if g.epoch > epoch or (g.epoch == epoch and g.host < self.node):
+                    log.info("another host of this chat wins (epoch %d, %s); handing over", g.epoch, info.name)
+                    await self._yield_to(hosted, info, g.epoch)
+                    return
+
+    async def _yield_to(self, hosted: AnnouncedServer, winner: p.PeerInfo, epoch: int) -> None:
+        self.hosted = None
+        try:
+            await hosted.server.hand_over(to=winner, epoch=epoch)
+            await self._push_from(hosted, winner)
+        except Exception:
+            log.warning("handing the chat to its other host failed", exc_info=True)
+        finally:
+            await hosted.close()
+
+    async def _beat(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(HEARTBEAT)
+            self.session.heartbeat()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,122 @@
+"""The chat outlives its host, in one process on 127.0.0.1: a planned quit hands it to the
+roster's successor, a vanished host is replaced by it; nothing acknowledged is lost, nothing
+doubled, every peer ends with the same history (same seq, same message)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pyrtc.client import ClientSession, Identity
+from pyrtc.discovery import AnnouncedServer
+from pyrtc.discovery.continuity import Continuity
+from pyrtc.discovery.peers import PeerReport
+from tests.conftest import server_config
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Peer:
+    name: str
+    session: ClientSession
+    continuity: Continuity
+    lines: list[str]
+
+    def history(self, room: str = "General") -> list[tuple[int, str, str]]:
+        return [(m.seq, m.sender, m.text) for m in self.session.state.rooms[room].messages if m.seq]
+
+
+async def make_peer(name: str, tmp: Path, host: AnnouncedServer | None = None, identity: Identity | None = None,
+                    address: tuple[str, int] | None = None) -> Peer:
+    me = identity or Identity.generate()
+    port = host.server.address[1] if host else free_port()
+    where = address or ("127.0.0.1", port)
+    session = ClientSession(*where, name, identity=me, backoff=(0.05, 0.5))
+    root = tmp / name / "chats"
+    session.keep_replica(root)
+    session.peer = PeerReport(me.uid, name, ["127.0.0.1"], port, root=root)
+    lines: list[str] = []
+    cont = Continuity(session, name=name, can_host=True, port=port, announce=None, on_line=lines.append,
+                      hosted=host, root=root)
+    session.on_event = cont.on_event
+    await session.connect()
+    return Peer(name, session, cont, lines)
+
+
+@pytest.fixture
+async def chat(tmp_path: Path) -> AsyncIterator[list[Peer]]:
+    ids = sorted((Identity.generate() for _ in range(3)), key=lambda i: i.uid)
+    # Ann hosts; of the others the lower node id (bob) is the successor by the rule.
+    ann_id, bob_id, cy_id = ids[2], ids[0], ids[1]
+    cfg = server_config(tmp_path / "ann" / "server", node=ann_id.uid, port=free_port(), addresses=["127.0.0.1"])
+    hosted = AnnouncedServer(cfg, None)
+    await hosted.start()
+    ann = await make_peer("ann", tmp_path, hosted, ann_id)
+    bob = await make_peer("bob", tmp_path, identity=bob_id, address=hosted.server.address)
+    cy = await make_peer("cy", tmp_path, identity=cy_id, address=hosted.server.address)
+    peers = [ann, bob, cy]
+    for p in peers:
+        await p.session.join("General")
+    await ann.session.wait_for(lambda s: s.roster is not None and len(s.roster.peers) == 3, timeout=10)
+    yield peers
+    for p in peers:
+        p.continuity.closing = True
+        await p.session.close()
+        if p.continuity.hosted is not None:
+            await p.continuity.hosted.close()
+
+
+async def test_a_planned_quit_hands_the_chat_to_the_successor_with_everything(chat: list[Peer]) -> None:
+    ann, bob, cy = chat
+    for i in range(5):
+        await ann.session.send("General", f"ann {i}")
+        await cy.session.send("General", f"cy {i}")
+    await ann.continuity.quit()
+    await ann.session.close()
+    assert bob.continuity.hosted is not None and cy.continuity.hosted is None
+    await cy.session.wait_for(lambda s: s.host == bob.session.identity.uid and s.connection == "connected",
+                              timeout=10)
+    seq = await cy.session.send("General", "after the handover")
+    for p in (bob, cy):
+        await p.session.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=10)
+    assert bob.history() == cy.history()
+    texts = [t for _, _, t in bob.history()]
+    assert sorted(texts) == sorted([f"ann {i}" for i in range(5)] + [f"cy {i}" for i in range(5)]
+                                   + ["after the handover"])
+    assert [s for s, _, _ in bob.history()] == list(range(1, 12))
+    assert cy.lines == ["ann left; bob is hosting this chat now"]
+    assert bob.lines == ["ann left; you are hosting this chat now"]
+    assert bob.continuity.hosted.server.epoch == 2
+
+
+async def test_a_vanished_host_is_replaced_and_every_acknowledged_message_kept(chat: list[Peer]) -> None:
+    ann, bob, cy = chat
+    acked = [await cy.session.send("General", f"cy {i}") for i in range(5)]
+    acked += [await bob.session.send("General", f"bob {i}") for i in range(3)]
+    await cy.session.wait_for(lambda s: acked[-1] in s.rooms["General"].by_seq)
+    # The host vanishes without a word: no hand-over, no goodbye.
+    hosted = ann.continuity.hosted
+    assert hosted is not None
+    ann.continuity.hosted = None
+    ann.continuity.closing = True
+    await ann.session.close()
+    await hosted.server.close()
+    sending = asyncio.ensure_future(cy.session.send("General", "sent during the change", timeout=30))
+    seq = await sending
+    for p in (bob, cy):
+        await p.session.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=15)
+    assert bob.continuity.hosted is not None and bob.continuity.hosted.server.epoch == 2
+    assert bob.history() == cy.history()
+    assert sorted(t for _, _, t in bob.history()) == sorted(
+        [f"cy {i}" for i in range(5)] + [f"bob {i}" for i in range(3)] + ["sent during the change"])
+    assert [s for s, _, _ in bob.history()] == list(range(1, 10))
