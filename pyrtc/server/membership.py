@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -38,6 +39,9 @@ from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["Membership"]
 
 _HOUR = 3600.0
@@ -46,8 +50,11 @@ _HOUR = 3600.0
 class Membership:
     def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, meters: Meters,
                  work: PasswordWork,
-                 rooms_changed: Callable[[], None]) -> None:
+                 rooms_changed: Callable[[], None], cluster: Cluster | None = None) -> None:
         self._shared = shared
+        self._cluster = cluster  # rooms are made through the chat's stream
+        if cluster is not None:
+            cluster.on_room_made = self._room_made
         self._presence = presence
         self._gate = gate
         self._meters = meters
@@ -63,26 +70,37 @@ class Membership:
         if msg.password and self._shared.store.find_room(msg.room) is None:
             self._check_room_quota(conn)  # before the hash: a refusal costs no scrypt
             return Later(self._work.hash(msg.password), lambda hashed: self._create(conn, msg, hashed))
-        self._create(conn, msg, "")
-        return None
+        return self._create(conn, msg, "")
 
-    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> None:
+    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> Step:
         shared = self._shared
         store = shared.store
         if store.find_room(msg.room) is None:
             self._check_room_quota(conn)  # again: the hash took a while
+            if self._cluster is not None:  # made when the stream brings it back (every server)
+                made = self._cluster.create_room(msg.room, password_hash, user_key(conn), conn.name or "")
+                return Later(made, lambda _: self._created(conn, msg))
             if store.create_room(msg.room, password_hash, creator=user_key(conn)):
                 chatlog.line("create room=%s by=%s", msg.room, conn.name)
-                self._rooms_changed()
-                # One small frame to everyone: sending the whole list made each new room cost
-                # (rooms × users) bytes, and the list outgrew a frame.
-                frame = p.encode(p.RoomAdded(room=shared.room_info(msg.room)))
-                for other in shared.conns:
-                    if other is not conn and other.name is not None:
-                        other.send(frame)
+                self._room_made(msg.room, skip=conn)
+        return self._created(conn, msg)
+
+    def _room_made(self, room: str, skip: Connection | None = None) -> None:
+        """A new room: one small frame to everyone (sending the whole list made each new room
+        cost rooms × users bytes, and the list outgrew a frame)."""
+        shared = self._shared
+        self._rooms_changed()
+        frame = p.encode(p.RoomAdded(room=shared.room_info(room)))
+        for other in shared.conns:
+            if other is not skip and other.name is not None:
+                other.send(frame)
+
+    def _created(self, conn: Connection, msg: p.CreateRoom) -> Step:
+        shared, store = self._shared, self._shared.store
         room = store.find_room(msg.room) or msg.room
         conn.send(p.encode(p.RoomList(rooms=[shared.room_info(room)], rid=msg.rid, more=False,
                                       total=store.room_count())))
+        return None
 
     def _check_room_quota(self, conn: Connection) -> None:
         cfg, store = self._shared.config, self._shared.store

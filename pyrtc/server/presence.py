@@ -12,6 +12,7 @@ go out as several frames, never one too big.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -20,13 +21,17 @@ from .connection import Connection
 from .meters import Meters
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["Presence"]
 
 
 class Presence:
-    def __init__(self, shared: Shared, meters: Meters) -> None:
+    def __init__(self, shared: Shared, meters: Meters, cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._meters = meters
+        self._cluster = cluster  # typing and receipts reach the other servers of the chat
         self._dirty_rooms: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -45,6 +50,8 @@ class Presence:
             if not was:
                 shared.bus.publish(room, p.encode(p.Typing(room=room, name=conn.name, typing=True)),
                                    skip=conn)
+                if self._cluster is not None:
+                    self._cluster.typing(room, conn.name, True)
         else:
             self.stop_typing(room, conn.name)
 
@@ -52,6 +59,8 @@ class Presence:
         live = self._shared.bus.room(room)
         if live.typing.pop(name, None) is not None:
             self._shared.bus.publish(room, p.encode(p.Typing(room=room, name=name, typing=False)))
+            if self._cluster is not None:
+                self._cluster.typing(room, name, False)
 
     def expire_typing(self, now: float) -> None:
         """Stop the typing of those who said nothing more within `typing_ttl`."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cluster import ClusterMarks
 from .errors import StoreError
 from .files import Files
 from .identities import NameBook
@@ -27,7 +28,7 @@ from .schema import open_history
 __all__ = ["Store"]
 
 
-class Store(Rooms, Members, Messages, Reactions, Files):
+class Store(Rooms, Members, Messages, Reactions, Files, ClusterMarks):
     """One SQLite database. Not thread-safe: owned by the server's event loop thread."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
