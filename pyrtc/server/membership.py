@@ -55,6 +55,7 @@ class Membership:
         self._cluster = cluster  # rooms are made through the chat's stream
         if cluster is not None:
             cluster.on_room_made = self._room_made
+            cluster.on_member = self._member_changed
         self._presence = presence
         self._gate = gate
         self._meters = meters
@@ -161,6 +162,9 @@ class Membership:
             conn.visiting.discard(room)
             marks, new = store.add_member(room, conn.name, conn.uid)
             bus.subscribe(room, conn)
+            if new and self._cluster is not None:
+                from .cluster.wire import Member
+                self._cluster.publish_entry(room, Member(room=room, name=conn.name, uid=conn.uid, on=True))
             if new:
                 live.joined[conn.name] = (marks.delivered, marks.read, marks.joined_seq)
                 if live.members is not None:
@@ -218,6 +222,9 @@ class Membership:
         self._presence.stop_typing(room, conn.name)
         bus.unsubscribe(room, conn)
         self._shared.store.remove_member(room, conn.name)
+        if self._cluster is not None:
+            from .cluster.wire import Member
+            self._cluster.publish_entry(room, Member(room=room, name=conn.name, uid=conn.uid, on=False))
         live = bus.room(room)
         live.page = None  # the leave goes out now, not with the next flush
         if live.members is not None:
@@ -228,3 +235,26 @@ class Membership:
         bus.publish(room, p.encode(p.MemberLeft(room=room, name=conn.name)))
         conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
         chatlog.line("leave room=%s name=%s", room, conn.name)
+
+    def _member_changed(self, room: str, name: str, uid: str, joined: bool) -> None:
+        """A membership that began or ended on some server of the cluster (this one's own
+        come back too: by then they change nothing)."""
+        store, bus = self._shared.store, self._shared.bus
+        live = bus.room(room)
+        if joined:
+            marks, new = store.add_member(room, name, uid)
+            if new:
+                live.joined[name] = (marks.delivered, marks.read, marks.joined_seq)
+                if live.members is not None:
+                    live.members += 1
+                self._presence.room_changed(room)
+            return
+        if not store.is_member(room, name, uid):
+            return
+        store.remove_member(room, name)
+        live.page = None
+        if live.members is not None:
+            live.members -= 1
+        for pending in (live.joined, live.presence, live.receipts):
+            pending.pop(name, None)
+        bus.publish(room, p.encode(p.MemberLeft(room=room, name=name)))

@@ -107,6 +107,12 @@ class Messages:
         counts = store.reaction_counts(room, msg.seq)
         if msg.on:
             self._check_reaction(msg, counts)
+        if self._cluster is not None:  # set (and shown) on every server when the stream brings it
+            from .cluster.wire import Reaction
+            self._cluster.check_up("reaction")
+            self._cluster.publish_entry(room, Reaction(room=room, seq=msg.seq, emoji=msg.emoji, name=conn.name,
+                                                       on=msg.on))
+            return
         if store.set_reaction(room, msg.seq, msg.emoji, conn.name, msg.on):
             count = counts.get(msg.emoji, 0) + (1 if msg.on else -1)
             shared.bus.publish(room, p.encode(p.Reacted(room=room, seq=msg.seq, emoji=msg.emoji,

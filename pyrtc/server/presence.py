@@ -32,6 +32,8 @@ class Presence:
         self._shared = shared
         self._meters = meters
         self._cluster = cluster  # typing and receipts reach the other servers of the chat
+        if cluster is not None:
+            cluster.on_receipt = self.apply_receipt
         self._dirty_rooms: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -79,6 +81,18 @@ class Presence:
         changed = store.set_receipt(room, conn.name, min(delivered, last), min(read, last))
         if changed is not None:
             self._shared.bus.room(room).receipts[conn.name] = (changed.delivered, changed.read)
+            self.room_changed(room)
+            if self._cluster is not None:
+                from .cluster.wire import Receipt
+                self._cluster.publish_entry(room, Receipt(room=room, name=conn.name, delivered=changed.delivered,
+                                                          read=changed.read))
+
+    def apply_receipt(self, room: str, name: str, delivered: int, read: int) -> None:
+        """A member's receipts as another server of the cluster took them (ours come back too:
+        by then they change nothing)."""
+        changed = self._shared.store.set_receipt(room, name, delivered, read)
+        if changed is not None:
+            self._shared.bus.room(room).receipts[name] = (changed.delivered, changed.read)
             self.room_changed(room)
 
     # ------------------------------------------------------------------ presence

@@ -42,6 +42,7 @@ from .link import ClusterError, Link
 from .ordering import WRONG_LAST_SEQUENCE, Ordering
 from .wire import (
     Entry,
+    Member,
     Post,
     Reaction,
     Receipt,
@@ -82,6 +83,8 @@ class Cluster:
         self.on_room_made: Callable[[str], None] | None = None
         #: Called with (room, name, delivered, read) when a member's receipts moved.
         self.on_receipt: Callable[[str, str, int, int], None] | None = None
+        #: Called with (room, name, uid, joined) when a membership began or ended on some server.
+        self.on_member: Callable[[str, str, str, bool], None] | None = None
         commit.on_failed = self._commit_failed
 
     @property
@@ -289,6 +292,9 @@ class Cluster:
             case Receipt():
                 if self.on_receipt:
                     self.on_receipt(entry.room, entry.name, entry.delivered, entry.read)
+            case Member():
+                if self.on_member:
+                    self.on_member(entry.room, entry.name, entry.uid, entry.on)
 
     def _apply_post(self, post: Post, stream_seq: int) -> None:
         assert self.ordering is not None
@@ -323,12 +329,16 @@ class Cluster:
 
     # ------------------------------------------------------------------ what every server shares
 
-    def publish_entry(self, room: str, entry: Entry, subject: str | None = None) -> None:
-        """Send a reaction or receipt to the stream (it takes effect when applied, here too)."""
-        assert self._subjects is not None and self.link.js is not None
+    def check_up(self, what: str = "change") -> None:
+        """Refuse a change others must see while the chat is degraded."""
         if self.degraded:
-            raise Refused(ErrorCode.CHAT_DEGRADED, DEGRADED.replace("message", "change"))
-        js, subject = self.link.js, subject or self._subjects.event(room)
+            raise Refused(ErrorCode.CHAT_DEGRADED, DEGRADED.replace("message", what))
+
+    def publish_entry(self, room: str, entry: Entry) -> None:
+        """Send a membership, reaction or receipt to the stream (it takes effect on every
+        server when applied, this one too); one that NATS did not take is logged."""
+        assert self._subjects is not None and self.link.js is not None
+        js, subject = self.link.js, self._subjects.event(room)
 
         async def send() -> None:
             try:

@@ -8,7 +8,7 @@ at once meet on one subject):
   (`Nats-Expected-Last-Subject-Sequence`) makes the n-th post on that subject room seq n.
 - `pyrtc.<chat>.room.<room>`: the room's creation (expected last subject sequence 0: the first
   creator wins) and later changes.
-- `pyrtc.<chat>.ev.<room>`: reactions and receipts (order within the stream is enough).
+- `pyrtc.<chat>.ev.<room>`: memberships, reactions and receipts (the stream's order is enough).
 - `pyrtcx.<chat>.typing`: typing, plain NATS outside the stream (a hint, never stored).
 """
 
@@ -20,7 +20,7 @@ import msgspec
 
 from ... import protocol as p
 
-__all__ = ["Entry", "Post", "Reaction", "Receipt", "RoomMade", "decode", "encode", "CHAT_ID", "Subjects",
+__all__ = ["Entry", "Member", "Post", "Reaction", "Receipt", "RoomMade", "decode", "encode", "CHAT_ID", "Subjects",
            "TypingNote"]
 
 #: A chat id is one subject token.
@@ -59,6 +59,13 @@ class Receipt(msgspec.Struct, frozen=True, tag="receipt"):
     read: int
 
 
+class Member(msgspec.Struct, frozen=True, tag="member"):
+    room: str
+    name: str
+    uid: str
+    on: bool  # joined (True) or left
+
+
 class TypingNote(msgspec.Struct, frozen=True, tag="typing"):
     room: str
     name: str
@@ -66,7 +73,7 @@ class TypingNote(msgspec.Struct, frozen=True, tag="typing"):
     origin: str  # the server it came from (which has shown it to its own clients)
 
 
-Entry = Post | RoomMade | Reaction | Receipt
+Entry = Post | RoomMade | Reaction | Receipt | Member
 _entries = msgspec.msgpack.Decoder(Entry)
 _typing = msgspec.msgpack.Decoder(TypingNote)
 encode = msgspec.msgpack.Encoder().encode
