@@ -109,7 +109,7 @@ class ChatServer:
                                       rooms_changed=self._users_changed, cluster=self.cluster)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
                                     users_changed=self._users_changed, drop=self.disconnected)
-        self._files = Files(shared, self._messages)
+        self._files = Files(shared, self._messages, self.cluster)
         self._housekeeping = Housekeeping(shared, self._presence)
 
     # What tests, the CLI and the hosting code read; the parts share the same objects.

@@ -23,6 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import msgspec
 from nats.aio.msg import Msg
@@ -38,6 +39,7 @@ from ..connection import Connection
 from ..errors import Refused
 from ..posts import posted
 from ..shared import Shared
+from .bodies import Bodies
 from .link import ClusterError, Link
 from .ordering import WRONG_LAST_SEQUENCE, Ordering
 from .wire import (
@@ -79,6 +81,7 @@ class Cluster:
         self._pending: dict[str, tuple[Connection, str]] = {}  # post token -> (sender, cid)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (stream seq, until applied)
+        self._object_store: Bodies | None = None
         #: Called with a room this cache just learnt of (members tell their clients).
         self.on_room_made: Callable[[str], None] | None = None
         #: Called with (room, name, delivered, read) when a member's receipts moved.
@@ -326,6 +329,22 @@ class Cluster:
             count = store.reaction_counts(r.room, r.seq).get(r.emoji, 0)
             self._shared.bus.publish(r.room, p.encode(p.Reacted(room=r.room, seq=r.seq, emoji=r.emoji,
                                                                 name=r.name, on=r.on, count=count)))
+
+    # ------------------------------------------------------------------ file bodies
+
+    async def put_file(self, blob_id: str, path: Path) -> None:
+        if self.degraded:
+            raise ClusterError(DEGRADED.replace("message", "file"))
+        await self._bodies().put(blob_id, path)
+
+    async def get_file(self, blob_id: str, into: Path) -> bool:
+        return await self._bodies().get(blob_id, into)
+
+    def _bodies(self) -> Bodies:
+        if self._object_store is None:
+            assert self.link.js is not None and self._subjects is not None
+            self._object_store = Bodies(self.link.js, self._subjects.files)
+        return self._object_store
 
     # ------------------------------------------------------------------ what every server shares
 

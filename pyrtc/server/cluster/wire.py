@@ -99,6 +99,7 @@ class Subjects:
         self.stream = f"PYRTC_{chat}"
         self.all = f"pyrtc.{chat}.>"
         self.typing = f"pyrtcx.{chat}.typing"
+        self.files = f"PYRTC_{chat}_files"  # the object store of file bodies (and thumbnails)
 
     def post(self, room: str) -> str:
         return f"pyrtc.{self.chat}.post.{room_token(room)}"
