@@ -35,8 +35,9 @@ def _instance_label(name: str) -> str:
 class Announcer:
     def __init__(self, *, name: str, server_id: str, port: int, addresses: list[str],
                  users: int = 0, rooms: int = 0, min_update: float = 2.0,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, chat: str | None = None) -> None:
         self.requested = _instance_label(name)
+        self._chat = chat
         self._name = name
         self._id = server_id
         self._port = port
@@ -72,7 +73,7 @@ class Announcer:
             addresses=[socket.inet_aton(a) for a in self._addresses], port=self._port,
             properties=txt_properties(name=self._name, server_id=self._id, users=self._users,
                                       rooms=self._rooms, serial=self._serial,
-                                      fingerprint=self._fingerprint),
+                                      fingerprint=self._fingerprint, chat=self._chat),
             server=self._host,
         )
 
