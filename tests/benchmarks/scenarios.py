@@ -485,7 +485,13 @@ def gui(ctx: Ctx) -> list[Row]:
             ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "launch to room drawn", marks["room"], "s")]
 
 
+def _cluster(ctx: Ctx) -> list[Row]:
+    from .cluster import cluster  # nats-py and a nats-server: only this scenario needs them
+
+    return cluster(ctx)
+
+
 SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
     "fanout": fanout, "latency": latency, "connections": connections, "files": files,
-    "history": history, "discovery": discovery, "gui": gui,
+    "history": history, "discovery": discovery, "gui": gui, "cluster": _cluster,
 }
