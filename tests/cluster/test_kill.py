@@ -49,10 +49,18 @@ async def test_kill_9_of_a_server_during_a_burst_its_clients_continue_on_another
         if len(acked) >= 100:
             enough.set()
 
-    burst = [asyncio.ensure_future(post(i)) for i in range(total)]
+    burst: list[asyncio.Future[None]] = []
+
+    async def feed() -> None:  # a steady stream of posts: some before the kill, some during, some after
+        for i in range(total):
+            burst.append(asyncio.ensure_future(post(i)))
+            await asyncio.sleep(0.002)
+
+    feeding = asyncio.ensure_future(feed())
     await enough.wait()
     a.proc.send_signal(signal.SIGKILL)  # mid-burst: some posts acknowledged, some in flight
     await asyncio.to_thread(a.proc.wait)
+    await feeding
     await asyncio.wait_for(asyncio.gather(*burst), 120)  # every one acknowledged, through B
     assert ann.address == b.address
 

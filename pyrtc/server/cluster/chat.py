@@ -32,7 +32,7 @@ from nats.js.errors import APIError
 
 from ... import protocol as p
 from ...protocol.codes import ErrorCode
-from ...store import Duplicate, StoredFile, StoredMessage
+from ...store import StoredFile, StoredMessage
 from .. import chatlog
 from ..commit import GroupCommit
 from ..connection import Connection
@@ -41,7 +41,7 @@ from ..posts import posted
 from ..shared import Shared
 from .bodies import Bodies
 from .link import ClusterError, Link
-from .ordering import WRONG_LAST_SEQUENCE, Ordering
+from .ordering import Ordering
 from .wire import (
     Entry,
     Member,
@@ -59,6 +59,9 @@ from .wire import (
 __all__ = ["Cluster", "ClusterError", "DEGRADED"]
 
 log = logging.getLogger(__name__)
+
+#: JetStream's error code for a failed Nats-Expected-Last-Subject-Sequence (a room made twice).
+WRONG_LAST_SEQUENCE = 10071
 
 DEGRADED = ("the chat is degraded: this server cannot reach the chat's message log (NATS); "
             "this message was not sent, send it again once the chat is back")
@@ -150,7 +153,7 @@ class Cluster:
             info = p.FileInfo(blob_id=file.blob_id, name=file.name, size=file.size, mime=file.mime,
                               thumb_id=file.thumb_id, width=file.width, height=file.height)
         token = secrets.token_hex(8)
-        post = Post(room=room, seq=0, sender=conn.name, time=time.time(), text=text, cid=cid,
+        post = Post(room=room, sender=conn.name, time=time.time(), text=text, cid=cid,
                     token=token, file=info)
         self._pending[token] = (conn, cid)
         self._spawn(self._publish(conn, post))
@@ -166,18 +169,19 @@ class Cluster:
                 conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, message=f"{DEGRADED} ({exc})",
                                            cid=post.cid)))
             return
-        stored = published.post
         if published.duplicate:  # a resend of a stored post: the first one's ack
-            entry = self._pending.pop(post.token, None)
-            if published.stream_seq <= self.applied:
-                if entry and not entry[0].closed:
-                    entry[0].send(p.encode(p.Acked(room=stored.room, cid=post.cid, seq=stored.seq,
-                                                   time=stored.time)))
-            elif entry:
-                self._pending[stored.token] = entry  # acked when the cache applies the first one
+            waiting = self._pending.pop(post.token, None)
+            if waiting is None:
+                return
+            if published.stream_seq > self.applied:
+                self._pending[published.token] = waiting  # acked when this cache applies the first
+                return
+            known = self._shared.store.find_by_cid(post.room, post.sender, post.cid)
+            if known is not None and not conn.closed:
+                conn.send(p.encode(p.Acked(room=post.room, cid=post.cid, seq=known.seq, time=known.time)))
             return
-        chatlog.line("message room=%s seq=%d from=%s (cluster stream seq %d)", stored.room, stored.seq,
-                     stored.sender, published.stream_seq)
+        chatlog.line("message room=%s from=%s (cluster stream seq %d)", post.room, post.sender,
+                     published.stream_seq)
 
     async def create_room(self, room: str, password_hash: str, creator: str, by: str) -> None:
         """Make a room on every server: the first creation on its subject wins (expected last
@@ -285,7 +289,7 @@ class Cluster:
     def _apply(self, entry: Entry, seq: int) -> None:
         match entry:
             case Post():
-                self._apply_post(entry, seq)
+                self._apply_post(entry)
             case RoomMade():
                 if self._shared.store.create_room(entry.room, entry.password, creator=entry.creator):
                     if self.on_room_made:
@@ -299,27 +303,25 @@ class Cluster:
                 if self.on_member:
                     self.on_member(entry.room, entry.name, entry.uid, entry.on)
 
-    def _apply_post(self, post: Post, stream_seq: int) -> None:
-        assert self.ordering is not None
-        self.ordering.saw(post.room, stream_seq, post.seq)
+    def _apply_post(self, post: Post) -> None:
+        """The rule every server applies the same way (see ordering): a resend gets nothing
+        new, any other post its room's last seq + 1."""
+        store = self._shared.store
+        waiting = self._pending.pop(post.token, None)
+        conn = waiting[0] if waiting and not waiting[0].closed else None
+        known = store.find_by_cid(post.room, post.sender, post.cid)
+        if known is not None:
+            if conn is not None:
+                conn.send(p.encode(p.Acked(room=post.room, cid=post.cid, seq=known.seq, time=known.time)))
+            return
         f = post.file
         file = None if f is None else StoredFile(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
                                                  thumb_id=f.thumb_id, width=f.width, height=f.height)
-        message = StoredMessage(post.room, post.seq, post.sender, post.time, post.text, post.cid, file)
-        try:
-            stored = self._shared.store.apply(message)
-        except Duplicate:
-            # The same (sender, cid) stored again after the dedup window: kept (the seq is the
-            # stream's), without its cid.
-            stored = self._shared.store.apply(_without_cid(message))
-        waiting = self._pending.pop(post.token, None)
-        conn = waiting[0] if waiting and not waiting[0].closed else None
-        ack = p.encode(p.Acked(room=post.room, cid=post.cid, seq=post.seq, time=post.time))
-        if stored is None:  # the cache had it (a replay)
-            if conn is not None:
-                conn.send(ack)
-            return
-        self._commit.add(conn, post.room, post.cid, post.seq, ack, p.encode(posted(stored)))
+        seq = store.last_seq(post.room) + 1
+        stored = store.apply(StoredMessage(post.room, seq, post.sender, post.time, post.text, post.cid, file))
+        assert stored is not None  # seq is past the room's last
+        ack = p.encode(p.Acked(room=post.room, cid=post.cid, seq=seq, time=post.time))
+        self._commit.add(conn, post.room, post.cid, seq, ack, p.encode(posted(stored)))
 
     def _apply_reaction(self, r: Reaction) -> None:
         store = self._shared.store
@@ -384,6 +386,3 @@ class Cluster:
             self._shared.bus.publish(note.room, p.encode(p.Typing(room=note.room, name=note.name,
                                                                   typing=note.typing)))
 
-
-def _without_cid(m: StoredMessage) -> StoredMessage:
-    return StoredMessage(m.room, m.seq, m.sender, m.time, m.text, "", m.file)

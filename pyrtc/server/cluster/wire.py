@@ -4,8 +4,7 @@ Every entry is a msgpack struct tagged by kind. Subjects name the chat and, per 
 token that folds ASCII case as SQLite's NOCASE does (two servers creating "Foo" and "foo"
 at once meet on one subject):
 
-- `pyrtc.<chat>.post.<room>`: the room's posts. Per-subject compare-and-set
-  (`Nats-Expected-Last-Subject-Sequence`) makes the n-th post on that subject room seq n.
+- `pyrtc.<chat>.post.<room>`: the room's posts (their seqs: see ordering).
 - `pyrtc.<chat>.room.<room>`: the room's creation (expected last subject sequence 0: the first
   creator wins) and later changes.
 - `pyrtc.<chat>.ev.<room>`: memberships, reactions and receipts (the stream's order is enough).
@@ -28,8 +27,10 @@ CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Post(msgspec.Struct, frozen=True, tag="post"):
+    """A post; its room seq is not in it: every server gives it the same one when applying
+    the stream (see ordering)."""
+
     room: str
-    seq: int
     sender: str
     time: float
     text: str
