@@ -6,12 +6,14 @@ by side with single-server PyRTC in the same run (docs/cluster.md keeps the figu
   deliveries cross servers);
 - fan-out deliveries/s (100 clients, 10 senders flat out): the same three;
 - the ✓ (send -> Acked) of one sender, one message at a time: what the JetStream publish adds;
+- a file: upload through A, download through B (first from the object store, then from B's disk);
 - kill -9 of one of two servers under load: acknowledged messages lost (must be 0).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -112,8 +114,57 @@ def cluster(ctx: Ctx) -> list[Row]:
         rows += [("cluster: ✓ one at a time", setup.name, "p50", _pct(acks, .5), "ms"),
                  ("cluster: ✓ one at a time", setup.name, "p99", _pct(acks, .99), "ms")]
     run += 1
+    rows += _files(tmp, run, 20 if quick else 100, log)
+    run += 1
     rows += _kill(tmp, run, 400 if quick else 2000, log)
     return rows
+
+
+def _files(tmp: Path, run: int, mib: int, log: Callable[[str], None]) -> list[Row]:
+    """A file uploaded through A: what the object store adds to the upload, and a download
+    through B (the first from the object store, the next from B's own disk)."""
+    src = tmp / "body.bin"
+    src.write_bytes(os.urandom(mib * 1024 * 1024))
+    rows: list[Row] = []
+    for setup in (Setup("PyRTC, 1 server", 1, False), Setup("cluster, 2 servers", 2, True)):
+        procs, nats = setup.start(tmp, run)
+        run += 1
+        try:
+            up, first, again = asyncio.run(_transfer(src, procs[0].port, procs[-1].port, tmp))
+        finally:
+            for pr in procs:
+                pr.stop()
+            if nats:
+                nats.stop()
+        log(f"  {setup.name} {mib} MiB: upload {up:.2f} s, download {first:.2f} s, again {again:.2f} s")
+        name = f"cluster: a {mib} MiB file"
+        where = " (via the other server)" if setup.servers > 1 else ""
+        rows += [(name, setup.name, "upload", mib / up, "MiB/s"),
+                 (name, setup.name, "first download" + where, mib / first, "MiB/s"),
+                 (name, setup.name, "next download" + where, mib / again, "MiB/s")]
+    return rows
+
+
+async def _transfer(src: Path, up_port: int, down_port: int, tmp: Path) -> tuple[float, float, float]:
+    a = ClientSession("127.0.0.1", up_port, "up", identity=Identity.generate(), tls=False)
+    b = ClientSession("127.0.0.1", down_port, "down", identity=Identity.generate(), tls=False)
+    for s in (a, b):
+        await s.connect()
+        await s.join("General")
+    t0 = time.perf_counter()
+    seq = await a.upload("General", src)
+    up = time.perf_counter() - t0
+    await b.wait_for(lambda st: seq in st.rooms["General"].by_seq, timeout=60)
+    info = b.state.rooms["General"].by_seq[seq].file
+    assert info is not None
+    times = []
+    for i in range(2):
+        t0 = time.perf_counter()
+        await b.download(info.blob_id, tmp / f"got-{up_port}-{i}.bin")
+        times.append(time.perf_counter() - t0)
+    for s in (a, b):
+        await s.close()
+    return up, times[0], times[1]
 
 
 async def _ack_times(port: int, n: int) -> list[float]:
