@@ -6,7 +6,8 @@ bring n member changes, and sending each to everyone would be n² frames. Typing
 at once (it is one frame per start or stop), as far as the typist's typing starts are within
 `typing_rate`: past it a start is dropped, and so is its stop.
 A flush sends at most MAX_MEMBERS_DELTA names a frame: thousands of joins in one window
-go out as several frames, never one too big.
+go out as several frames, never one too big. In a cluster, the receipts taken here go to the
+other servers with the same flush: one stream entry per member and window, not per message.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Presence:
         self._cluster = cluster  # typing and receipts reach the other servers of the chat
         if cluster is not None:
             cluster.on_receipt = self.apply_receipt
+        #: Receipts taken here since the last flush, for the other servers: (room, name) -> (delivered, read)
+        self._outgoing: dict[tuple[str, str], tuple[int, int]] = {}
         self._dirty_rooms: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -82,10 +85,8 @@ class Presence:
         if changed is not None:
             self._shared.bus.room(room).receipts[conn.name] = (changed.delivered, changed.read)
             self.room_changed(room)
-            if self._cluster is not None:
-                from .cluster.wire import Receipt
-                self._cluster.publish_entry(room, Receipt(room=room, name=conn.name, delivered=changed.delivered,
-                                                          read=changed.read))
+            if self._cluster is not None:  # to the other servers with the next flush (coalesced)
+                self._outgoing[(room, conn.name)] = (changed.delivered, changed.read)
 
     def apply_receipt(self, room: str, name: str, delivered: int, read: int) -> None:
         """A member's receipts as another server of the cluster took them (ours come back too:
@@ -127,6 +128,11 @@ class Presence:
         receipts."""
         self._flush_timer = None
         bus = self._shared.bus
+        if self._outgoing and self._cluster is not None:
+            from .cluster.wire import Receipt
+            for (room, name), (delivered, read) in self._outgoing.items():
+                self._cluster.publish_entry(room, Receipt(room=room, name=name, delivered=delivered, read=read))
+        self._outgoing.clear()
         for room in self._dirty_rooms:
             live = bus.room(room)
             live.page = None
