@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from ..errors import ClusterError
+from .link import why
 
 __all__ = ["Bodies"]
 
@@ -49,7 +50,7 @@ class Bodies:
         except OSError:
             raise
         except Exception as exc:
-            raise ClusterError(f"NATS did not store the file ({exc or type(exc).__name__})") from None
+            raise ClusterError(f"NATS did not store the file ({why(exc)})") from None
 
     async def get(self, blob_id: str, into: Path) -> bool:
         """Write a body to `into`; False when the store holds none by that id."""
@@ -65,5 +66,5 @@ class Bodies:
             raise
         except Exception as exc:
             into.unlink(missing_ok=True)
-            raise ClusterError(f"NATS did not send the file ({exc or type(exc).__name__})") from None
+            raise ClusterError(f"NATS did not send the file ({why(exc)})") from None
         return True

@@ -12,11 +12,11 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
@@ -25,14 +25,23 @@ from nats.js.errors import KeyWrongLastSequenceError
 from ..errors import ClusterError
 from .wire import CHAT_ID, Subjects
 
-__all__ = ["ClusterError", "Link"]
+__all__ = ["ClusterError", "Link", "why"]
 
 log = logging.getLogger(__name__)
 
 #: How long the stream remembers a Nats-Msg-Id: a resend within it is stored once.
 DEDUP_WINDOW = 3600.0
+#: How long a server starting may try to reach NATS before it gives up (seconds).
+FIRST_CONNECT = 10.0
 #: How long one JetStream request may take before the post is refused (NATS is then down).
 REQUEST_TIMEOUT = 5.0
+
+
+def why(exc: BaseException) -> str:
+    """An exception in words, also one whose message is empty (a timeout)."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
 
 
 class Link:
@@ -47,13 +56,17 @@ class Link:
         self.on_change: Callable[[bool], None] | None = None
 
     async def connect(self) -> Subjects:
+        # Reconnects are retried forever once connected; the first connect (which nats-py would
+        # retry forever too) is given FIRST_CONNECT seconds, then the server says why it cannot start.
+        nc = self.nc = Client()
         try:
-            self.nc = await nats.connect(
-                servers=self.urls, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            await asyncio.wait_for(nc.connect(
+                servers=self.urls, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1,
                 allow_reconnect=True, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
-                error_cb=self._error, name="pyrtc-server")
-        except Exception as exc:
-            raise ClusterError(f"cannot reach NATS at {', '.join(self.urls)}: {exc or type(exc).__name__}"
+                error_cb=self._error, name="pyrtc-server"), FIRST_CONNECT)
+        except (Exception, TimeoutError) as exc:
+            await self.close()
+            raise ClusterError(f"cannot reach NATS at {', '.join(self.urls)}: {why(exc)}"
                                " (is `nats-server -js` running there?)") from None
         self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT)
         try:

@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from ..errors import ClusterError
-from .link import REQUEST_TIMEOUT
+from .link import REQUEST_TIMEOUT, why
 from .wire import Post, Subjects, decode, encode, room_token
 
 __all__ = ["Ordering", "Published"]
@@ -54,13 +54,13 @@ class Ordering:
         except APIError as exc:
             raise ClusterError(f"the chat's stream refused the post: {exc}") from None
         except Exception as exc:
-            raise ClusterError(f"NATS did not store the post ({exc or type(exc).__name__})") from None
+            raise ClusterError(f"NATS did not store the post ({why(exc)})") from None
         if not ack.duplicate:
             return Published(ack.seq, post.token, False)
         try:
             raw = await self._js.get_msg(self._subjects.stream, seq=ack.seq)
         except Exception as exc:
-            raise ClusterError(f"NATS did not answer ({exc or type(exc).__name__})") from None
+            raise ClusterError(f"NATS did not answer ({why(exc)})") from None
         first = decode(raw.data or b"")
         assert isinstance(first, Post)
         return Published(ack.seq, first.token, True)
