@@ -19,7 +19,7 @@ async def test_a_file_uploaded_via_one_server_downloads_via_another(
     src = tmp_path / "report.bin"
     src.write_bytes(body)
     seq = await ann.upload("General", src)
-    await bob.wait_for(lambda s: seq in s.rooms["General"].by_seq)
+    await bob.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=30)
     info = bob.state.rooms["General"].by_seq[seq].file
     assert info is not None and info.name == "report.bin"
     assert not b.blobs.has(info.blob_id)  # B never received it from a client

@@ -27,12 +27,12 @@ async def test_a_message_sent_through_one_server_is_seen_through_another_with_it
     await ann.join("General")
     await bob.join("General")
     seq = await ann.send("General", "hello from A")
-    await bob.wait_for(lambda s: seq in s.rooms["General"].by_seq)
+    await bob.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=30)
     seen = bob.state.rooms["General"].by_seq[seq]
     assert (seen.sender, seen.text) == ("ann", "hello from A")
     reply = await bob.send("General", "hello from B")
     assert reply == seq + 1
-    await ann.wait_for(lambda s: reply in s.rooms["General"].by_seq)
+    await ann.wait_for(lambda s: reply in s.rooms["General"].by_seq, timeout=30)
     assert history(a) == history(b) == [(seq, "ann", history(a)[0][2], "hello from A"),
                                          (reply, "bob", history(b)[1][2], "hello from B")]
 
@@ -93,10 +93,10 @@ async def test_a_room_made_through_one_server_exists_on_every_server(
     a, b = await chat_server("a"), await chat_server("b")
     ann, bob = await connect("ann", a), await connect("bob", b)
     await ann.create_room("Plans")
-    await bob.wait_for(lambda s: any(r.name == "Plans" for r in s.available))
+    await bob.wait_for(lambda s: any(r.name == "Plans" for r in s.available), timeout=30)
     await bob.join("Plans")
     seq = await bob.send("Plans", "first")
-    await ann.wait_for(lambda s: seq in s.rooms["Plans"].by_seq)
+    await ann.wait_for(lambda s: seq in s.rooms["Plans"].by_seq, timeout=30)
     assert seq == 1
 
 
@@ -128,7 +128,10 @@ async def test_nats_down_refuses_posts_keeps_clients_and_recovers_without_loss(
             except Rejected as exc:
                 assert exc.code == ErrorCode.CHAT_DEGRADED
                 await asyncio.sleep(0.2)
-    assert seq == 6
-    await bob.wait_for(lambda s: 6 in s.rooms["General"].by_seq, timeout=30)
-    assert history(a)[:5] == history(b)[:5] and [r[0] for r in history(b)] == list(range(1, 7))
+    # 6, unless an attempt NATS stored but did not confirm in time was refused (never the reverse)
+    assert seq >= 6
+    await bob.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=30)
+    assert history(a) == history(b)  # the same on both, nothing before the outage lost
+    assert [(r[0], r[3]) for r in history(b)][:5] == [(i + 1, f"stored {i}") for i in range(5)]
+    assert [r[0] for r in history(b)] == list(range(1, seq + 1)) and history(b)[-1][3] == "after NATS returned"
 
