@@ -197,6 +197,9 @@ class Membership:
         cap = L.MAX_JOIN_MEMBERS
         online = [n for n, c in itertools.islice(live.listeners.items(), 4 * cap)
                   if room not in c.watching and room not in c.visiting][:cap]
+        if self._cluster is not None and len(online) < cap:  # online through other servers too
+            here = set(online)
+            online += [n for n in self._cluster.remote_names(room) if n not in here][:cap - len(online)]
         page = [p.MemberInfo(name=m.name, online=True, delivered=m.delivered, read=m.read,
                              joined_seq=m.joined_seq)
                 for m in store.members_named(room, online)]

@@ -35,6 +35,7 @@ class Presence:
         self._cluster = cluster  # typing and receipts reach the other servers of the chat
         if cluster is not None:
             cluster.on_receipt = self.apply_receipt
+            cluster.on_presence = self.remote_presence
         #: Receipts taken here since the last flush, for the other servers: (room, name) -> (delivered, read)
         self._outgoing: dict[tuple[str, str], tuple[int, int]] = {}
         self._dirty_rooms: set[str] = set()
@@ -108,10 +109,27 @@ class Presence:
             bus.unsubscribe(room, conn)
             if live.listeners.get(conn.name) is not None or room in conn.watching:
                 continue
+            if self._cluster is not None and self._cluster.remote_online(room, conn.name):
+                continue  # still online through another server of the chat
             self.stop_typing(room, conn.name)
             if room not in conn.visiting:  # a visitor was never listed: nobody is told it went
                 live.presence[conn.name] = False
                 self.room_changed(room)
+
+    def remote_presence(self, room: str, name: str, online: bool) -> None:
+        """A member went on- or offline through the other servers of the cluster; here it is
+        online anyway while it listens through this server."""
+        live = self._shared.bus.room(room)
+        if name in live.listeners:
+            return
+        live.presence[name] = online
+        self.room_changed(room)
+
+    def is_online(self, room: str, name: str) -> bool:
+        """Listening through this server, or through another server of the chat."""
+        if name in self._shared.bus.room(room).listeners:
+            return True
+        return self._cluster is not None and self._cluster.remote_online(room, name)
 
     # ------------------------------------------------------------------ the coalesced flush
 
@@ -137,7 +155,7 @@ class Presence:
             live = bus.room(room)
             live.page = None
             if live.joined or live.presence:
-                joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r, joined_seq=j)
+                joined = [p.MemberInfo(name=n, online=self.is_online(room, n), delivered=d, read=r, joined_seq=j)
                           for n, (d, r, j) in live.joined.items()]
                 online = [n for n, on in live.presence.items() if on and n not in live.joined]
                 offline = [n for n, on in live.presence.items() if not on]

@@ -65,3 +65,24 @@ async def test_a_locked_room_made_on_one_server_asks_its_password_on_another(
     await bob.join("Staff", password="s3cret pass")
     seq = await bob.send("Staff", "in")
     await ann.wait_for(lambda s: seq in s.rooms["Staff"].by_seq, timeout=30)
+
+
+async def test_members_online_through_another_server_show_online_and_go_offline(
+        chat_server: ServerFactory, connect: ClientFactory) -> None:
+    a, b = await chat_server("a"), await chat_server("b")
+    ann, bob = await connect("ann", a), await connect("bob", b)
+    await bob.join("General")
+    await ann.join("General")
+
+    def online(s: object, name: str) -> bool:
+        m = s.rooms["General"].members.get(name)  # type: ignore[attr-defined]
+        return m is not None and m.online
+
+    await ann.wait_for(lambda s: online(s, "bob"), timeout=30)  # bob listens through B
+    await bob.wait_for(lambda s: online(s, "ann"), timeout=30)
+    cy = await connect("cy", a)
+    await cy.join("General")
+    assert online(cy.state, "bob")  # the member page of a join already says so
+    await b.close()  # bob's server goes: ann sees bob offline (B said goodbye)
+    await ann.wait_for(lambda s: not online(s, "bob"), timeout=30)
+    assert online(ann.state, "cy")

@@ -42,6 +42,7 @@ from ..shared import Shared
 from .bodies import Bodies
 from .link import ClusterError, Link
 from .ordering import Ordering
+from .presence import RemotePresence
 from .wire import (
     Entry,
     Member,
@@ -91,6 +92,9 @@ class Cluster:
         self.on_receipt: Callable[[str, str, int, int], None] | None = None
         #: Called with (room, name, uid, joined) when a membership began or ended on some server.
         self.on_member: Callable[[str, str, str, bool], None] | None = None
+        #: Called with (room, name, online) when a member went on- or offline through other servers.
+        self.on_presence: Callable[[str, str, bool], None] | None = None
+        self._presence: RemotePresence | None = None
         commit.on_failed = self._commit_failed
 
     @property
@@ -126,6 +130,9 @@ class Cluster:
             log.info("cluster: catching up from stream seq %d to %d", self.applied, self._target)
         await self._subscribe()
         await self.link.nc.subscribe(subjects.typing, cb=self._on_typing)
+        self._presence = RemotePresence(self.link.nc, subjects.presence, self._server_id, self._shared.bus,
+                                        self._presence_changed)
+        await self._presence.start()
         await self._caught_up.wait()
         self.link.on_change = self._link_changed
 
@@ -134,6 +141,8 @@ class Cluster:
             task.cancel()
         if self._resubscribing is not None:
             self._resubscribing.cancel()
+        if self._presence is not None and not self.degraded:
+            await self._presence.close()
         await self.link.close()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -376,6 +385,17 @@ class Cluster:
             return
         note = TypingNote(room=room, name=name, typing=typing, origin=self._server_id)
         self._spawn(nc.publish(subjects.typing, encode(note)))
+
+    def remote_online(self, room: str, name: str) -> bool:
+        """Whether `name` listens to `room` through another server of the chat."""
+        return self._presence is not None and self._presence.online(room, name)
+
+    def remote_names(self, room: str) -> list[str]:
+        return self._presence.names(room) if self._presence is not None else []
+
+    def _presence_changed(self, room: str, name: str, online: bool) -> None:
+        if self.on_presence is not None:
+            self.on_presence(room, name, online)
 
     async def _on_typing(self, msg: Msg) -> None:
         try:

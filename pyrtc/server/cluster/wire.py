@@ -8,7 +8,8 @@ at once meet on one subject):
 - `pyrtc.<chat>.room.<room>`: the room's creation (expected last subject sequence 0: the first
   creator wins) and later changes.
 - `pyrtc.<chat>.ev.<room>`: memberships, reactions and receipts (the stream's order is enough).
-- `pyrtcx.<chat>.typing`: typing, plain NATS outside the stream (a hint, never stored).
+- `pyrtcx.<chat>.typing` and `.presence`: typing and who is online, plain NATS outside the
+  stream (hints, never stored).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Subjects:
         self.stream = f"PYRTC_{chat}"
         self.all = f"pyrtc.{chat}.>"
         self.typing = f"pyrtcx.{chat}.typing"
+        self.presence = f"pyrtcx.{chat}.presence"  # who listens through which server (see presence)
         self.files = f"PYRTC_{chat}_files"  # the object store of file bodies (and thumbnails)
 
     def post(self, room: str) -> str:
