@@ -23,6 +23,7 @@ from .known import KnownServers as KnownServers
 from .known import identity_check as identity_check
 from .launch import Launch as Launch
 from .launch import NoServer as NoServer
+from .launch import chat_servers as chat_servers
 from .launch import find_or_host as find_or_host
 from .launch import host_server as host_server
 from .launch import matching as matching
@@ -31,9 +32,10 @@ from .launch import relocate as relocate
 from .launch import used_last as used_last
 from .records import SERVICE_TYPE as SERVICE_TYPE
 from .records import ServerEntry as ServerEntry
+from .records import by_chat as by_chat
 
 __all__ = [
     "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "one_per_chat", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
-    "note_used", "relocate", "used_last", "SERVICE_TYPE", "ServerEntry",
+    "note_used", "chat_servers", "relocate", "used_last", "SERVICE_TYPE", "ServerEntry", "by_chat",
 ]

@@ -35,8 +35,10 @@ def _instance_label(name: str) -> str:
 class Announcer:
     def __init__(self, *, name: str, server_id: str, port: int, addresses: list[str],
                  users: int = 0, rooms: int = 0, min_update: float = 2.0,
-                 fingerprint: str | None = None, epoch: int = 0, host: str = "") -> None:
+                 fingerprint: str | None = None, epoch: int = 0, host: str = "",
+                 chat: str | None = None) -> None:
         self.requested = _instance_label(name)
+        self._chat = chat
         self._name = name
         self._id = server_id
         self._port = port
@@ -74,7 +76,7 @@ class Announcer:
             properties=txt_properties(name=self._name, server_id=self._id, users=self._users,
                                       rooms=self._rooms, serial=self._serial,
                                       fingerprint=self._fingerprint, epoch=self._epoch,
-                                      host=self._node),
+                                      host=self._node, chat=self._chat),
             server=self._host,
         )
 

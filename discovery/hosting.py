@@ -45,7 +45,8 @@ class AnnouncedServer:
             name=self.config.name, server_id=self.server.server_id, port=port,
             addresses=self._addresses, users=self.server.users_online,
             rooms=len(self.server.store.rooms()), fingerprint=self.server.fingerprint,
-            epoch=self.server.epoch, host=self.server.node)
+            epoch=self.server.epoch, host=self.server.node,
+            chat=self.server.cluster.chat_id if self.server.cluster else None)
         ann = self.announcer
         self.server.on_counts_changed = lambda users, rooms: ann.set_counts(users=users, rooms=rooms)
         try:

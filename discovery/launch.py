@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from pyrtc.client import Alternate
 from pyrtc.client.replica import default_replica_root
 from pyrtc.client.settings import Settings
 from pyrtc.protocol import PROTOCOL_VERSION
@@ -22,7 +23,7 @@ from .known import KnownServers
 from .peers import last_roster
 from .records import ServerEntry
 
-__all__ = ["LAST_SERVER", "Launch", "find_or_host", "host_server", "NoServer", "matching", "note_used",
+__all__ = ["LAST_SERVER", "Launch", "chat_servers", "find_or_host", "host_server", "NoServer", "matching", "note_used",
            "used_last"]
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,15 @@ def note_used(settings: Settings, server_id: str) -> None:
     """The chat is connected to the server `server_id`: the one a kiosk takes next time."""
     if server_id:
         settings.set(LAST_SERVER, server_id)
+
+
+async def chat_servers(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> list[Alternate]:
+    """The servers announcing `entry`'s chat (a cluster) now, with the certificates they
+    announce; impostors and other protocol versions left out."""
+    if not entry.chat:
+        return []
+    return [Alternate(e.addresses[0], e.port, e.fingerprint) for e in await browse_once(addresses, browse_time)
+            if e.chat == entry.chat and e.compatible and not e.conflict and e.addresses]
 
 
 async def relocate(entry: ServerEntry, addresses: list[str], browse_time: float = 1.5) -> tuple[str, int] | None:

@@ -6,20 +6,24 @@ from dataclasses import dataclass, field
 
 from pyrtc.protocol import PROTOCOL_VERSION
 
-__all__ = ["SERVICE_TYPE", "ServerEntry", "txt_properties", "entry_from_txt"]
+__all__ = ["SERVICE_TYPE", "ServerEntry", "by_chat", "txt_properties", "entry_from_txt"]
 
 SERVICE_TYPE = "_pyrtc._tcp.local."
 
 
 def txt_properties(*, name: str, server_id: str, users: int, rooms: int, serial: int = 0,
-                   fingerprint: str | None = None, epoch: int = 0, host: str = "") -> dict[str, str]:
+                   fingerprint: str | None = None, epoch: int = 0, host: str = "",
+                   chat: str | None = None) -> dict[str, str]:
     """`server_id` is the chat's id; `epoch` and `host` (the serving peer's node id) say which
-    of its hosts this is (a chat outlives its first host: docs/peer-assisted.md)."""
+    of its hosts this is (a chat outlives its first host: docs/peer-assisted.md). `chat`:
+    a cluster's chat id, the same on each of its servers (docs/cluster.md)."""
     props = {"v": str(PROTOCOL_VERSION), "name": name[:100], "id": server_id, "users": str(users),
              "rooms": str(rooms), "c": str(serial), "tls": "1" if fingerprint else "0",
              "epoch": str(epoch), "host": host[:64]}
     if fingerprint:
         props["fp"] = fingerprint  # SHA-256 of the server's certificate: clients pin it
+    if chat:
+        props["chat"] = chat  # a cluster's chat id: every server of the chat announces the same
     return props
 
 
@@ -67,6 +71,11 @@ class ServerEntry:
         return self.properties.get("host", "")
 
     @property
+    def chat(self) -> str:
+        """The chat id of a cluster's server ('' for a server alone)."""
+        return self.properties.get("chat", "")
+
+    @property
     def key(self) -> str:
         """One entry per (server id, certificate fingerprint)."""
         if not self.server_id:
@@ -75,13 +84,22 @@ class ServerEntry:
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "instance": self.instance.removesuffix("." + SERVICE_TYPE),
-                "id": self.server_id, "chat": self.server_id, "epoch": self.epoch, "host": self.host or None,
+                "id": self.server_id, "chat": self.chat or self.server_id, "epoch": self.epoch, "host": self.host or None,
                 "addresses": self.addresses, "port": self.port, "version": self.version,
                 "compatible": self.compatible, "users": self.users, "rooms": self.rooms,
                 "source": self.source, "reachable": self.reachable,
                 "tls": self.properties.get("tls", "1" if self.fingerprint else "?"),
                 "fingerprint": self.fingerprint, "conflict": self.conflict or None,
                 "warning": self.warning or None}
+
+
+def by_chat(entries: list[ServerEntry]) -> list[list[ServerEntry]]:
+    """The entries as chats: the servers of one cluster's chat together (in the order their
+    first one came), each server alone as a chat of its own."""
+    groups: dict[str, list[ServerEntry]] = {}
+    for e in entries:
+        groups.setdefault(f"chat:{e.chat}" if e.chat else f"server:{e.key}:{id(e)}", []).append(e)
+    return list(groups.values())
 
 
 def _int(value: str | None, default: int = 0) -> int:

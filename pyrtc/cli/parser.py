@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,12 @@ def _port(text: str) -> int:
     if not 0 <= port < 65536:
         raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
     return port
+
+
+def _chat_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a chat id (1-64 letters, digits, _ or -)")
+    return text
 
 
 def _server(text: str) -> str:
@@ -206,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
                      help="announce only on this address (repeatable; default: every interface "
                           "that is up, except loopback)")
+    srv.add_argument("--cluster", action="append", default=None, metavar="nats://HOST:PORT",
+                     help="serve one chat with every server given the same NATS JetStream (repeatable; or "
+                          "PYRTC_CLUSTER, comma-separated; see docs/cluster.md)")
+    srv.add_argument("--chat-id", type=_chat_id, default=os.environ.get("PYRTC_CHAT_ID") or None,
+                     help="with --cluster: the chat's id (default: the one stored in NATS, made by the first "
+                          "server)")
 
     doc = sub.add_parser("doctor", help="check what discovery needs here, and say why nothing is found")
     _common(doc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from ..discovery import AnnouncedServer, DiscoveryError, check_addresses
 from ..logsetup import flush_logs, flush_logs_forever
 from ..server.config import ServerConfig, default_data_dir
+from ..server.errors import ClusterError
 from ..server.identities import release_in_data_dir
 from ..server.passwords import hash_password
 from .common import UserError
@@ -28,6 +30,11 @@ async def cmd_server(args: argparse.Namespace) -> int:
                           max_per_address=args.max_per_address, max_rooms=args.max_rooms,
                           rooms_per_hour=args.rooms_per_hour,
                           password_hash=hash_password(args.password) if args.password else "")
+    config.cluster = args.cluster or [u.strip() for u in os.environ.get("PYRTC_CLUSTER", "").split(",")
+                                       if u.strip()]
+    config.chat_id = args.chat_id
+    if args.chat_id and not config.cluster:
+        raise UserError("--chat-id names a cluster's chat: give --cluster nats://HOST:PORT too")
     if args.data_dir is not None:
         config.data_dir = args.data_dir
     if args.name:
@@ -58,10 +65,11 @@ async def cmd_server(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UserError(f"cannot listen on {config.host}:{config.port}: "
                                 f"{exc.strerror or exc}") from None
-            except DiscoveryError as exc:
+            except (DiscoveryError, ClusterError) as exc:
                 raise UserError(str(exc)) from None
             where = f" (announced as {hosted.instance!r} on {', '.join(announce)})" if announce else ""
-            print(f"PyRTC server {config.name!r} listening on {host}:{port}{where}", flush=True)
+            chat = f", chat {hosted.server.cluster.chat_id} through NATS" if hosted.server.cluster else ""
+            print(f"PyRTC server {config.name!r} listening on {host}:{port}{where}{chat}", flush=True)
             await stopping
     finally:
         stopping.cancel()

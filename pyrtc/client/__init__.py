@@ -9,6 +9,7 @@ from .errors import Rejected as Rejected
 from .handle import ClientHandle as ClientHandle
 from .identity import Identity as Identity
 from .identity import IdentityError as IdentityError
+from .session import Alternate as Alternate
 from .session import ClientSession as ClientSession
 from .session import parse_address as parse_address
 from .state import ChatState as ChatState

@@ -27,7 +27,7 @@ import secrets
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -38,7 +38,7 @@ from .events import Connected, Connecting, Disconnected
 from .identity import Identity
 from .routing import Router
 
-__all__ = ["Connection", "parse_address"]
+__all__ = ["Alternate", "Connection", "parse_address"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class Connection:
         connect_timeout: float,
         relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None,
         tls: bool,
+        failover: Callable[[], Awaitable[list[Alternate]]] | None = None,
         fingerprint: str | None,
         trust: Callable[[str, p.Greeting], None] | None,
         password: str,
@@ -104,6 +105,8 @@ class Connection:
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self.relocate = relocate
+        #: The other servers of the server's chat (a cluster): where to go when it is gone.
+        self.failover = failover
         self.tls = tls
         #: The certificate we expect (announced, --fingerprint, or seen on the first connect):
         #: checked right after the TLS handshake, before a byte of ours is sent.
@@ -363,7 +366,12 @@ class Connection:
                 except ConnectionLost as exc:
                     log.info("reconnect to %s failed (%s); retrying", self.address, exc)
                     delay = min(self._backoff[1], delay * 2)
-                    if self.relocate is not None and attempt >= 2:
+                    if self.failover is not None:
+                        # Another server of the chat has it all: going there at once loses nothing
+                        # (rooms resume from their last seq, unacknowledged posts are resent).
+                        if await self._fail_over():
+                            delay = self._backoff[0]
+                    elif self.relocate is not None and attempt >= 2:
                         await self._relocate()
                 except Rejected as exc:
                     if isinstance(exc, IdentityMismatch) or (exc.code in _FATAL_HELLO and exc.code != ErrorCode.NAME_TAKEN):
@@ -396,6 +404,23 @@ class Connection:
             self.host, self.port = where
             self._moved = True
 
+    async def _fail_over(self) -> bool:
+        """Move to another server of the chat, with the certificate it announced; True if one
+        was found."""
+        assert self.failover is not None
+        try:
+            others = [a for a in await self.failover() if (a.host, a.port) != (self.host, self.port)]
+        except Exception:
+            log.warning("looking for another server of the chat failed", exc_info=True)
+            return False
+        if not others:
+            return False
+        other = others[0]
+        log.warning("the server at %s is gone; moving to %s:%d, another server of the chat", self.address,
+                    other.host, other.port)
+        self.host, self.port, self.fingerprint = other.host, other.port, other.fingerprint
+        return True
+
     async def _read_loop(self) -> None:
         assert self._reader is not None
         reader = self._reader
@@ -419,6 +444,15 @@ class Connection:
                 writer.transport.abort()
             except (OSError, asyncio.CancelledError):
                 pass
+
+
+class Alternate(NamedTuple):
+    """Another server of the same chat: where it listens, and the certificate it announced
+    (None: the first one seen is pinned, as for a first connect)."""
+
+    host: str
+    port: int
+    fingerprint: str | None
 
 
 def _why(exc: BaseException) -> str:

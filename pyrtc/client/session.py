@@ -24,7 +24,7 @@ from typing import Generic, Never, TypeVar, cast, overload
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
-from .connection import Connection, parse_address
+from .connection import Alternate, Connection, parse_address
 from .errors import ConnectionLost, Rejected
 from .events import Event, Notice, PendingText, Rebased
 from .identity import Identity
@@ -35,7 +35,7 @@ from .state import ChatState
 from .transfers import Transfers
 from .views import MessageView, RoomView
 
-__all__ = ["ClientSession", "parse_address"]
+__all__ = ["Alternate", "ClientSession", "parse_address"]
 
 T = TypeVar("T")
 
@@ -89,6 +89,7 @@ class ClientSession:
         connect_timeout: float = 5.0,
         auto_delivered: bool = True,
         relocate: Callable[[], Awaitable[tuple[str, int] | None]] | None = None,
+        failover: Callable[[], Awaitable[list[Alternate]]] | None = None,
         tls: bool = True,
         fingerprint: str | None = None,
         trust: Callable[[str, p.Greeting], None] | None = None,
@@ -111,7 +112,7 @@ class ClientSession:
         self._conn = Connection(self._router, host, port, self.name, fill_gap=self.fill,
                                 fill_rooms=self.list_rooms, client=client,
                                 reconnect=reconnect, backoff=backoff, idle_timeout=idle_timeout,
-                                connect_timeout=connect_timeout, relocate=relocate, tls=tls,
+                                connect_timeout=connect_timeout, relocate=relocate, failover=failover, tls=tls,
                                 fingerprint=fingerprint, trust=trust, password=password,
                                 identity=self.identity, clock=clock)
         self._transfers = Transfers(self._router, reconnect=reconnect)
@@ -128,6 +129,8 @@ class ClientSession:
     port = _Kept[int]("_conn")
     #: Asked where the server is now after failed reconnects.
     relocate = _Kept[Callable[[], Awaitable[tuple[str, int] | None]] | None]("_conn")
+    #: Asked for the other servers of the chat (a cluster) when the server is gone.
+    failover = _Kept[Callable[[], Awaitable[list[Alternate]]] | None]("_conn")
     tls = _Kept[bool]("_conn")
     #: The certificate fingerprint insisted on (announced, given, or seen on the first connect).
     fingerprint = _Kept[str | None]("_conn")

@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     # store
     STORE = "store"
     DISK_FULL = "disk_full"  # nothing was stored; the same request works once there is space
+    CHAT_DEGRADED = "chat_degraded"  # a cluster's server cannot reach its message log: not stored
     # client side only: never on the wire
     CONNECTION_LOST = "connection_lost"
     CORRUPT = "corrupt"

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from .. import protocol as p
 from ..private import private_dir, private_file, private_tree, write_private
@@ -61,6 +61,9 @@ from .stream import Stream
 from .succession import Succession
 from .tls import ensure_certificate, server_context
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["ChatServer"]
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class ChatServer:
         adopt_blake3_ids(blobs, store)  # files of a store from before protocol 2
         blobs.sweep_parts(config.unfinished_ttl)  # uploads that expired while the server was down
         self._shared = shared = Shared(config, clock, store, blobs)
+        self.server_id = _server_id(config.data_dir)
         self._listener: Listener | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
         #: Called with (users online, rooms) whenever either changes (for the mDNS TXT record).
@@ -106,15 +110,20 @@ class ChatServer:
         self._passwords = PasswordWork()
         self._meters = meters = Meters(config, clock)
         self._commit = GroupCommit(store, shared.bus)
-        self._presence = Presence(shared, meters)
-        self._messages = Messages(shared, self._commit, self._presence)
+        self.cluster: Cluster | None = None
+        if config.cluster:
+            from .cluster import Cluster  # nats-py: only a cluster's server needs it
+            self.cluster = Cluster(shared, self._commit, config.cluster, config.chat_id, self.server_id)
+        self._presence = Presence(shared, meters, self.cluster)
+        self._messages = Messages(shared, self._commit, self._presence, self.cluster)
         self._conversations = Conversations(shared, self._commit)
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
-                                      self._conversations, rooms_changed=self._users_changed)
+                                      self._conversations, rooms_changed=self._users_changed,
+                                      cluster=self.cluster)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
                                     directs=self._conversations.directs, users_changed=self._users_changed,
                                     drop=self.disconnected, roster=self.roster)
-        self._files = Files(shared, self._messages)
+        self._files = Files(shared, self._messages, self.cluster)
         self._housekeeping = Housekeeping(shared, self._presence)
         self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
                                      expected=set(config.collect), release=self._release_held)
@@ -160,6 +169,8 @@ class ChatServer:
         raise_fd_limit()  # each connection is a descriptor
         warm_up()
         cfg = self.config
+        if self.cluster is not None:
+            await self.cluster.start()  # the chat's id, and the cache caught up, before any client
 
         def connection(sock: socket.socket, peer: tuple[str, int], refusal: Refusal | None,
                        on_finish: Callable[[Stream], None]) -> Connection:
@@ -189,6 +200,8 @@ class ChatServer:
         return self._listener.address
 
     async def close(self) -> None:
+        if self._closing:
+            return  # closed already (a test's teardown after the test closed it)
         self._closing = True
         if self._listener is not None:
             self._listener.close()  # stops accepting; aborts those still in their handshake
@@ -200,6 +213,8 @@ class ChatServer:
         for conn in list(self.conns):
             conn.abort()
         self._passwords.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self._files.close()  # its thumbnail workers
         self.store.close()
         log.info("stopped")

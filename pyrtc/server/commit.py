@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .. import protocol as p
@@ -32,7 +33,7 @@ NOT_STORED = {ErrorCode.DISK_FULL: "the server's disk is full; this message was 
 
 
 class _Post(NamedTuple):
-    conn: Connection
+    conn: Connection | None  # None: a post another server of the cluster took (no ack here)
     room: str
     cid: str
     seq: int
@@ -46,6 +47,8 @@ class GroupCommit:
         self._bus = bus
         self._batch: list[_Post] = []
         self.open = False  # a transaction is open and its commit scheduled
+        #: Called when a commit failed (a cluster's cache then replays what it lost).
+        self.on_failed: Callable[[], None] | None = None
 
     def begin(self) -> None:
         """Open the transaction of this loop iteration (once); it commits at the next one."""
@@ -54,7 +57,7 @@ class GroupCommit:
             self._store.begin()
             asyncio.get_running_loop().call_soon(self.commit)
 
-    def add(self, conn: Connection, room: str, cid: str, seq: int, ack: bytes, posted: bytes) -> None:
+    def add(self, conn: Connection | None, room: str, cid: str, seq: int, ack: bytes, posted: bytes) -> None:
         """Send `ack` to `conn` and `posted` (if any) to `room` once the batch is committed."""
         self._batch.append(_Post(conn, room, cid, seq, ack, posted))
 
@@ -73,13 +76,15 @@ class GroupCommit:
         # gets its acks and the posts in one write, acks first.
         by_room: dict[str, list[bytes]] = {}
         for post in batch:
-            post.conn.queue(post.ack)
+            if post.conn is not None:
+                post.conn.queue(post.ack)
             if post.posted:
                 by_room.setdefault(post.room, []).append(post.posted)
         for room, frames in by_room.items():
             self._bus.publish_now(room, frames[0] if len(frames) == 1 else b"".join(frames))
         for post in batch:
-            post.conn.flush()  # those whose acks came without a post of theirs (resends)
+            if post.conn is not None:
+                post.conn.flush()  # those whose acks came without a post of theirs (resends)
 
     def _failed(self, batch: list[_Post], exc: Exception) -> None:
         """Nothing of the batch is stored: roll back, then answer each message (its sender may
@@ -94,7 +99,11 @@ class GroupCommit:
             log.warning("commit failed, the disk is full: not stored: %s", what)
         else:
             log.error("commit failed: not stored: %s", what, exc_info=exc)
+        if self.on_failed is not None:
+            self.on_failed()
         for post in batch:
+            if post.conn is None:
+                continue
             if not post.posted and self._still_stored(post):
                 post.conn.send(post.ack)  # a resend of a message stored before this batch
                 continue
@@ -104,6 +113,7 @@ class GroupCommit:
                              post.conn.name, code.value)
 
     def _still_stored(self, post: _Post) -> bool:
+        assert post.conn is not None
         try:
             return post.conn.name is not None and self._store.find_by_cid(post.room, post.conn.name,
                                                                           post.cid) is not None

@@ -79,6 +79,9 @@ class ServerConfig:
     max_rooms: int = 1000  # rooms on the server; 0: no limit
     rooms_per_hour: int = 10  # rooms one user may create per hour; 0: no limit
     max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)
+    #: NATS URLs of a cluster (several servers, one chat: docs/cluster.md); empty: a server alone.
+    cluster: list[str] = field(default_factory=list)
+    chat_id: str | None = None  # the cluster's chat; None: the one stored in NATS (made on first use)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py
     # Peer-assisted continuity (server/roster.py): who hosts, and which epoch of the chat.
     node: str = ""  # the hosting peer's node id ('' : a dedicated server, its server id)

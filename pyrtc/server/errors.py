@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import PyRTCError
 from ..protocol.codes import ErrorCode
 
-__all__ = ["ServerError", "Refused"]
+__all__ = ["ClusterError", "ServerError", "Refused"]
 
 
 class ServerError(PyRTCError):
@@ -19,3 +19,7 @@ class Refused(ServerError):
         super().__init__(message)
         self.code = code
         self.fatal = fatal
+
+
+class ClusterError(Exception):
+    """A cluster's server cannot reach NATS, or NATS refused what the chat needs; says which."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..filenames import display_name
@@ -41,10 +42,13 @@ from ..store.blobs import MIN_CHARGE
 from ..store.errors import StoreError, disk_full
 from ..units import human_size
 from .connection import Connection
-from .errors import Refused
+from .errors import ClusterError, Refused
 from .messages import Messages
 from .shared import Shared
 from .uploads import Upload
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 __all__ = ["Files"]
 
@@ -58,9 +62,10 @@ _FAILED_KEPT = 64
 
 
 class Files:
-    def __init__(self, shared: Shared, messages: Messages) -> None:
+    def __init__(self, shared: Shared, messages: Messages, cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._messages = messages
+        self._cluster = cluster  # bodies go to the chat's object store: any server serves them
         cfg = shared.config
         self._thumbs = Thumbnailer(workers=cfg.thumb_workers, timeout=cfg.thumb_timeout,
                                    memory=cfg.thumb_memory, max_pixels=cfg.thumb_max_pixels)
@@ -213,6 +218,10 @@ class Files:
     async def _finish_upload(self, conn: Connection, up: Upload, body: asyncio.Future[Path] | None) -> None:
         try:
             stored = await self._stored_file(conn, up, body)
+        except ClusterError as exc:
+            log.warning("upload %s from %s failed: %s", up.name, conn.name, exc)
+            conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, message=str(exc), rid=up.rid)))
+            return
         except (StoreError, OSError) as exc:
             code, message = _refusal(exc)
             log.warning("upload %s from %s failed: %s", up.name, conn.name, message)
@@ -249,9 +258,13 @@ class Files:
             mime = kind
         elif mime.startswith("image/"):
             mime = "application/octet-stream"  # claims to be a picture but shows none
+        thumb_id = blobs.put(thumb.png) if thumb else None
+        if self._cluster is not None:  # before the post: whoever sees it can fetch it anywhere
+            await self._cluster.put_file(up.blob_id, path)
+            if thumb_id is not None:
+                await self._cluster.put_file(thumb_id, blobs.path(thumb_id))
         return StoredFile(
-            blob_id=up.blob_id, name=up.name, size=blobs.size(up.blob_id), mime=mime,
-            thumb_id=blobs.put(thumb.png) if thumb else None,
+            blob_id=up.blob_id, name=up.name, size=blobs.size(up.blob_id), mime=mime, thumb_id=thumb_id,
             width=thumb.width if thumb else 0, height=thumb.height if thumb else 0,
         )
 
@@ -279,6 +292,9 @@ class Files:
 
     def fetch(self, conn: Connection, msg: p.FetchFile) -> None:
         blobs = self._shared.blobs
+        if (self._cluster is not None and not blobs.has(msg.blob_id) and self._may_read(conn, msg.blob_id)):
+            conn.spawn(self._fetch_from_cluster(self._cluster, conn, msg))  # uploaded through another server
+            return
         if not blobs.has(msg.blob_id) or not self._may_read(conn, msg.blob_id):
             raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")  # the same for both
         size = blobs.size(msg.blob_id)
@@ -286,6 +302,27 @@ class Files:
             raise Refused(ErrorCode.BAD_RANGE, f"offset {msg.offset} is past the end of the file ({size})")
         end = size if msg.length is None else min(size, msg.offset + msg.length)
         conn.spawn(self._send_file(conn, msg.blob_id, msg.offset, end, msg.rid))
+
+    async def _fetch_from_cluster(self, cluster: Cluster, conn: Connection, msg: p.FetchFile) -> None:
+        """Bring a body from the chat's object store into this server's blobs, then send it."""
+        blobs = self._shared.blobs
+        download = blobs.download_path(msg.blob_id)
+        try:
+            if await cluster.get_file(msg.blob_id, download):
+                await asyncio.to_thread(blobs.adopt, msg.blob_id, download)
+        except (ClusterError, StoreError, OSError) as exc:
+            log.warning("fetching %s from the chat's file store failed: %s", msg.blob_id, exc)
+            conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, message=f"the file could not be fetched "
+                                       f"from the chat's file store: {exc}", rid=msg.rid)))
+            return
+        if conn.closed:
+            return
+        try:
+            if not blobs.has(msg.blob_id):
+                raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")
+            self.fetch(conn, msg)
+        except Refused as exc:
+            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=msg.rid)))
 
     async def _send_file(self, conn: Connection, blob_id: str, offset: int, end: int, rid: int) -> None:
         path: Path = self._shared.blobs.path(blob_id)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -39,6 +40,9 @@ from .passwords import PasswordGate, PasswordWork
 from .presence import Presence
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["Membership"]
 
 _HOUR = 3600.0
@@ -47,9 +51,13 @@ _HOUR = 3600.0
 class Membership:
     def __init__(self, shared: Shared, presence: Presence, gate: PasswordGate, meters: Meters,
                  work: PasswordWork, conversations: Conversations,
-                 rooms_changed: Callable[[], None]) -> None:
+                 rooms_changed: Callable[[], None], cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._conversations = conversations
+        self._cluster = cluster  # rooms are made through the chat's stream
+        if cluster is not None:
+            cluster.on_room_made = self._room_made
+            cluster.on_member = self._member_changed
         self._presence = presence
         self._gate = gate
         self._meters = meters
@@ -65,26 +73,37 @@ class Membership:
         if msg.password and self._shared.store.find_room(msg.room) is None:
             self._check_room_quota(conn)  # before the hash: a refusal costs no scrypt
             return Later(self._work.hash(msg.password), lambda hashed: self._create(conn, msg, hashed))
-        self._create(conn, msg, "")
-        return None
+        return self._create(conn, msg, "")
 
-    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> None:
+    def _create(self, conn: Connection, msg: p.CreateRoom, password_hash: str) -> Step:
         shared = self._shared
         store = shared.store
         if store.find_room(msg.room) is None:
             self._check_room_quota(conn)  # again: the hash took a while
+            if self._cluster is not None:  # made when the stream brings it back (every server)
+                made = self._cluster.create_room(msg.room, password_hash, user_key(conn), conn.name or "")
+                return Later(made, lambda _: self._created(conn, msg))
             if store.create_room(msg.room, password_hash, creator=user_key(conn)):
                 chatlog.line("create room=%s by=%s", msg.room, conn.name)
-                self._rooms_changed()
-                # One small frame to everyone: sending the whole list made each new room cost
-                # (rooms × users) bytes, and the list outgrew a frame.
-                frame = p.encode(p.RoomAdded(room=shared.room_info(msg.room)))
-                for other in shared.conns:
-                    if other is not conn and other.name is not None:
-                        other.send(frame)
+                self._room_made(msg.room, skip=conn)
+        return self._created(conn, msg)
+
+    def _room_made(self, room: str, skip: Connection | None = None) -> None:
+        """A new room: one small frame to everyone (sending the whole list made each new room
+        cost rooms × users bytes, and the list outgrew a frame)."""
+        shared = self._shared
+        self._rooms_changed()
+        frame = p.encode(p.RoomAdded(room=shared.room_info(room)))
+        for other in shared.conns:
+            if other is not skip and other.name is not None:
+                other.send(frame)
+
+    def _created(self, conn: Connection, msg: p.CreateRoom) -> Step:
+        shared, store = self._shared, self._shared.store
         room = store.find_room(msg.room) or msg.room
         conn.send(p.encode(p.RoomList(rooms=[shared.room_info(room)], rid=msg.rid, more=False,
                                       total=store.room_count())))
+        return None
 
     def _check_room_quota(self, conn: Connection) -> None:
         cfg, store = self._shared.config, self._shared.store
@@ -146,6 +165,9 @@ class Membership:
             conn.visiting.discard(room)
             marks, new = store.add_member(room, conn.name, conn.uid)
             bus.subscribe(room, conn)
+            if new and self._cluster is not None:
+                from .cluster.wire import Member
+                self._cluster.publish_entry(room, Member(room=room, name=conn.name, uid=conn.uid, on=True))
             if new:
                 live.joined[conn.name] = (marks.delivered, marks.read, marks.joined_seq)
                 if live.members is not None:
@@ -186,6 +208,9 @@ class Membership:
         cap = L.MAX_JOIN_MEMBERS
         online = [n for n, c in itertools.islice(live.listeners.items(), 4 * cap)
                   if room not in c.watching and room not in c.visiting][:cap]
+        if self._cluster is not None and len(online) < cap:  # online through other servers too
+            here = set(online)
+            online += [n for n in self._cluster.remote_names(room) if n not in here][:cap - len(online)]
         page = [p.MemberInfo(name=m.name, online=True, delivered=m.delivered, read=m.read,
                              joined_seq=m.joined_seq)
                 for m in store.members_named(room, online)]
@@ -211,6 +236,9 @@ class Membership:
         self._presence.stop_typing(room, conn.name)
         bus.unsubscribe(room, conn)
         self._shared.store.remove_member(room, conn.name)
+        if self._cluster is not None:
+            from .cluster.wire import Member
+            self._cluster.publish_entry(room, Member(room=room, name=conn.name, uid=conn.uid, on=False))
         live = bus.room(room)
         live.page = None  # the leave goes out now, not with the next flush
         if live.members is not None:
@@ -221,3 +249,26 @@ class Membership:
         bus.publish(room, p.encode(p.MemberLeft(room=room, name=conn.name)))
         conn.send(p.encode(p.Left(room=room, rid=msg.rid)))
         chatlog.line("leave room=%s name=%s", room, conn.name)
+
+    def _member_changed(self, room: str, name: str, uid: str, joined: bool) -> None:
+        """A membership that began or ended on some server of the cluster (this one's own
+        come back too: by then they change nothing)."""
+        store, bus = self._shared.store, self._shared.bus
+        live = bus.room(room)
+        if joined:
+            marks, new = store.add_member(room, name, uid)
+            if new:
+                live.joined[name] = (marks.delivered, marks.read, marks.joined_seq)
+                if live.members is not None:
+                    live.members += 1
+                self._presence.room_changed(room)
+            return
+        if not store.is_member(room, name, uid):
+            return
+        store.remove_member(room, name)
+        live.page = None
+        if live.members is not None:
+            live.members -= 1
+        for pending in (live.joined, live.presence, live.receipts):
+            pending.pop(name, None)
+        bus.publish(room, p.encode(p.MemberLeft(room=room, name=name)))

@@ -12,42 +12,36 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import emoji
 
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.budget import fit_first, fit_newest, room_for
 from ..protocol.codes import ErrorCode
-from ..store import Duplicate, StoredFile, StoredMessage
+from ..store import Duplicate, StoredFile
 from . import chatlog
 from .commit import GroupCommit
 from .connection import Connection
 from .errors import Refused
+from .posts import posted
 from .presence import Presence
 from .shared import Shared
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 __all__ = ["Messages", "posted"]
 
 
-def posted(m: StoredMessage) -> p.Posted:
-    """A stored message as it goes on the wire."""
-    file = None
-    if m.file is not None:
-        f = m.file
-        file = p.FileInfo(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
-                          thumb_id=f.thumb_id, width=f.width, height=f.height)
-    return p.Posted(room=m.room, seq=m.seq, sender=m.sender, time=m.time, text=m.text, file=file,
-                    cid=m.cid, reactions=[p.Reaction(emoji=e, members=n, count=m.reaction_counts.get(e, len(n)))
-                                          for e, n in m.reactions.items()],
-                    reply_to=m.reply_to, quote=m.quote, quote_sender=m.quote_sender, edited=m.edited,
-                    deleted=m.deleted)
-
-
 class Messages:
-    def __init__(self, shared: Shared, commit: GroupCommit, presence: Presence) -> None:
+    def __init__(self, shared: Shared, commit: GroupCommit, presence: Presence,
+                 cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._commit = commit
         self._presence = presence
+        self._cluster = cluster
 
     def send_text(self, conn: Connection, msg: p.SendText) -> None:
         room = self._shared.member_room(conn, msg.room)
@@ -59,6 +53,9 @@ class Messages:
              reply_to: int = 0) -> None:
         """Store a post by `conn` in `room` (a member's: checked by the caller) and send it."""
         assert conn.name is not None
+        if self._cluster is not None:
+            self._post_to_cluster(self._cluster, conn, room, cid, text, file)
+            return
         self._commit.begin()
         try:
             stored = self._shared.store.append(room, conn.name, text, cid, file, uid=conn.uid, reply_to=reply_to)
@@ -79,6 +76,17 @@ class Messages:
         if self._shared.config.log_text and text:
             fmt, args = fmt + " text=%s", [*args, chatlog.quote(text)]
         chatlog.line(fmt, *args)
+
+    def _post_to_cluster(self, cluster: Cluster, conn: Connection, room: str, cid: str, text: str,
+                         file: StoredFile | None) -> None:
+        """The stream decides its seq; acknowledged when this server's cache applies it."""
+        assert conn.name is not None
+        known = self._shared.store.find_by_cid(room, conn.name, cid)
+        if known is not None:  # a resend after a reconnect: ack again, post nothing
+            conn.send(p.encode(p.Acked(room=room, cid=cid, seq=known.seq, time=known.time)))
+            return
+        cluster.post(conn, room, cid, text, file)
+        self._presence.stop_typing(room, conn.name)
 
     def history(self, conn: Connection, msg: p.GetHistory) -> None:
         room = self._shared.joined_room(conn, msg.room)
@@ -104,6 +112,12 @@ class Messages:
         counts = store.reaction_counts(room, msg.seq)
         if msg.on:
             self._check_reaction(msg, counts)
+        if self._cluster is not None:  # set (and shown) on every server when the stream brings it
+            from .cluster.wire import Reaction
+            self._cluster.check_up("reaction")
+            self._cluster.publish_entry(room, Reaction(room=room, seq=msg.seq, emoji=msg.emoji, name=conn.name,
+                                                       on=msg.on))
+            return
         if store.set_reaction(room, msg.seq, msg.emoji, conn.name, msg.on):
             count = counts.get(msg.emoji, 0) + (1 if msg.on else -1)
             shared.bus.publish(room, p.encode(p.Reacted(room=room, seq=msg.seq, emoji=msg.emoji,

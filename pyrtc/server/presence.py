@@ -6,12 +6,14 @@ bring n member changes, and sending each to everyone would be n² frames. Typing
 at once (it is one frame per start or stop), as far as the typist's typing starts are within
 `typing_rate`: past it a start is dropped, and so is its stop.
 A flush sends at most MAX_MEMBERS_DELTA names a frame: thousands of joins in one window
-go out as several frames, never one too big.
+go out as several frames, never one too big. In a cluster, the receipts taken here go to the
+other servers with the same flush: one stream entry per member and window, not per message.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -20,13 +22,22 @@ from .connection import Connection
 from .meters import Meters
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["Presence"]
 
 
 class Presence:
-    def __init__(self, shared: Shared, meters: Meters) -> None:
+    def __init__(self, shared: Shared, meters: Meters, cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._meters = meters
+        self._cluster = cluster  # typing and receipts reach the other servers of the chat
+        if cluster is not None:
+            cluster.on_receipt = self.apply_receipt
+            cluster.on_presence = self.remote_presence
+        #: Receipts taken here since the last flush, for the other servers: (room, name) -> (delivered, read)
+        self._outgoing: dict[tuple[str, str], tuple[int, int]] = {}
         self._dirty_rooms: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -45,6 +56,8 @@ class Presence:
             if not was:
                 shared.bus.publish(room, p.encode(p.Typing(room=room, name=conn.name, typing=True)),
                                    skip=conn)
+                if self._cluster is not None:
+                    self._cluster.typing(room, conn.name, True)
         else:
             self.stop_typing(room, conn.name)
 
@@ -52,6 +65,8 @@ class Presence:
         live = self._shared.bus.room(room)
         if live.typing.pop(name, None) is not None:
             self._shared.bus.publish(room, p.encode(p.Typing(room=room, name=name, typing=False)))
+            if self._cluster is not None:
+                self._cluster.typing(room, name, False)
 
     def expire_typing(self, now: float) -> None:
         """Stop the typing of those who said nothing more within `typing_ttl`."""
@@ -71,6 +86,16 @@ class Presence:
         if changed is not None:
             self._shared.bus.room(room).receipts[conn.name] = (changed.delivered, changed.read)
             self.room_changed(room)
+            if self._cluster is not None:  # to the other servers with the next flush (coalesced)
+                self._outgoing[(room, conn.name)] = (changed.delivered, changed.read)
+
+    def apply_receipt(self, room: str, name: str, delivered: int, read: int) -> None:
+        """A member's receipts as another server of the cluster took them (ours come back too:
+        by then they change nothing)."""
+        changed = self._shared.store.set_receipt(room, name, delivered, read)
+        if changed is not None:
+            self._shared.bus.room(room).receipts[name] = (changed.delivered, changed.read)
+            self.room_changed(room)
 
     # ------------------------------------------------------------------ presence
 
@@ -84,10 +109,27 @@ class Presence:
             bus.unsubscribe(room, conn)
             if live.listeners.get(conn.name) is not None or room in conn.watching:
                 continue
+            if self._cluster is not None and self._cluster.remote_online(room, conn.name):
+                continue  # still online through another server of the chat
             self.stop_typing(room, conn.name)
             if room not in conn.visiting:  # a visitor was never listed: nobody is told it went
                 live.presence[conn.name] = False
                 self.room_changed(room)
+
+    def remote_presence(self, room: str, name: str, online: bool) -> None:
+        """A member went on- or offline through the other servers of the cluster; here it is
+        online anyway while it listens through this server."""
+        live = self._shared.bus.room(room)
+        if name in live.listeners:
+            return
+        live.presence[name] = online
+        self.room_changed(room)
+
+    def is_online(self, room: str, name: str) -> bool:
+        """Listening through this server, or through another server of the chat."""
+        if name in self._shared.bus.room(room).listeners:
+            return True
+        return self._cluster is not None and self._cluster.remote_online(room, name)
 
     # ------------------------------------------------------------------ the coalesced flush
 
@@ -104,11 +146,16 @@ class Presence:
         receipts."""
         self._flush_timer = None
         bus = self._shared.bus
+        if self._outgoing and self._cluster is not None:
+            from .cluster.wire import Receipt
+            for (room, name), (delivered, read) in self._outgoing.items():
+                self._cluster.publish_entry(room, Receipt(room=room, name=name, delivered=delivered, read=read))
+        self._outgoing.clear()
         for room in self._dirty_rooms:
             live = bus.room(room)
             live.page = None
             if live.joined or live.presence:
-                joined = [p.MemberInfo(name=n, online=n in live.listeners, delivered=d, read=r, joined_seq=j)
+                joined = [p.MemberInfo(name=n, online=self.is_online(room, n), delivered=d, read=r, joined_seq=j)
                           for n, (d, r, j) in live.joined.items()]
                 online = [n for n, on in live.presence.items() if on and n not in live.joined]
                 offline = [n for n, on in live.presence.items() if not on]

@@ -133,6 +133,25 @@ class BlobStore:
             self._claims.pop(part, None)
         return target
 
+    def download_path(self, blob_id: str) -> Path:
+        """Where a body fetched from elsewhere (a cluster's object store) is written before
+        `adopt` checks it (a torn one is removed at the next start, as any stray file there)."""
+        _check(blob_id)
+        return self._uploads / f"{blob_id}.{os.getpid()}.{time.monotonic_ns()}.fetch"
+
+    def adopt(self, blob_id: str, download: Path) -> Path:
+        """Move a fetched body into place once its hash is checked (slow: run off-loop)."""
+        target = self.path(blob_id)
+        try:
+            if ids.of_file(download) != blob_id:
+                raise BlobError("the fetched file's content does not match its id; not kept")
+            if not target.is_file():
+                private_dir(target.parent)
+                os.replace(download, target)
+        finally:
+            download.unlink(missing_ok=True)
+        return target
+
     def put(self, data: bytes) -> str:
         """Store small bytes (thumbnails) directly; returns their id."""
         blob_id = ids.of_bytes(data)

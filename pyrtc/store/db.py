@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cluster import ClusterMarks
 from .conversations import Conversations
 from .copies import Copies
 from .errors import StoreError
@@ -28,7 +29,7 @@ from .schema import open_history
 __all__ = ["Store"]
 
 
-class Store(Rooms, Members, Conversations, Reactions, Files, Copies):
+class Store(Rooms, Members, Conversations, Reactions, Files, Copies, ClusterMarks):
     """One SQLite database. Not thread-safe: owned by the server's event loop thread."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:

@@ -36,16 +36,29 @@ class Messages(GroupCommit):
         """Store a message and give it the room's next seq. Inside `begin()`..`commit()` it
         joins that transaction; otherwise it commits by itself. Raises `Duplicate` (with the
         stored message) when (sender, cid) is already stored; a failure writes nothing."""
-        now = self._clock()
+        last = self._seqs.get(room)
+        if last is None:
+            raise StoreError(f"no room named {room!r}")
+        return self._insert(room, last + 1, sender, self._clock(), text, cid, file, uid=uid, reply_to=reply_to)
+
+    def apply(self, m: StoredMessage) -> StoredMessage | None:
+        """Store a message whose seq and time were decided elsewhere (a cluster's stream);
+        None when the room already holds that seq (a replay). Raises `Duplicate` as `append`."""
+        last = self._seqs.get(m.room)
+        if last is None:  # a room whose creation this cache missed: made with its first message
+            self._db.execute("INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (m.room, m.time))
+            self._seqs[m.room] = last = 0
+        if m.seq <= last:
+            return None
+        return self._insert(m.room, m.seq, m.sender, m.time, m.text, m.cid, m.file, uid=m.uid, reply_to=m.reply_to)
+
+    def _insert(self, room: str, seq: int, sender: str, now: float, text: str, cid: str,
+                file: StoredFile | None, *, uid: str = "", reply_to: int = 0) -> StoredMessage:
         db = self._db
         own = not db.in_transaction
         if own:
             db.execute("BEGIN IMMEDIATE")
         try:
-            last = self._seqs.get(room)
-            if last is None:
-                raise StoreError(f"no room named {room!r}")
-            seq = last + 1
             file_id = None
             if file is not None:
                 file_id = db.execute(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..private import open_private, private_dir, private_file
-from . import identities
+from . import cluster, identities
 
 __all__ = ["DEFAULT_ROOMS", "SCHEMA", "open_history"]
 
@@ -95,7 +95,7 @@ def open_history(path: Path, clock: Callable[[], float] = time.time) -> sqlite3.
     # Checkpoints (which fsync) run on a background thread, not inside a COMMIT on
     # the event loop: see `Store.start_checkpointer`.
     db.execute("PRAGMA wal_autocheckpoint=0")
-    db.executescript(SCHEMA + identities.SCHEMA)
+    db.executescript(SCHEMA + identities.SCHEMA + cluster.SCHEMA)
     _migrate(db)
     for room in DEFAULT_ROOMS:
         db.execute("INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (room, clock()))

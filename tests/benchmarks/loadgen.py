@@ -35,6 +35,7 @@ class Plan:
     procs: int = 2
     cpus: frozenset[int] | None = None  # pin the load generator's processes to these CPUs
     adapter: type[Adapter] | None = None  # the clients' protocol, if not ADAPTERS[system]
+    ports: tuple[int, ...] = ()  # several servers of one chat: client i connects to ports[i % n]
 
 
 @dataclass
@@ -67,8 +68,9 @@ async def _work(plan: Plan, index: int, names: list[str], n_senders: int, ready:
     for start in range(0, len(names), 200):  # connect in bursts, not one huge SYN flood
         batch = []
         for name in names[start:start + 200]:
+            port = plan.ports[int(name[1:]) % len(plan.ports)] if plan.ports else plan.port
             _, proto = await loop.create_connection(
-                lambda n=name: adapter_cls(n, on_chat, plan.sample), "127.0.0.1", plan.port,  # type: ignore[call-arg]
+                lambda n=name: adapter_cls(n, on_chat, plan.sample), "127.0.0.1", port,  # type: ignore[call-arg]
                 ssl=ssl_ctx)
             batch.append(proto)
         await asyncio.wait_for(asyncio.gather(*(c.ready for c in batch)), 60)

@@ -491,7 +491,13 @@ def _handover(ctx: Ctx) -> list[Row]:
     return handover(ctx)
 
 
+def _cluster(ctx: Ctx) -> list[Row]:
+    from .cluster import cluster  # nats-py and a nats-server: only this scenario needs them
+
+    return cluster(ctx)
+
+
 SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
     "fanout": fanout, "latency": latency, "connections": connections, "files": files,
-    "history": history, "discovery": discovery, "gui": gui, "handover": _handover,
+    "history": history, "discovery": discovery, "gui": gui, "handover": _handover, "cluster": _cluster,
 }

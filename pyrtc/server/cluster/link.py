@@ -1,0 +1,124 @@
+"""The connection to NATS: connect, make the chat's stream, find the chat id, and say whether
+the chat is up or degraded.
+
+Invariants:
+- The first connect must succeed (a server that cannot reach its chat's log does not start
+  serving an empty copy); after that nats-py reconnects forever and `up` says whether the
+  connection is open. Every change of `up` is logged once and passed to `on_change`.
+- The chat id given by the operator wins; otherwise the one stored under `chat-id` in the
+  `pyrtc` key-value bucket, created there by the first server that asked (create is
+  compare-and-set: two first servers agree on one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import KeyWrongLastSequenceError
+
+from ..errors import ClusterError
+from .wire import CHAT_ID, Subjects
+
+__all__ = ["ClusterError", "Link", "why"]
+
+log = logging.getLogger(__name__)
+
+#: How long the stream remembers a Nats-Msg-Id: a resend within it is stored once.
+DEDUP_WINDOW = 3600.0
+#: How long a server starting may try to reach NATS before it gives up (seconds).
+FIRST_CONNECT = 10.0
+#: How long one JetStream request may take before the post is refused (NATS is then down).
+REQUEST_TIMEOUT = 5.0
+
+
+def why(exc: BaseException) -> str:
+    """An exception in words, also one whose message is empty (a timeout)."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
+
+
+class Link:
+    def __init__(self, urls: list[str], chat_id: str | None) -> None:
+        self.urls = urls
+        self.chat_id = chat_id
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.subjects: Subjects | None = None
+        self.up = False
+        #: Called with True after a reconnect, False after a disconnect.
+        self.on_change: Callable[[bool], None] | None = None
+
+    async def connect(self) -> Subjects:
+        # Reconnects are retried forever once connected; the first connect (which nats-py would
+        # retry forever too) is given FIRST_CONNECT seconds, then the server says why it cannot start.
+        nc = self.nc = Client()
+        try:
+            await asyncio.wait_for(nc.connect(
+                servers=self.urls, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1,
+                allow_reconnect=True, disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
+                error_cb=self._error, name="pyrtc-server"), FIRST_CONNECT)
+        except (Exception, TimeoutError) as exc:
+            await self.close()
+            raise ClusterError(f"cannot reach NATS at {', '.join(self.urls)}: {why(exc)}"
+                               " (is `nats-server -js` running there?)") from None
+        self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT)
+        try:
+            chat = self.chat_id or await self._stored_chat_id()
+            subjects = Subjects(chat)
+            await self.js.add_stream(StreamConfig(
+                name=subjects.stream, subjects=[subjects.all], storage=StorageType.FILE,
+                duplicate_window=DEDUP_WINDOW, allow_direct=True))
+        except ClusterError:
+            raise
+        except Exception as exc:
+            raise ClusterError(f"NATS at {', '.join(self.urls)} refused the chat's stream: {exc} "
+                               "(JetStream must be on: nats-server -js)") from None
+        self.chat_id, self.subjects, self.up = chat, subjects, True
+        log.info("cluster: chat %s through NATS %s (stream %s)", chat, ", ".join(self.urls), subjects.stream)
+        return subjects
+
+    async def _stored_chat_id(self) -> str:
+        assert self.js is not None
+        kv = await self.js.create_key_value(bucket="pyrtc", history=1)
+        try:
+            await kv.create("chat-id", secrets.token_hex(8).encode())
+        except KeyWrongLastSequenceError:
+            pass  # another server was first: its id is the chat's
+        entry = await kv.get("chat-id")
+        chat = (entry.value or b"").decode()
+        if not CHAT_ID.fullmatch(chat):
+            raise ClusterError(f"the chat id stored in NATS ({chat!r}) is not one; give --chat-id")
+        return chat
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            try:
+                await self.nc.close()
+            except Exception:
+                pass
+        self.up = False
+
+    async def _disconnected(self) -> None:
+        if self.up:
+            self.up = False
+            log.warning("cluster: NATS is unreachable; the chat is degraded (posts are refused) until it "
+                        "returns")
+            if self.on_change:
+                self.on_change(False)
+
+    async def _reconnected(self) -> None:
+        if not self.up:
+            self.up = True
+            log.warning("cluster: NATS is back; catching up")
+            if self.on_change:
+                self.on_change(True)
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("cluster: NATS: %s", exc)

@@ -1,0 +1,114 @@
+"""What the servers of one chat write to its JetStream stream, and the stream's subjects.
+
+Every entry is a msgpack struct tagged by kind. Subjects name the chat and, per room, a
+token that folds ASCII case as SQLite's NOCASE does (two servers creating "Foo" and "foo"
+at once meet on one subject):
+
+- `pyrtc.<chat>.post.<room>`: the room's posts (their seqs: see ordering).
+- `pyrtc.<chat>.room.<room>`: the room's creation (expected last subject sequence 0: the first
+  creator wins) and later changes.
+- `pyrtc.<chat>.ev.<room>`: memberships, reactions and receipts (the stream's order is enough).
+- `pyrtcx.<chat>.typing` and `.presence`: typing and who is online, plain NATS outside the
+  stream (hints, never stored).
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from ... import protocol as p
+
+__all__ = ["Entry", "Member", "Post", "Reaction", "Receipt", "RoomMade", "decode", "encode", "CHAT_ID", "Subjects",
+           "TypingNote"]
+
+#: A chat id is one subject token.
+CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class Post(msgspec.Struct, frozen=True, tag="post"):
+    """A post; its room seq is not in it: every server gives it the same one when applying
+    the stream (see ordering)."""
+
+    room: str
+    sender: str
+    time: float
+    text: str
+    cid: str
+    token: str  # the posting server's handle on it (its sender waits for the ack)
+    file: p.FileInfo | None = None
+
+
+class RoomMade(msgspec.Struct, frozen=True, tag="room"):
+    room: str
+    password: str  # scrypt hash, '' when open
+    creator: str
+
+
+class Reaction(msgspec.Struct, frozen=True, tag="reaction"):
+    room: str
+    seq: int
+    emoji: str
+    name: str
+    on: bool
+
+
+class Receipt(msgspec.Struct, frozen=True, tag="receipt"):
+    room: str
+    name: str
+    delivered: int
+    read: int
+
+
+class Member(msgspec.Struct, frozen=True, tag="member"):
+    room: str
+    name: str
+    uid: str
+    on: bool  # joined (True) or left
+
+
+class TypingNote(msgspec.Struct, frozen=True, tag="typing"):
+    room: str
+    name: str
+    typing: bool
+    origin: str  # the server it came from (which has shown it to its own clients)
+
+
+Entry = Post | RoomMade | Reaction | Receipt | Member
+_entries = msgspec.msgpack.Decoder(Entry)
+_typing = msgspec.msgpack.Decoder(TypingNote)
+encode = msgspec.msgpack.Encoder().encode
+
+
+def decode(data: bytes) -> Entry:
+    entry: Entry = _entries.decode(data)
+    return entry
+
+
+def decode_typing(data: bytes) -> TypingNote:
+    note: TypingNote = _typing.decode(data)
+    return note
+
+
+def room_token(room: str) -> str:
+    return room.encode().lower().hex()
+
+
+class Subjects:
+    def __init__(self, chat: str) -> None:
+        self.chat = chat
+        self.stream = f"PYRTC_{chat}"
+        self.all = f"pyrtc.{chat}.>"
+        self.typing = f"pyrtcx.{chat}.typing"
+        self.presence = f"pyrtcx.{chat}.presence"  # who listens through which server (see presence)
+        self.files = f"PYRTC_{chat}_files"  # the object store of file bodies (and thumbnails)
+
+    def post(self, room: str) -> str:
+        return f"pyrtc.{self.chat}.post.{room_token(room)}"
+
+    def room(self, room: str) -> str:
+        return f"pyrtc.{self.chat}.room.{room_token(room)}"
+
+    def event(self, room: str) -> str:
+        return f"pyrtc.{self.chat}.ev.{room_token(room)}"

@@ -1,0 +1,40 @@
+"""Fixtures of the cluster tests: a real nats-server with JetStream, and PyRTC servers of one chat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from pyrtc.server import ChatServer
+
+from ..conftest import server_config
+from .natsd import NatsServer
+
+ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+
+@pytest.fixture
+async def nats(tmp_path: Path) -> AsyncIterator[NatsServer]:
+    srv = NatsServer(tmp_path / "jetstream")
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def chat_server(tmp_path: Path, nats: NatsServer) -> AsyncIterator[ServerFactory]:
+    """chat_server(name) -> a started ChatServer of the chat (data in its own dir, kept across
+    a restart of the same name)."""
+    started: list[ChatServer] = []
+
+    async def make(name: str, **kw: object) -> ChatServer:
+        srv = ChatServer(server_config(tmp_path / name, cluster=[nats.url], chat_id="testchat", **kw))
+        await srv.start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        await srv.close()
