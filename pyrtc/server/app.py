@@ -214,8 +214,8 @@ class ChatServer:
         self._meters.closed(conn)
         if conn.name is None:
             return
+        self._conversations.went_offline(conn)  # while its rooms still list it
         self._presence.went_offline(conn)
-        self._conversations.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
         if exc:
