@@ -191,7 +191,9 @@ class ChatWindow:
         self.state.apply(event)
         match event:
             case p.Posted() if event.sender != self.state.me:
-                mention = f"@{self.state.me}".casefold() in event.text.casefold()
+                # A direct message rings as a mention does: it is written to you.
+                mention = (f"@{self.state.me}".casefold() in event.text.casefold()
+                           or event.room in self.state.directs)
                 if mention:
                     self.tones.play("mention")
                 elif event.room != self.focus.room:

@@ -296,6 +296,7 @@ class ChatState:
             case Disconnected():
                 self.connection = "reconnecting" if event.retrying else "disconnected"
                 self.notice = event.reason
+                self.statuses.clear()  # told again by the rooms joined on the next connection
                 for room in self.rooms.values():
                     room.typing.clear()
                     for member in room.members.values():

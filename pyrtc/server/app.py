@@ -275,8 +275,8 @@ class ChatServer:
             return
         if not self._closing:
             self.roster.gone(conn, self.conns)
+        self._conversations.went_offline(conn)  # while its rooms still list it
         self._presence.went_offline(conn)
-        self._conversations.went_offline(conn)
         if self._handshake.release(conn):
             self._users_changed()
         if exc:

@@ -148,5 +148,14 @@ class Conversations:
                 conn.send(p.encode(p.StatusChanged(name=name, status=status[0], text=status[1])))
 
     def went_offline(self, conn: Connection) -> None:
-        if conn.name is not None:
-            self.statuses.pop(conn.name, None)
+        """A status ends with its connection: those who saw it are told (before the rooms
+        forget the connection), so it does not stay beside the name when it comes back."""
+        if conn.name is None or self.statuses.pop(conn.name, None) is None:
+            return
+        frame = p.encode(p.StatusChanged(name=conn.name))
+        told: set[Connection] = {conn}
+        for room in conn.rooms:
+            for other in self._shared.bus.room(room).listeners.values():
+                if other not in told:
+                    told.add(other)
+                    other.send(frame)

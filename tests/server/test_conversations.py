@@ -179,3 +179,5 @@ async def test_away_is_set_after_ten_idle_minutes_and_cleared_by_input(
     await cy.join("General")  # a newcomer is told too
     await cy.wait_for(lambda s: s.status_of("ann") == "busy · in a meeting")
     assert bob.state.status_of("ann") == "busy · in a meeting"
+    await ann.close()  # a status ends with its connection: nobody keeps showing it
+    await bob.wait_for(lambda s: s.status_of("ann") == "" and not s.rooms["General"].members["ann"].online)
