@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from pyrtc.client import Alternate, ClientSession, Identity
 
@@ -14,8 +17,21 @@ from ..cli.procs import Server
 from .natsd import NatsServer
 
 
-async def start(tmp: Path, nats: NatsServer) -> Server:
-    return await asyncio.to_thread(Server, tmp, "--cluster", nats.url, "--chat-id", "killtest", "--max-rate", "0")
+@pytest.fixture
+def started() -> Iterator[list[Server]]:
+    """The server processes a test started: none outlives it, whatever it ended with."""
+    procs: list[Server] = []
+    yield procs
+    for srv in procs:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+async def start(tmp: Path, nats: NatsServer, started: list[Server]) -> Server:
+    srv = await asyncio.to_thread(Server, tmp, "--cluster", nats.url, "--chat-id", "killtest", "--max-rate", "0")
+    started.append(srv)
+    return srv
 
 
 async def session(server: Server, name: str, identity: Identity, **opts: object) -> ClientSession:
@@ -32,8 +48,8 @@ def where(server: Server) -> Alternate:
 
 
 async def test_kill_9_of_a_server_during_a_burst_its_clients_continue_on_another_and_lose_nothing(
-        tmp_path: Path, nats: NatsServer) -> None:
-    a, b = await start(tmp_path / "a", nats), await start(tmp_path / "b", nats)
+        tmp_path: Path, nats: NatsServer, started: list[Server]) -> None:
+    a, b = await start(tmp_path / "a", nats, started), await start(tmp_path / "b", nats, started)
 
     async def other_servers() -> list[Alternate]:  # what mDNS says of the chat in the product
         return [where(a), where(b)]
@@ -72,7 +88,7 @@ async def test_kill_9_of_a_server_during_a_burst_its_clients_continue_on_another
     assert after == total + 1
     await ann.close()
 
-    a_again = await start(tmp_path / "a", nats)  # the same data dir: it catches up from the stream
+    a_again = await start(tmp_path / "a", nats, started)  # the same data dir: it catches up from the stream
     bob = await session(a_again, "bob", Identity.generate())
     page = await bob.history("General", limit=500)
     assert [(m.seq, m.text) for m in page.messages] == [*sorted(got), (after, "after the crash")]
