@@ -97,7 +97,9 @@ class ChatServer:
         self.epoch = config.epoch or read_epoch(config.data_dir) or 1
         write_epoch(config.data_dir, self.epoch)
         self.node = config.node or self.server_id
-        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name))
+        # A dedicated server (no hosting peer's node id) keeps its chat: no peer takes it over.
+        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name),
+                             dedicated=not config.node)
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
