@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,12 @@ class Continuity:
             self._move_to(info)
 
     # ------------------------------------------------------------------ a vanished host
+
+    def relocate_by(self, fallback: Callable[[], Awaitable[tuple[str, int] | None]] | None) -> None:
+        """Where the server went when the roster names no successor (a dedicated server on a
+        new port: discovery); the roster is asked first."""
+        self._fallback = fallback
+        self.session.relocate = self.where
 
     async def where(self) -> tuple[str, int] | None:
         """Asked by the reconnect loop after failed tries (the host vanished, or the next

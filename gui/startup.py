@@ -235,7 +235,10 @@ class Startup:
         session = self._bg.session
         assert session is not None
         session.host, session.port = host, port
-        session.relocate = relocate_fn
+        if self.continuity is not None:  # the roster's successor first, then discovery
+            self.continuity.relocate_by(relocate_fn)
+        else:
+            session.relocate = relocate_fn
         self._target = (host, port, relocate_fn)
         self.mode = "connecting"
         self._say(f"Connecting to {host}:{port}…")
