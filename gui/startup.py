@@ -43,7 +43,7 @@ from pyrtc.discovery import (
     relocate,
     used_last,
 )
-from pyrtc.discovery.continuity import HOST_SILENT, Continuity
+from pyrtc.discovery.continuity import Continuity
 from pyrtc.discovery.peers import PeerReport
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
@@ -332,7 +332,7 @@ class Startup:
         # Made on the client thread; connect() points it at a server. A full client: it keeps
         # a replica, may host (not --no-host), and follows the chat from host to host.
         session = ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui",
-                                backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls, idle_timeout=HOST_SILENT,
+                                backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
                                 fingerprint=self.opts.fingerprint, trust=self._tofu)
         session.keep_replica()
         if not self.opts.no_host:

@@ -26,7 +26,7 @@ from ..discovery import (
     relocate,
     used_last,
 )
-from ..discovery.continuity import HOST_SILENT, Continuity
+from ..discovery.continuity import Continuity
 from ..discovery.peers import PeerReport
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
@@ -145,7 +145,6 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, tls=not args.insecure,
-                            idle_timeout=HOST_SILENT,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
                             password=args.password)
     chat = TerminalChat(session, console, kiosk=args.kiosk)
