@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Continuity:
         self._planned = False
         self.closing = False
         self._pinger: asyncio.Future[None] | None = None
+        self._idle = session.idle_timeout  # a dedicated server's clients keep theirs
         self._fallback = session.relocate  # where a server without peers went (discovery)
         session.relocate = self.where
         if hosted is not None:
@@ -93,6 +94,9 @@ class Continuity:
                 self.roster = event
                 self._names.update((i.node, i.name) for i in event.peers if i.name)
                 self._known.update((i.node, i) for i in event.peers)
+                # Another peer could take over: a silent host is given up on quickly.
+                others = any(i.node != event.host for i in event.peers)
+                self.session.idle_timeout = HOST_SILENT if others else self._idle
                 keep_roster(event, self._root)
             case p.HandOver():
                 self._spawn(self._handed_over(event))
@@ -174,6 +178,12 @@ class Continuity:
             self._move_to(info)
 
     # ------------------------------------------------------------------ a vanished host
+
+    def relocate_by(self, fallback: Callable[[], Awaitable[tuple[str, int] | None]] | None) -> None:
+        """Where the server went when the roster names no successor (a dedicated server on a
+        new port: discovery); the roster is asked first."""
+        self._fallback = fallback
+        self.session.relocate = self.where
 
     async def where(self) -> tuple[str, int] | None:
         """Asked by the reconnect loop after failed tries (the host vanished, or the next
@@ -302,7 +312,8 @@ class Continuity:
     async def _beat(self) -> None:
         while not self.closing:
             await asyncio.sleep(HEARTBEAT)
-            self.session.heartbeat()
+            if self.session.idle_timeout <= HOST_SILENT:  # a chat peers could take over
+                self.session.heartbeat()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -43,7 +43,7 @@ from pyrtc.discovery import (
     relocate,
     used_last,
 )
-from pyrtc.discovery.continuity import HOST_SILENT, Continuity
+from pyrtc.discovery.continuity import Continuity
 from pyrtc.discovery.peers import PeerReport
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import DEFAULT_PORT, ServerConfig
@@ -235,7 +235,10 @@ class Startup:
         session = self._bg.session
         assert session is not None
         session.host, session.port = host, port
-        session.relocate = relocate_fn
+        if self.continuity is not None:  # the roster's successor first, then discovery
+            self.continuity.relocate_by(relocate_fn)
+        else:
+            session.relocate = relocate_fn
         self._target = (host, port, relocate_fn)
         self.mode = "connecting"
         self._say(f"Connecting to {host}:{port}…")
@@ -329,7 +332,7 @@ class Startup:
         # Made on the client thread; connect() points it at a server. A full client: it keeps
         # a replica, may host (not --no-host), and follows the chat from host to host.
         session = ClientSession("127.0.0.1", 0, self.me, client="pyrtc-gui",
-                                backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls, idle_timeout=HOST_SILENT,
+                                backoff=(0.2, 5.0), reconnect=True, tls=self.opts.tls,
                                 fingerprint=self.opts.fingerprint, trust=self._tofu,
                                 follow_directs=not self.opts.kiosk)
         session.keep_replica()

@@ -28,7 +28,7 @@ from ..discovery import (
     relocate,
     used_last,
 )
-from ..discovery.continuity import HOST_SILENT, Continuity
+from ..discovery.continuity import Continuity
 from ..discovery.peers import PeerReport
 from ..logsetup import flush_logs, flush_logs_forever
 from ..protocol import check_name
@@ -152,7 +152,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
     vouched = bool(args.fingerprint) or first_hand
     session = ClientSession(host, port, name, client=f"pyrtc-terminal/{__version__}",
                             backoff=(0.2, 5.0), relocate=relocate_fn, failover=failover_fn,
-                            tls=not args.insecure, idle_timeout=HOST_SILENT,
+                            tls=not args.insecure,
                             fingerprint=fingerprint, trust=None if vouched else identity_check(host, port),
                             password=args.password, follow_directs=not args.kiosk)
     chat = TerminalChat(session, console, kiosk=args.kiosk)

@@ -102,7 +102,7 @@ class Connection:
         self._client = client
         self._reconnect = reconnect
         self._backoff = backoff
-        self._idle_timeout = idle_timeout
+        self.idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self.relocate = relocate
         #: The other servers of the server's chat (a cluster): where to go when it is gone.
@@ -425,7 +425,7 @@ class Connection:
         assert self._reader is not None
         reader = self._reader
         while True:
-            async with asyncio.timeout(self._idle_timeout):
+            async with asyncio.timeout(self.idle_timeout):
                 data = await reader.read(L.MAX_FRAME)
             if not data:
                 return

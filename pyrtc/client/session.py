@@ -136,6 +136,8 @@ class ClientSession:
     fingerprint = _Kept[str | None]("_conn")
     #: The certificate fingerprint the server showed on the last connect.
     peer_fingerprint = _Kept[str | None]("_conn")
+    #: Seconds of silence from the server after which the connection counts as dead.
+    idle_timeout = _Kept[float]("_conn")
     #: This peer as a possible host of the chat (None: it never hosts), sent in every hello.
     peer = _Kept[p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None]("_conn")
     #: Why the server will not have us; set, the session neither reconnects nor requests.

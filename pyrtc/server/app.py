@@ -103,7 +103,9 @@ class ChatServer:
         self.epoch = config.epoch or read_epoch(config.data_dir) or 1
         write_epoch(config.data_dir, self.epoch)
         self.node = config.node or self.server_id
-        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name))
+        # A dedicated server (no hosting peer's node id) keeps its chat: no peer takes it over.
+        self.roster = Roster(self.server_id, self.epoch, p.PeerInfo(node=self.node, name=config.name),
+                             dedicated=not config.node)
         self.fingerprint: str | None = None  # SHA-256 of our TLS certificate, once started
         self._closing = False
         gate = PasswordGate(clock)
@@ -240,24 +242,8 @@ class ChatServer:
 
     async def hand_over(self, wait: float = 2.0, *, pushes: bool = True, to: p.PeerInfo | None = None,
                         epoch: int = 0) -> p.PeerInfo | None:
-        """A planned quit: tell everyone who hosts the chat next (the roster's rule, or `to`:
-        another host of the chat that wins over us, at its `epoch`), and wait (up to `wait` s)
-        until that peer has left for it. None: nobody could take it."""
-        successor = to or self.succession.successor()
-        if successor is None:
-            return None
-        frame = p.encode(p.HandOver(successor=successor.node, epoch=epoch or self.epoch + 1, pushes=pushes,
-                                    host_name=self.roster.host.name or self.config.name))
-        theirs = [c for c in self.conns if c.uid == successor.node and c.name is not None]
-        for conn in list(self.conns):
-            if conn.name is not None and not conn.closed:
-                conn.send(frame)
-        chatlog.line("hand over to=%s epoch=%d", successor.name or successor.node[:16], self.epoch + 1)
-        loop = asyncio.get_running_loop()
-        until = loop.time() + wait
-        while any(not c.closed for c in theirs) and loop.time() < until:
-            await asyncio.sleep(0.02)
-        return successor
+        """A planned quit (or a winning other host, `to`): see Succession.hand_over."""
+        return await self.succession.hand_over(wait, pushes=pushes, to=to, epoch=epoch)
 
     # ------------------------------------------------------------------ connections
 

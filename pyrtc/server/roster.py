@@ -4,7 +4,8 @@ Invariants:
 - The chat id is the data dir's server id: a peer that hosts on its replica (which keeps the
   chat's id) serves the same chat. The epoch is kept beside it; a new host serves epoch + 1.
 - The roster lists the host itself and every connected peer that reported itself
-  host-capable in its hello; every named connection receives it after its Welcome and again
+  host-capable in its hello (a dedicated `pyrtc server` lists itself only: its chat is not
+  handed to peers, its clients wait for it to come back, as ever); every named connection receives it after its Welcome and again
   on each change, over the connection it already pinned (that is how the host vouches).
 """
 
@@ -35,8 +36,9 @@ def write_epoch(data_dir: Path, epoch: int) -> None:
 
 
 class Roster:
-    def __init__(self, chat_id: str, epoch: int, host: p.PeerInfo) -> None:
+    def __init__(self, chat_id: str, epoch: int, host: p.PeerInfo, *, dedicated: bool = False) -> None:
         self.chat_id = chat_id
+        self.dedicated = dedicated
         self.epoch = epoch
         self.host = host
         self._peers: dict[Connection, p.PeerInfo] = {}
@@ -44,7 +46,7 @@ class Roster:
 
     def current(self) -> p.Roster:
         peers = {self.host.node: self.host}
-        for info in self._peers.values():
+        for info in () if self.dedicated else self._peers.values():
             peers.setdefault(info.node, info)
         return p.Roster(chat_id=self.chat_id, epoch=self.epoch, host=self.host.node,
                         peers=sorted(peers.values(), key=lambda i: i.node)[:p.limits.MAX_PEERS],

@@ -120,3 +120,26 @@ class Succession:
         host-capable peers (every peer computes the same from the roster)."""
         peers = [i for i in self._roster.current().peers if i.node != self._roster.host.node]
         return min(peers, key=lambda i: i.node) if peers else None
+
+    async def hand_over(self, wait: float = 2.0, *, pushes: bool = True, to: p.PeerInfo | None = None,
+                        epoch: int = 0) -> p.PeerInfo | None:
+        """Tell everyone who hosts the chat next (the roster's rule, or `to`: another host of
+        the chat that wins over us, at its `epoch`), and wait (up to `wait` s) until that peer
+        has left for it. None: nobody could take it."""
+        successor = to or self.successor()
+        if successor is None:
+            return None
+        roster = self._roster
+        frame = p.encode(p.HandOver(successor=successor.node, epoch=epoch or roster.epoch + 1, pushes=pushes,
+                                    host_name=roster.host.name or self._shared.config.name))
+        conns = self._shared.conns
+        theirs = [c for c in conns if c.uid == successor.node and c.name is not None]
+        for conn in list(conns):
+            if conn.name is not None and not conn.closed:
+                conn.send(frame)
+        chatlog.line("hand over to=%s epoch=%d", successor.name or successor.node[:16], epoch or roster.epoch + 1)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        while any(not c.closed for c in theirs) and loop.time() < until:
+            await asyncio.sleep(0.02)
+        return successor

@@ -12,9 +12,31 @@ from pyrtc.store import Store
 from tests.conftest import ClientFactory, server_config
 
 
-async def test_the_greeting_says_chat_epoch_and_host_and_the_roster_lists_host_capable_peers(
+async def test_a_dedicated_server_lists_no_peer_that_could_take_its_chat(
         server: ChatServer, connect: ClientFactory) -> None:
-    ann = await connect("ann")
+    host, port = server.address
+    bob = ClientSession(host, port, "bob", identity=Identity.generate())
+    bob.peer = p.PeerInfo(node="b" * 32, name="bob")
+    await bob.connect()
+    try:
+        await bob.wait_for(lambda s: s.roster is not None)
+        assert bob.state.roster is not None and [i.node for i in bob.state.roster.peers] == [server.server_id]
+    finally:
+        await bob.close()
+
+
+async def test_the_greeting_says_chat_epoch_and_host_and_the_roster_lists_host_capable_peers(
+        tmp_path: Path, connect: ClientFactory) -> None:
+    server = ChatServer(server_config(tmp_path / "peer-hosted", node="a" * 64))
+    await server.start()
+    try:
+        await _roster_lists_peers(server, connect)
+    finally:
+        await server.close()
+
+
+async def _roster_lists_peers(server: ChatServer, connect: ClientFactory) -> None:
+    ann = await connect("ann", server)
     assert ann.state.server_id == server.server_id and ann.state.epoch == 1
     assert ann.state.host == server.node
     await ann.wait_for(lambda s: s.roster is not None)
