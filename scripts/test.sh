@@ -23,4 +23,6 @@ fi
 bash scripts/setup.sh test
 .venv/bin/ruff check -q pyrtc discovery gui tests
 bash scripts/typecheck.sh
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Files spread over the cores (a file's tests share one worker: their fixtures and windows);
+# at most 4 workers, so a big machine does not start dozens of servers and namespaces at once.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4 --dist loadfile "$@"
