@@ -157,7 +157,7 @@ class Continuity:
                 held, _ = store.history(room, after=after, limit=100)
                 if not held:
                     break
-                await self.session.replicate(room, [as_posted(m) for m in held])
+                await self.session.replicate(room, [as_posted(m) for m in held], pair=store.direct_members(room))
                 after = held[-1].seq
         await self.session.replicate("General", [], done=True)
         for room in list(state.rooms):
@@ -262,7 +262,7 @@ class Continuity:
                     copies = replica.copies(room, after)
                     if not copies:
                         break
-                    await self.session.replicate(room, copies)
+                    await self.session.replicate(room, copies, pair=self._pair(room))
                     after, pushed = copies[-1].seq, True
                 if pushed and room in since and room in state.rooms:
                     await self.session.rebase(room, first)
@@ -271,6 +271,13 @@ class Continuity:
             log.info("pushing our copies to the host: %s", exc)
 
     # ------------------------------------------------------------------ two hosts at once
+
+    def _pair(self, room: str) -> list[tuple[str, str]]:
+        """A direct conversation's two members, (uid, name) each, as this peer knows them."""
+        direct = self.session.state.directs.get(room)
+        if direct is None:
+            return []
+        return [(self.session.identity.uid, self.session.state.me), (direct.peer_uid, direct.peer)]
 
     def _watch_hosts(self) -> None:
         if self._watcher is None or self._watcher.done():

@@ -207,10 +207,12 @@ class ClientSession:
         """Another peer hosts the chat now: reconnect there (its certificate vouched for)."""
         self._conn.move(host, port, fingerprint)
 
-    async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False) -> p.Replicated:
-        """Push copies of a room's messages to a host that lacks them (see server/succession.py)."""
+    async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False,
+                        pair: list[tuple[str, str]] | None = None) -> p.Replicated:
+        """Push copies of a room's messages to a host that lacks them (see server/succession.py);
+        `pair`: a direct conversation's two members, (uid, name) each."""
         reply: p.Replicated = await self._router.request(
-            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid))
+            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid, pair=pair or []))
         return reply
 
     async def __aenter__(self) -> ClientSession:

@@ -188,6 +188,9 @@ class Replicate(Msg, frozen=True, tag="replicate"):
     messages: Annotated[list[Posted], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
     done: bool = False
     rid: Rid = 0
+    #: A direct conversation's two members, (uid, name) each: the new host serves it to them
+    #: alone, as the old one did (the room's name is derived from the two uids: checked).
+    pair: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], UserName]], Meta(max_length=2)] = []
 
 
 class Ping(Msg, frozen=True, tag="ping"):

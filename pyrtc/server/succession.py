@@ -21,6 +21,7 @@ from collections.abc import Callable
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from ..store import StoredFile, StoredMessage
+from ..store.conversations import direct_room
 from . import chatlog
 from .connection import Connection
 from .errors import Refused
@@ -88,10 +89,13 @@ class Succession:
         if conn.uid not in self.allowed:
             raise Refused(ErrorCode.UNEXPECTED_MESSAGE, "only a peer this chat's host vouched for may push copies")
         store = self._shared.store
-        room = store.find_room(msg.room)
-        if room is None:
-            store.create_room(msg.room, creator=conn.name or "")
-            room = msg.room
+        if p.is_direct(msg.room):
+            room = self._direct(msg)
+        else:
+            room = store.find_room(msg.room) or ""
+            if not room:
+                store.create_room(msg.room, creator=conn.name or "")
+                room = msg.room
         stored = renumbered = 0
         for m in sorted(msg.messages, key=lambda m: m.seq):
             if m.cid and store.find_by_cid(room, m.sender, m.cid) is not None:
@@ -114,6 +118,22 @@ class Succession:
             self._expected.discard(conn.uid)
             if not self._expected:
                 self.stop_collecting()
+
+    def _direct(self, msg: p.Replicate) -> str:
+        """A direct conversation's copies: served to its two members alone, as before. Its
+        pair comes with it, and must be the one its room's name was made from."""
+        store = self._shared.store
+        if store.direct_pair(msg.room) is None:
+            if len(msg.pair) != 2 or direct_room(msg.pair[0][0], msg.pair[1][0]) != msg.room:
+                raise Refused(ErrorCode.NOT_ALLOWED, f"{msg.room!r}: a direct conversation needs its two members")
+            (uid_a, name_a), (uid_b, name_b) = msg.pair
+            store.open_direct(uid_a, name_a, uid_b, name_b)
+            # Its members asked for it before it was here (refused then): say it exists now.
+            for uid, peer, peer_uid in ((uid_a, name_b, uid_b), (uid_b, name_a, uid_a)):
+                told = p.encode(p.DirectOpened(direct=p.DirectInfo(room=msg.room, peer=peer, peer_uid=peer_uid)))
+                for conn in self._shared.sessions.get(uid, ()):
+                    conn.send(told)
+        return msg.room
 
     def successor(self) -> p.PeerInfo | None:
         """Who takes the chat at a planned quit: the lowest node id among the connected

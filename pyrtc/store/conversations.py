@@ -55,6 +55,11 @@ class Conversations(Messages):
         row = self._db.execute("SELECT uid_a, uid_b FROM directs WHERE room = ?", (room,)).fetchone()
         return (str(row[0]), str(row[1])) if row else None
 
+    def direct_members(self, room: str) -> list[tuple[str, str]]:
+        """A direct conversation's two members as (uid, name) ([] : not one)."""
+        row = self._db.execute("SELECT uid_a, name_a, uid_b, name_b FROM directs WHERE room = ?", (room,)).fetchone()
+        return [(str(row[0]), str(row[1])), (str(row[2]), str(row[3]))] if row else []
+
     def directs_of(self, uid: str, limit: int = -1) -> list[Direct]:
         return [Direct(str(r), str(n), str(u)) for r, n, u in self._db.execute(
             "SELECT room, name_b, uid_b FROM directs WHERE uid_a = ?"

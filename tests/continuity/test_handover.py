@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrtc.client import ClientSession, Identity
+from pyrtc.client import ClientSession, Identity, Rejected
 from pyrtc.discovery import AnnouncedServer
 from pyrtc.discovery.continuity import Continuity
 from pyrtc.discovery.peers import PeerReport
@@ -120,3 +120,40 @@ async def test_a_vanished_host_is_replaced_and_every_acknowledged_message_kept(c
     assert sorted(t for _, _, t in bob.history()) == sorted(
         [f"cy {i}" for i in range(5)] + [f"bob {i}" for i in range(3)] + ["sent during the change"])
     assert [s for s, _, _ in bob.history()] == list(range(1, 10))
+
+
+async def test_a_direct_conversation_stays_its_two_members_alone_across_a_host_change(chat: list[Peer]) -> None:
+    """A new host serves a direct conversation's history to its two members, and to nobody
+    else: its copies come with their pair, which must be the one the room's name was made
+    from (pushed without one, it was a room nobody, not even its members, could open)."""
+    ann, bob, cy = chat
+    direct = (await ann.session.open_direct("cy")).name
+    await cy.session.join(direct)
+    first = await ann.session.send(direct, "only for cy")
+    await cy.session.wait_for(lambda s: first in s.rooms[direct].by_seq)
+    acked = await cy.session.send("General", "for everyone")
+    # The host vanishes: every peer pushes what it holds to the successor (bob).
+    hosted = ann.continuity.hosted
+    assert hosted is not None
+    ann.continuity.hosted = None
+    ann.continuity.closing = True
+    await ann.session.close()
+    await hosted.server.close()
+    seq = await cy.session.send("General", "after the change", timeout=30)
+    await bob.session.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=15)
+    assert bob.continuity.hosted is not None
+    store = bob.continuity.hosted.server.store
+    assert [(m.seq, m.text) for m in store.history("General", after=0, limit=10)[0]] == [
+        (acked, "for everyone"), (seq, "after the change")]
+    assert sorted(store.direct_pair(direct) or ()) == sorted([ann.session.identity.uid, cy.session.identity.uid])
+    with pytest.raises(Rejected, match="direct conversation"):
+        await bob.session.join(direct)  # the new host itself is not let in
+    with pytest.raises(Rejected, match="needs its two members"):  # a pair its name was not made from
+        await cy.session.replicate("@" + "0" * 24, [], pair=[(cy.session.identity.uid, "cy"),
+                                                             (bob.session.identity.uid, "bob")])
+    await cy.session.join(direct)  # refused while its copies were on their way: joined again
+    reply = await cy.session.send(direct, "still here", timeout=30)
+    assert reply == first + 1  # the same numbering: the old message kept its seq
+    assert [(m.seq, m.text) for m in store.history(direct, after=0, limit=10)[0]] == [
+        (first, "only for cy"), (reply, "still here")]
+

@@ -34,7 +34,10 @@ def for_type(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.UnionType):
         return st.one_of([for_type(x) for x in t.types])
     if isinstance(t, mi.ListType):
-        return st.lists(for_type(t.item_type), max_size=3)
+        lo = t.min_length or 0
+        return st.lists(for_type(t.item_type), min_size=lo, max_size=max(lo, min(3, t.max_length if t.max_length is not None else 3)))
+    if isinstance(t, mi.TupleType):
+        return st.tuples(*(for_type(x) for x in t.item_types))
     if isinstance(t, mi.DictType):
         return st.dictionaries(for_type(t.key_type), for_type(t.value_type), max_size=3)
     if isinstance(t, mi.StructType):
