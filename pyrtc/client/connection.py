@@ -6,36 +6,32 @@ Invariants:
   (`trust`). A mismatch ends the connection before a byte of ours is sent, and for good (`fatal`).
 - The hello proves this installation's key (`Identity`) over the greeting's nonce and the
   certificate fingerprint we saw: a relay showing another certificate cannot reuse it.
-- On reconnect each room is re-joined from `RoomView.synced` (asked again while the server
-  says slow_down; a locked room watched or visited, never a member's, with the password it
-  was joined with), and any gap the server's page leaves is fetched (`fill_gap`) before the
-  room counts as resumed; every pending text is sent again with its cid.
+- On reconnect the rooms resume where they were (`resume.Resuming`).
 - After failed reconnects `relocate` may say where the server is now (discovery: it may have
   come back on another address or port).
-- Welcome brings the first page of rooms; the rest are fetched a page at a time
-  (`fill_rooms`) so that `state.available` holds every room.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import logging
-import re
 import secrets
-import socket
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..ratelimit import TokenBucket
+from .addresses import Alternate as Alternate
+from .addresses import parse_address as parse_address
+from .addresses import why_unreachable
 from .errors import ConnectionLost, IdentityMismatch, Rejected
 from .events import Connected, Connecting, Disconnected
 from .identity import Identity
+from .resume import Resuming
 from .routing import Router
 
 __all__ = ["Alternate", "Connection", "parse_address"]
@@ -50,28 +46,7 @@ _FATAL_HELLO = {ErrorCode.NAME_TAKEN, ErrorCode.VERSION_MISMATCH, ErrorCode.BAD_
                 ErrorCode.BAD_IDENTITY}
 
 
-def parse_address(text: str, default_port: int) -> tuple[str, int]:
-    """'host', 'host:port' or '[v6]:port' -> (host, port), with a clear error."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.lstrip(":")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f"no host in server address {text!r}")
-    try:
-        port = int(port_text) if port_text else default_port
-    except ValueError:
-        raise ValueError(f"bad port in server address {text!r}") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"port {port} out of range in {text!r}")
-    return host, port
-
-
-class Connection:
+class Connection(Resuming):
     def __init__(
         self,
         router: Router,
@@ -171,7 +146,7 @@ class Connection:
             raise ConnectionLost(f"the server at {self.address} does not speak TLS ({exc.reason or exc}); "
                                  "if it runs with --insecure, connect with --insecure too") from exc
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot reach the server at {self.address}: {_why(exc)}") from exc
+            raise ConnectionLost(f"cannot reach the server at {self.address}: {why_unreachable(exc)}") from exc
         if self.tls:
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
             seen = hashlib.sha256(der).hexdigest()
@@ -259,78 +234,6 @@ class Connection:
                     if msg.code in _FATAL_HELLO:
                         self._router.fatal = err
                     raise err
-
-    async def _resume(self) -> None:
-        """After (re)connecting: re-join rooms from where we are, resend what is pending."""
-        loop = asyncio.get_running_loop()
-        router = self._router
-        for room in list(router.state.rooms.values()):
-            def rejoin(rid: int, name: str = room.name, since: int = room.synced,
-                       changes: int = room.last_change) -> p.JoinRoom:
-                return p.JoinRoom(room=name, since=since or None, rid=rid, watch=name in router.watch,
-                                  visit=name in router.visit, password=router.passwords.get(name, ""),
-                                  changes_after=changes)
-
-            rid = next(router.rids)
-            reply = router.replies[rid] = loop.create_future()
-            router.write(rejoin(rid))
-            self._spawn(self._fill_gap(room.name, room.synced, reply, rejoin))
-        for room in router.state.rooms.values():
-            for m in room.pending():
-                router.write(p.SendText(room=m.room, cid=m.cid, text=m.text, reply_to=m.reply_to))
-        if router.status != ("available", ""):
-            router.write(p.SetStatus(status=router.status[0], text=router.status[1]))  # type: ignore[arg-type]
-        for direct in list(router.state.directs):  # those opened while we were away too
-            if direct not in router.state.rooms:
-                router.direct_found(direct)
-
-    def spawn(self, coro: Coroutine[object, object, None]) -> None:
-        """Run `coro` while the session lasts (closing cancels it)."""
-        self._spawn(coro)
-
-    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _more_rooms(self) -> None:
-        """The pages of rooms after Welcome's first."""
-        try:
-            await self._fill_rooms()
-        except (ConnectionLost, Rejected, TimeoutError) as exc:
-            log.info("the list of rooms is not complete yet: %s", exc)
-
-    async def _fill_gap(self, room_name: str, since: int, reply: asyncio.Future[object],
-                        rejoin: Callable[[int], p.JoinRoom]) -> None:
-        """After a resume, fetch what the server's join page skipped: no gap. A rejoin the
-        server refuses for pace (slow_down: its limits per user and address) is asked again,
-        with backoff, while this connection lasts: given up, the room would stay silent
-        while the session looks connected."""
-        router = self._router
-        writer = router.writer
-        delay = 1.0
-        try:
-            while True:
-                try:
-                    await reply
-                    break
-                except Rejected as exc:
-                    if exc.code != ErrorCode.SLOW_DOWN:
-                        raise
-                    log.info("rejoining %s: %s; asking again in %g s", room_name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, 30.0)
-                if router.writer is not writer:
-                    return  # connected again meanwhile: that connection's resume rejoins
-                rid = next(router.rids)
-                reply = router.replies[rid] = asyncio.get_running_loop().create_future()
-                if not router.write(rejoin(rid)):
-                    router.replies.pop(rid, None)
-                    return
-            if since:
-                await self._fill(room_name, since)
-        except (ConnectionLost, Rejected, TimeoutError) as exc:
-            log.info("history gap in %s not filled yet: %s", room_name, exc)
 
     async def _run(self) -> None:
         router = self._router
@@ -446,28 +349,3 @@ class Connection:
                 pass
 
 
-class Alternate(NamedTuple):
-    """Another server of the same chat: where it listens, and the certificate it announced
-    (None: the first one seen is pinned, as for a first connect)."""
-
-    host: str
-    port: int
-    fingerprint: str | None
-
-
-def _why(exc: BaseException) -> str:
-    """Why a connection failed, from its errno (asyncio says "Connect call failed" for every
-    kind, and joins the errors of a name's several addresses into one message)."""
-    codes = {exc.errno} if isinstance(exc, OSError) and exc.errno else {
-        int(n) for n in re.findall(r"\[Errno (\d+)\]", str(exc))}
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host name ({exc.strerror})"
-    if codes == {errno.ECONNREFUSED}:
-        return "connection refused (is a PyRTC server running there?)"
-    if codes and codes <= {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED}:
-        return "unreachable: no machine answers at that address (is it switched on, and on this network?)"
-    if isinstance(exc, TimeoutError) or codes == {errno.ETIMEDOUT}:
-        return "no answer (timed out): no machine there, or a firewall drops the connection"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__

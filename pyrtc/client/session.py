@@ -2,7 +2,8 @@
 
 The session is the commands; three parts do the rest: `Connection` (connection.py) opens,
 handshakes and reconnects, `Router` (routing.py) hands each frame from the server to whoever
-waits for it, `Transfers` (transfers.py) moves files with resume.
+waits for it, `Transfers` (transfers.py) moves files with resume. `Peering` (peering.py) holds
+its part in keeping the chat alive across hosts.
 
 Invariants:
 - `state` changes only through `ChatState.apply`, and every event applied is also handed to
@@ -19,17 +20,17 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Generic, Never, TypeVar, cast, overload
 
 from .. import protocol as p
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from .connection import Alternate, Connection, parse_address
 from .errors import ConnectionLost, Rejected
-from .events import Event, Notice, PendingText, Rebased
+from .events import Event, PendingText
 from .identity import Identity
 from .idle import IdleAway
-from .replica import Replica, default_replica_root
+from .kept import Kept, Shown
+from .peering import Peering
 from .routing import Router
 from .state import ChatState
 from .transfers import Transfers
@@ -37,44 +38,8 @@ from .views import MessageView, RoomView
 
 __all__ = ["Alternate", "ClientSession", "parse_address"]
 
-T = TypeVar("T")
 
-
-class _Shown(Generic[T]):
-    """A session setting that one of its parts keeps (`part`: the attribute holding it):
-    read on the session, it is the part's attribute of the same name, so the two can never
-    disagree."""
-
-    def __init__(self, part: str) -> None:
-        self._part = part
-        self._name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, session: None, owner: type) -> _Shown[T]: ...
-    @overload
-    def __get__(self, session: ClientSession, owner: type) -> T: ...
-    def __get__(self, session: ClientSession | None, owner: type) -> T | _Shown[T]:
-        if session is None:
-            return self
-        return cast(T, getattr(getattr(session, self._part), self._name))
-
-    def __set__(self, session: ClientSession, value: Never) -> None:
-        # Defined (and typed to accept nothing) so that an assignment fails instead of
-        # hiding the part's value behind an attribute of the session's own.
-        raise AttributeError(f"{self._name} is read-only")
-
-
-class _Kept(_Shown[T]):
-    """`_Shown`, and set on the session it sets the part's."""
-
-    def __set__(self, session: ClientSession, value: T) -> None:
-        setattr(getattr(session, self._part), self._name, value)
-
-
-class ClientSession:
+class ClientSession(Peering):
     def __init__(
         self,
         host: str,
@@ -124,26 +89,26 @@ class ClientSession:
 
     # ------------------------------------------------------------------ settings kept by the parts
 
-    address = _Shown[str]("_conn")
-    host = _Kept[str]("_conn")
-    port = _Kept[int]("_conn")
+    address = Shown[str]("_conn")
+    host = Kept[str]("_conn")
+    port = Kept[int]("_conn")
     #: Asked where the server is now after failed reconnects.
-    relocate = _Kept[Callable[[], Awaitable[tuple[str, int] | None]] | None]("_conn")
+    relocate = Kept[Callable[[], Awaitable[tuple[str, int] | None]] | None]("_conn")
     #: Asked for the other servers of the chat (a cluster) when the server is gone.
-    failover = _Kept[Callable[[], Awaitable[list[Alternate]]] | None]("_conn")
-    tls = _Kept[bool]("_conn")
+    failover = Kept[Callable[[], Awaitable[list[Alternate]]] | None]("_conn")
+    tls = Kept[bool]("_conn")
     #: The certificate fingerprint insisted on (announced, given, or seen on the first connect).
-    fingerprint = _Kept[str | None]("_conn")
+    fingerprint = Kept[str | None]("_conn")
     #: The certificate fingerprint the server showed on the last connect.
-    peer_fingerprint = _Kept[str | None]("_conn")
+    peer_fingerprint = Kept[str | None]("_conn")
     #: Seconds of silence from the server after which the connection counts as dead.
-    idle_timeout = _Kept[float]("_conn")
+    idle_timeout = Kept[float]("_conn")
     #: This peer as a possible host of the chat (None: it never hosts), sent in every hello.
-    peer = _Kept[p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None]("_conn")
+    peer = Kept[p.PeerInfo | Callable[[p.Greeting], p.PeerInfo | None] | None]("_conn")
     #: Why the server will not have us; set, the session neither reconnects nor requests.
-    fatal = _Kept[Rejected | None]("_router")
+    fatal = Kept[Rejected | None]("_router")
     #: Called with every event applied to `state`, in order (the GUI's queue).
-    on_event = _Kept[Callable[[Event], None] | None]("_router")
+    on_event = Kept[Callable[[Event], None] | None]("_router")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -156,64 +121,6 @@ class ClientSession:
         if self._router.replica is not None:
             self._router.replica.close()
             self._router.replica = None
-
-    def keep_replica(self, root: Path | None = None, chat_id: str = "", *, watch: bool = False) -> int:
-        """Keep a replica of every chat connected to (under `root`, default: the user's data
-        dir). With `chat_id` (discovery said which chat this is), its rooms are shown now,
-        before connecting, and resumed from where they are (`watch`: as a watcher, a kiosk);
-        returns how many rooms."""
-        self._router.replica_root = root or default_replica_root()
-        if not chat_id:  # connected already: from now on
-            if self.state.server_id:
-                self._router.open_replica(self.state.server_id)
-            return 0
-        replica = self._router.open_replica(chat_id)
-        if replica is None:
-            return 0
-        shown = replica.restore()
-        for joined in shown:
-            self._joins_as(joined.room, watch, False)
-            self._router.state.apply(joined)  # not recorded again: the replica holds it
-            if self._router.on_event is not None:
-                self._router.on_event(joined)
-        return len(shown)
-
-    @property
-    def replica(self) -> Replica | None:
-        return self._router.replica
-
-    def stop_replica(self) -> None:
-        """This peer hosts the chat on its replica's folder now: the server's store is the copy."""
-        if self._router.replica is not None:
-            self._router.replica.close()
-        self._router.replica = None
-        self._router.replica_root = None
-
-    def heartbeat(self) -> None:
-        """A Ping (free: no flood control): the host answers, so a silent host is noticed by
-        the read timeout (`idle_timeout`) even when the chat is quiet."""
-        self._router.write(p.Ping())
-
-    async def rebase(self, room: str, after: int) -> None:
-        """Take the host's numbering of `room` after seq `after`: forget ours, fetch its."""
-        self._router.emit(Rebased(room, after))
-        await self.fill(room, after)
-
-    def note(self, text: str) -> None:
-        """A line for the user (`state.notice`, and the event stream's `Notice`)."""
-        self._router.emit(Notice(text))
-
-    def move(self, host: str, port: int, fingerprint: str | None) -> None:
-        """Another peer hosts the chat now: reconnect there (its certificate vouched for)."""
-        self._conn.move(host, port, fingerprint)
-
-    async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False,
-                        pair: list[tuple[str, str]] | None = None) -> p.Replicated:
-        """Push copies of a room's messages to a host that lacks them (see server/succession.py);
-        `pair`: a direct conversation's two members, (uid, name) each."""
-        reply: p.Replicated = await self._router.request(
-            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid, pair=pair or []))
-        return reply
 
     async def __aenter__(self) -> ClientSession:
         await self.connect()

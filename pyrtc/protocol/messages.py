@@ -17,6 +17,11 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
+from .continuity import HandOver as HandOver
+from .continuity import PeerInfo as PeerInfo
+from .continuity import Replicate as Replicate
+from .continuity import Replicated as Replicated
+from .continuity import Roster as Roster
 from .conversations import STATUSES as STATUSES
 from .conversations import DeleteMessage as DeleteMessage
 from .conversations import DirectInfo as DirectInfo
@@ -41,6 +46,8 @@ from .files import FileEnd as FileEnd
 from .files import FileInfo as FileInfo
 from .files import OfferFile as OfferFile
 from .files import UploadReady as UploadReady
+from .posted import Posted as Posted
+from .posted import Reaction as Reaction
 
 __all__ = [
     "check_name", "check_room", "is_direct", "Msg", "RoomName", "UserName", "BlobId",
@@ -55,20 +62,6 @@ __all__ = [
     "SetStatus", "StatusChanged", "PeerInfo", "Roster", "Replicate", "Replicated", "HandOver",
     "ClientMsg", "ServerMsg",
 ]
-
-# ---------------------------------------------------------------- shared by both directions
-
-
-class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """A host-capable peer: who it is (node id: its installation's key id), where it would
-    listen, and the certificate it would show; the host vouches for it in the `Roster`."""
-
-    node: Annotated[str, Meta(max_length=64)]
-    name: Annotated[str, Meta(max_length=64)] = ""
-    addresses: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=L.MAX_PEER_ADDRESSES)] = []
-    port: Annotated[int, Meta(ge=0, le=65535)] = 0
-    fingerprint: Annotated[str, Meta(max_length=64)] = ""
-
 
 # ---------------------------------------------------------------- client -> server
 
@@ -179,20 +172,6 @@ class Search(Msg, frozen=True, tag="search"):
     rid: Rid = 0
 
 
-class Replicate(Msg, frozen=True, tag="replicate"):
-    """A peer's copies of a room's messages, as an earlier host numbered them, for a new host
-    that lacks them (collected after a crash, synced by a returning peer, merged after two
-    hosts). Only from a peer of the roster. `done`: this peer has pushed everything."""
-
-    room: RoomName
-    messages: Annotated[list[Posted], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
-    done: bool = False
-    rid: Rid = 0
-    #: A direct conversation's two members, (uid, name) each: the new host serves it to them
-    #: alone, as the old one did (the room's name is derived from the two uids: checked).
-    pair: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], UserName]], Meta(max_length=2)] = []
-
-
 class Ping(Msg, frozen=True, tag="ping"):
     nonce: int = 0
 
@@ -222,32 +201,7 @@ class MemberInfo(msgspec.Struct, frozen=True, kw_only=True):
     joined_seq: int = 0
 
 
-class Reaction(msgspec.Struct, frozen=True, kw_only=True):
-    emoji: str
-    members: list[str]  # at most MAX_REACTION_NAMES of them
-    count: int = 0  # everyone who reacted with it (0: as many as `members` lists)
-
-
 # ---------------------------------------------------------------- server -> client
-
-
-class Posted(Msg, frozen=True, tag="posted", omit_defaults=True):
-    """A message. Fields at their defaults are left out of the frame (the decoder fills
-    them in): most posts are plain texts, and every byte is written to every listener."""
-
-    room: str
-    seq: int
-    sender: str
-    time: float  # unix seconds, server clock
-    text: str = ""
-    file: FileInfo | None = None
-    cid: str = ""
-    reactions: list[Reaction] = []  # at most MAX_REACTION_KINDS, the most used first
-    reply_to: int = 0  # the message it answers (0: none) ...
-    quote: str = ""  # ... its first line, cut to MAX_QUOTE ("" when that one is deleted)
-    quote_sender: str = ""
-    edited: float = 0.0  # unix seconds of the last edit (0: never edited)
-    deleted: bool = False  # "message deleted": text and file are gone
 
 
 class Greeting(Msg, frozen=True, tag="greeting"):
@@ -372,39 +326,6 @@ class SearchHits(Msg, frozen=True, tag="search_hits"):
     hits: list[Posted]  # newest first; those that fit in one frame
     rid: int = 0
     more: bool = False  # older hits were left out
-
-
-class Roster(Msg, frozen=True, tag="roster"):
-    """The host-capable peers of the chat, pushed by the host whenever it changes, over the
-    pinned connection: the election list, and the certificates the host vouches for."""
-
-    chat_id: str
-    epoch: int
-    host: str  # the serving peer's node id
-    peers: list[PeerInfo] = []
-    #: A host that took the chat over: each room's last seq when it did. Peers push what they
-    #: hold after it (what another host of the chat may have numbered differently).
-    since: dict[str, int] = {}
-
-
-class Replicated(Msg, frozen=True, tag="replicated"):
-    """The reply to Replicate: how many of its messages were new here, and how many of
-    those got a new seq (their own was another message's here: merged after it)."""
-
-    room: str
-    stored: int = 0
-    renumbered: int = 0
-    rid: int = 0
-
-
-class HandOver(Msg, frozen=True, tag="hand_over"):
-    """The host is leaving (a planned quit): `successor` (a node id of the roster) hosts the
-    chat at `epoch` from now; clients move there by themselves."""
-
-    successor: str
-    epoch: int
-    host_name: str = ""  # who is leaving, for the one line users see
-    pushes: bool = True  # the leaving host pushes its copies to the successor, then `done`
 
 
 class Error(Msg, frozen=True, tag="error"):

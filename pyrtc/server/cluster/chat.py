@@ -2,9 +2,9 @@
 
 Posts go to the chat's JetStream stream first (`Ordering`: the room seq is decided there,
 once, for every server); every server, this one too, applies the stream in order to its
-SQLite cache and fans each entry out to its own clients (`_apply`). A sender's ✓ (`Acked`)
-is sent when this server applies its post: JetStream had stored it, and the cache (history,
-search) has it.
+SQLite cache and fans each entry out to its own clients (`Applying`, applying.py). A
+sender's ✓ (`Acked`) is sent when this server applies its post: JetStream had stored it, and
+the cache (history, search) has it.
 
 Invariants:
 - `applied` (the last stream seq in the cache) is written in the transaction of what it
@@ -32,23 +32,20 @@ from nats.js.errors import APIError
 
 from ... import protocol as p
 from ...protocol.codes import ErrorCode
-from ...store import StoredFile, StoredMessage
+from ...store import StoredFile
 from .. import chatlog
 from ..commit import GroupCommit
 from ..connection import Connection
 from ..errors import Refused
-from ..posts import posted
 from ..shared import Shared
+from .applying import Applying
 from .bodies import Bodies
 from .link import ClusterError, Link
 from .ordering import Ordering
 from .presence import RemotePresence
 from .wire import (
     Entry,
-    Member,
     Post,
-    Reaction,
-    Receipt,
     RoomMade,
     Subjects,
     TypingNote,
@@ -68,7 +65,7 @@ DEGRADED = ("the chat is degraded: this server cannot reach the chat's message l
             "this message was not sent, send it again once the chat is back")
 
 
-class Cluster:
+class Cluster(Applying):
     def __init__(self, shared: Shared, commit: GroupCommit, urls: list[str], chat_id: str | None,
                  server_id: str) -> None:
         self._shared = shared
@@ -294,52 +291,6 @@ class Cluster:
                 elif not done.done():
                     done.set_result(None)
             self._waiters = still
-
-    def _apply(self, entry: Entry, seq: int) -> None:
-        match entry:
-            case Post():
-                self._apply_post(entry)
-            case RoomMade():
-                if self._shared.store.create_room(entry.room, entry.password, creator=entry.creator):
-                    if self.on_room_made:
-                        self.on_room_made(entry.room)
-            case Reaction():
-                self._apply_reaction(entry)
-            case Receipt():
-                if self.on_receipt:
-                    self.on_receipt(entry.room, entry.name, entry.delivered, entry.read)
-            case Member():
-                if self.on_member:
-                    self.on_member(entry.room, entry.name, entry.uid, entry.on)
-
-    def _apply_post(self, post: Post) -> None:
-        """The rule every server applies the same way (see ordering): a resend gets nothing
-        new, any other post its room's last seq + 1."""
-        store = self._shared.store
-        waiting = self._pending.pop(post.token, None)
-        conn = waiting[0] if waiting and not waiting[0].closed else None
-        known = store.find_by_cid(post.room, post.sender, post.cid)
-        if known is not None:
-            if conn is not None:
-                conn.send(p.encode(p.Acked(room=post.room, cid=post.cid, seq=known.seq, time=known.time)))
-            return
-        f = post.file
-        file = None if f is None else StoredFile(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
-                                                 thumb_id=f.thumb_id, width=f.width, height=f.height)
-        seq = store.last_seq(post.room) + 1
-        stored = store.apply(StoredMessage(post.room, seq, post.sender, post.time, post.text, post.cid, file))
-        assert stored is not None  # seq is past the room's last
-        ack = p.encode(p.Acked(room=post.room, cid=post.cid, seq=seq, time=post.time))
-        self._commit.add(conn, post.room, post.cid, seq, ack, p.encode(posted(stored)))
-
-    def _apply_reaction(self, r: Reaction) -> None:
-        store = self._shared.store
-        if not store.message_exists(r.room, r.seq):
-            return
-        if store.set_reaction(r.room, r.seq, r.emoji, r.name, r.on):
-            count = store.reaction_counts(r.room, r.seq).get(r.emoji, 0)
-            self._shared.bus.publish(r.room, p.encode(p.Reacted(room=r.room, seq=r.seq, emoji=r.emoji,
-                                                                name=r.name, on=r.on, count=count)))
 
     # ------------------------------------------------------------------ file bodies
 
