@@ -1,9 +1,11 @@
-"""The side panels: rooms (joined, others to join, a new one), transfers, search hits on the
-left; the room's members on the right. Redrawn when ChatState's version or the room shown
-changes; search hits belong to the room they were found in and go when another is shown."""
+"""The side panels: rooms (joined, with unread and mention badges; others to join; a new one),
+transfers, search hits on the left; the room's members on the right. Redrawn when ChatState's
+version or the room shown changes, or a finished transfer's time in view is over; search hits
+belong to the room they were found in and go when another is shown."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import dearpygui.dearpygui as dpg
@@ -11,7 +13,8 @@ import dearpygui.dearpygui as dpg
 from pyrtc import protocol as p
 from pyrtc.client import ChatState
 
-from .avatar import draw_avatar
+from .avatar import AvatarColours, draw_avatar
+from .badges import draw_badge
 from .commands import Commands
 from .focus import Focus
 from .theme import Theme
@@ -19,13 +22,21 @@ from .theme import Theme
 __all__ = ["Sidebars"]
 
 TRANSFERS_SHOWN = 4
+TRANSFER_KEPT = 4.0  # seconds a finished transfer stays in view
 HITS_SHOWN = 20
+ROOM_LABEL_WIDTH = 140
 
 
 class Sidebars:
-    def __init__(self, state: ChatState, focus: Focus, theme: Theme, commands: Commands,
-                 jump_to: Callable[[int], None], show_error: Callable[[str], None]) -> None:
+    def __init__(self, state: ChatState, focus: Focus, theme: Theme, commands: Commands, avatars: AvatarColours,
+                 muted: Callable[[str], bool], jump_to: Callable[[int], None],
+                 show_error: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
         self.state = state
+        self._avatars = avatars
+        self._muted = muted
+        self._clock = clock
+        self._finished: dict[str, float] = {}  # transfer id -> when it was first seen done
+        self._expires = 0.0  # when the next finished transfer leaves the panel
         self._focus = focus
         self._theme = theme
         self._commands = commands
@@ -82,7 +93,7 @@ class Sidebars:
 
     def render(self) -> None:
         drawn = (self.state.version, self._focus.room)
-        if drawn == self._drawn:
+        if drawn == self._drawn and not (self._expires and self._clock() >= self._expires):
             return
         if self._hits_room is not None and self._hits_room != self._focus.room:
             self._clear_hits()
@@ -94,11 +105,16 @@ class Sidebars:
     def _rooms(self) -> None:
         st, current, commands = self.state, self._focus.room, self._commands
         dpg.delete_item("rooms_list", children_only=True)
+        pal = self._theme.palette
         for name in st.rooms:
-            unread = st.unread(name)
-            label = f"# {name}" + (f"  ({unread})" if unread else "")
-            dpg.add_selectable(label=label, parent="rooms_list", default_value=name == current,
-                               callback=lambda s, a, u: commands.switch_room(u), user_data=name)
+            unread, mentions, muted = st.unread(name), st.mentions(name), self._muted(name)
+            with dpg.group(horizontal=True, parent="rooms_list", horizontal_spacing=4):
+                dpg.add_selectable(label=f"# {name}", default_value=name == current, width=ROOM_LABEL_WIDTH,
+                                   callback=lambda s, a, u: commands.switch_room(u), user_data=name)
+                if mentions:
+                    draw_badge(f"@{mentions}", pal.badge_mention)
+                if unread:
+                    draw_badge(str(unread) if unread < 100 else "99+", pal.badge if not muted else pal.muted)
         dpg.delete_item("other_rooms", children_only=True)
         for info in st.available:
             if info.name not in st.rooms:
@@ -113,7 +129,17 @@ class Sidebars:
 
     def _transfers(self) -> None:
         dpg.delete_item("transfers", children_only=True)
-        for t in list(self.state.transfers.values())[-TRANSFERS_SHOWN:]:
+        now = self._clock()
+        shown = []
+        for t in self.state.transfers.values():
+            if t.state == "done":
+                done_at = self._finished.setdefault(t.id, now)
+                if now - done_at >= TRANSFER_KEPT:
+                    continue
+            shown.append(t)
+        pending = [at + TRANSFER_KEPT for tid, at in self._finished.items() if now - at < TRANSFER_KEPT]
+        self._expires = min(pending, default=0.0)
+        for t in shown[-TRANSFERS_SHOWN:]:
             arrow = "↑" if t.direction == "up" else "↓"
             dpg.add_text(f"{arrow} {t.name[:24]}", parent="transfers")
             overlay = t.error[:30] if t.state == "failed" else f"{int(t.fraction * 100)}%"
@@ -127,7 +153,7 @@ class Sidebars:
             return
         for m in sorted(room.members.values(), key=lambda m: (not m.online, m.name.casefold())):
             with dpg.group(horizontal=True, parent="members_list"):
-                draw_avatar(m.name, 24)
+                draw_avatar(m.name, 28, self._avatars(m.name), self._theme.fonts.bold)
                 dpg.add_text(m.name, color=pal.text if m.online else pal.muted)
                 if m.online:
                     dpg.add_text("●", color=pal.ok)

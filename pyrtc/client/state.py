@@ -31,6 +31,7 @@ from .views import Receipts as Receipts
 from .views import RoomView as RoomView
 from .views import Status as Status
 from .views import Transfer as Transfer
+from .views import mentions_me as mentions_me
 
 __all__ = [
     "ChatState", "RoomView", "MessageView", "MemberView", "Receipts", "Transfer", "Status",
@@ -103,6 +104,21 @@ class ChatState:
             if m.seq <= upto:
                 break
             if m.sender != self.me:
+                count += 1
+        return count
+
+    def mentions(self, room: str) -> int:
+        """Unread messages of `room` that mention you (its badge)."""
+        view = self.rooms.get(room)
+        if view is None:
+            return 0
+        me = view.members.get(self.me)
+        upto = me.read if me else 0
+        count = 0
+        for m in reversed(view.messages):
+            if m.seq and m.seq <= upto:
+                break
+            if m.seq and m.sender != self.me and mentions_me(m.text, self.me):
                 count += 1
         return count
 

@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 
 from pyrtc.client import ClientSession
-from pyrtc.gui.avatar import avatar_color
 from pyrtc.gui.dialogs import FILE_DIALOG_SIZE
 from pyrtc.gui.palette import DARK, LIGHT
 from pyrtc.server import ChatServer
@@ -64,10 +63,14 @@ async def chat(srv: ChatServer | tuple[str, int], display: str, home: Path, *arg
 
 
 async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
-    """Put 👍 under the message through the palette ("+", then 👍), or take it back (click it)."""
-    reactions = (row(await w.state(), text) or {})["reactions"]
+    """Put 👍 under the message through the palette (hover the message, React, then 👍), or
+    take it back (click it)."""
+    r = row(await w.state(), text) or {}
+    reactions = r["reactions"]
     if on:
-        await w.click(labelled(reactions, "+") or {})
+        await w.hover(part(r, lambda i: i["value"] == text))
+        react = await w.item("React on the hover bar", lambda i: i["tag"] == "action_react")
+        await w.click(react)
         await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
@@ -96,7 +99,7 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             assert r is not None and r["sender"] == "Alice Martin"
             assert drawn_in(img, part(r, lambda i: i["value"] == ALICE_SAYS)["rect"], DARK.bg)
             avatar = part(r, lambda i: i["type"] == "mvDrawlist")["rect"]
-            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), avatar_color("Alice Martin"))  # type: ignore[arg-type]
+            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), tuple(r["avatar"]))  # type: ignore[arg-type]
             # Shown is read: the window reports it (Carol joined after it was posted, so it is
             # not among those its ✓✓ wait for).
             await alice.wait_for(lambda st: (c := st.rooms["General"].members.get("Carol")) is not None
@@ -173,7 +176,7 @@ async def test_attach_a_file_through_the_file_dialog(tmp_path: Path, display: st
             await w.click(attach)
             await w.wait("the file dialog", lambda s: s["file_dialog"])
             img, _ = await w.shot(tmp_path / "dialog.png")
-            spots = file_dialog_at(img, title=DARK.accent, background=DARK.bg, button=DARK.panel,
+            spots = file_dialog_at(img, title=DARK.accent, background=DARK.bg, button=DARK.button,
                                    header=TABLE_HEADER, height=FILE_DIALOG_SIZE[1])
             await w.click(spots["first_entry"])  # beach.png, the folder's only file
             await w.click(spots["ok"])
@@ -343,7 +346,7 @@ async def test_reconnecting_status_keeps_the_buttons_in_the_window(tmp_path: Pat
             for tag in ("theme_button", "mute_button"):
                 button = s["topbar"][tag]
                 assert button["visible"] and button["rect"][2] <= width, (tag, button, s["status"])
-                assert drawn_in(img, button["rect"], DARK.panel)  # its label is drawn
+                assert drawn_in(img, button["rect"], DARK.button)  # its label is drawn
             await w.click(s["topbar"]["mute_button"])
             await w.wait("muted", lambda s: s["topbar"]["mute_button"]["label"] == "Unmute")
     finally:
