@@ -139,8 +139,7 @@ class MessagesView:
             self._jump_to = self._landing = None
             dpg.set_value("room_title", f"# {room.name}")
             self._focus.follow = True
-            me = room.members.get(self.state.me)
-            self._unread_after = me.read if me is not None and self.state.unread(room.name) else None
+            self._unread_after = self.state.read_upto(room.name) if self.state.unread(room.name) else None
         msgs = room.messages
         start = max(0, len(msgs) - PAGE)
         if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):

@@ -71,11 +71,13 @@ class RowPainter:
         if before is not None:
             kw["before"] = before
         with dpg.group(**kw) as group:
-            if place.day:
-                dpg.add_spacer(height=4)
-                dpg.add_separator(label=place.day)
+            if place.day:  # in a group of its own: a separator reports no rectangle, a group does
+                with dpg.group(label=place.day):
+                    dpg.add_spacer(height=2)
+                    dpg.add_separator(label=place.day)
             if place.unread:
-                divider = dpg.add_separator(label="New messages")
+                with dpg.group(label="New messages") as divider:
+                    dpg.add_separator(label="New messages")
                 dpg.bind_item_theme(divider, self._theme.divider())
             outer: Any = group
             if mention:

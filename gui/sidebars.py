@@ -37,6 +37,7 @@ class Sidebars:
         self._clock = clock
         self._finished: dict[str, float] = {}  # transfer id -> when it was first seen done
         self._expires = 0.0  # when the next finished transfer leaves the panel
+        self._sigs: dict[str, tuple[object, ...]] = {}  # what each part was last built from
         self._focus = focus
         self._theme = theme
         self._commands = commands
@@ -68,6 +69,7 @@ class Sidebars:
 
     def redraw(self) -> None:
         self._drawn = (-1, None)
+        self._sigs.clear()
 
     def search(self, query: str) -> None:
         room = self._focus.room
@@ -98,9 +100,28 @@ class Sidebars:
         if self._hits_room is not None and self._hits_room != self._focus.room:
             self._clear_hits()
         self._drawn = drawn
-        self._rooms()
-        self._transfers()
-        self._members()
+        # Each part is built again only when what it shows changed (items made anew have no
+        # place on screen until the next frame: a part rebuilt every event would never hold still).
+        for part, sig in ((self._rooms, self._rooms_sig()), (self._transfers, self._transfers_sig()),
+                          (self._members, self._members_sig())):
+            if self._sigs.get(part.__name__) != sig:
+                self._sigs[part.__name__] = sig
+                part()
+
+    def _rooms_sig(self) -> tuple[object, ...]:
+        st = self.state
+        return (self._focus.room, self._theme.palette.name,
+                tuple((n, st.unread(n), st.mentions(n), self._muted(n)) for n in st.rooms),
+                tuple((r.name, r.locked, r.online) for r in st.available))
+
+    def _transfers_sig(self) -> tuple[object, ...]:
+        return (self._clock() // 1 if self._expires else 0,
+                tuple((t.id, t.state, int(t.fraction * 100), t.error) for t in self.state.transfers.values()))
+
+    def _members_sig(self) -> tuple[object, ...]:
+        room = self.state.rooms.get(self._focus.room) if self._focus.room else None
+        return (self._focus.room, self._theme.palette.name,
+                tuple((m.name, m.online) for m in room.members.values()) if room else ())
 
     def _rooms(self) -> None:
         st, current, commands = self.state, self._focus.room, self._commands

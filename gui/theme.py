@@ -37,9 +37,11 @@ COLOURS: tuple[tuple[int, str], ...] = (
     (dpg.mvThemeCol_PlotHistogram, "accent"), (dpg.mvThemeCol_ScrollbarBg, "bg"),
     (dpg.mvThemeCol_CheckMark, "accent"), (dpg.mvThemeCol_TextSelectedBg, "button_active"),
 )
+FRAME_PADDING = (7, 3)  # also the top and bottom of every line of text (Dear PyGui gives text a frame's height)
 STYLES: tuple[tuple[int, tuple[float, ...]], ...] = (
     (dpg.mvStyleVar_FrameRounding, (5,)), (dpg.mvStyleVar_ChildRounding, (6,)),
-    (dpg.mvStyleVar_FrameBorderSize, (1,)), (dpg.mvStyleVar_FramePadding, (8, 5)),
+    (dpg.mvStyleVar_FrameBorderSize, (1,)), (dpg.mvStyleVar_FramePadding, FRAME_PADDING),
+    (dpg.mvStyleVar_ItemSpacing, (8, 3)),
     (dpg.mvStyleVar_ChildBorderSize, (0,)), (dpg.mvStyleVar_PopupBorderSize, (1,)),
     (dpg.mvStyleVar_PopupRounding, (6,)), (dpg.mvStyleVar_WindowRounding, (6,)),
 )
@@ -109,8 +111,8 @@ class Theme:
                                                (dpg.mvThemeCol_ButtonActive, (*pal.button_active, 255)),
                                                (dpg.mvThemeCol_Text, pal.link)],
                           dpg.mvButton, styles=[(dpg.mvStyleVar_FrameBorderSize, (0,)),
-                                                (dpg.mvStyleVar_FramePadding, (1, 0))])
-        # FramePadding y 0: on the text's baseline (a line of text and links has no framed item).
+                                                (dpg.mvStyleVar_FramePadding, (1, FRAME_PADDING[1]))])
+        # The text's own padding: the link sits on the baseline of the text around it.
 
     def card(self) -> Any:
         """A file's card: the panel colour inside a 1 px frame."""

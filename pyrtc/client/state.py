@@ -95,8 +95,7 @@ class ChatState:
         view = self.rooms.get(room)
         if view is None:
             return 0
-        me = view.members.get(self.me)
-        upto = me.read if me else 0
+        upto = self.read_upto(room)
         count = 0
         for m in reversed(view.messages):
             if m.seq == 0:
@@ -107,13 +106,18 @@ class ChatState:
                 count += 1
         return count
 
+    def read_upto(self, room: str) -> int:
+        """The newest seq of `room` that is not news to you: read, or posted before you joined."""
+        view = self.rooms.get(room)
+        me = view.members.get(self.me) if view else None
+        return max(me.read, me.joined_seq) if me else 0
+
     def mentions(self, room: str) -> int:
         """Unread messages of `room` that mention you (its badge)."""
         view = self.rooms.get(room)
         if view is None:
             return 0
-        me = view.members.get(self.me)
-        upto = me.read if me else 0
+        upto = self.read_upto(room)
         count = 0
         for m in reversed(view.messages):
             if m.seq and m.seq <= upto:
