@@ -20,6 +20,7 @@ from .timeline import full_time
 __all__ = ["RowActions", "REACTIONS"]
 
 REACTIONS = ["👍", "❤", "😂", "🎉", "😮", "😢"]
+BAR_WIDTH_GUESS = 470.0  # px, until the bar has been laid out once
 
 
 class RowActions:
@@ -32,6 +33,7 @@ class RowActions:
         self._hovered: MessageView | None = None  # reported by a row's hover handler this frame
         self._hovered_rect: tuple[float, float] = (0, 0)
         self.pointer: tuple[float, float] = (-1.0, -1.0)  # in the viewport, from the mouse-move handler
+        self._width = BAR_WIDTH_GUESS
 
     def moved(self, pos: Any) -> None:
         """The global mouse-move handler (Dear PyGui's get_mouse_pos is relative to a window)."""
@@ -69,8 +71,10 @@ class RowActions:
                 self._for = m
                 dpg.set_value("action_time", full_time(m.time))
                 dpg.configure_item("action_react", show=bool(m.seq))
-            width = dpg.get_item_state("row_actions").get("rect_size", (0, 0))[0] or 360
-            x = max(0.0, min(self._hovered_rect[0], right_edge) - width)
+            measured = dpg.get_item_state("row_actions").get("rect_size", (0, 0))[0]
+            if measured > BAR_WIDTH_GUESS / 2:
+                self._width = measured  # laid out once: its width from now on (only the time varies)
+            x = max(0.0, min(self._hovered_rect[0], right_edge) - self._width)
             dpg.configure_item("row_actions", show=True, pos=(int(x), int(max(0.0, self._hovered_rect[1] - 6))))
         elif self._for is not None and not self._over("row_actions") and not dpg.is_item_shown("reaction_palette"):
             self.hide()

@@ -43,7 +43,7 @@ STYLES: tuple[tuple[int, tuple[float, ...]], ...] = (
     (dpg.mvStyleVar_FrameBorderSize, (1,)), (dpg.mvStyleVar_FramePadding, FRAME_PADDING),
     (dpg.mvStyleVar_ItemSpacing, (8, 3)),
     (dpg.mvStyleVar_ChildBorderSize, (0,)), (dpg.mvStyleVar_PopupBorderSize, (1,)),
-    (dpg.mvStyleVar_PopupRounding, (6,)), (dpg.mvStyleVar_WindowRounding, (6,)),
+    (dpg.mvStyleVar_PopupRounding, (6,)),
 )
 
 

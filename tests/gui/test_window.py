@@ -69,13 +69,22 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
     reactions = r["reactions"]
     if on:
         await w.hover(part(r, lambda i: i["value"] == text))
-        react = await w.item("React on the hover bar", lambda i: i["tag"] == "action_react")
-        await w.click(react)
+        await w.click(await hover_bar(w, "action_react"))
         await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
         await w.click(labelled(reactions, "👍 1") or {})
         await w.wait("👍 gone", lambda s: labelled(row(s, text)["reactions"], "👍") is None)  # type: ignore[index]
+
+
+async def hover_bar(w: Window, tag: str) -> dict[str, Any]:
+    """A button of the hover bar, once the bar holds still (it is placed by its measured width)."""
+    before = await w.item("the hover bar", lambda i: i["tag"] == tag)
+    while True:
+        now = await w.item("the hover bar", lambda i: i["tag"] == tag)
+        if now["rect"] == before["rect"]:
+            return now
+        before = now
 
 
 def labelled(state_items: list[dict[str, Any]], start: str) -> dict[str, Any] | None:
