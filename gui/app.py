@@ -40,6 +40,7 @@ from .startup import Startup
 from .textures import Pictures
 from .theme import Theme
 from .tones import TonePlayer
+from .viewer import PictureViewer
 from .window_focus import WindowFocus
 
 __all__ = ["ChatWindow", "GuiOptions", "run_gui"]
@@ -64,7 +65,9 @@ class ChatWindow:
         self.picker = Picker(self.theme)
         self.commands = Commands(self.state, self.bg, self.focus, self.room_password, self.show_error,
                                  kiosk=opts.kiosk)
-        self.pictures = Pictures(self.bg, self.commands.download)
+        self.pictures = Pictures(self.bg)
+        self.viewer = PictureViewer(self.bg, self.pictures, self.commands.download)
+        self.pictures.show = self.viewer.show
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
                                self.show_error)
         self.avatars = AvatarColours()
@@ -130,10 +133,10 @@ class ChatWindow:
                                     mute_room=self.toggle_room_muted)
                 self.sidebars.build_members()
         with dpg.handler_registry():
-            dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
+            dpg.add_mouse_wheel_handler(callback=lambda s, a: self._wheel(a))
             dpg.add_mouse_move_handler(callback=lambda s, a: self.actions.moved(a))
         self.attach_dialog.build(self.commands.attach, self.show_error)
-        self.pictures.build_viewer()
+        self.viewer.build()
         self.actions.build()
         dpg.set_primary_window("main", True)
         if self.opts.kiosk:
@@ -155,6 +158,10 @@ class ChatWindow:
         self.tones.muted = not self.tones.muted
         self.opts.settings.set("muted", self.tones.muted)
         dpg.configure_item("mute_button", label="Unmute" if self.tones.muted else "Mute")
+
+    def _wheel(self, delta: float) -> None:
+        if not self.viewer.wheel(delta):
+            self.messages.wheel(delta)
 
     def toggle_room_muted(self) -> None:
         """Notifications for the room shown: off, or on again (remembered)."""

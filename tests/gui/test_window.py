@@ -157,6 +157,22 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             assert any(close(px, DARK.accent, 12) for px in pixels_in(dark, mine_thumb["rect"]))
             keep_for_docs(dark, "window-dark.png")
 
+            # The viewer: a click on the preview shows the original (640 px wide, not the
+            # 320 px thumbnail), fitted; "+" zooms it.
+            await w.click(next(i for r in s["rows"] for i in r["parts"] if i["type"] == "mvImage"))
+            s = await w.wait("the original in the viewer", lambda s: s["viewer"]["showing"] == "original"
+                             and (s["viewer"]["image"] or {}).get("visible"))
+            view, s = await w.shot(tmp_path / "viewer.png")
+            shown = s["viewer"]["image"]["rect"]
+            assert shown[2] - shown[0] == 640 and shown[3] - shown[1] == 400, shown
+            assert close(view.getpixel(center(shown)), (200, 90, 30), 12)  # type: ignore[arg-type]
+            keep_for_docs(view, "viewer.png")
+            await w.click(s["viewer"]["buttons"]["viewer_in"])
+            s = await w.wait("zoomed in", lambda s: s["viewer"]["image"] is not None
+                             and s["viewer"]["image"]["rect"][2] - s["viewer"]["image"]["rect"][0] == 800)
+            await w.click(s["viewer"]["buttons"]["viewer_close"])
+            s = await w.wait("the viewer closed", lambda s: not s["viewer"]["shown"])
+
             # The theme button: light, then dark again.
             await w.click(s["topbar"]["theme_button"])
             s = await w.wait("the light theme", lambda s: s["theme"] == "light"
