@@ -139,7 +139,9 @@ class MessagesView:
             self._jump_to = self._landing = None
             dpg.set_value("room_title", f"# {room.name}")
             self._focus.follow = True
-            self._unread_after = self.state.read_upto(room.name) if self.state.unread(room.name) else None
+            # A kiosk reads nothing (it reports no reads): no divider there.
+            unread = not self._kiosk and self.state.unread(room.name)
+            self._unread_after = self.state.read_upto(room.name) if unread else None
         msgs = room.messages
         start = max(0, len(msgs) - PAGE)
         if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):
