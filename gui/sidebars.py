@@ -110,7 +110,7 @@ class Sidebars:
 
     def _rooms_sig(self) -> tuple[object, ...]:
         st = self.state
-        return (self._focus.room, self._theme.palette.name,
+        return (self._focus.room, self._focus.follow, self._theme.palette.name,
                 tuple((n, st.unread(n), st.mentions(n), self._muted(n)) for n in st.rooms),
                 tuple((r.name, r.locked, r.online) for r in st.available))
 
@@ -134,7 +134,7 @@ class Sidebars:
                                    callback=lambda s, a, u: commands.switch_room(u), user_data=name)
                 if mentions:
                     draw_badge(f"@{mentions}", pal.badge_mention)
-                if unread:
+                if unread and not (name == current and self._focus.follow):  # shown and being read
                     draw_badge(str(unread) if unread < 100 else "99+", pal.badge if not muted else pal.muted)
         dpg.delete_item("other_rooms", children_only=True)
         for info in st.available:

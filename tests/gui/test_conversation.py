@@ -14,11 +14,13 @@ from pyrtc.client import ClientSession
 from pyrtc.gui.palette import DARK
 from pyrtc.server import ChatServer
 from pyrtc.store import Store
+from pyrtc.units import human_size
 
 from ..conftest import server_config
 from .driver import center, close, drawn_in, keep_for_docs, part, pixels_in, row, virtual_screen
 from .test_window import chat
 
+FILE_KINDS_PDF = (200, 50, 50)  # the PDF icon's colour (file_card.KINDS)
 RECORD_URL = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
 
 
@@ -79,6 +81,22 @@ async def test_grouping_day_separators_links_and_badges(tmp_path: Path, monkeypa
                 await w.click(part(now, lambda i: i["type"] == "mvButton" and i["label"] == link))
                 await w.wait("the link opened", lambda s: opened.exists() and opened.read_text() == link)
 
+                # A file that is not a picture: a card with its type's icon, name, size, Download.
+                pdf = tmp_path / "minutes.pdf"
+                pdf.write_bytes(b"%PDF-1.4\n" + b"x" * 20_000)
+                await alice.upload("General", pdf)
+                s = await w.wait("the file's card", lambda s: any(
+                    i["value"] == "minutes.pdf" and i["visible"] for r in s["rows"] for i in r["parts"]))
+                await w.xdotool("mousemove", "1200", "780")  # off the window: no hover bar, no tooltip
+                await w.wait("no hover bar", lambda s: not s["actions"])
+                img, s = await w.shot(tmp_path / "files.png")
+                card = next(r for r in s["rows"] if any(i["value"] == "minutes.pdf" for i in r["parts"]))
+                icon = part(card, lambda i: i["type"] == "mvDrawlist" and i["rect"][2] - i["rect"][0] == 36)["rect"]
+                assert sum(close(px, FILE_KINDS_PDF, 6) for px in pixels_in(img, icon)) > 500  # the red page
+                assert any(i["label"] == "Download" and i["visible"] for i in card["parts"])
+                assert any(str(i["value"]).startswith(human_size(pdf.stat().st_size)) for i in card["parts"]), card["parts"]
+                keep_for_docs(img, "files.png")
+
                 # Badges: join Side, go back to General, Side gets two messages, one for Carol.
                 await w.click(await w.item("join # Side", lambda i: str(i["label"]).startswith("join # Side")))
                 await w.wait("Side shown", lambda s: s["room"] == "Side")
@@ -99,3 +117,19 @@ async def test_grouping_day_separators_links_and_badges(tmp_path: Path, monkeypa
                 assert any(close(px, DARK.badge_mention, 8) for px in pixels_in(img, mention))
                 assert any(close(px, DARK.badge, 8) for px in pixels_in(img, unread))
                 assert drawn_in(img, unread, DARK.badge, 60)  # its count, in white
+
+                # The room opened with unread messages far above: a divider over the first of
+                # them, and a button that brings it into view.
+                for i in range(40):
+                    await alice.send("Side", f"more news {i}")
+                await w.click(await w.item("# Side", lambda i: i["type"] == "mvSelectable" and i["label"] == "# Side"))
+
+                def divider_in_view(s: dict[str, object]) -> bool:
+                    r, m = row(s, "news in Side"), s["messages_rect"]  # type: ignore[arg-type]
+                    return r is not None and r["unread"] and m[1] <= r["rect"][1] and r["rect"][1] < m[3]  # type: ignore[index]
+
+                s = await w.wait("the jump button", lambda s: s["room"] == "Side" and s["jump_unread"]["visible"]
+                                 and (row(s, "more news 39") or {}).get("rect", [0, 0])[1] > 0)
+                assert not divider_in_view(s) and row(s, "news in Side")["unread"]  # type: ignore[index]
+                await w.click(s["jump_unread"])
+                await w.wait("the first unread in view", divider_in_view)

@@ -241,6 +241,7 @@ async def test_a_search_hit_shows_its_message_and_hits_go_with_the_room(tmp_path
                 await w.click(hit)
                 s = await w.wait("the message in view", in_view)
                 img, s = await w.shot(tmp_path / "found.png")
+                keep_for_docs(img, "search.png")
                 r = row(s, "the needle is here")
                 assert r is not None and in_view(s)
                 assert drawn_in(img, part(r, lambda i: i["value"] == "the needle is here")["rect"], DARK.bg)
