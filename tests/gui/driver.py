@@ -149,6 +149,11 @@ class Window:
 
     # ------------------------------------------------------------------ acting (X events only)
 
+    @property
+    def xid(self) -> str:
+        """The window's X id (xdotool's name for it)."""
+        return self._xid
+
     async def xdotool(self, *args: str) -> None:
         proc = await asyncio.create_subprocess_exec("xdotool", *args, env=dict(os.environ, DISPLAY=self.display),
                                                     stderr=asyncio.subprocess.PIPE)
@@ -176,6 +181,11 @@ class Window:
         assert 0 <= x < width and 0 <= y < height, f"{target} lies outside the {width}×{height} window"
         await self.xdotool("mousemove", "--window", self._xid, str(x), str(y))
         await self.xdotool("click", "--repeat", "2" if twice else "1", "--delay", "80", "1")
+
+    async def hover(self, target: Item | tuple[int, int]) -> None:
+        """Move the pointer to the centre of an item (or a point), clicking nothing."""
+        x, y = center(target["rect"]) if isinstance(target, dict) else target
+        await self.xdotool("mousemove", "--window", self._xid, str(x), str(y))
 
     async def type(self, text: str) -> None:
         await self.xdotool("type", "--delay", "25", "--", text)

@@ -75,7 +75,10 @@ def rows(w: ChatWindow) -> list[dict[str, Any]]:
                     "text": msg.text if msg else None, "status": w.state.status(msg) if msg else None,
                     "mark": dpg.get_value(row.status) if row.status else None,
                     "mark_rect": rect(row.status) if row.status else None,
-                    "rect": rect(row.group), "parts": parts,
+                    "rect": rect(row.group), "parts": parts, "header": row.header is not None,
+                    "day": row.place.day, "unread": row.place.unread,
+                    "header_rect": rect(row.header) if row.header is not None else None,
+                    "avatar": w.avatars(msg.sender) if msg else None,
                     "reactions": items(row.reactions)[1:] if row.reactions else []})
     return sorted(out, key=lambda r: r["rect"][1])
 
@@ -94,7 +97,12 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "frame": w.frame, "mode": w.mode, "connection": st.connection, "me": st.me, "server": st.server,
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
-        "palette": shown("reaction_palette"),
+        "palette": shown("reaction_palette"), "actions": shown("row_actions"),
+        "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),
+        "notified": list(w.notifier.sent),
+        "viewer": {"shown": shown("viewer"), "showing": w.viewer.showing, "zoom": w.viewer.zoom,
+                   "image": describe("viewer_image") if dpg.does_item_exist("viewer_image") else None,
+                   "buttons": {t: describe(t) for t in ("viewer_in", "viewer_close")}},
         "viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
         "topbar": {tag: describe(tag) for tag in ("status_text", "error_text", "search", "theme_button",
                                                   "mute_button") if dpg.does_item_exist(tag)},
