@@ -26,11 +26,13 @@ from pyrtc.logsetup import flush_logs
 from .background import Background
 from .commands import Commands
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
+from .emoji_images import EmojiImages
 from .focus import Focus
 from .messages import MessagesView
 from .options import GuiOptions
 from .picker import Picker
 from .rows import RowPainter
+from .screen import screen_height
 from .sidebars import Sidebars
 from .startup import Startup
 from .textures import Pictures
@@ -62,7 +64,8 @@ class ChatWindow:
         self.pictures = Pictures(self.bg, self.commands.download)
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
                                self.show_error)
-        self.row_painter = RowPainter(self.state, self.theme, self.pictures, react=self.commands.react,
+        self.emoji = EmojiImages()
+        self.row_painter = RowPainter(self.state, self.theme, self.pictures, self.emoji, react=self.commands.react,
                                       download=self.commands.download, kiosk=opts.kiosk)
         self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
                                      self.commands)
@@ -80,8 +83,9 @@ class ChatWindow:
     def build(self) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        self.theme.load_fonts(self.opts.kiosk)
+        self.theme.load_fonts((screen_height() or 1080) if self.opts.kiosk else None)
         self.pictures.build_registry()
+        self.emoji.build_registry()
         dpg.create_viewport(title="PyRTC", width=self.opts.width, height=self.opts.height,
                             min_width=800, min_height=600)
         self._build_main()

@@ -59,6 +59,7 @@ class MessagesView:
         self._landing_frames = 0
         self._wheel_at = 0.0
         self._loading_older = False
+        self._drawn_width = 0.0
 
     def build(self, send: Callable[[], None], attach: Callable[[], None]) -> None:
         with dpg.group(tag="center"):
@@ -107,6 +108,12 @@ class MessagesView:
     def render(self, room: RoomView) -> None:
         dpg.set_value("typing_line", self.state.typing_line(room.name))
         dpg.configure_item("typing_line", color=self._theme.palette.muted)
+        width = float(dpg.get_item_rect_size("messages")[0])
+        if width > 0 and abs(width - self._drawn_width) > 8:
+            # Text with emoji or CJK is wrapped by us (see emoji_text): again at the new width.
+            self._drawn_width = width
+            self._painter.text_width = width - 80  # the avatar, its gap and the scrollbar
+            self._drawn_room = None
         if self._pictures.version != self._drawn_pictures:
             self._drawn_pictures = self._pictures.version
             self._drawn_room = None  # rebuild, so a picture replaces its placeholder

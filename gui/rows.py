@@ -19,8 +19,10 @@ from pyrtc.client import ChatState, MessageView
 from pyrtc.units import human_size
 
 from .avatar import draw_avatar
+from .emoji_images import EmojiImages
+from .emoji_text import add_text
 from .textures import Pictures
-from .theme import Theme, has_emoji
+from .theme import Theme
 
 __all__ = ["Row", "RowPainter", "REACTIONS"]
 
@@ -39,10 +41,12 @@ class Row:
 
 
 class RowPainter:
-    def __init__(self, state: ChatState, theme: Theme, pictures: Pictures, *,
+    def __init__(self, state: ChatState, theme: Theme, pictures: Pictures, emoji: EmojiImages, *,
                  react: Callable[[int, str], None], download: Callable[[p.FileInfo], None], kiosk: bool) -> None:
         self.state = state
         self._theme = theme
+        self._emoji = emoji
+        self.text_width = 600.0  # px a message's text wraps at (the message list sets it)
         self._pictures = pictures
         self._react = react
         self._download = download
@@ -55,8 +59,7 @@ class RowPainter:
                         no_move=True):
             with dpg.group(horizontal=True):
                 for emoji in REACTIONS:
-                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._picked(u), user_data=emoji)
-                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+                    self._emoji_button(emoji, emoji, lambda s, a, u: self._picked(u), emoji)
 
     def _open_palette(self, seq: int) -> None:
         self._palette_for = seq
@@ -81,7 +84,7 @@ class RowPainter:
             kw = {"parent": "rows", "before": before}
         with dpg.group(horizontal=True, **kw) as group:
             draw_avatar(m.sender, 36)
-            with dpg.group():
+            with dpg.group() as body:
                 with dpg.group(horizontal=True):
                     dpg.add_text(m.sender, color=pal.own if own else pal.text)
                     dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
@@ -94,12 +97,9 @@ class RowPainter:
                 if m.file is not None:
                     self._file_body(m.file)
                 text = m.text
-                if text:
-                    t = dpg.add_text(text, wrap=0)  # 0: at the window's edge, also after a resize
-                    if has_emoji(text):
-                        dpg.bind_item_font(t, self._theme.fonts.emoji)
-                    if mention:
-                        dpg.configure_item(t, color=pal.warn)
+                if text:  # emoji in colour, CJK in its font, the rest in the text font
+                    add_text(text, parent=body, fonts=self._theme.fonts.body, images=self._emoji,
+                             width=self.text_width, color=pal.warn if mention else None)
                 with dpg.group(horizontal=True) as reactions:
                     pass
         row = Row(group, status, receipts, reactions)
@@ -121,18 +121,38 @@ class RowPainter:
         dpg.delete_item(row.reactions, children_only=True)
         if m.seq == 0:
             return
-        if self._kiosk:
-            for emoji, count, _ in reactions:
-                dpg.bind_item_font(dpg.add_text(f"{emoji} {count}", parent=row.reactions), self._theme.fonts.emoji)
-            return
         for emoji, count, mine in reactions:
-            b = dpg.add_button(label=f"{emoji} {count}", parent=row.reactions,
-                               callback=lambda s, a, u: self._react(*u), user_data=(m.seq, emoji))
-            dpg.bind_item_font(b, self._theme.fonts.emoji)
-            if mine:
-                dpg.bind_item_theme(b, self._accent())
+            with dpg.group(horizontal=True, horizontal_spacing=2, parent=row.reactions):
+                if self._kiosk:  # a shared screen shows reactions but takes none
+                    self._emoji_image(emoji)
+                    dpg.add_text(f"{count}  ")
+                    continue
+                b = self._emoji_button(emoji, f"{emoji} {count}", lambda s, a, u: self._react(*u), (m.seq, emoji))
+                if mine:
+                    dpg.bind_item_theme(b, self._accent())
+                dpg.add_text(str(count))  # digits in the text font
         dpg.add_button(label="+", parent=row.reactions, callback=lambda s, a, u: self._open_palette(u),
                        user_data=m.seq)
+
+    def _emoji_image(self, emoji: str) -> None:
+        px = self._theme.fonts.size
+        tag = self._emoji.texture(emoji, px)
+        if tag is not None:
+            dpg.add_image(tag, width=px, height=px)
+        else:
+            dpg.bind_item_font(dpg.add_text(emoji), self._theme.fonts.emoji)
+
+    def _emoji_button(self, emoji: str, label: str, callback: Callable[..., None], user_data: Any) -> Any:
+        """A button showing `emoji` in colour (its label names it: tests and tooltips read it);
+        in the symbol font where no colour emoji font is installed."""
+        px = self._theme.fonts.size
+        tag = self._emoji.texture(emoji, px)
+        if tag is not None:
+            return dpg.add_image_button(tag, width=px, height=px, label=label, callback=callback,
+                                        user_data=user_data)
+        b = dpg.add_button(label=label, callback=callback, user_data=user_data)
+        dpg.bind_item_font(b, self._theme.fonts.emoji)
+        return b
 
     def _accent(self) -> Any:
         """The theme of a reaction of yours, made once per palette (not once per button)."""

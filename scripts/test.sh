@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 # System packages: iproute2 (network namespaces for the mDNS tests), xvfb + xauth (the real
 # window under a virtual screen), xdotool (the window tests click and type with real X events),
 # Mesa OpenGL (Dear PyGui), PortAudio (sounddevice), redis-tools (the C pub/sub broker the
-# benchmarks compare with; no service is installed), and tmux (the terminal client is tested
-# on real terminals).
+# benchmarks compare with; no service is installed), tmux (the terminal client is tested
+# on real terminals) and Noto Color Emoji (the window tests check emoji are drawn in colour).
 need=()
-for pkg in iproute2 xvfb xauth xdotool libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools tmux; do
+for pkg in iproute2 xvfb xauth xdotool libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 fonts-noto-color-emoji redis-tools tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -114,6 +114,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "other_rooms": items("other_rooms")[1:], "typing": dpg.get_value("typing_line"),
         "transfers": {k: [t.direction, t.state, t.name] for k, t in st.transfers.items()},
         "pending": [m.text for r in st.rooms.values() for m in r.pending()],
+        "emoji_textures": w.emoji.rendered(),
     }
 
 

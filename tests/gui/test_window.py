@@ -68,7 +68,8 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
     reactions = (row(await w.state(), text) or {})["reactions"]
     if on:
         await w.click(labelled(reactions, "+") or {})
-        await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
+        await w.click(await w.item("👍 in the palette", lambda i: i["type"] in ("mvButton", "mvImageButton")
+                                   and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
         await w.click(labelled(reactions, "👍 1") or {})
