@@ -25,6 +25,7 @@ from pyrtc.logsetup import flush_logs
 
 from .background import Background
 from .commands import Commands
+from .composer import Composer
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
 from .emoji_images import EmojiImages
 from .focus import Focus
@@ -69,6 +70,7 @@ class ChatWindow:
                                       download=self.commands.download, kiosk=opts.kiosk)
         self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
                                      self.commands)
+        self.composer = Composer(self.theme, self.emoji, members=self._member_names)
         self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands,
                                  jump_to=self.messages.jump_to, show_error=self.show_error)
         self.frame = 0
@@ -118,18 +120,28 @@ class ChatWindow:
                     dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
-                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show)
+                self.messages.build(send=self._send, attach=self.attach_dialog.show)
                 self.sidebars.build_members()
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
         self.attach_dialog.build(self.commands.attach, self.show_error)
         self.pictures.build_viewer()
         self.row_painter.build_palette()
+        self.composer.build()
         dpg.set_primary_window("main", True)
         if self.opts.kiosk:
             for tag in KIOSK_HIDDEN:
                 dpg.hide_item(tag)
             dpg.configure_item("messages", height=-40, width=-1)
+
+    def _member_names(self) -> list[str]:
+        room = self.state.rooms.get(self.focus.room or "")
+        return [n for n in room.members if n != self.state.me] if room is not None else []
+
+    def _send(self) -> None:
+        """Enter: takes the suggestion shown, else sends."""
+        if not self.composer.take_enter():
+            self.commands.send_input()
 
     def _apply_theme(self) -> None:
         self.theme.apply()
@@ -205,6 +217,8 @@ class ChatWindow:
         if room is None:
             return
         self.messages.render(room)
+        if not self.opts.kiosk:
+            self.composer.tick()
         self.commands.report_read(room.name)
         self.commands.keep_typing_state()
 

@@ -18,6 +18,7 @@ from pyrtc.filenames import free_path
 from pyrtc.protocol.codes import ErrorCode
 
 from .background import Background
+from .completion import emojize
 from .dialogs import RoomPassword
 from .focus import Focus
 
@@ -47,7 +48,7 @@ class Commands:
             return
         dpg.set_value("input", "")
         self._focus.follow = True
-        self._bg.run(session.send(room, text, timeout=None))
+        self._bg.run(session.send(room, emojize(text), timeout=None))
         dpg.focus_item("input")
 
     def react(self, seq: int, emoji: str) -> None:

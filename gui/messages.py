@@ -71,6 +71,7 @@ class MessagesView:
             dpg.add_text("", tag="typing_line")
             with dpg.group(horizontal=True, tag="composer"):
                 dpg.add_input_text(tag="input", hint="Write a message…", width=-350, on_enter=True,
+                                   tab_input=True,  # Tab takes a suggestion (composer.py)
                                    callback=lambda s, a: send())
                 dpg.add_button(label="Send", callback=lambda: send())
                 dpg.add_button(label="Attach", callback=lambda: attach())

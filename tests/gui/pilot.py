@@ -115,6 +115,9 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "transfers": {k: [t.direction, t.state, t.name] for k, t in st.transfers.items()},
         "pending": [m.text for r in st.rooms.values() for m in r.pending()],
         "emoji_textures": w.emoji.rendered(),
+        "suggestions": [x.label for x in w.composer.suggestions] if shown("suggestions") else [],
+        "emoji_picker": shown("emoji_picker"),
+        "members": sorted(st.rooms[w.focus.room].members) if w.focus.room in st.rooms else [],
     }
 
 

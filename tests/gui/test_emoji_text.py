@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyrtc.gui.completion import emoji_shortcodes, emojize, suggest
 from pyrtc.gui.emoji_text import needs_runs, segments, wrap
 from pyrtc.gui.theme import kiosk_text_size
 
@@ -27,3 +28,12 @@ def test_wrap_breaks_between_words_and_between_cjk_characters() -> None:
 def test_kiosk_capitals_are_a_45th_of_the_screen() -> None:
     for height in (720, 1080, 1440, 2160):
         assert kiosk_text_size(height) * 0.626 >= height / 45  # DejaVu: cap height 0.626 of the size
+
+
+def test_completion_of_shortcodes_and_names() -> None:
+    start, found = suggest("Nice :thumbs", [])
+    assert start == 5 and [s.label for s in found] == [":thumbsup:", ":thumbsdown:"] and found[0].insert == "👍 "
+    assert suggest("at 10:30", [])[1] == [] and suggest("a:b", [])[1] == []  # times and words are not shortcodes
+    assert [s.insert for s in suggest("hi @al", ["Alice", "Bob", "alan"])[1]] == ["@alan ", "@Alice "]
+    assert emojize("party :tada: at 10:30 :not_an_emoji:") == "party 🎉 at 10:30 :not_an_emoji:"
+    assert emoji_shortcodes()["+1"] == "👍"
