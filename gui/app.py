@@ -29,6 +29,7 @@ from .composer import Composer
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
 from .emoji_images import EmojiImages
 from .focus import Focus
+from .kiosk import Kiosk, share_link
 from .messages import MessagesView
 from .options import GuiOptions
 from .picker import Picker
@@ -44,7 +45,7 @@ __all__ = ["ChatWindow", "GuiOptions", "run_gui"]
 
 LOG_FLUSH_EVERY = 0.5  # seconds; batched log lines (a hosted server's chat.log too)
 ERROR_SHOWN = 20.0  # seconds an error stays in the top bar
-KIOSK_HIDDEN = ("rooms_panel", "members_panel", "composer", "search", "theme_button", "mute_button")
+KIOSK_HIDDEN = ("topbar", "room_title", "rooms_panel", "members_panel", "composer")
 
 
 class ChatWindow:
@@ -73,6 +74,10 @@ class ChatWindow:
         self.composer = Composer(self.theme, self.emoji, members=self._member_names)
         self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands,
                                  jump_to=self.messages.jump_to, show_error=self.show_error)
+        self._screen = (screen_height() or 1080) if opts.kiosk else 0
+        self.kiosk = Kiosk(self.state, self.theme, opts.clock, screen_height=self._screen,
+                           link=lambda: share_link(self.bg.session, self.startup.lan_addresses)) if opts.kiosk else None
+        self.messages.kiosk = opts.kiosk
         self.frame = 0
         self._error_until = 0.0
 
@@ -85,7 +90,7 @@ class ChatWindow:
     def build(self) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        self.theme.load_fonts((screen_height() or 1080) if self.opts.kiosk else None)
+        self.theme.load_fonts(self._screen if self.opts.kiosk else None)
         self.pictures.build_registry()
         self.emoji.build_registry()
         dpg.create_viewport(title="PyRTC", width=self.opts.width, height=self.opts.height,
@@ -118,10 +123,14 @@ class ChatWindow:
                                        callback=lambda s, a: self.sidebars.search(a))
                     dpg.add_button(label="Light", tag="theme_button", callback=lambda: self.toggle_theme())
                     dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
+            if self.kiosk is not None:
+                self.kiosk.build_header()
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
                 self.messages.build(send=self._send, attach=self.attach_dialog.show)
                 self.sidebars.build_members()
+            if self.kiosk is not None:
+                self.kiosk.build_side("body")
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
         self.attach_dialog.build(self.commands.attach, self.show_error)
@@ -129,10 +138,11 @@ class ChatWindow:
         self.row_painter.build_palette()
         self.composer.build()
         dpg.set_primary_window("main", True)
-        if self.opts.kiosk:
+        if self.kiosk is not None:
             for tag in KIOSK_HIDDEN:
                 dpg.hide_item(tag)
-            dpg.configure_item("messages", height=-40, width=-1)
+            dpg.configure_item("messages", height=-(self.theme.fonts.size * 2), width=-(self.kiosk.qr_side + 40),
+                               no_scrollbar=True)
 
     def _member_names(self) -> list[str]:
         room = self.state.rooms.get(self.focus.room or "")
@@ -214,6 +224,9 @@ class ChatWindow:
             self.focus.room = next(iter(st.rooms))
         self.sidebars.render()
         room = st.rooms.get(self.focus.room) if self.focus.room else None
+        if self.kiosk is not None:
+            self.kiosk.render(self.focus.room)
+            self.focus.follow = True  # a wall shows the newest message, always
         if room is None:
             return
         self.messages.render(room)

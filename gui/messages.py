@@ -60,6 +60,7 @@ class MessagesView:
         self._wheel_at = 0.0
         self._loading_older = False
         self._drawn_width = 0.0
+        self.kiosk = False  # a wall: no buttons
 
     def build(self, send: Callable[[], None], attach: Callable[[], None]) -> None:
         with dpg.group(tag="center"):
@@ -159,7 +160,7 @@ class MessagesView:
                 dpg.delete_item(self.rows.pop(k).group)
             first_new = keep[0]
         self._oldest_built = first_new
-        dpg.configure_item("older", show=room.more_before or start > 0)
+        dpg.configure_item("older", show=(room.more_before or start > 0) and not self.kiosk)
         self._drawn_room, self._drawn_version = room.name, room.version
         self._loading_older = False
 

@@ -83,9 +83,9 @@ class RowPainter:
         if before is not None:
             kw = {"parent": "rows", "before": before}
         with dpg.group(horizontal=True, **kw) as group:
-            draw_avatar(m.sender, 36)
+            draw_avatar(m.sender, round(self._theme.fonts.size * 2.1) if self._kiosk else 36)
             with dpg.group() as body:
-                with dpg.group(horizontal=True):
+                with dpg.group(horizontal=True, horizontal_spacing=self._theme.fonts.size // 2):
                     dpg.add_text(m.sender, color=pal.own if own else pal.text)
                     dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
                     dpg.add_text(time.strftime("%H:%M", time.localtime(m.time)), color=pal.muted)
@@ -122,7 +122,7 @@ class RowPainter:
         if m.seq == 0:
             return
         for emoji, count, mine in reactions:
-            with dpg.group(horizontal=True, horizontal_spacing=2, parent=row.reactions):
+            with dpg.group(horizontal=True, horizontal_spacing=self._theme.fonts.size // 6, parent=row.reactions):
                 if self._kiosk:  # a shared screen shows reactions but takes none
                     self._emoji_image(emoji)
                     dpg.add_text(f"{count}  ")
@@ -131,6 +131,8 @@ class RowPainter:
                 if mine:
                     dpg.bind_item_theme(b, self._accent())
                 dpg.add_text(str(count))  # digits in the text font
+        if self._kiosk:
+            return
         dpg.add_button(label="+", parent=row.reactions, callback=lambda s, a, u: self._open_palette(u),
                        user_data=m.seq)
 
@@ -174,5 +176,7 @@ class RowPainter:
                 self._pictures.want(info.thumb_id)
         else:
             dpg.add_text(f"[file] {info.name}  ({human_size(info.size)}, {info.mime})")
+        if self._kiosk:
+            return  # nobody presses a wall
         dpg.add_button(label=f"Download {info.name[:40]}", callback=lambda s, a, u: self._download(u),
                        user_data=info)
