@@ -20,6 +20,11 @@ from .driver import keep_for_docs, row, virtual_screen
 from .test_window import chat, labelled
 
 PLAIN = "Great work"
+CHATTER = [("Bob", "Morning all ☀️☕ who's in for the 10:00 demo? 🙋"),
+           ("Alice", "Me 🙌 bringing 🍩🍩🍩 for everyone"),
+           ("Bob", "Shipped the release 🚀🎊 thanks team 💪👏"),
+           ("Alice", "東京チームもよろしく 🇯🇵 — 그리고 서울 팀도 🇰🇷"),
+           ("Bob", "Family photo day 👨‍👩‍👧‍👦 ❤️ see you at 🕐")]
 SENTENCE = "Great work 🎉 team, 日本語も大丈夫 👍"
 
 
@@ -45,8 +50,13 @@ async def test_emoji_in_a_sentence_are_in_colour_and_its_letters_in_the_text_fon
     assert color_emoji_font() is not None, "needs Noto Color Emoji (apt fonts-noto-color-emoji, scripts/test.sh)"
     async with ChatServer(server_config(tmp_path / "data")) as srv:
         host, port = srv.address
-        async with ClientSession(host, port, "Alice") as alice, chat(srv, display, tmp_path / "carol") as w:
+        async with ClientSession(host, port, "Alice") as alice, ClientSession(host, port, "Bob") as bob, \
+                chat(srv, display, tmp_path / "carol") as w:
             await alice.join("General")
+            await bob.join("General")
+            for who, text in CHATTER:  # an emoji-heavy conversation (docs/window-emoji.png)
+                said = await (alice if who == "Alice" else bob).send("General", text)
+            await bob.react("General", said, "😂")
             await alice.send("General", PLAIN)
             seq = await alice.send("General", SENTENCE)
             await alice.react("General", seq, "❤")
