@@ -115,7 +115,9 @@ class MessagesView:
             # Text with emoji or CJK is wrapped by us (see emoji_text): again at the new width.
             self._drawn_width = width
             self._painter.text_width = width - 80  # the avatar, its gap and the scrollbar
-            self._drawn_room = None
+            if self._painter.wrapped:
+                self._painter.wrapped = False
+                self._drawn_room = None
         if self._pictures.version != self._drawn_pictures:
             self._drawn_pictures = self._pictures.version
             self._drawn_room = None  # rebuild, so a picture replaces its placeholder
@@ -125,6 +127,7 @@ class MessagesView:
     def _render_rows(self, room: RoomView) -> None:
         if self._drawn_room != room.name:
             self._clear()
+            self._painter.wrapped = False
             self._oldest_built = 0
             self._jump_to = self._landing = None
             dpg.set_value("room_title", f"# {room.name}")

@@ -20,7 +20,7 @@ from pyrtc.units import human_size
 
 from .avatar import draw_avatar
 from .emoji_images import EmojiImages
-from .emoji_text import add_text
+from .emoji_text import add_text, needs_runs
 from .textures import Pictures
 from .theme import Theme
 
@@ -47,6 +47,7 @@ class RowPainter:
         self._theme = theme
         self._emoji = emoji
         self.text_width = 600.0  # px a message's text wraps at (the message list sets it)
+        self.wrapped = False  # a row was wrapped by us (emoji or CJK): a resize redraws the rows
         self._pictures = pictures
         self._react = react
         self._download = download
@@ -98,6 +99,7 @@ class RowPainter:
                     self._file_body(m.file)
                 text = m.text
                 if text:  # emoji in colour, CJK in its font, the rest in the text font
+                    self.wrapped = self.wrapped or needs_runs(text)
                     add_text(text, parent=body, fonts=self._theme.fonts.body, images=self._emoji,
                              width=self.text_width, color=pal.warn if mention else None)
                 with dpg.group(horizontal=True) as reactions:

@@ -55,7 +55,8 @@ class Fonts:
 
 
 def has_emoji(text: str) -> bool:
-    """DejaVu has no emoji; Symbola has both, so a text with any is drawn in Symbola."""
+    """DejaVu has no emoji; Symbola has both, so a label with any (a button's, drawn in one
+    font) can be drawn in Symbola. Message text goes through emoji_text (colour, inline)."""
     return any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) < 0x2700 for c in text)
 
 

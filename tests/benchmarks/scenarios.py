@@ -426,6 +426,16 @@ def discovery(ctx: Ctx) -> list[Row]:
 # ---------------------------------------------------------------- 7. GUI
 
 
+EMOJI = "👍 🎉 😂 ❤️ 🔥 🚀 🙌 😅 🤔 👀 ✅ 🍕 ☕ 🇯🇵 👨‍👩‍👧 💯 🙏 😎 🎂 📌".split()
+
+
+def _chat_line(i: int, prefix: str) -> str:
+    """One message in five holds a colour emoji (issue 22: 20 %), cycling through 20 of them."""
+    if i % 5 == 0:
+        return f"{prefix} {i}: the quick brown fox {EMOJI[(i // 5) % len(EMOJI)]} jumps over the lazy dog"
+    return f"{prefix} {i}: the quick brown fox jumps over the lazy dog"
+
+
 def gui(ctx: Ctx) -> list[Row]:
     if shutil.which("xvfb-run") is None:
         ctx.log("  skipped: needs xvfb-run (apt xvfb)")
@@ -434,8 +444,7 @@ def gui(ctx: Ctx) -> list[Row]:
     data = ctx.tmp / "s-gui" / "pyrtc-data"
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "history.db")
-    store.bulk_append("General", ((f"user{i % 12}", f"message {i}: the quick brown fox jumps over the lazy dog")
-                                  for i in range(n)))
+    store.bulk_append("General", ((f"user{i % 12}", _chat_line(i, "message")) for i in range(n)))
     store.close()
     srv = systems.start_pyrtc(ctx.tmp / "s-gui")
     out = ctx.tmp / "gui" / "frames.json"
@@ -458,7 +467,7 @@ def gui(ctx: Ctx) -> list[Row]:
                 await asyncio.sleep(0.05)
             t0 = time.monotonic()
             while probe.poll() is None and time.monotonic() - t0 < seconds + 30:
-                await s.send("General", f"live {sent}", timeout=None)
+                await s.send("General", _chat_line(sent, "live"), timeout=None)
                 sent += 1
                 await asyncio.sleep(max(0.0, t0 + sent / 50 - time.monotonic()))  # 50 msg/s
         return sent
