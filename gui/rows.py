@@ -20,7 +20,7 @@ from pyrtc.units import human_size
 
 from .avatar import draw_avatar
 from .emoji_images import EmojiImages
-from .emoji_text import add_text, needs_runs
+from .emoji_text import add_line, add_text, needs_runs, segments
 from .textures import Pictures
 from .theme import Theme
 
@@ -86,9 +86,13 @@ class RowPainter:
         with dpg.group(horizontal=True, **kw) as group:
             draw_avatar(m.sender, round(self._theme.fonts.size * 2.1) if self._kiosk else 36)
             with dpg.group() as body:
-                with dpg.group(horizontal=True, horizontal_spacing=self._theme.fonts.size // 2):
-                    dpg.add_text(m.sender, color=pal.own if own else pal.text)
-                    dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
+                with dpg.group(horizontal=True, horizontal_spacing=self._theme.fonts.size // 2) as header:
+                    if needs_runs(m.sender):  # 山田 or 🦊 Sam: in their fonts, emoji in colour
+                        add_line(segments(m.sender), parent=header, fonts=self._theme.fonts.names, images=self._emoji,
+                                 color=pal.own if own else pal.text)
+                    else:
+                        dpg.add_text(m.sender, color=pal.own if own else pal.text)
+                        dpg.bind_item_font(dpg.last_item(), self._theme.fonts.bold)
                     dpg.add_text(time.strftime("%H:%M", time.localtime(m.time)), color=pal.muted)
                     status = dpg.add_text("", color=pal.sent) if own else None
                     receipts = None

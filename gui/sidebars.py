@@ -13,6 +13,7 @@ from pyrtc.client import ChatState
 
 from .avatar import draw_avatar
 from .commands import Commands
+from .emoji_text import is_cjk
 from .focus import Focus
 from .theme import Theme
 
@@ -129,5 +130,7 @@ class Sidebars:
             with dpg.group(horizontal=True, parent="members_list"):
                 draw_avatar(m.name, 24)
                 dpg.add_text(m.name, color=pal.text if m.online else pal.muted)
+                if any(is_cjk(c) for c in m.name):  # DejaVu has no CJK
+                    dpg.bind_item_font(dpg.last_item(), self._theme.fonts.cjk)
                 if m.online:
                     dpg.add_text("●", color=pal.ok)

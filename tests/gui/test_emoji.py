@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ PLAIN = "Great work"
 CHATTER = [("Bob", "Morning all ☀️☕ who's in for the 10:00 demo? 🙋"),
            ("Alice", "Me 🙌 bringing 🍩🍩🍩 for everyone"),
            ("Bob", "Shipped the release 🚀🎊 thanks team 💪👏"),
-           ("Alice", "東京チームもよろしく 🇯🇵 — 그리고 서울 팀도 🇰🇷"),
+           ("山田", "東京チームもよろしく 🇯🇵 — 그리고 서울 팀도 🇰🇷"),
            ("Bob", "Family photo day 👨‍👩‍👧‍👦 ❤️ see you at 🕐")]
 SENTENCE = "Great work 🎉 team, 日本語も大丈夫 👍"
 
@@ -45,17 +46,28 @@ def saturated(px: np.ndarray) -> float:
     return float((spread > 90).mean())
 
 
+def assert_cjk_drawn(img: Image.Image, item: dict[str, Any]) -> None:
+    """Each of the first two CJK characters is drawn, each its own glyph (not one fallback box)."""
+    glyphs = len(str(item["value"]).strip())
+    x0, y0, x1, y1 = item["rect"]
+    step = int((x1 - x0) / glyphs)
+    first_two = [crop(img, [x0 + k * step, y0, x0 + (k + 1) * step, y1]) for k in range(2)]
+    assert all((np.abs(g - g[0, 0]) > 40).mean() > 0.05 for g in first_two), item  # drawn
+    assert (np.abs(first_two[0] - first_two[1]) > 40).mean() > 0.05, item  # 日 is not 本
+
+
 async def test_emoji_in_a_sentence_are_in_colour_and_its_letters_in_the_text_font(tmp_path: Path,
                                                                                 display: str) -> None:
     assert color_emoji_font() is not None, "needs Noto Color Emoji (apt fonts-noto-color-emoji, scripts/test.sh)"
     async with ChatServer(server_config(tmp_path / "data")) as srv:
         host, port = srv.address
         async with ClientSession(host, port, "Alice") as alice, ClientSession(host, port, "Bob") as bob, \
-                chat(srv, display, tmp_path / "carol") as w:
-            await alice.join("General")
-            await bob.join("General")
+                ClientSession(host, port, "山田") as yamada, chat(srv, display, tmp_path / "carol") as w:
+            people = {"Alice": alice, "Bob": bob, "山田": yamada}
+            for person in people.values():
+                await person.join("General")
             for who, text in CHATTER:  # an emoji-heavy conversation (docs/window-emoji.png)
-                said = await (alice if who == "Alice" else bob).send("General", text)
+                said = await people[who].send("General", text)
             await bob.react("General", said, "😂")
             await alice.send("General", PLAIN)
             seq = await alice.send("General", SENTENCE)
@@ -84,13 +96,9 @@ async def test_emoji_in_a_sentence_are_in_colour_and_its_letters_in_the_text_fon
             assert (np.abs(ours - theirs) > 40).mean() < 0.01, "the sentence's letters are not in the text font"
             assert (np.abs(theirs - theirs[0, 0]) > 40).mean() > 0.05  # and there are letters to compare
             # Japanese: in its own font, each character its own glyph (not one fallback box).
-            cjk = next(i for i in texts if "日本語" in str(i["value"]))
-            glyphs = len(str(cjk["value"]).strip())
-            x0, y0, x1, y1 = cjk["rect"]
-            step = int((x1 - x0) / glyphs)
-            first_two = [crop(img, [x0 + k * step, y0, x0 + (k + 1) * step, y1]) for k in range(2)]
-            assert all((np.abs(g - g[0, 0]) > 40).mean() > 0.05 for g in first_two)  # drawn
-            assert (np.abs(first_two[0] - first_two[1]) > 40).mean() > 0.05  # 日 is not 本
+            assert_cjk_drawn(img, next(i for i in texts if "日本語" in str(i["value"])))
+            yamada_row = next(r for r in s["rows"] if r["sender"] == "山田")
+            assert_cjk_drawn(img, next(i for i in yamada_row["parts"] if i["value"] == "山田"))  # names too
             # The reaction: ❤ in colour, its count in the text font beside it.
             heart = labelled(sentence["reactions"], "❤ 1")
             assert heart is not None and heart["type"] == "mvImageButton"
