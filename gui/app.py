@@ -26,10 +26,14 @@ from pyrtc.logsetup import flush_logs
 from .avatar import AvatarColours
 from .background import Background
 from .commands import Commands
+from .composer import Composer
 from .conversations import Conversations
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
+from .emoji_images import EmojiImages
 from .focus import Focus
+from .kiosk import Kiosk, share_link
 from .links import open_link
+from .message_text import TextPainter
 from .messages import MessagesView
 from .notify import Notifier
 from .options import GuiOptions
@@ -37,6 +41,7 @@ from .paste import PastePicture
 from .picker import Picker
 from .row_actions import RowActions
 from .rows import RowPainter
+from .screen import screen_height
 from .sidebars import Sidebars
 from .startup import Startup
 from .textures import Pictures
@@ -49,7 +54,7 @@ __all__ = ["ChatWindow", "GuiOptions", "run_gui"]
 
 LOG_FLUSH_EVERY = 0.5  # seconds; batched log lines (a hosted server's chat.log too)
 ERROR_SHOWN = 20.0  # seconds an error stays in the top bar
-KIOSK_HIDDEN = ("rooms_panel", "members_panel", "composer", "search", "theme_button", "mute_button", "room_mute")
+KIOSK_HIDDEN = ("topbar", "title_line", "rooms_panel", "members_panel", "composer")
 
 
 class ChatWindow:
@@ -78,18 +83,25 @@ class ChatWindow:
         self.avatars = AvatarColours()
         self.window_focus = WindowFocus()
         self.notifier = Notifier(self.bg, opts.settings, focused=lambda: bool(self.window_focus()))
+        self.emoji = EmojiImages()
+        self.text = TextPainter(self.theme, self.emoji, open_link)
         conv = self.conversations
-        self.actions = RowActions(self.theme, lambda m: m.sender == self.state.me, react=self.commands.react,
-                                  reply=conv.start_reply, edit=conv.start_edit, delete=conv.delete)
-        self.row_painter = RowPainter(self.state, self.theme, self.pictures, self.avatars,
+        self.actions = RowActions(self.theme, self.text, lambda m: m.sender == self.state.me,
+                                  react=self.commands.react, reply=conv.start_reply, edit=conv.start_edit,
+                                  delete=conv.delete)
+        self.row_painter = RowPainter(self.state, self.theme, self.pictures, self.avatars, self.text,
                                       react=self.commands.react, download=self.commands.download,
-                                      open_link=open_link, kiosk=opts.kiosk, conversations=conv)
+                                      kiosk=opts.kiosk, conversations=conv)
         self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
                                      self.commands, self.actions, kiosk=opts.kiosk)
+        self.composer = Composer(self.theme, self.emoji, members=self._member_names)
         self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands, self.avatars,
                                  muted=self.notifier.muted, jump_to=self.messages.jump_to,
                                  show_error=self.show_error, conversations=conv)
         conv.jump_to = self.messages.jump_to
+        self._screen = (screen_height() or 1080) if opts.kiosk else 0
+        self.kiosk = Kiosk(self.state, self.theme, opts.clock, screen_height=self._screen,
+                           link=lambda: share_link(self.bg.session, self.startup.lan_addresses)) if opts.kiosk else None
         self.frame = 0
         self._error_until = 0.0
         self._live_after: dict[str, int] = {}  # per room: the last seq when it was joined
@@ -103,8 +115,9 @@ class ChatWindow:
     def build(self) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        self.theme.load_fonts(self.opts.kiosk)
+        self.theme.load_fonts(self._screen if self.opts.kiosk else None)
         self.pictures.build_registry()
+        self.emoji.build_registry()
         dpg.create_viewport(title="PyRTC", width=self.opts.width, height=self.opts.height,
                             min_width=800, min_height=600)
         self._build_main()
@@ -135,15 +148,20 @@ class ChatWindow:
                                        callback=lambda s, a: self.sidebars.search(a))
                     dpg.add_button(label="Light", tag="theme_button", callback=lambda: self.toggle_theme())
                     dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
+            if self.kiosk is not None:
+                self.kiosk.build_header()
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
-                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show,
+                self.messages.build(send=self._send, attach=self.attach_dialog.show,
                                     mute_room=self.toggle_room_muted, composer_extras=self._composer_extras,
                                     composer_bar=self.conversations.build_bar)
                 self.sidebars.build_members()
+            if self.kiosk is not None:
+                self.kiosk.build_side("body")
         with dpg.handler_registry():
             dpg.add_mouse_wheel_handler(callback=lambda s, a: self._wheel(a))
             dpg.add_mouse_move_handler(callback=lambda s, a: self.actions.moved(a))
+            dpg.add_mouse_click_handler(dpg.mvMouseButton_Left, callback=lambda: self.actions.clicked())
             # Ctrl+V with a picture on the clipboard: its preview (text pastes as usual)
             dpg.add_key_press_handler(dpg.mvKey_V, callback=lambda: self._ctrl_v())
         self.conversations.build_handlers()
@@ -151,11 +169,22 @@ class ChatWindow:
         self.attach_dialog.build(self.commands.attach, self.show_error)
         self.viewer.build()
         self.actions.build()
+        self.composer.build()
         dpg.set_primary_window("main", True)
-        if self.opts.kiosk:
+        if self.kiosk is not None:
             for tag in KIOSK_HIDDEN:
                 dpg.hide_item(tag)
-            dpg.configure_item("messages", height=-40, width=-1)
+            dpg.configure_item("messages", height=-(self.theme.fonts.size * 2), width=-(self.kiosk.qr_side + 40),
+                               no_scrollbar=True)
+
+    def _member_names(self) -> list[str]:
+        room = self.state.rooms.get(self.focus.room or "")
+        return [n for n in room.members if n != self.state.me] if room is not None else []
+
+    def _send(self) -> None:
+        """Enter: takes the suggestion shown, else sends."""
+        if not self.composer.take_enter():
+            self.commands.send_input()
 
     def _composer_extras(self) -> None:
         dpg.add_button(label="Paste picture", tag="paste_button", callback=lambda: self.paste.paste())
@@ -252,12 +281,17 @@ class ChatWindow:
         self.sidebars.render()
         self.conversations.tick()
         room = st.rooms.get(self.focus.room) if self.focus.room else None
+        if self.kiosk is not None:
+            self.kiosk.render(self.focus.room)
+            self.focus.follow = True  # a wall shows the newest message, always
         if room is None:
             return
         muted = self.notifier.muted(room.name)
         if dpg.get_item_label("room_mute") != ("Unmute room" if muted else "Mute room"):
             dpg.configure_item("room_mute", label="Unmute room" if muted else "Mute room")
         self.messages.render(room)
+        if not self.opts.kiosk:
+            self.composer.tick()
         self.commands.report_read(room.name)
         self.commands.keep_typing_state()
 

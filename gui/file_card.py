@@ -48,8 +48,9 @@ def file_kind(name: str, mime: str) -> tuple[str, RGB]:
     return (ext[:4] if ext.isalnum() and ext else "FILE"), OTHER
 
 
-def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures, download: Callable[[p.FileInfo], None]) -> None:
-    """In the container being built."""
+def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures,
+              download: Callable[[p.FileInfo], None] | None) -> None:
+    """In the container being built; `download` None: no button (a kiosk: nobody presses a wall)."""
     pal = theme.palette
     if info.thumb_id:
         tag = pictures.texture(info.thumb_id)
@@ -63,7 +64,8 @@ def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures, download: Call
             pictures.want(info.thumb_id)
         with dpg.group(horizontal=True):
             dpg.add_text(f"{info.name[:NAME_SHOWN]} · {human_size(info.size)}", color=pal.muted)
-            dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
+            if download is not None:
+                dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
         return
     label, colour = file_kind(info.name, info.mime)
     with dpg.child_window(width=CARD_SIZE[0], height=CARD_SIZE[1], border=True, no_scrollbar=True) as card:
@@ -77,7 +79,8 @@ def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures, download: Call
                         dpg.add_text(info.name)
                 dpg.add_text(f"{human_size(info.size)} · {label.lower() if label != 'FILE' else info.mime}",
                              color=pal.muted)
-            dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
+            if download is not None:
+                dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
     dpg.bind_item_theme(card, theme.card())
 
 

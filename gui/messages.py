@@ -69,6 +69,7 @@ class MessagesView:
         self._landing_frames = 0
         self._wheel_at = 0.0
         self._loading_older = False
+        self._drawn_width = 0.0
 
     def build(self, send: Callable[[], None], attach: Callable[[], None], mute_room: Callable[[], None],
               composer_extras: Callable[[], None] | None = None,
@@ -89,8 +90,8 @@ class MessagesView:
             if composer_bar is not None:
                 composer_bar()
             with dpg.group(horizontal=True, tag="composer"):
-                dpg.add_input_text(tag="input", hint="Write a message…", width=-470 if composer_extras else -350,
-                                   on_enter=True,
+                dpg.add_input_text(tag="input", hint="Write a message…", width=-500 if composer_extras else -350,
+                                   on_enter=True, tab_input=True,  # Tab takes a suggestion (composer.py)
                                    callback=lambda s, a: send())
                 dpg.add_button(label="Send", callback=lambda: send())
                 dpg.add_button(label="Attach", callback=lambda: attach())
@@ -134,6 +135,14 @@ class MessagesView:
     def render(self, room: RoomView) -> None:
         dpg.set_value("typing_line", self.state.typing_line(room.name))
         dpg.configure_item("typing_line", color=self._theme.palette.muted)
+        width = float(dpg.get_item_rect_size("messages")[0])
+        if width > 0 and abs(width - self._drawn_width) > 8:
+            # Text with emoji, CJK or formatting is wrapped by us (message_text.py): again at the new width.
+            self._drawn_width = width
+            self._painter.text_width = width - 80  # the avatar, its gap and the scrollbar
+            if self._painter.wrapped:
+                self._painter.wrapped = False
+                self._drawn_room = None
         if self._pictures.version != self._drawn_pictures:
             self._drawn_pictures = self._pictures.version
             self._drawn_room = None  # rebuild, so a picture replaces its placeholder
@@ -143,6 +152,7 @@ class MessagesView:
     def _render_rows(self, room: RoomView) -> None:
         if self._drawn_room != room.name:
             self._clear()
+            self._painter.wrapped = False
             self._oldest_built = 0
             self._jump_to = self._landing = None
             dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
@@ -191,7 +201,7 @@ class MessagesView:
                 self._delete(k)
             first_new = keep[0]
         self._oldest_built = first_new
-        dpg.configure_item("older", show=room.more_before or start > 0)
+        dpg.configure_item("older", show=(room.more_before or start > 0) and not self._kiosk)
         self._drawn_room, self._drawn_version = room.name, room.version
         self._loading_older = False
 

@@ -14,6 +14,7 @@ import dearpygui.dearpygui as dpg
 
 from pyrtc.client import MessageView
 
+from .message_text import TextPainter
 from .theme import Theme
 from .timeline import full_time
 
@@ -21,13 +22,16 @@ __all__ = ["RowActions", "REACTIONS"]
 
 REACTIONS = ["👍", "❤", "😂", "🎉", "😮", "😢"]
 BAR_WIDTH_GUESS = 470.0  # px, until the bar has been laid out once
+BUTTONS = (("action_react", "React"), ("action_reply", "Reply"), ("action_copy", "Copy"), ("action_edit", "Edit"),
+           ("action_delete", "Delete"))
 
 
 class RowActions:
-    def __init__(self, theme: Theme, own: Callable[[MessageView], bool], *, react: Callable[[int, str], None],
+    def __init__(self, theme: Theme, text: TextPainter, own: Callable[[MessageView], bool], *, react: Callable[[int, str], None],
                  reply: Callable[[MessageView], None], edit: Callable[[MessageView], None],
                  delete: Callable[[MessageView], None]) -> None:
         self._theme = theme
+        self._text = text  # the palette's emoji, in colour
         self._own = own
         self._react = react
         self._reply = reply
@@ -53,18 +57,14 @@ class RowActions:
                         no_resize=True, no_collapse=True, no_scrollbar=True, no_focus_on_appearing=True,
                         no_saved_settings=True, min_size=(20, 20)):
             with dpg.group(horizontal=True):
-                dpg.add_button(label="React", tag="action_react", callback=lambda: self._open_palette())
-                dpg.add_button(label="Reply", tag="action_reply", callback=lambda: self._act(self._reply))
-                dpg.add_button(label="Copy", tag="action_copy", callback=lambda: self._copy())
-                dpg.add_button(label="Edit", tag="action_edit", callback=lambda: self._act(self._edit))
-                dpg.add_button(label="Delete", tag="action_delete", callback=lambda: self._act(self._delete))
+                for tag, label in BUTTONS:  # pressed through clicked(), not a callback of their own
+                    dpg.add_button(label=label, tag=tag)
                 dpg.add_text("", tag="action_time", color=self._theme.palette.muted)
         with dpg.window(tag="reaction_palette", popup=True, show=False, no_title_bar=True, autosize=True,
                         no_move=True, min_size=(20, 20)):
             with dpg.group(horizontal=True):
                 for emoji in REACTIONS:
-                    b = dpg.add_button(label=emoji, callback=lambda s, a, u: self._picked(u), user_data=emoji)
-                    dpg.bind_item_font(b, self._theme.fonts.emoji)
+                    self._text.emoji_button(emoji, emoji, lambda s, a, u: self._picked(u), emoji)
 
     def hovered(self, m: MessageView, rect: tuple[float, float]) -> None:
         """The pointer is over message `m`, whose row's top right is `rect` (this frame)."""
@@ -91,6 +91,23 @@ class RowActions:
             dpg.configure_item("row_actions", show=True, pos=(int(x), int(max(0.0, self._hovered_rect[1] - 6))))
         elif self._for is not None and not self._over("row_actions") and not dpg.is_item_shown("reaction_palette"):
             self.hide()
+
+    def clicked(self) -> None:
+        """The global left-click handler: a click on one of the bar's buttons does its action.
+        (A button's own callback would need a second click while the composer is being typed
+        in: Dear ImGui gives the first to the input, which lets go of the keyboard.)"""
+        if self._for is None or not dpg.is_item_shown("row_actions"):
+            return
+        x, y = self.pointer
+        for tag, _ in BUTTONS:
+            (x0, y0), (w, h) = dpg.get_item_rect_min(tag), dpg.get_item_rect_size(tag)
+            if dpg.is_item_shown(tag) and x0 <= x < x0 + w and y0 <= y < y0 + h:
+                actions: dict[str, Callable[[], None]] = {
+                    "action_react": self._open_palette, "action_reply": lambda: self._act(self._reply),
+                    "action_copy": self._copy, "action_edit": lambda: self._act(self._edit),
+                    "action_delete": lambda: self._act(self._delete)}
+                actions[tag]()
+                return
 
     def hide(self) -> None:
         self._for = None

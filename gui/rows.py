@@ -24,8 +24,10 @@ from pyrtc.client import ChatState, MessageView, mentions_me
 
 from .avatar import AvatarColours, draw_avatar
 from .conversations import Conversations
+from .emoji_text import needs_runs
 from .file_card import draw_file
-from .message_text import draw_message_text
+from .message_text import TextPainter
+from .palette import RGB
 from .textures import Pictures
 from .theme import Theme
 from .timeline import Placement, full_time, short_time
@@ -36,6 +38,7 @@ MARKS = {"pending": "…", "sent": "✓", "delivered": "✓✓", "read": "✓✓
 READERS_NAMED = 10  # in the marks' tooltip; the rest are counted
 AVATAR_SIZE = 40
 BAR_GAP = 8  # Dear PyGui's item spacing after the mention bar: the avatar shrinks by bar + gap
+
 
 @dataclass
 class Row:
@@ -51,18 +54,24 @@ class Row:
 
 class RowPainter:
     def __init__(self, state: ChatState, theme: Theme, pictures: Pictures, avatars: AvatarColours,
-                 *, react: Callable[[int, str], None],
-                 download: Callable[[p.FileInfo], None], open_link: Callable[[str], None], kiosk: bool,
+                 text: TextPainter, *, react: Callable[[int, str], None],
+                 download: Callable[[p.FileInfo], None], kiosk: bool,
                  conversations: Conversations | None = None) -> None:
         self.state = state
         self._conv = conversations  # replies, edits, deletes (None: a window that takes none)
         self._theme = theme
+        self.text_width = 600.0  # px a message's text wraps at (the message list sets it)
+        self.wrapped = False  # a row was wrapped by us (emoji, CJK, formatting): a resize redraws the rows
         self._pictures = pictures
         self._avatars = avatars
         self._react = react
         self._download = download
-        self._open_link = open_link
+        self._text = text
         self._kiosk = kiosk  # a shared screen shows reactions but takes none
+
+    @property
+    def _avatar_size(self) -> int:
+        return round(self._theme.fonts.size * 2.1) if self._kiosk else AVATAR_SIZE  # a wall's is larger
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
         st = self.state
@@ -92,20 +101,21 @@ class RowPainter:
             status = receipts = header = None
             with dpg.group(horizontal=True, parent=outer):
                 if mention:
-                    with dpg.drawlist(4, AVATAR_SIZE if place.header else 22):
-                        dpg.draw_rectangle((0, 0), (4, AVATAR_SIZE if place.header else 22), fill=pal.warn, color=pal.warn)
+                    bar = self._avatar_size if place.header else 22
+                    with dpg.drawlist(4, bar):
+                        dpg.draw_rectangle((0, 0), (4, bar), fill=pal.warn, color=pal.warn)
                 if place.header:
-                    draw_avatar(m.sender, AVATAR_SIZE - (4 + BAR_GAP if mention else 0), self._avatars(m.sender),
+                    draw_avatar(m.sender, self._avatar_size - (4 + BAR_GAP if mention else 0), self._avatars(m.sender),
                                 fonts.bold)
                 else:
                     with dpg.group():  # the gutter under the avatar above: an own message's ✓ marks
-                        dpg.add_spacer(width=AVATAR_SIZE - (4 + BAR_GAP if mention else 0))
+                        dpg.add_spacer(width=self._avatar_size - (4 + BAR_GAP if mention else 0))
                         if own:
                             status, receipts = self._marks()
                 with dpg.group():
                     if place.header:
-                        with dpg.group(horizontal=True) as header:
-                            dpg.bind_item_font(dpg.add_text(m.sender, color=pal.own if own else pal.text), fonts.bold)
+                        with dpg.group(horizontal=True, horizontal_spacing=fonts.size // 2) as header:
+                            self._name(m.sender, pal.own if own else pal.text)
                             when = dpg.add_text(short_time(m.time), color=pal.muted)
                             with dpg.tooltip(when):
                                 dpg.add_text(full_time(m.time))
@@ -119,9 +129,10 @@ class RowPainter:
                         if self._conv is not None:
                             self._conv.deleted_body()
                     elif m.file is not None:
-                        draw_file(m.file, self._theme, self._pictures, self._download)
-                    if m.text and not m.deleted:
-                        draw_message_text(m.text, self._theme, self._open_link)
+                        draw_file(m.file, self._theme, self._pictures, None if self._kiosk else self._download)
+                    if m.text and not m.deleted:  # formatting, links, emoji in colour, CJK in its font
+                        self.wrapped = self.wrapped or not self._text.is_plain(m.text)
+                        self._text.message(m.text, width=self.text_width)
                     if not place.header and self._conv is not None:
                         self._conv.edited_mark(m)  # no header to carry it: under the text
                     reactions = dpg.add_group(horizontal=True, show=False)
@@ -153,12 +164,20 @@ class RowPainter:
         dpg.configure_item(row.reactions, show=bool(reactions) and m.seq != 0 and not m.deleted)
         if m.seq == 0 or m.deleted:
             return
-        for emoji, count, mine in reactions:
-            if self._kiosk:
-                dpg.bind_item_font(dpg.add_text(f"{emoji} {count}", parent=row.reactions), self._theme.fonts.emoji)
-                continue
-            b = dpg.add_button(label=f"{emoji} {count}", parent=row.reactions,
-                               callback=lambda s, a, u: self._react(*u), user_data=(m.seq, emoji))
-            dpg.bind_item_font(b, self._theme.fonts.emoji)
-            if mine:
-                dpg.bind_item_theme(b, self._theme.accent_button())
+        for emoji, count, mine in reactions:  # the emoji in colour, its count in the text font
+            with dpg.group(horizontal=True, horizontal_spacing=self._theme.fonts.size // 6, parent=row.reactions):
+                if self._kiosk:  # a shared screen shows reactions but takes none
+                    self._text.emoji_image(emoji)
+                    dpg.add_text(f"{count}  ")
+                    continue
+                b = self._text.emoji_button(emoji, f"{emoji} {count}", lambda s, a, u: self._react(*u), (m.seq, emoji))
+                if mine:
+                    dpg.bind_item_theme(b, self._theme.accent_button())
+                dpg.add_text(str(count))
+
+    def _name(self, name: str, colour: RGB) -> None:
+        """A sender's name in bold; 山田 or 🦊 Sam in their fonts, emoji in colour."""
+        if needs_runs(name):
+            self._text.name(name, fonts=self._theme.fonts.names, color=colour)
+        else:
+            dpg.bind_item_font(dpg.add_text(name, color=colour), self._theme.fonts.bold)

@@ -18,6 +18,7 @@ from .avatar import AvatarColours, draw_avatar
 from .badges import draw_badge
 from .commands import Commands
 from .conversations import Conversations
+from .emoji_text import is_cjk
 from .focus import Focus
 from .theme import Theme
 
@@ -204,6 +205,8 @@ class Sidebars:
                     dpg.bind_item_theme(b, self._member_theme(m.online))
                 else:
                     dpg.add_text(m.name, color=pal.text if m.online else pal.muted)
+                if any(is_cjk(c) for c in m.name):  # DejaVu has no CJK
+                    dpg.bind_item_font(dpg.last_item(), self._theme.fonts.cjk)
                 if m.online:
                     dpg.add_text("●", color=pal.ok)
                 status = self.state.status_of(m.name) if m.online else ""

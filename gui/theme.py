@@ -4,6 +4,7 @@ Views read `Theme.palette` when they draw; after a switch the window has them re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -14,9 +15,10 @@ import dearpygui.dearpygui as dpg
 
 from pyrtc.client.settings import Settings
 
+from .emoji_text import LineFonts
 from .palette import PALETTES, Palette
 
-__all__ = ["Fonts", "Theme", "has_emoji"]
+__all__ = ["Fonts", "Theme", "has_emoji", "kiosk_text_size"]
 
 ASSETS = Path(str(files("pyrtc.assets")))
 PANELS = ("rooms_panel", "members_panel")  # drawn on the panel colour
@@ -47,17 +49,43 @@ STYLES: tuple[tuple[int, tuple[float, ...]], ...] = (
 )
 
 
+WINDOW_TEXT = 17  # px: the window's text size (Dear PyGui's font size: ascent to descent)
+CAP_PER_SIZE = 0.626  # DejaVu Sans: cap height 1493 / 2048 em, em = size * 2048 / 2384
+KIOSK_CAP = 1 / 45  # of the screen height: readable across a room (signage: ~30-40 pt at 3 m)
+RASTER_SLACK = 1.05  # a rasterised capital can come out a pixel short of its outline
+CJK_SCALE = 1.08  # Droid Sans Fallback draws its ideographs a little small beside DejaVu
+
+
+def kiosk_text_size(screen_height: int) -> int:
+    """The kiosk's body text size for a screen: its capitals at least 1/45 of the height."""
+    return max(WINDOW_TEXT, math.ceil(screen_height * KIOSK_CAP / CAP_PER_SIZE * RASTER_SLACK))
+
+
 @dataclass(frozen=True)
 class Fonts:
     text: Any  # Dear PyGui item ids
     bold: Any
-    emoji: Any
-    italic: Any = None  # _italic_ and `code` in messages (formatting.py)
+    emoji: Any  # Symbola: monochrome emoji where no colour emoji font is installed
+    cjk: Any
+    size: int
+    title: Any = None  # larger: the kiosk's room title and clock
+    title_size: int = 0
+    italic: Any = None  # _italic_ and `code` in messages (message_text.py)
     mono: Any = None
+
+    @property
+    def body(self) -> LineFonts:
+        return LineFonts(text=self.text, cjk=self.cjk, symbol=self.emoji, px=self.size, bold=self.bold,
+                         italic=self.italic, mono=self.mono)
+
+    @property
+    def names(self) -> LineFonts:
+        return LineFonts(text=self.bold, cjk=self.cjk, symbol=self.emoji, px=self.size)
 
 
 def has_emoji(text: str) -> bool:
-    """DejaVu has no emoji; Symbola has both, so a text with any is drawn in Symbola."""
+    """DejaVu has no emoji; Symbola has both, so a label with any (a button's, drawn in one
+    font) can be drawn in Symbola. Message text goes through emoji_text (colour, inline)."""
     return any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) < 0x2700 for c in text)
 
 
@@ -73,15 +101,23 @@ class Theme:
         assert self._fonts is not None, "load_fonts() comes first"
         return self._fonts
 
-    def load_fonts(self, kiosk: bool) -> None:
-        """DejaVu for text, accents, ✓ ●; Symbola for emoji (Dear PyGui 2 loads glyph ranges itself)."""
-        size = 26 if kiosk else 17
+    def load_fonts(self, kiosk_screen: int | None = None) -> None:
+        """DejaVu for text, accents, ✓ ●; Droid Sans Fallback for CJK; Symbola for emoji where
+        no colour emoji font is installed (Dear PyGui 2 loads glyphs as they are used).
+        `kiosk_screen`: a kiosk's screen height, which its type is sized from."""
+        size = kiosk_text_size(kiosk_screen) if kiosk_screen else WINDOW_TEXT
+        names = round(size * 1.15) if kiosk_screen else size  # across a room: names stand out
+        fonts = ASSETS / "fonts"
         with dpg.font_registry():
-            self._fonts = Fonts(text=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans.ttf"), size),
-                                bold=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans-Bold.ttf"), size),
-                                emoji=dpg.add_font(str(ASSETS / "fonts" / "Symbola.ttf"), size + 6),
-                                italic=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSans-Oblique.ttf"), size),
-                                mono=dpg.add_font(str(ASSETS / "fonts" / "DejaVuSansMono.ttf"), size - 1))
+            self._fonts = Fonts(text=dpg.add_font(str(fonts / "DejaVuSans.ttf"), size),
+                                bold=dpg.add_font(str(fonts / "DejaVuSans-Bold.ttf"), names),
+                                emoji=dpg.add_font(str(fonts / "Symbola.ttf"), size + 6),
+                                cjk=dpg.add_font(str(fonts / "DroidSansFallback.ttf"), round(size * CJK_SCALE)),
+                                size=size,
+                                title=dpg.add_font(str(fonts / "DejaVuSans-Bold.ttf"), round(size * 1.6)),
+                                title_size=round(size * 1.6),
+                                italic=dpg.add_font(str(fonts / "DejaVuSans-Oblique.ttf"), size),
+                                mono=dpg.add_font(str(fonts / "DejaVuSansMono.ttf"), size - 1))
         dpg.bind_font(self._fonts.text)
 
     def toggle(self) -> None:
@@ -106,7 +142,8 @@ class Theme:
 
     def accent_button(self) -> Any:
         """A theme for a button that is on (a reaction of yours), made once per palette."""
-        return self._once("accent", lambda pal: [(dpg.mvThemeCol_Button, pal.accent)], dpg.mvButton)
+        return self._once("accent", lambda pal: [(dpg.mvThemeCol_Button, pal.accent)],
+                          dpg.mvAll)  # buttons and emoji (image) buttons
 
     def link_button(self) -> Any:
         """A link: text in the link colour, no frame, underlined by the hover colour."""

@@ -427,6 +427,16 @@ def discovery(ctx: Ctx) -> list[Row]:
 # ---------------------------------------------------------------- 7. GUI
 
 
+EMOJI = "👍 🎉 😂 ❤️ 🔥 🚀 🙌 😅 🤔 👀 ✅ 🍕 ☕ 🇯🇵 👨‍👩‍👧 💯 🙏 😎 🎂 📌".split()
+
+
+def _chat_line(i: int, prefix: str) -> str:
+    """One message in five holds a colour emoji (issue 22: 20 %), cycling through 20 of them."""
+    if i % 5 == 0:
+        return f"{prefix} {i}: the quick brown fox {EMOJI[(i // 5) % len(EMOJI)]} jumps over the lazy dog"
+    return f"{prefix} {i}: the quick brown fox jumps over the lazy dog"
+
+
 def gui(ctx: Ctx) -> list[Row]:
     """The window with 10,000 messages (a fifth with emoji) and 50 msg/s arriving; with
     `--gui-before PATH`, an older checkout's window too, in the same run (before, then after)."""
@@ -450,8 +460,7 @@ def _gui_run(ctx: Ctx, label: str, tree: Path, python: Path) -> list[Row]:
     data = ctx.tmp / f"s-gui-{tag}" / "pyrtc-data"
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "history.db")
-    store.bulk_append("General", ((f"user{i % 12}", f"message {i}: the quick brown fox jumps over the lazy dog"
-                                   + (" 👍🎉" if i % 5 == 0 else "")) for i in range(n)))
+    store.bulk_append("General", ((f"user{i % 12}", _chat_line(i, "message")) for i in range(n)))
     store.close()
     srv = systems.start_pyrtc(ctx.tmp / f"s-gui-{tag}")
     home = ctx.tmp / f"gui-{tag}"
@@ -474,8 +483,7 @@ def _gui_run(ctx: Ctx, label: str, tree: Path, python: Path) -> list[Row]:
                 await asyncio.sleep(0.05)
             t0 = time.monotonic()
             while probe.poll() is None and time.monotonic() - t0 < seconds + 30:
-                text = f"live {sent}" + (" 🎉" if sent % 5 == 0 else "")
-                await s.send("General", text, timeout=None)
+                await s.send("General", _chat_line(sent, "live"), timeout=None)
                 sent += 1
                 await asyncio.sleep(max(0.0, t0 + sent / 50 - time.monotonic()))  # 50 msg/s
         return sent

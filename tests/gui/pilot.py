@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
         "palette": shown("reaction_palette"), "actions": shown("row_actions"),
+        "actions_for": w.actions.shown_for.text if w.actions.shown_for is not None else None,
         "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),
         "notified": list(w.notifier.sent),
         "viewer": {"shown": shown("viewer"), "showing": w.viewer.showing, "zoom": w.viewer.zoom,
@@ -128,6 +130,14 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "compose_note": value("compose_note") if shown("compose_bar") else "",
         "paste": shown("paste_preview"),
         "title": dpg.get_value("room_title") if dpg.does_item_exist("room_title") else "",
+        "emoji_textures": w.emoji.rendered(),
+        "suggestions": [x.label for x in w.composer.suggestions] if shown("suggestions") else [],
+        "emoji_picker": shown("emoji_picker"),
+        "kiosk": {"link": w.kiosk.link, "banner": value("kiosk_banner"), "clock": value("kiosk_clock"),
+                  "offset": w.kiosk.offset,
+                  "title": describe("kiosk_title"), "qr": describe("kiosk_qr_image")
+                  if dpg.does_item_exist("kiosk_qr_image") else None} if w.kiosk is not None else None,
+        "room_members": sorted(st.rooms[w.focus.room].members) if w.focus.room in st.rooms else [],
     }
 
 
@@ -140,6 +150,10 @@ class Pilot:
         self._shots: list[dict[str, Any]] = []  # screenshots asked for, not written yet
         self._watching = False
         self.errors: list[str] = []  # every refusal the window's state took in, in order
+        self.clock_offset = 0.0  # seconds the window's clock is ahead (the kiosk's drift)
+
+    def clock(self) -> float:
+        return time.time() + self.clock_offset
 
     def _watch_errors(self, w: ChatWindow) -> None:
         """Count the server's refusals as the window applies them (a status line shows only the last)."""
@@ -177,6 +191,9 @@ class Pilot:
             self._reply(req, items=items(req.get("root")))
         elif op == "shot":
             self._shots.append({"req": req, "path": Path(req["path"]), "wait": SHOT_DELAY})
+        elif op == "advance_clock":
+            self.clock_offset += float(req["seconds"])
+            self._reply(req)
         elif op == "quit":
             self._reply(req)
             dpg.stop_dearpygui()
@@ -216,6 +233,7 @@ def main() -> int:
 
     def run_gui(opts: GuiOptions) -> int:
         opts.on_frame = pilot.on_frame
+        opts.clock = pilot.clock
         return real_run_gui(opts)
 
     pyrtc.gui.run_gui = run_gui  # the CLI imports it when it starts the window

@@ -70,7 +70,8 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
     if on:
         await w.hover(part(r, lambda i: i["value"] == text))
         await w.click(await hover_bar(w, "action_react"))
-        await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
+        await w.click(await w.item("👍 in the palette", lambda i: i["type"] in ("mvButton", "mvImageButton")
+                                   and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
         await w.click(labelled(reactions, "👍 1") or {})
@@ -78,13 +79,15 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
 
 
 async def hover_bar(w: Window, tag: str) -> dict[str, Any]:
-    """A button of the hover bar, once the bar holds still (it is placed by its measured width)."""
-    before = await w.item("the hover bar", lambda i: i["tag"] == tag)
-    while True:
+    """A button of the hover bar, once the bar holds still: it is placed by its measured width,
+    which an autosized window takes a few frames to settle at when buttons come or go (Edit
+    and Delete on one's own messages)."""
+    held, before = 0, None
+    while held < 3:
         now = await w.item("the hover bar", lambda i: i["tag"] == tag)
-        if now["rect"] == before["rect"]:
-            return now
+        held = held + 1 if before is not None and now["rect"] == before["rect"] else 0
         before = now
+    return before
 
 
 def labelled(state_items: list[dict[str, Any]], start: str) -> dict[str, Any] | None:
