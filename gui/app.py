@@ -251,7 +251,7 @@ class ChatWindow:
                 if mention:
                     self.tones.play("mention")
                     if not self.opts.kiosk and event.seq > self._live_after.get(event.room, 0):
-                        self.notifier.mentioned(event)
+                        self.notifier.mentioned(event, direct=event.room in self.state.directs)
                 elif event.room != self.focus.room:
                     self.tones.play("message")
             case p.MembersChanged() if any(m.name != self.state.me for m in event.joined):

@@ -178,7 +178,7 @@ class MessagesView:
             key = row_key(m)
             row = self.rows.get(key)
             sig = self._painter.signature(m)
-            place = placement(prev, m, now=now, unread_after=self._unread_after)
+            place = placement(prev, m, now=now, unread_after=self._unread_after, group=not self._kiosk)
             prev = m
             if row is not None and (row.place != place or row.sig[3:] != sig[3:]):
                 # Something arrived above it, or it was edited or deleted: built again.

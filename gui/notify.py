@@ -62,14 +62,15 @@ class Notifier:
 
     # ------------------------------------------------------------------ raising
 
-    def mentioned(self, post: p.Posted) -> None:
-        """`post` mentions you: raise a notification unless muted or looked at."""
+    def mentioned(self, post: p.Posted, *, direct: bool = False) -> None:
+        """`post` mentions you (or is a direct message to you): raise a notification unless
+        muted or looked at."""
         if self._broken or self.muted(post.room) or self._focused():
             return
         if not session_bus_known():
             self._give_up("no session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
             return
-        title = f"{post.sender} in #{post.room}"
+        title = f"{post.sender} (direct message)" if direct else f"{post.sender} in #{post.room}"
         body = post.text if len(post.text) <= BODY_SHOWN else post.text[:BODY_SHOWN - 1] + "…"
         self.sent.append(title)
         self._bg.run(self._send(title, body), then=self._settled, failed=lambda exc: self._give_up(str(exc)))

@@ -65,14 +65,16 @@ def short_time(t: float) -> str:
     return time.strftime("%H:%M", time.localtime(t))
 
 
-def placement(prev: MessageView | None, m: MessageView, *, now: float, unread_after: int | None) -> Placement:
+def placement(prev: MessageView | None, m: MessageView, *, now: float, unread_after: int | None,
+              group: bool = True) -> Placement:
     """How message `m` is drawn after `prev` (None: the first row drawn). `unread_after`: the
-    newest seq read when the room was opened (None: no divider)."""
+    newest seq read when the room was opened (None: no divider). `group` False: every message
+    has its header (a kiosk, read from across the room, shows only the newest rows)."""
     day = None
     if prev is None or local_day(prev.time) != local_day(m.time):
         day = day_label(m.time, now)
     unread = (unread_after is not None and m.seq > unread_after
               and (prev is None or 0 < prev.seq <= unread_after))
-    header = (day is not None or unread or prev is None or prev.sender != m.sender
+    header = (not group or day is not None or unread or prev is None or prev.sender != m.sender
               or not 0 <= m.time - prev.time <= GROUP_SECONDS)
     return Placement(day, unread, header)
