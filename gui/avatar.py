@@ -12,6 +12,7 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from .emoji_text import is_cjk
 from .palette import AVATAR_COLOURS, RGB
 
 __all__ = ["AvatarColours", "avatar_slot", "initials", "draw_avatar"]
@@ -46,6 +47,8 @@ def initials(name: str) -> str:
     parts = [p for p in name.replace("_", " ").replace("-", " ").split() if p]
     if not parts:
         return "?"
+    if is_cjk(parts[0][0]):
+        return ""  # 山田: a drawlist's text has no CJK glyphs (measured), so the disc alone
     if len(parts) == 1:
         return parts[0][:2].upper() if len(parts[0]) > 1 else parts[0].upper()
     return (parts[0][0] + parts[-1][0]).upper()
@@ -59,7 +62,8 @@ def draw_avatar(name: str, size: int, colour: RGB, font: Any = None) -> Any:
         text = initials(name)
         fs = round(size * 0.45)
         width = fs * 0.62 * len(text)  # DejaVu Bold's capitals are ~0.62 em wide
-        dpg.draw_text((r - width / 2, r - fs * 0.58), text, color=(255, 255, 255), size=fs)
+        if text:
+            dpg.draw_text((r - width / 2, r - fs * 0.58), text, color=(255, 255, 255), size=fs)
     if font is not None:
         dpg.bind_item_font(d, font)
     return d

@@ -95,9 +95,12 @@ class Conversations:
         if m.edited and not m.deleted:
             dpg.add_text("(edited)", color=self._theme.palette.muted)
 
-    def quote_line(self, m: MessageView) -> None:
+    def quote_line(self, m: MessageView, *, pressable: bool = True) -> None:
         """The one-line quote of the message answered; a click shows it (loading history if needed)."""
         quoted = f"↪ {m.quote_sender}: {m.quote}" if m.quote else "↪ a deleted message"
+        if not pressable:  # a kiosk: nobody presses a wall
+            dpg.add_text(quoted[:80], color=self._theme.palette.muted)
+            return
         b = dpg.add_button(label=quoted[:80], small=True, callback=lambda s, a, u: self.jump_to(u),
                            user_data=m.reply_to)
         dpg.bind_item_theme(b, self._theme.quote_button())

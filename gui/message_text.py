@@ -40,7 +40,7 @@ class TextPainter:
     """Draws message text (and names) in the container being built."""
     theme: Theme
     images: EmojiImages
-    open_link: Callable[[str], None]
+    open_link: Callable[[str], None] | None  # None: links are drawn, not pressed (a kiosk)
 
     def is_plain(self, text: str) -> bool:
         """Drawn as one text item (no emoji, CJK, formatting or link)."""
@@ -147,7 +147,11 @@ class TextPainter:
 
     def _link(self, text: str, target: str) -> None:
         label = text if len(text) <= LINK_SHOWN else text[:LINK_SHOWN - 1] + "…"
-        b = dpg.add_button(label=label, callback=lambda s, a, u: self.open_link(u), user_data=target)
+        opener = self.open_link
+        if opener is None:
+            dpg.add_text(label, color=self.theme.palette.link)
+            return
+        b = dpg.add_button(label=label, callback=lambda s, a, u: opener(u), user_data=target)
         dpg.bind_item_theme(b, self.theme.link_button())
         with dpg.tooltip(b):
             dpg.add_text(f"open {target}")

@@ -124,7 +124,7 @@ class RowPainter:
                             if self._conv is not None:
                                 self._conv.edited_mark(m)
                     if m.reply_to and self._conv is not None:
-                        self._conv.quote_line(m)
+                        self._conv.quote_line(m, pressable=not self._kiosk)
                     if m.deleted:
                         if self._conv is not None:
                             self._conv.deleted_body()

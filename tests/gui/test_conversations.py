@@ -162,6 +162,8 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
                 await w.click(link)
                 await asyncio.to_thread(_wait_for_file, opened_links)
                 assert opened_links.read_text() == "https://example.org/agenda\n"
+                await w.xdotool("mousemove", "1200", "780")  # off the window: the shot shows no hover bar
+                await w.wait("no hover bar", lambda s: not s["actions"])
                 shot, s = await w.shot(tmp_path / "direct.png")
                 keep_for_docs(shot, "direct-messages.png")
 
