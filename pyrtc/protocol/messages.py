@@ -201,7 +201,10 @@ class Reaction(msgspec.Struct, frozen=True, kw_only=True):
 # ---------------------------------------------------------------- server -> client
 
 
-class Posted(Msg, frozen=True, tag="posted"):
+class Posted(Msg, frozen=True, tag="posted", omit_defaults=True):
+    """A message. Fields at their defaults are left out of the frame (the decoder fills
+    them in): most posts are plain texts, and every byte is written to every listener."""
+
     room: str
     seq: int
     sender: str

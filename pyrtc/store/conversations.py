@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .messages import Messages
-from .records import SELECT_MESSAGE, StoredMessage, message_from_row, searchable
+from .records import SELECT_MESSAGE, StoredMessage, message_from_row, searchable, with_quotes
 
 __all__ = ["Conversations", "Direct", "direct_room"]
 
@@ -93,7 +93,7 @@ class Conversations(Messages):
         """Messages with seq <= `upto_seq` changed after change number `after`, oldest change first."""
         rows = self._db.execute(SELECT_MESSAGE + " WHERE m.room = ? AND m.change > ? AND m.seq <= ?"
                                 " ORDER BY m.change LIMIT ?", (room, after, upto_seq, limit)).fetchall()
-        return [message_from_row(r) for r in rows]
+        return with_quotes(self._db, room, [message_from_row(r) for r in rows])
 
     def _unindex(self, room: str, seq: int, words: str) -> None:
         """Take the message's words out of the search index (and of what waits for it)."""

@@ -23,6 +23,7 @@ from .records import (
     message_from_row,
     quote_of,
     searchable,
+    with_quotes,
 )
 
 __all__ = ["Messages"]
@@ -94,7 +95,7 @@ class Messages(GroupCommit):
     def message(self, room: str, seq: int) -> StoredMessage | None:
         """One message (without its reactions), or None."""
         row = self._db.execute(SELECT_MESSAGE + " WHERE m.room = ? AND m.seq = ?", (room, seq)).fetchone()
-        return message_from_row(row) if row else None
+        return with_quotes(self._db, room, [message_from_row(row)])[0] if row else None
 
     def bulk_append(self, room: str, rows: Iterable[tuple[str, str]]) -> int:
         """Append many (sender, text) rows in one transaction (benchmarks, imports)."""
@@ -150,7 +151,7 @@ class Messages(GroupCommit):
         more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        return with_reactions(self._db, room, [message_from_row(r) for r in rows]), more
+        return with_quotes(self._db, room, with_reactions(self._db, room, [message_from_row(r) for r in rows])), more
 
     def search(self, room: str, query: str, limit: int = 50) -> list[StoredMessage]:
         """Full-text search in one room; words are matched as prefixes, newest first."""
@@ -176,4 +177,4 @@ class Messages(GroupCommit):
             SELECT_MESSAGE + f" WHERE m.room = ? AND m.seq IN ({marks}) AND m.deleted = 0 ORDER BY m.seq DESC",
             (room, *seqs),
         ).fetchall()
-        return with_reactions(self._db, room, [message_from_row(r) for r in rows])
+        return with_quotes(self._db, room, with_reactions(self._db, room, [message_from_row(r) for r in rows]))
