@@ -145,7 +145,10 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             s = await w.wait("the preview", lambda s: any(i["type"] == "mvImage" for r in s["rows"] for i in r["parts"]))
             await alice.set_typing("General", False)
             await w.wait("no typing line", lambda s: s["typing"] == "")
+            await w.xdotool("mousemove", "1200", "780")  # off the window: no hover bar in the picture
+            await w.wait("no hover bar", lambda s: not s["actions"])
             dark, s = await w.shot(tmp_path / "dark.png")
+            assert not any(r["unread"] for r in s["rows"])  # nothing was unread when General was opened
             image = next(i for r in s["rows"] for i in r["parts"] if i["type"] == "mvImage")["rect"]
             info = alice.find_message("General", lambda m: m.file is not None)
             assert info is not None and info.file is not None and info.file.thumb_id
