@@ -78,7 +78,8 @@ class MessagesView:
                 dpg.bind_item_font("room_title", self._theme.fonts.bold)
                 dpg.add_button(label="Jump to first unread", tag="jump_unread", show=False,
                                callback=lambda: self.jump_to_unread())
-                dpg.add_button(label="Mute room", tag="room_mute", callback=lambda: mute_room())
+                dpg.add_button(label="Mute room", tag="room_mute", show=False,  # once a room is shown
+                               callback=lambda: mute_room())
             with dpg.child_window(tag="messages", height=-78, width=-200, border=False):
                 dpg.add_button(label="Load older messages", tag="older", show=False,
                                callback=lambda: self.load_older())
