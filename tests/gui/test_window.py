@@ -69,7 +69,7 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
     reactions = r["reactions"]
     if on:
         await w.hover(part(r, lambda i: i["value"] == text))
-        await w.click(await hover_bar(w, "action_react"))
+        await w.click(await hover_bar(w, "action_react", r))
         await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
@@ -77,8 +77,11 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
         await w.wait("👍 gone", lambda s: labelled(row(s, text)["reactions"], "👍") is None)  # type: ignore[index]
 
 
-async def hover_bar(w: Window, tag: str) -> dict[str, Any]:
-    """A button of the hover bar, once the bar holds still (it is placed by its measured width)."""
+async def hover_bar(w: Window, tag: str, r: dict[str, Any] | None) -> dict[str, Any]:
+    """A button of the hover bar, once the bar is shown for row `r` and holds still (it is
+    placed by its measured width)."""
+    assert r is not None
+    await w.wait("the hover bar over the row", lambda s: s["actions_for"] == r["key"])
     before = await w.item("the hover bar", lambda i: i["tag"] == tag)
     while True:
         now = await w.item("the hover bar", lambda i: i["tag"] == tag)
@@ -175,6 +178,14 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
                              and s["viewer"]["image"]["rect"][2] - s["viewer"]["image"]["rect"][0] == 800)
             await w.click(s["viewer"]["buttons"]["viewer_close"])
             s = await w.wait("the viewer closed", lambda s: not s["viewer"]["shown"])
+
+            # Reply on the hover bar: the composer addresses the sender and takes the keyboard.
+            bobs = "Thanks! I'll share the slides ✓"
+            await w.hover(part(row(s, bobs) or {}, lambda i: i["value"] == bobs))
+            await w.click(await hover_bar(w, "action_reply", row(s, bobs)))
+            await w.wait("the reply to Bob", lambda s: s["inputs"]["input"]["value"] == "@Bob ")
+            await w.key("End", *["BackSpace"] * len("@Bob "))
+            s = await w.wait("the composer empty", lambda s: s["inputs"]["input"]["value"] == "")
 
             # The theme button: light, then dark again.
             await w.click(s["topbar"]["theme_button"])
