@@ -286,9 +286,9 @@ class ChatWindow:
             self.focus.follow = True  # a wall shows the newest message, always
         if room is None:
             return
-        muted = self.notifier.muted(room.name)
-        if dpg.get_item_label("room_mute") != ("Unmute room" if muted else "Mute room"):
-            dpg.configure_item("room_mute", label="Unmute room" if muted else "Mute room")
+        label = "Unmute room" if self.notifier.muted(room.name) else "Mute room"
+        if not self.opts.kiosk and (dpg.get_item_label("room_mute") != label or not dpg.is_item_shown("room_mute")):
+            dpg.configure_item("room_mute", label=label, show=True)
         self.messages.render(room)
         if not self.opts.kiosk:
             self.composer.tick()

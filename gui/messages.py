@@ -52,6 +52,7 @@ class MessagesView:
         self.state = state
         self._kiosk = kiosk
         self._actions = actions
+        self._opened: str | None = None  # the room shown, since it was opened
         self._unread_after: int | None = None  # the newest seq read when the room was opened
         self.first_unread: int | None = None  # the message under the "New messages" divider
         self._focus = focus
@@ -81,7 +82,8 @@ class MessagesView:
                 dpg.bind_item_font("room_title", self._theme.fonts.bold)
                 dpg.add_button(label="Jump to first unread", tag="jump_unread", show=False,
                                callback=lambda: self.jump_to_unread())
-                dpg.add_button(label="Mute room", tag="room_mute", callback=lambda: mute_room())
+                dpg.add_button(label="Mute room", tag="room_mute", show=False,  # once a room is shown
+                               callback=lambda: mute_room())
             with dpg.child_window(tag="messages", height=-78, width=-200, border=False):
                 dpg.add_button(label="Load older messages", tag="older", show=False,
                                callback=lambda: self.load_older())
@@ -158,9 +160,11 @@ class MessagesView:
             dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
                           else f"# {room.name}")
             self._focus.follow = True
-            # A kiosk reads nothing (it reports no reads): no divider there.
-            unread = not self._kiosk and self.state.unread(room.name)
-            self._unread_after = self.state.read_upto(room.name) if unread else None
+            if self._opened != room.name:  # opened, not drawn again (a theme, a picture arriving)
+                self._opened = room.name
+                # A kiosk reads nothing (it reports no reads): no divider there.
+                unread = not self._kiosk and self.state.unread(room.name)
+                self._unread_after = self.state.read_upto(room.name) if unread else None
         msgs = room.messages
         start = max(0, len(msgs) - PAGE)
         if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):

@@ -84,6 +84,11 @@ def rows(w: ChatWindow) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["rect"][1])
 
 
+def _key(m: Any) -> str | None:
+    """A message's row key as `rows` reports it (seq, or a pending message's cid)."""
+    return None if m is None else str(m.seq or m.cid)
+
+
 def shown(tag: str) -> bool:
     return dpg.does_item_exist(tag) and bool(dpg.get_item_configuration(tag).get("show"))
 
@@ -99,7 +104,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
         "palette": shown("reaction_palette"), "actions": shown("row_actions"),
-        "actions_for": w.actions.shown_for.text if w.actions.shown_for is not None else None,
+        "actions_for": _key(w.actions.shown_for) if shown("row_actions") else None,
         "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),
         "notified": list(w.notifier.sent),
         "viewer": {"shown": shown("viewer"), "showing": w.viewer.showing, "zoom": w.viewer.zoom,

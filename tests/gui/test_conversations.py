@@ -49,8 +49,8 @@ async def action(w: Window, text: str, tag: str) -> None:
         await w.hover((int(rect[0]) + 60 + attempt, int(rect[1]) + 8))
         for _ in range(20):  # states, not seconds: the bar follows the pointer within a frame or two
             s = await w.state()
-            if s["actions"] and s["actions_for"] == text:
-                await w.click(await hover_bar(w, tag))
+            if s["actions_for"] == row(s, text)["key"]:  # type: ignore[index]
+                await w.click(await hover_bar(w, tag, row(s, text)))
                 return
     raise AssertionError(f"the hover bar never came up over {text!r}")
 

@@ -69,7 +69,7 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
     reactions = r["reactions"]
     if on:
         await w.hover(part(r, lambda i: i["value"] == text))
-        await w.click(await hover_bar(w, "action_react"))
+        await w.click(await hover_bar(w, "action_react", r))
         await w.click(await w.item("👍 in the palette", lambda i: i["type"] in ("mvButton", "mvImageButton")
                                    and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
@@ -78,10 +78,12 @@ async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
         await w.wait("👍 gone", lambda s: labelled(row(s, text)["reactions"], "👍") is None)  # type: ignore[index]
 
 
-async def hover_bar(w: Window, tag: str) -> dict[str, Any]:
-    """A button of the hover bar, once the bar holds still: it is placed by its measured width,
-    which an autosized window takes a few frames to settle at when buttons come or go (Edit
-    and Delete on one's own messages)."""
+async def hover_bar(w: Window, tag: str, r: dict[str, Any] | None) -> dict[str, Any]:
+    """A button of the hover bar, once the bar is shown for row `r` and holds still: it is
+    placed by its measured width, which an autosized window takes a few frames to settle at
+    when buttons come or go (Edit and Delete on one's own messages)."""
+    assert r is not None
+    await w.wait("the hover bar over the row", lambda s: s["actions_for"] == r["key"])
     held, before = 0, None
     while held < 3:
         now = await w.item("the hover bar", lambda i: i["tag"] == tag)
@@ -148,7 +150,10 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             s = await w.wait("the preview", lambda s: any(i["type"] == "mvImage" for r in s["rows"] for i in r["parts"]))
             await alice.set_typing("General", False)
             await w.wait("no typing line", lambda s: s["typing"] == "")
+            await w.xdotool("mousemove", "1200", "780")  # off the window: no hover bar in the picture
+            await w.wait("no hover bar", lambda s: not s["actions"])
             dark, s = await w.shot(tmp_path / "dark.png")
+            assert not any(r["unread"] for r in s["rows"])  # nothing was unread when General was opened
             image = next(i for r in s["rows"] for i in r["parts"] if i["type"] == "mvImage")["rect"]
             info = alice.find_message("General", lambda m: m.file is not None)
             assert info is not None and info.file is not None and info.file.thumb_id
@@ -175,6 +180,15 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
                              and s["viewer"]["image"]["rect"][2] - s["viewer"]["image"]["rect"][0] == 800)
             await w.click(s["viewer"]["buttons"]["viewer_close"])
             s = await w.wait("the viewer closed", lambda s: not s["viewer"]["shown"])
+
+            # Reply on the hover bar: the composer answers Bob's message (its quote goes with the
+            # answer, test_conversations.py), until Cancel.
+            bobs = "Thanks! I'll share the slides ✓"
+            await w.hover(part(row(s, bobs) or {}, lambda i: i["value"] == bobs))
+            await w.click(await hover_bar(w, "action_reply", row(s, bobs)))
+            await w.wait("the reply to Bob", lambda s: s["compose_note"].startswith("Replying to Bob: Thanks!"))
+            await w.click(await w.item("Cancel", lambda i: i["tag"] == "compose_cancel"))
+            s = await w.wait("no reply under way", lambda s: s["compose_note"] == "")
 
             # The theme button: light, then dark again.
             await w.click(s["topbar"]["theme_button"])
