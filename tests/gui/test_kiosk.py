@@ -98,7 +98,8 @@ async def test_kiosk_on_a_4k_wall(tmp_path: Path) -> None:
                     (bx, by), (ax, ay) = before["kiosk"]["offset"], s["kiosk"]["offset"]
                     moved = (s["kiosk"]["title"]["rect"][0] - before["kiosk"]["title"]["rect"][0],
                              s["kiosk"]["title"]["rect"][1] - before["kiosk"]["title"]["rect"][1])
-                    assert moved == (ax - bx, ay - by) and 0 < abs(ax - bx) + abs(ay - by) <= 3
+                    # 3 steps (a 4th if the real clock crossed a step meanwhile), the layout with them
+                    assert moved == (ax - bx, ay - by) and 0 < abs(ax - bx) + abs(ay - by) <= 4
                     assert s["kiosk"]["clock"] in {time.strftime("%H:%M", time.localtime(t))
                                                    for t in (later - 60, later, time.time() + 3 * DRIFT_STEP)}
 
