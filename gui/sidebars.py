@@ -224,6 +224,7 @@ class Sidebars:
         if not dpg.does_item_exist(tag):
             with dpg.theme(tag=tag), dpg.theme_component(dpg.mvButton):
                 dpg.add_theme_style(dpg.mvStyleVar_FrameBorderSize, 0, category=dpg.mvThemeCat_Core)
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 0, 3, category=dpg.mvThemeCat_Core)  # as the text
                 dpg.add_theme_color(dpg.mvThemeCol_Button, pal.panel, category=dpg.mvThemeCat_Core)
                 dpg.add_theme_color(dpg.mvThemeCol_Text, pal.text if online else pal.muted,
                                     category=dpg.mvThemeCat_Core)

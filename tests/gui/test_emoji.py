@@ -74,6 +74,8 @@ async def test_emoji_in_a_sentence_are_in_colour_and_its_letters_in_the_text_fon
             await alice.react("General", seq, "❤")
             s = await w.wait("both messages, the ❤ under the second", lambda s: row(s, SENTENCE) is not None
                              and row(s, PLAIN) is not None and labelled(row(s, SENTENCE)["reactions"], "❤ 1"))  # type: ignore[index]
+            await w.xdotool("mousemove", "1200", "780")  # off the window: the shot shows no hover bar
+            await w.wait("no hover bar", lambda s: not s["actions"])
             img, s = await w.shot(tmp_path / "emoji.png")
             plain, sentence = row(s, PLAIN), row(s, SENTENCE)
             assert plain is not None and sentence is not None
