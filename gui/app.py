@@ -19,31 +19,42 @@ import time
 import dearpygui.dearpygui as dpg
 
 from pyrtc import protocol as p
-from pyrtc.client import ChatState
+from pyrtc.client import ChatState, mentions_me
 from pyrtc.client.state import Connected, Disconnected, Event
 from pyrtc.logsetup import flush_logs
 
+from .avatar import AvatarColours
 from .background import Background
 from .commands import Commands
+from .composer import Composer
 from .conversations import Conversations
 from .dialogs import AttachDialog, IdentityWarning, NamePrompt, RoomPassword
+from .emoji_images import EmojiImages
 from .focus import Focus
+from .kiosk import Kiosk, share_link
+from .links import open_link
+from .message_text import TextPainter
 from .messages import MessagesView
+from .notify import Notifier
 from .options import GuiOptions
 from .paste import PastePicture
 from .picker import Picker
+from .row_actions import RowActions
 from .rows import RowPainter
+from .screen import screen_height
 from .sidebars import Sidebars
 from .startup import Startup
 from .textures import Pictures
 from .theme import Theme
 from .tones import TonePlayer
+from .viewer import PictureViewer
+from .window_focus import WindowFocus
 
 __all__ = ["ChatWindow", "GuiOptions", "run_gui"]
 
 LOG_FLUSH_EVERY = 0.5  # seconds; batched log lines (a hosted server's chat.log too)
 ERROR_SHOWN = 20.0  # seconds an error stays in the top bar
-KIOSK_HIDDEN = ("rooms_panel", "members_panel", "composer", "search", "theme_button", "mute_button")
+KIOSK_HIDDEN = ("topbar", "title_line", "rooms_panel", "members_panel", "composer")
 
 
 class ChatWindow:
@@ -61,23 +72,39 @@ class ChatWindow:
         self.picker = Picker(self.theme)
         self.commands = Commands(self.state, self.bg, self.focus, self.room_password, self.show_error,
                                  kiosk=opts.kiosk)
-        self.pictures = Pictures(self.bg, self.commands.download)
+        self.pictures = Pictures(self.bg)
+        self.viewer = PictureViewer(self.bg, self.pictures, self.commands.download)
+        self.pictures.show = self.viewer.show
         self.conversations = Conversations(self.state, self.bg, self.focus, self.theme, self.show_error)
         self.commands.compose = self.conversations.compose
         self.paste = PastePicture(self.commands.attach, self.show_error)
         self.startup = Startup(opts, self.bg, self.theme, self.picker, self.name_prompt, self.identity,
                                self.show_error)
-        self.row_painter = RowPainter(self.state, self.theme, self.pictures, react=self.commands.react,
-                                      download=self.commands.download, kiosk=opts.kiosk,
-                                      conversations=self.conversations)
+        self.avatars = AvatarColours()
+        self.window_focus = WindowFocus()
+        self.notifier = Notifier(self.bg, opts.settings, focused=lambda: bool(self.window_focus()))
+        self.emoji = EmojiImages()
+        self.text = TextPainter(self.theme, self.emoji, None if opts.kiosk else open_link)
+        conv = self.conversations
+        self.actions = RowActions(self.theme, self.text, lambda m: m.sender == self.state.me,
+                                  react=self.commands.react, reply=conv.start_reply, edit=conv.start_edit,
+                                  delete=conv.delete)
+        self.row_painter = RowPainter(self.state, self.theme, self.pictures, self.avatars, self.text,
+                                      react=self.commands.react, download=self.commands.download,
+                                      kiosk=opts.kiosk, conversations=conv)
         self.messages = MessagesView(self.state, self.focus, self.theme, self.pictures, self.row_painter,
-                                     self.commands)
-        self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands,
-                                 jump_to=self.messages.jump_to, show_error=self.show_error,
-                                 conversations=self.conversations)
-        self.conversations.jump_to = self.messages.jump_to
+                                     self.commands, self.actions, kiosk=opts.kiosk)
+        self.composer = Composer(self.theme, self.emoji, members=self._member_names)
+        self.sidebars = Sidebars(self.state, self.focus, self.theme, self.commands, self.avatars,
+                                 muted=self.notifier.muted, jump_to=self.messages.jump_to,
+                                 show_error=self.show_error, conversations=conv)
+        conv.jump_to = self.messages.jump_to
+        self._screen = (screen_height() or 1080) if opts.kiosk else 0
+        self.kiosk = Kiosk(self.state, self.theme, opts.clock, screen_height=self._screen,
+                           link=lambda: share_link(self.bg.session, self.startup.lan_addresses)) if opts.kiosk else None
         self.frame = 0
         self._error_until = 0.0
+        self._live_after: dict[str, int] = {}  # per room: the last seq when it was joined
 
     @property
     def mode(self) -> str:
@@ -88,8 +115,9 @@ class ChatWindow:
     def build(self) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        self.theme.load_fonts(self.opts.kiosk)
+        self.theme.load_fonts(self._screen if self.opts.kiosk else None)
         self.pictures.build_registry()
+        self.emoji.build_registry()
         dpg.create_viewport(title="PyRTC", width=self.opts.width, height=self.opts.height,
                             min_width=800, min_height=600)
         self._build_main()
@@ -120,26 +148,43 @@ class ChatWindow:
                                        callback=lambda s, a: self.sidebars.search(a))
                     dpg.add_button(label="Light", tag="theme_button", callback=lambda: self.toggle_theme())
                     dpg.add_button(label="Mute", tag="mute_button", callback=lambda: self.toggle_mute())
+            if self.kiosk is not None:
+                self.kiosk.build_header()
             with dpg.group(horizontal=True, tag="body"):
                 self.sidebars.build_rooms()
-                self.messages.build(send=self.commands.send_input, attach=self.attach_dialog.show,
-                                    composer_extras=self._composer_extras,
+                self.messages.build(send=self._send, attach=self.attach_dialog.show,
+                                    mute_room=self.toggle_room_muted, composer_extras=self._composer_extras,
                                     composer_bar=self.conversations.build_bar)
                 self.sidebars.build_members()
+            if self.kiosk is not None:
+                self.kiosk.build_side("body")
         with dpg.handler_registry():
-            dpg.add_mouse_wheel_handler(callback=lambda s, a: self.messages.wheel(a))
+            dpg.add_mouse_wheel_handler(callback=lambda s, a: self._wheel(a))
+            dpg.add_mouse_move_handler(callback=lambda s, a: self.actions.moved(a))
+            dpg.add_mouse_click_handler(dpg.mvMouseButton_Left, callback=lambda: self.actions.clicked())
             # Ctrl+V with a picture on the clipboard: its preview (text pastes as usual)
             dpg.add_key_press_handler(dpg.mvKey_V, callback=lambda: self._ctrl_v())
         self.conversations.build_handlers()
         self.paste.build()
         self.attach_dialog.build(self.commands.attach, self.show_error)
-        self.pictures.build_viewer()
-        self.row_painter.build_palette()
+        self.viewer.build()
+        self.actions.build()
+        self.composer.build()
         dpg.set_primary_window("main", True)
-        if self.opts.kiosk:
+        if self.kiosk is not None:
             for tag in KIOSK_HIDDEN:
                 dpg.hide_item(tag)
-            dpg.configure_item("messages", height=-40, width=-1)
+            dpg.configure_item("messages", height=-(self.theme.fonts.size * 2), width=-(self.kiosk.qr_side + 40),
+                               no_scrollbar=True)
+
+    def _member_names(self) -> list[str]:
+        room = self.state.rooms.get(self.focus.room or "")
+        return [n for n in room.members if n != self.state.me] if room is not None else []
+
+    def _send(self) -> None:
+        """Enter: takes the suggestion shown, else sends."""
+        if not self.composer.take_enter():
+            self.commands.send_input()
 
     def _composer_extras(self) -> None:
         dpg.add_button(label="Paste picture", tag="paste_button", callback=lambda: self.paste.paste())
@@ -162,6 +207,16 @@ class ChatWindow:
         self.tones.muted = not self.tones.muted
         self.opts.settings.set("muted", self.tones.muted)
         dpg.configure_item("mute_button", label="Unmute" if self.tones.muted else "Mute")
+
+    def _wheel(self, delta: float) -> None:
+        if not self.viewer.wheel(delta):
+            self.messages.wheel(delta)
+
+    def toggle_room_muted(self) -> None:
+        """Notifications for the room shown: off, or on again (remembered)."""
+        if self.focus.room is not None:
+            self.notifier.toggle_muted(self.focus.room)
+            self.sidebars.redraw()
 
     def show_error(self, text: str) -> None:
         """An error stays in view, before the status line (which each frame rewrites), for a while."""
@@ -192,16 +247,20 @@ class ChatWindow:
         match event:
             case p.Posted() if event.sender != self.state.me:
                 # A direct message rings as a mention does: it is written to you.
-                mention = (f"@{self.state.me}".casefold() in event.text.casefold()
-                           or event.room in self.state.directs)
+                mention = mentions_me(event.text, self.state.me) or event.room in self.state.directs
                 if mention:
                     self.tones.play("mention")
+                    if not self.opts.kiosk and event.seq > self._live_after.get(event.room, 0):
+                        self.notifier.mentioned(event, direct=event.room in self.state.directs)
                 elif event.room != self.focus.room:
                     self.tones.play("message")
             case p.MembersChanged() if any(m.name != self.state.me for m in event.joined):
                 self.tones.play("join")
-            case p.Joined() if self.focus.room is None or self.focus.room == event.room:
-                self.focus.room = event.room
+            case p.Joined():
+                # History that comes with a (re)join is not news: only later posts notify.
+                self._live_after[event.room] = max(self._live_after.get(event.room, 0), event.last_seq)
+                if self.focus.room is None or self.focus.room == event.room:
+                    self.focus.room = event.room
             case Disconnected() | Connected():
                 self.sidebars.redraw()
             case _:
@@ -222,9 +281,17 @@ class ChatWindow:
         self.sidebars.render()
         self.conversations.tick()
         room = st.rooms.get(self.focus.room) if self.focus.room else None
+        if self.kiosk is not None:
+            self.kiosk.render(self.focus.room)
+            self.focus.follow = True  # a wall shows the newest message, always
         if room is None:
             return
+        label = "Unmute room" if self.notifier.muted(room.name) else "Mute room"
+        if not self.opts.kiosk and (dpg.get_item_label("room_mute") != label or not dpg.is_item_shown("room_mute")):
+            dpg.configure_item("room_mute", label=label, show=True)
         self.messages.render(room)
+        if not self.opts.kiosk:
+            self.composer.tick()
         self.commands.report_read(room.name)
         self.commands.keep_typing_state()
 

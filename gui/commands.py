@@ -18,6 +18,7 @@ from pyrtc.filenames import free_path
 from pyrtc.protocol.codes import ErrorCode
 
 from .background import Background
+from .completion import emojize
 from .dialogs import RoomPassword
 from .focus import Focus
 
@@ -43,7 +44,7 @@ class Commands:
     # ------------------------------------------------------------------ messages
 
     def send_input(self) -> None:
-        text = dpg.get_value("input").strip()
+        text = emojize(dpg.get_value("input").strip())  # :tada: → 🎉, an edit's too
         session, room = self._bg.session, self._focus.room
         if not text or room is None or session is None:
             return

@@ -1,9 +1,9 @@
-"""The window's part of protocol 4: direct messages in the sidebar (unread badges), a direct
-conversation started from a click on a member, replies (a one-line quote that jumps to the
-original), editing and deleting one's own messages, status beside names and one's own status,
+"""The window's part of protocol 4: a direct conversation started from a click on a member
+(the sidebar lists them), replies (a one-line quote that jumps to the original), editing and
+deleting one's own messages (offered by the hover bar, row_actions.py), one's own status,
 away after ten idle minutes.
 
-Rows call the small functions here for what they add (`header_extras`, `quote_line`,
+Rows call the small functions here for what they add (`edited_mark`, `quote_line`,
 `deleted_body`), so the row layout stays in rows.py. Nothing here waits: every request goes
 to the client thread through Background."""
 
@@ -90,54 +90,25 @@ class Conversations:
 
     # ------------------------------------------------------------------ rows
 
-    def header_extras(self, m: MessageView, own: bool) -> None:
-        """After the name and time: "(edited)", and Reply (Edit, Delete for one's own)."""
-        pal = self._theme.palette
+    def edited_mark(self, m: MessageView) -> None:
+        """After the name and time (or the text of a message under another's header): "(edited)"."""
         if m.edited and not m.deleted:
-            dpg.add_text("(edited)", color=pal.muted)
-        if not m.seq or m.deleted:
-            return
-        dpg.add_button(label="Reply", small=True, callback=lambda s, a, u: self.start_reply(u), user_data=m)
-        if own:
-            if m.file is None:
-                dpg.add_button(label="Edit", small=True, callback=lambda s, a, u: self.start_edit(u), user_data=m)
-            dpg.add_button(label="Delete", small=True, callback=lambda s, a, u: self.delete(u), user_data=m)
+            dpg.add_text("(edited)", color=self._theme.palette.muted)
 
-    def quote_line(self, m: MessageView) -> None:
+    def quote_line(self, m: MessageView, *, pressable: bool = True) -> None:
         """The one-line quote of the message answered; a click shows it (loading history if needed)."""
         quoted = f"↪ {m.quote_sender}: {m.quote}" if m.quote else "↪ a deleted message"
+        if not pressable:  # a kiosk: nobody presses a wall
+            dpg.add_text(quoted[:80], color=self._theme.palette.muted)
+            return
         b = dpg.add_button(label=quoted[:80], small=True, callback=lambda s, a, u: self.jump_to(u),
                            user_data=m.reply_to)
-        dpg.bind_item_theme(b, self._quote_theme())
+        dpg.bind_item_theme(b, self._theme.quote_button())
 
     def deleted_body(self) -> None:
         dpg.add_text("message deleted", color=self._theme.palette.muted)
 
-    def _quote_theme(self) -> int | str:
-        tag = f"quote_theme_{self._theme.palette.name}"
-        if not dpg.does_item_exist(tag):
-            with dpg.theme(tag=tag), dpg.theme_component(dpg.mvButton):
-                dpg.add_theme_color(dpg.mvThemeCol_Button, self._theme.palette.bg, category=dpg.mvThemeCat_Core)
-                dpg.add_theme_color(dpg.mvThemeCol_Text, self._theme.palette.muted, category=dpg.mvThemeCat_Core)
-        return tag
-
     # ------------------------------------------------------------------ direct conversations
-
-    def build_directs(self) -> None:
-        dpg.add_text("Direct messages", tag="directs_title", color=self._theme.palette.muted)
-        dpg.add_group(tag="directs_list")
-
-    def render_directs(self) -> None:
-        st = self.state
-        dpg.delete_item("directs_list", children_only=True)
-        for room, direct in sorted(st.directs.items(), key=lambda d: d[1].peer.casefold()):
-            if room not in st.rooms:
-                continue
-            unread = st.unread(room)
-            status = st.status_of(direct.peer)
-            label = f"@ {direct.peer}" + (f" · {status}" if status else "") + (f"  ({unread})" if unread else "")
-            dpg.add_selectable(label=label, parent="directs_list", default_value=room == self._focus.room,
-                               callback=lambda s, a, u: self._focus.show(u), user_data=room)
 
     def open_direct(self, name: str) -> None:
         """A click on a member: their conversation with us, shown."""

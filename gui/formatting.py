@@ -1,35 +1,27 @@
-"""Light formatting of message text in the window: `*bold*`, `_italic_`, `` `code` ``,
-fenced code blocks and clickable URLs (opened with the desktop's opener). The terminal shows
-the text as typed.
+"""Light formatting of message text: `*bold*`, `_italic_`, `` `code` ``, fenced code blocks and
+links, as lines of spans. Pure (no Dear PyGui): message_text.py draws what this returns, and
+the terminal shows the text as typed.
 
 Invariants:
-- `parse` is pure (tests use it without a window); the markers are taken only where they
-  enclose a word (`2*3*4` or `snake_case_name` stay as typed).
-- A text with no markup is one wrapped text item, as before; only formatted lines are
-  drawn span by span (Dear PyGui cannot wrap across items).
+- The markers are taken only where they enclose a word (`2*3*4` or `snake_case_name` stay as
+  typed); nothing inside a link is taken for a marker (`https://x.org/a_b_c`).
+- Links are found by links.split_links, the one pattern for links in the window.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import webbrowser
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import dearpygui.dearpygui as dpg
+from .links import split_links
 
-from .theme import Theme, has_emoji
-
-__all__ = ["Span", "parse", "add_text", "open_url", "has_markup"]
+__all__ = ["Span", "Kind", "parse", "has_markup"]
 
 Kind = Literal["plain", "bold", "italic", "code", "link", "block"]
 
 _INLINE = re.compile(
-    r"(?P<link>https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'])"
-    r"|(?<![\w*])\*(?P<bold>[^\s*](?:[^*\n]*[^\s*])?)\*(?![\w*])"
+    r"(?<![\w*])\*(?P<bold>[^\s*](?:[^*\n]*[^\s*])?)\*(?![\w*])"
     r"|(?<![\w_])_(?P<italic>[^\s_](?:[^_\n]*[^\s_])?)_(?![\w_])"
     r"|`(?P<code>[^`\n]+)`"
 )
@@ -43,7 +35,8 @@ class Span:
 
 
 def has_markup(text: str) -> bool:
-    return bool(_FENCE.search(text) or _INLINE.search(text))
+    """Whether `text` is drawn span by span (else it is one plain text item)."""
+    return bool(_FENCE.search(text) or _INLINE.search(text) or any(is_link for _, is_link in split_links(text)))
 
 
 def parse(text: str) -> list[list[Span]]:
@@ -55,7 +48,7 @@ def parse(text: str) -> list[list[Span]]:
         lines.append([Span("block", fence.group("body"))])
         at = fence.end()
     lines += _lines(text[at:].lstrip("\n") if at else text)
-    return [line for line in lines if line]
+    return lines
 
 
 def _lines(text: str) -> list[list[Span]]:
@@ -64,65 +57,24 @@ def _lines(text: str) -> list[list[Span]]:
     out: list[list[Span]] = []
     for line in text.split("\n"):
         spans: list[Span] = []
-        at = 0
-        for m in _INLINE.finditer(line):
-            if m.start() > at:
-                spans.append(Span("plain", line[at:m.start()]))
-            kind = m.lastgroup or "plain"
-            spans.append(Span(kind, m.group(kind)))  # type: ignore[arg-type]
-            at = m.end()
-        if at < len(line) or not spans:
-            spans.append(Span("plain", line[at:]))
-        out.append(spans)
+        for run, is_link in split_links(line):
+            if is_link:
+                spans.append(Span("link", run))
+            else:
+                spans += _marked(run)
+        out.append(spans)  # an empty line stays: it keeps its height
     return out
 
 
-def open_url(url: str) -> None:
-    """The desktop's opener (xdg-open on Linux), never blocking the frame."""
-    try:
-        if sys.platform.startswith("linux"):
-            subprocess.Popen(["xdg-open", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-        else:
-            webbrowser.open(url)
-    except OSError:
-        webbrowser.open(url)
-
-
-def add_text(text: str, theme: Theme, *, color: Any = None,
-             opener: Callable[[str], None] = open_url) -> list[Any]:
-    """The message text in the current container; returns the items made."""
-    if has_emoji(text) or not has_markup(text):
-        t = dpg.add_text(text, wrap=0)  # 0: at the window's edge, also after a resize
-        if has_emoji(text):
-            dpg.bind_item_font(t, theme.fonts.emoji)
-        if color is not None:
-            dpg.configure_item(t, color=color)
-        return [t]
-    pal, fonts = theme.palette, theme.fonts
-    made: list[Any] = []
-    for line in parse(text):
-        if line[0].kind == "block":
-            with dpg.child_window(height=0, auto_resize_y=True, border=True, width=-1) as box:
-                t = dpg.add_text(line[0].text, color=pal.own)
-                dpg.bind_item_font(t, fonts.mono)
-            made += [box, t]
-            continue
-        with dpg.group(horizontal=True, horizontal_spacing=0) as group:
-            for span in line:
-                t = dpg.add_text(span.text, color=color)
-                made.append(t)
-                if span.kind == "bold":
-                    dpg.bind_item_font(t, fonts.bold)
-                elif span.kind == "italic":
-                    dpg.bind_item_font(t, fonts.italic)
-                elif span.kind == "code":
-                    dpg.bind_item_font(t, fonts.mono)
-                    dpg.configure_item(t, color=pal.own)
-                elif span.kind == "link":
-                    dpg.configure_item(t, color=pal.read)
-                    with dpg.item_handler_registry() as reg:
-                        dpg.add_item_clicked_handler(callback=lambda s, a, u: opener(u), user_data=span.text)
-                    dpg.bind_item_handler_registry(t, reg)
-        made.append(group)
-    return made
+def _marked(text: str) -> list[Span]:
+    spans: list[Span] = []
+    at = 0
+    for m in _INLINE.finditer(text):
+        if m.start() > at:
+            spans.append(Span("plain", text[at:m.start()]))
+        kind: Kind = "bold" if m.group("bold") else "italic" if m.group("italic") else "code"
+        spans.append(Span(kind, m.group(kind)))
+        at = m.end()
+    if at < len(text):
+        spans.append(Span("plain", text[at:]))
+    return spans

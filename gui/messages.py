@@ -9,10 +9,14 @@ Invariants:
   can never be taken for a seq (a refused text's row goes with it).
 - A jump (a search hit) holds until the view has landed on its row: a frame that still
   shows the bottom does not mean the user came back to it.
+- Each row is placed after the row above it (timeline.py); a row whose placement changed
+  (older history arrived above it) is built again. The "New messages" divider marks what was
+  unread when the room was opened, until another room is shown.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +27,11 @@ from pyrtc.client import ChatState, MessageView, RoomView
 
 from .commands import Commands
 from .focus import Focus
+from .row_actions import RowActions
 from .rows import Row, RowPainter
 from .textures import Pictures
 from .theme import Theme
+from .timeline import placement
 
 __all__ = ["MessagesView", "PAGE", "RowKey", "row_key"]
 
@@ -42,8 +48,13 @@ def row_key(m: MessageView) -> RowKey:
 
 class MessagesView:
     def __init__(self, state: ChatState, focus: Focus, theme: Theme, pictures: Pictures, rows: RowPainter,
-                 commands: Commands) -> None:
+                 commands: Commands, actions: RowActions, *, kiosk: bool) -> None:
         self.state = state
+        self._kiosk = kiosk
+        self._actions = actions
+        self._opened: str | None = None  # the room shown, since it was opened
+        self._unread_after: int | None = None  # the newest seq read when the room was opened
+        self.first_unread: int | None = None  # the message under the "New messages" divider
         self._focus = focus
         self._theme = theme
         self._pictures = pictures
@@ -59,13 +70,20 @@ class MessagesView:
         self._landing_frames = 0
         self._wheel_at = 0.0
         self._loading_older = False
+        self._drawn_width = 0.0
 
-    def build(self, send: Callable[[], None], attach: Callable[[], None],
+    def build(self, send: Callable[[], None], attach: Callable[[], None], mute_room: Callable[[], None],
               composer_extras: Callable[[], None] | None = None,
               composer_bar: Callable[[], None] | None = None) -> None:
         """`composer_bar`: built above the composer; `composer_extras`: buttons after Attach."""
         with dpg.group(tag="center"):
-            dpg.add_text("", tag="room_title")
+            with dpg.group(horizontal=True, tag="title_line"):
+                dpg.add_text("", tag="room_title")
+                dpg.bind_item_font("room_title", self._theme.fonts.bold)
+                dpg.add_button(label="Jump to first unread", tag="jump_unread", show=False,
+                               callback=lambda: self.jump_to_unread())
+                dpg.add_button(label="Mute room", tag="room_mute", show=False,  # once a room is shown
+                               callback=lambda: mute_room())
             with dpg.child_window(tag="messages", height=-78, width=-200, border=False):
                 dpg.add_button(label="Load older messages", tag="older", show=False,
                                callback=lambda: self.load_older())
@@ -74,8 +92,8 @@ class MessagesView:
             if composer_bar is not None:
                 composer_bar()
             with dpg.group(horizontal=True, tag="composer"):
-                dpg.add_input_text(tag="input", hint="Write a message…", width=-470 if composer_extras else -350,
-                                   on_enter=True,
+                dpg.add_input_text(tag="input", hint="Write a message…", width=-500 if composer_extras else -350,
+                                   on_enter=True, tab_input=True,  # Tab takes a suggestion (composer.py)
                                    callback=lambda s, a: send())
                 dpg.add_button(label="Send", callback=lambda: send())
                 dpg.add_button(label="Attach", callback=lambda: attach())
@@ -92,6 +110,10 @@ class MessagesView:
         if self._focus.room is not None:
             self._oldest_built = 0
             self._commands.load_older(self._focus.room)
+
+    def jump_to_unread(self) -> None:
+        if self.first_unread is not None:
+            self.jump_to(self.first_unread)
 
     def jump_to(self, seq: int) -> None:
         """Show message `seq` (a search hit), loading older pages until it is held."""
@@ -115,6 +137,14 @@ class MessagesView:
     def render(self, room: RoomView) -> None:
         dpg.set_value("typing_line", self.state.typing_line(room.name))
         dpg.configure_item("typing_line", color=self._theme.palette.muted)
+        width = float(dpg.get_item_rect_size("messages")[0])
+        if width > 0 and abs(width - self._drawn_width) > 8:
+            # Text with emoji, CJK or formatting is wrapped by us (message_text.py): again at the new width.
+            self._drawn_width = width
+            self._painter.text_width = width - 80  # the avatar, its gap and the scrollbar
+            if self._painter.wrapped:
+                self._painter.wrapped = False
+                self._drawn_room = None
         if self._pictures.version != self._drawn_pictures:
             self._drawn_pictures = self._pictures.version
             self._drawn_room = None  # rebuild, so a picture replaces its placeholder
@@ -124,11 +154,17 @@ class MessagesView:
     def _render_rows(self, room: RoomView) -> None:
         if self._drawn_room != room.name:
             self._clear()
+            self._painter.wrapped = False
             self._oldest_built = 0
             self._jump_to = self._landing = None
             dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
                           else f"# {room.name}")
             self._focus.follow = True
+            if self._opened != room.name:  # opened, not drawn again (a theme, a picture arriving)
+                self._opened = room.name
+                # A kiosk reads nothing (it reports no reads): no divider there.
+                unread = not self._kiosk and self.state.unread(room.name)
+                self._unread_after = self.state.read_upto(room.name) if unread else None
         msgs = room.messages
         start = max(0, len(msgs) - PAGE)
         if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):
@@ -139,38 +175,59 @@ class MessagesView:
             # Older history arrived (scroll-up): rebuild from the new start, keep the place.
             self._clear()
             self._focus.follow = False
+        now = time.time()
+        self.first_unread = self._first_after(room, self._unread_after)
+        prev = msgs[start - 1] if start > 0 else None  # so the first row built is placed as it will stay
         for m in msgs[start:]:
             key = row_key(m)
             row = self.rows.get(key)
             sig = self._painter.signature(m)
+            place = placement(prev, m, now=now, unread_after=self._unread_after, group=not self._kiosk)
+            prev = m
+            if row is not None and (row.place != place or row.sig[3:] != sig[3:]):
+                # Something arrived above it, or it was edited or deleted: built again.
+                self._delete(key)
+                row = None
             if row is None:
                 if m.seq and m.cid in self.rows:  # the pending copy got its seq
-                    dpg.delete_item(self.rows.pop(m.cid).group)
-                self.rows[key] = self._painter.build(m, sig, self._next_row_after(m.seq))
-            elif row.sig[3:] != sig[3:]:  # edited or deleted: its body is built again
-                after = self._next_row_after(m.seq)
-                dpg.delete_item(row.group)
-                self.rows[key] = self._painter.build(m, sig, after)
+                    self._delete(m.cid)
+                self.rows[key] = self._painter.build(m, place, sig, self._next_row_after(m.seq) if m.seq else None)
             elif row.sig != sig:
                 self._painter.update(row, m, sig)
         pending = {m.cid for m in room.pending()}
         for key in [k for k in self.rows if isinstance(k, str) and k not in pending]:
-            dpg.delete_item(self.rows.pop(key).group)  # acknowledged (drawn again by seq) or refused
+            self._delete(key)  # acknowledged (drawn again by seq) or refused
         if self._focus.follow and len(self.rows) > 2 * PAGE:
             # Following the newest messages: drop rows scrolled far out of view, so a long
             # session keeps a bounded number of items (older ones come back on scroll-up).
             keep = sorted(self._seqs())[-PAGE:]
             for k in [k for k in self._seqs() if k < keep[0]]:
-                dpg.delete_item(self.rows.pop(k).group)
+                self._delete(k)
             first_new = keep[0]
         self._oldest_built = first_new
-        dpg.configure_item("older", show=room.more_before or start > 0)
+        dpg.configure_item("older", show=(room.more_before or start > 0) and not self._kiosk)
         self._drawn_room, self._drawn_version = room.name, room.version
         self._loading_older = False
+
+    @staticmethod
+    def _first_after(room: RoomView, seq: int | None) -> int | None:
+        """The first message held after `seq` (None: none, or no `seq`)."""
+        if seq is None:
+            return None
+        msgs = room.messages
+        held = len(msgs)
+        while held and not msgs[held - 1].seq:  # pending ones are last, unsorted
+            held -= 1
+        i = bisect.bisect_right(msgs, seq, hi=held, key=lambda m: m.seq)
+        return msgs[i].seq if i < held else None
 
     def _clear(self) -> None:
         dpg.delete_item("rows", children_only=True)
         self.rows.clear()
+        self._actions.hide()
+
+    def _delete(self, key: RowKey) -> None:
+        dpg.delete_item(self.rows.pop(key).group)
 
     def _may_come(self, seq: int) -> bool:
         """Message `seq` is held (its row comes next frame) or older pages may still bring it."""
@@ -189,8 +246,53 @@ class MessagesView:
         return self.rows[min(later)].group if later else None
 
     def after_frame(self) -> None:
-        """Scrolling, once the frame has laid the rows out: follow, jump, or fetch older."""
+        """Scrolling, once the frame has laid the rows out: follow, jump, or fetch older; the
+        hover bar; the jump-to-unread button."""
+        if not self._kiosk:
+            self._hover_row()
         y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+        self._show_jump(y)
+        self._scroll(y, y_max)
+
+    def _hover_row(self) -> None:
+        """The hover bar follows the row under the pointer (found by halving the rows in view
+        order: a few questions a frame, not one per row)."""
+        (x0, y0), (width, height) = dpg.get_item_pos("messages"), dpg.get_item_state("messages").get("rect_size", (0, 0))
+        right = x0 + width - 14  # left of the scrollbar
+        mx, my = self._actions.pointer
+        hit = None
+        if x0 <= mx < right and y0 <= my < y0 + height and self.rows and not self._actions.over_bar():
+            order = self._order()
+            lo, hi = 0, len(order)
+            while lo < hi:  # the last row starting at or above the pointer
+                mid = (lo + hi) // 2
+                if dpg.get_item_rect_min(self.rows[order[mid]].group)[1] <= my:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo:
+                row = self.rows[order[lo - 1]]
+                if my <= dpg.get_item_rect_max(row.group)[1]:
+                    hit = row
+        if hit is not None:
+            self._actions.hovered(hit.msg, (right, dpg.get_item_rect_min(hit.group)[1]))
+        self._actions.after_frame(right)
+
+    def _order(self) -> list[RowKey]:
+        """The rows' keys top to bottom: seqs, then pending messages in the order sent."""
+        seqs = sorted(self._seqs())
+        return [*seqs, *(k for k in self.rows if isinstance(k, str))]
+
+    def _show_jump(self, y: float) -> None:
+        """"Jump to first unread" while the divider is above the view (or not built yet)."""
+        show = False
+        if self.first_unread is not None:
+            row = self.rows.get(self.first_unread)
+            show = row is None or not dpg.does_item_exist(row.group) or dpg.get_item_pos(row.group)[1] < y
+        if show != dpg.is_item_shown("jump_unread"):
+            dpg.configure_item("jump_unread", show=show)
+
+    def _scroll(self, y: float, y_max: float) -> None:
         if self._jump_to is not None:
             row = self.rows.get(self._jump_to)
             if row is not None and dpg.does_item_exist(row.group):

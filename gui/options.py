@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,3 +36,4 @@ class GuiOptions:
     on_frame: Callable[[Any], None] | None = None
     tls: bool = True
     fingerprint: str | None = None
+    clock: Callable[[], float] = time.time  # the kiosk's clock and drift (a test moves it on)

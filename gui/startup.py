@@ -92,6 +92,11 @@ class Startup:
     def hosted(self) -> AnnouncedServer | None:
         return self._host.hosted
 
+    @property
+    def lan_addresses(self) -> list[str]:
+        """Our addresses that discovery uses (a server hosted here is reached at these)."""
+        return list(self._addresses)
+
     # ------------------------------------------------------------------ GUI thread
 
     def start(self) -> None:

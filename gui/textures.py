@@ -1,5 +1,5 @@
 """Picture previews: thumbnails fetched once (cached on disk), made into textures on the GUI
-thread, and the picture viewer that shows one larger."""
+thread; clicking one opens the viewer (viewer.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import platformdirs
 
 from pyrtc import protocol as p
 from pyrtc.private import private_dir
-from pyrtc.units import human_size
 
 from .background import Background
 from .images import rgba_texture
@@ -23,9 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class Pictures:
-    def __init__(self, bg: Background, download: Callable[[p.FileInfo], None]) -> None:
+    def __init__(self, bg: Background, show: Callable[[p.FileInfo], None] | None = None) -> None:
         self._bg = bg
-        self._download = download
+        self.show: Callable[[p.FileInfo], None] = show or (lambda info: None)  # the viewer, set by the window
         self._textures: dict[str, str] = {}  # blob id -> texture tag
         self._wanted: set[str] = set()
         self.version = 0  # counts arrivals: rows drawn with a placeholder are redrawn
@@ -33,10 +32,6 @@ class Pictures:
     def build_registry(self) -> None:
         with dpg.texture_registry(tag="textures"):
             pass
-
-    def build_viewer(self) -> None:
-        with dpg.window(tag="viewer", label="Picture", show=False, modal=True, width=700, height=560):
-            dpg.add_group(tag="viewer_body")
 
     def texture(self, blob_id: str) -> str | None:
         tag = self._textures.get(blob_id)
@@ -70,17 +65,3 @@ class Pictures:
         dpg.add_static_texture(w, h, pixels, tag=tag, parent="textures")
         self._textures[blob_id] = tag
         self.version += 1
-
-    def show(self, info: p.FileInfo) -> None:
-        """The viewer: the picture as large as the window allows, and its full download."""
-        tag = self.texture(info.thumb_id or "")
-        if tag is None:
-            return
-        dpg.delete_item("viewer_body", children_only=True)
-        dpg.add_text(f"{info.name} — {info.width}×{info.height}, {human_size(info.size)}", parent="viewer_body")
-        scale = min(660 / max(1, dpg.get_item_width(tag)), 460 / max(1, dpg.get_item_height(tag)))
-        dpg.add_image(tag, width=int(dpg.get_item_width(tag) * scale), height=int(dpg.get_item_height(tag) * scale),
-                      parent="viewer_body")
-        dpg.add_button(label="Download full picture", parent="viewer_body",
-                       callback=lambda s, a, u: self._download(u), user_data=info)
-        dpg.show_item("viewer")

@@ -4,9 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # The window needs OpenGL, the tones PortAudio; without them PyRTC still chats in the terminal.
+# Colour emoji come from Noto Color Emoji (11 MB, too large to carry in the repository);
+# without it the window draws emoji in monochrome.
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
   missing=()
-  for pkg in libgl1 libglx-mesa0 libportaudio2; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  for pkg in libgl1 libglx-mesa0 libportaudio2 fonts-noto-color-emoji; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || true
   fi

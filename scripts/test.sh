@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 # window under a virtual screen), xdotool (the window tests click and type with real X events),
 # xclip (a picture on the clipboard for the paste test, and what Pillow reads it with),
 # Mesa OpenGL (Dear PyGui), PortAudio (sounddevice), redis-tools (the C pub/sub broker the
-# benchmarks compare with; no service is installed), and tmux (the terminal client is tested
-# on real terminals).
+# benchmarks compare with; no service is installed), tmux (the terminal client is tested
+# on real terminals), dbus-daemon (a session bus for the desktop notification test) and Noto
+# Color Emoji (the window tests check emoji are drawn in colour).
 need=()
-for pkg in iproute2 xvfb xauth xdotool xclip libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 redis-tools tmux; do
+for pkg in iproute2 xvfb xauth xdotool xclip dbus-daemon libgl1 libglx-mesa0 libgl1-mesa-dri libportaudio2 fonts-noto-color-emoji redis-tools tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -17,7 +17,7 @@ from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
 from .files import cmd_download, cmd_upload
 from .interactive import cmd_client, run_window, want_gui
 from .messages import cmd_send, cmd_tail
-from .parser import build_parser
+from .parser import build_parser, take_link
 from .serve import cmd_server
 
 __all__ = ["main"]
@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["client", *argv]  # bare `pyrtc [options]` is the zero-config client
     args = parser.parse_args(argv)
+    if (problem := take_link(args)) is not None:
+        parser.error(problem)
     try:
         setup_logging("server" if args.command == "server" else "client",
                       args.log_dir or default_log_dir(), verbose=args.verbose)

@@ -12,12 +12,13 @@ from typing import Any
 
 from .. import __version__
 from ..client import parse_address
+from ..client.links import is_link, make_link, parse_link
 from ..errors import PyRTCError
 from ..protocol import check_name, check_room
 from ..server import DEFAULT_PORT
 from .errors import EXIT_USAGE
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "take_link"]
 
 
 def _size(text: str) -> int:
@@ -51,8 +52,12 @@ def _chat_id(text: str) -> str:
 
 
 def _server(text: str) -> str:
-    """HOST[:PORT] (or [IPv6]:PORT), checked here so that a typo is a usage error."""
+    """HOST[:PORT] (or [IPv6]:PORT, or a pyrtc://HOST:PORT?fp=… link), checked here so that a
+    typo is a usage error."""
     try:
+        if is_link(text):
+            parse_link(text)
+            return text.strip()
         parse_address(text, DEFAULT_PORT)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
@@ -88,6 +93,22 @@ def _limit(text: str) -> int:
     return value
 
 
+def take_link(args: argparse.Namespace) -> str | None:
+    """A pyrtc:// link given as --server becomes --server HOST:PORT and --fingerprint; the
+    usage error when it contradicts a --fingerprint also given, else None."""
+    server = getattr(args, "server", None)
+    if not server or not is_link(server):
+        return None
+    host, port, fp = parse_link(server)
+    args.server = make_link(host, port, None).removeprefix("pyrtc://")
+    given = getattr(args, "fingerprint", None)
+    if fp and given and given.strip().lower() != fp:
+        return "--fingerprint differs from the fingerprint in the pyrtc:// link"
+    if fp and hasattr(args, "fingerprint"):
+        args.fingerprint = fp
+    return None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2 (argparse prints usage too)
         self.print_usage(sys.stderr)
@@ -121,7 +142,7 @@ def _client_opts(p: argparse.ArgumentParser, *, room: bool, name: bool, direct: 
     stand instead of --room (`--to`, `--with`)."""
     _tls_opts(p)
     p.add_argument("--server", type=_server, default=None, metavar="HOST:PORT",
-                   help="server address (default: find one on the LAN)")
+                   help="server address, or a pyrtc://HOST:PORT?fp=… link (default: find one on the LAN)")
     p.add_argument("--pick", default=None, metavar="NAME",
                    help="which discovered server, if several (a unique part of its name)")
     _discovery(p)
@@ -149,7 +170,7 @@ def _chat_opts(add_argument: Callable[..., Any], shown_only: bool = False) -> No
     add("--name", type=_checked(check_name), help="your display name (remembered)")
     add("--room", type=_checked(check_room), default="General", help="room to start in (default General)")
     add("--room-password", default="", metavar="PASSWORD", help="that room's password, if it is locked")
-    add("--server", type=_server, metavar="HOST:PORT", help="skip discovery")
+    add("--server", type=_server, metavar="HOST:PORT", help="skip discovery (or a pyrtc://HOST:PORT?fp=… link)")
     add("--pick", metavar="NAME", help="which discovered server, if several (a unique part of its name)")
     add("--host-if-none", action="store_true", default=False,
         help="host a server here when none is found, without asking")

@@ -17,8 +17,10 @@ from .views import MemberView as MemberView
 from .views import MessageView as MessageView
 from .views import RoomView as RoomView
 from .views import Transfer as Transfer
+from .views import mentions_me as mentions_me
 
 __all__ = [
+    "mentions_me",
     "ClientError", "ConnectionLost", "Rejected", "IdentityMismatch", "ClientHandle", "Identity", "IdentityError", "ClientSession", "parse_address",
     "ChatState", "MemberView", "MessageView", "RoomView", "Transfer",
 ]

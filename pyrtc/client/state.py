@@ -33,6 +33,7 @@ from .views import Receipts as Receipts
 from .views import RoomView as RoomView
 from .views import Status as Status
 from .views import Transfer as Transfer
+from .views import mentions_me as mentions_me
 
 __all__ = [
     "ChatState", "RoomView", "MessageView", "MemberView", "Receipts", "Transfer", "Status",
@@ -101,8 +102,7 @@ class ChatState:
         view = self.rooms.get(room)
         if view is None:
             return 0
-        me = view.members.get(self.me)
-        upto = me.read if me else 0
+        upto = self.read_upto(room)
         count = 0
         for m in reversed(view.messages):
             if m.seq == 0:
@@ -127,6 +127,26 @@ class ChatState:
         status, text = self.statuses.get(name, ("available", ""))
         shown = "" if status == "available" else status
         return " · ".join(x for x in (shown, text) if x)
+
+    def read_upto(self, room: str) -> int:
+        """The newest seq of `room` that is not news to you: read, or posted before you joined."""
+        view = self.rooms.get(room)
+        me = view.members.get(self.me) if view else None
+        return max(me.read, me.joined_seq) if me else 0
+
+    def mentions(self, room: str) -> int:
+        """Unread messages of `room` that mention you (its badge)."""
+        view = self.rooms.get(room)
+        if view is None:
+            return 0
+        upto = self.read_upto(room)
+        count = 0
+        for m in reversed(view.messages):
+            if m.seq and m.seq <= upto:
+                break
+            if m.seq and m.sender != self.me and mentions_me(m.text, self.me):
+                count += 1
+        return count
 
     def typing_line(self, room: str) -> str:
         view = self.rooms.get(room)

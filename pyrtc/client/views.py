@@ -21,9 +21,14 @@ from typing import Literal
 
 from .. import protocol as p
 
-__all__ = ["RoomView", "MessageView", "MemberView", "Receipts", "Transfer", "Status"]
+__all__ = ["RoomView", "MessageView", "MemberView", "Receipts", "Transfer", "Status", "mentions_me"]
 
 Status = Literal["pending", "sent", "delivered", "read"]
+
+
+def mentions_me(text: str, me: str) -> bool:
+    """The text names `me` as "@me" (any case): the window highlights it and may notify."""
+    return bool(me) and f"@{me}".casefold() in text.casefold()
 
 
 @dataclass(slots=True)

@@ -41,12 +41,14 @@ def main() -> int:
                     help=f"any of: {', '.join(SCENARIOS)} (default: all)")
     ap.add_argument("--quick", action="store_true", help="short runs (under 2 minutes in all)")
     ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the figures here")
+    ap.add_argument("--gui-before", type=Path, default=None, metavar="PATH",
+                    help="gui: also run the window of an older checkout (with its .venv), before this one")
     args = ap.parse_args()
     chosen = args.scenarios or list(SCENARIOS)
     rows: list[Row] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pyrtc-bench-") as tmp:
-        ctx = Ctx(Path(tmp), args.quick, lambda s: print(s, file=sys.stderr, flush=True))
+        ctx = Ctx(Path(tmp), args.quick, lambda s: print(s, file=sys.stderr, flush=True), args.gui_before)
         for name in chosen:
             print(f"[{name}]", file=sys.stderr, flush=True)
             t0 = time.monotonic()

@@ -33,6 +33,7 @@ class Ctx:
     tmp: Path
     quick: bool
     log: Callable[[str], None]
+    gui_before: Path | None = None  # an older checkout (with its .venv) whose window the GUI scenario also runs
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -426,39 +427,63 @@ def discovery(ctx: Ctx) -> list[Row]:
 # ---------------------------------------------------------------- 7. GUI
 
 
+EMOJI = "👍 🎉 😂 ❤️ 🔥 🚀 🙌 😅 🤔 👀 ✅ 🍕 ☕ 🇯🇵 👨‍👩‍👧 💯 🙏 😎 🎂 📌".split()
+
+
+def _chat_line(i: int, prefix: str) -> str:
+    """One message in five holds a colour emoji (issue 22: 20 %), cycling through 20 of them."""
+    if i % 5 == 0:
+        return f"{prefix} {i}: the quick brown fox {EMOJI[(i // 5) % len(EMOJI)]} jumps over the lazy dog"
+    return f"{prefix} {i}: the quick brown fox jumps over the lazy dog"
+
+
 def gui(ctx: Ctx) -> list[Row]:
+    """The window with 10,000 messages (a fifth with emoji) and 50 msg/s arriving; with
+    `--gui-before PATH`, an older checkout's window too, in the same run (before, then after)."""
     if shutil.which("xvfb-run") is None:
         ctx.log("  skipped: needs xvfb-run (apt xvfb)")
         return []
+    rows: list[Row] = []
+    root = Path(__file__).resolve().parents[2]
+    runs = [("PyRTC", root, Path(sys.executable))]
+    if ctx.gui_before is not None:
+        runs.insert(0, ("PyRTC before", ctx.gui_before, ctx.gui_before / ".venv" / "bin" / "python"))
+    for label, tree, python in runs:
+        ctx.log(f"  {label} ({tree}):")
+        rows += _gui_run(ctx, label, tree, python)
+    return rows
+
+
+def _gui_run(ctx: Ctx, label: str, tree: Path, python: Path) -> list[Row]:
     n = 10_000
-    data = ctx.tmp / "s-gui" / "pyrtc-data"
+    tag = label.replace(" ", "-").lower()
+    data = ctx.tmp / f"s-gui-{tag}" / "pyrtc-data"
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "history.db")
-    store.bulk_append("General", ((f"user{i % 12}", f"message {i}: the quick brown fox jumps over the lazy dog")
-                                  for i in range(n)))
+    store.bulk_append("General", ((f"user{i % 12}", _chat_line(i, "message")) for i in range(n)))
     store.close()
-    srv = systems.start_pyrtc(ctx.tmp / "s-gui")
-    out = ctx.tmp / "gui" / "frames.json"
+    srv = systems.start_pyrtc(ctx.tmp / f"s-gui-{tag}")
+    home = ctx.tmp / f"gui-{tag}"
+    out = home / "frames.json"
     out.parent.mkdir(exist_ok=True)
     seconds = 4.0 if ctx.quick else 15.0  # 15 s at 50 msg/s: 750 new rows, past the trim
-    env = dict(os.environ, PROBE_T0=str(time.monotonic()), HOME=str(ctx.tmp / "gui"),
-               XDG_CACHE_HOME=str(ctx.tmp / "gui" / "cache"), PYRTC_LOG_DIR=str(ctx.tmp / "gui"))
-    root = Path(__file__).resolve().parents[2]
-    probe = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m",
+    env = dict(os.environ, PROBE_T0=str(time.monotonic()), HOME=str(home),
+               XDG_CACHE_HOME=str(home / "cache"), PYRTC_LOG_DIR=str(home))
+    probe = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", str(python), "-m",
                               "tests.benchmarks.gui_probe", "--server", f"127.0.0.1:{srv.port}", "--out",
                               str(out), "--seconds", str(seconds), "--expect", str(n)],
-                             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     async def chatter() -> int:
         sent = 0
         async with ClientSession("127.0.0.1", srv.port, "chatter", tls=False) as s:
             await s.join("General")
-            ready = ctx.tmp / "gui" / "gui-ready"
+            ready = home / "gui-ready"
             while not ready.exists() and probe.poll() is None:
                 await asyncio.sleep(0.05)
             t0 = time.monotonic()
             while probe.poll() is None and time.monotonic() - t0 < seconds + 30:
-                await s.send("General", f"live {sent}", timeout=None)
+                await s.send("General", _chat_line(sent, "live"), timeout=None)
                 sent += 1
                 await asyncio.sleep(max(0.0, t0 + sent / 50 - time.monotonic()))  # 50 msg/s
         return sent
@@ -479,10 +504,11 @@ def gui(ctx: Ctx) -> list[Row]:
     ctx.log(f"  {len(frames)} frames, p95 {_pct(frames, .95):.1f} ms; {sent} messages arrived meanwhile; "
             f"{marks['rows_built']} rows built for {marks['messages_held']} messages held "
             f"(following: {marks.get('following')}, scroll {marks.get('scroll')})")
-    return [("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "frame time p50", _pct(frames, .5), "ms"),
-            ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "frame time p95", _pct(frames, .95), "ms"),
-            ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "launch to first frame", marks["first_frame"], "s"),
-            ("GUI (10,000 msgs, 50 msg/s)", "PyRTC", "launch to room drawn", marks["room"], "s")]
+    scen = "GUI (10,000 msgs, 50 msg/s)"
+    return [(scen, label, "frame time p50", _pct(frames, .5), "ms"),
+            (scen, label, "frame time p95", _pct(frames, .95), "ms"),
+            (scen, label, "launch to first frame", marks["first_frame"], "s"),
+            (scen, label, "launch to room drawn", marks["room"], "s")]
 
 
 def _handover(ctx: Ctx) -> list[Row]:

@@ -32,14 +32,14 @@ RGB = tuple[int, ...] | list[int]
 
 
 @contextlib.contextmanager
-def virtual_screen() -> Iterator[str]:
+def virtual_screen(size: str = "1280x800") -> Iterator[str]:
     """An Xvfb display of its own (unix socket only, so a window in a network namespace reaches it)."""
     for tool in ("Xvfb", "xdotool"):
         if shutil.which(tool) is None:
             pytest.fail(f"needs {tool} (apt xvfb xdotool), installed by scripts/test.sh")
     number = next(n for n in range(150 + os.getpid() % 300, 1000) if not Path(f"/tmp/.X11-unix/X{n}").exists()
                   and not Path(f"/tmp/.X{n}-lock").exists())
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", f"{size}x24"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -149,6 +149,11 @@ class Window:
 
     # ------------------------------------------------------------------ acting (X events only)
 
+    @property
+    def xid(self) -> str:
+        """The window's X id (xdotool's name for it)."""
+        return self._xid
+
     async def xdotool(self, *args: str) -> None:
         proc = await asyncio.create_subprocess_exec("xdotool", *args, env=dict(os.environ, DISPLAY=self.display),
                                                     stderr=asyncio.subprocess.PIPE)
@@ -176,6 +181,11 @@ class Window:
         assert 0 <= x < width and 0 <= y < height, f"{target} lies outside the {width}×{height} window"
         await self.xdotool("mousemove", "--window", self._xid, str(x), str(y))
         await self.xdotool("click", "--repeat", "2" if twice else "1", "--delay", "80", "1")
+
+    async def hover(self, target: Item | tuple[int, int]) -> None:
+        """Move the pointer to the centre of an item (or a point), clicking nothing."""
+        x, y = center(target["rect"]) if isinstance(target, dict) else target
+        await self.xdotool("mousemove", "--window", self._xid, str(x), str(y))
 
     async def type(self, text: str) -> None:
         await self.xdotool("type", "--delay", "25", "--", text)

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,17 @@ def rows(w: ChatWindow) -> list[dict[str, Any]]:
                     "text": msg.text if msg else None, "status": w.state.status(msg) if msg else None,
                     "mark": dpg.get_value(row.status) if row.status else None,
                     "mark_rect": rect(row.status) if row.status else None,
-                    "rect": rect(row.group), "parts": parts,
+                    "rect": rect(row.group), "parts": parts, "header": row.header is not None,
+                    "day": row.place.day, "unread": row.place.unread,
+                    "header_rect": rect(row.header) if row.header is not None else None,
+                    "avatar": w.avatars(msg.sender) if msg else None,
                     "reactions": items(row.reactions)[1:] if row.reactions else []})
     return sorted(out, key=lambda r: r["rect"][1])
+
+
+def _key(m: Any) -> str | None:
+    """A message's row key as `rows` reports it (seq, or a pending message's cid)."""
+    return None if m is None else str(m.seq or m.cid)
 
 
 def shown(tag: str) -> bool:
@@ -94,7 +103,13 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "frame": w.frame, "mode": w.mode, "connection": st.connection, "me": st.me, "server": st.server,
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
-        "palette": shown("reaction_palette"),
+        "palette": shown("reaction_palette"), "actions": shown("row_actions"),
+        "actions_for": _key(w.actions.shown_for) if shown("row_actions") else None,
+        "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),
+        "notified": list(w.notifier.sent),
+        "viewer": {"shown": shown("viewer"), "showing": w.viewer.showing, "zoom": w.viewer.zoom,
+                   "image": describe("viewer_image") if dpg.does_item_exist("viewer_image") else None,
+                   "buttons": {t: describe(t) for t in ("viewer_in", "viewer_close")}},
         "viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
         "topbar": {tag: describe(tag) for tag in ("status_text", "error_text", "search", "theme_button",
                                                   "mute_button") if dpg.does_item_exist(tag)},
@@ -120,6 +135,14 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "compose_note": value("compose_note") if shown("compose_bar") else "",
         "paste": shown("paste_preview"),
         "title": dpg.get_value("room_title") if dpg.does_item_exist("room_title") else "",
+        "emoji_textures": w.emoji.rendered(),
+        "suggestions": [x.label for x in w.composer.suggestions] if shown("suggestions") else [],
+        "emoji_picker": shown("emoji_picker"),
+        "kiosk": {"link": w.kiosk.link, "banner": value("kiosk_banner"), "clock": value("kiosk_clock"),
+                  "offset": w.kiosk.offset,
+                  "title": describe("kiosk_title"), "qr": describe("kiosk_qr_image")
+                  if dpg.does_item_exist("kiosk_qr_image") else None} if w.kiosk is not None else None,
+        "room_members": sorted(st.rooms[w.focus.room].members) if w.focus.room in st.rooms else [],
     }
 
 
@@ -132,6 +155,10 @@ class Pilot:
         self._shots: list[dict[str, Any]] = []  # screenshots asked for, not written yet
         self._watching = False
         self.errors: list[str] = []  # every refusal the window's state took in, in order
+        self.clock_offset = 0.0  # seconds the window's clock is ahead (the kiosk's drift)
+
+    def clock(self) -> float:
+        return time.time() + self.clock_offset
 
     def _watch_errors(self, w: ChatWindow) -> None:
         """Count the server's refusals as the window applies them (a status line shows only the last)."""
@@ -169,6 +196,9 @@ class Pilot:
             self._reply(req, items=items(req.get("root")))
         elif op == "shot":
             self._shots.append({"req": req, "path": Path(req["path"]), "wait": SHOT_DELAY})
+        elif op == "advance_clock":
+            self.clock_offset += float(req["seconds"])
+            self._reply(req)
         elif op == "quit":
             self._reply(req)
             dpg.stop_dearpygui()
@@ -208,6 +238,7 @@ def main() -> int:
 
     def run_gui(opts: GuiOptions) -> int:
         opts.on_frame = pilot.on_frame
+        opts.clock = pilot.clock
         return real_run_gui(opts)
 
     pyrtc.gui.run_gui = run_gui  # the CLI imports it when it starts the window

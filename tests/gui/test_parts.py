@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pyrtc.gui import tones as T
-from pyrtc.gui.avatar import avatar_color, initials
+from pyrtc.gui.avatar import AvatarColours, initials
 from pyrtc.gui.dialogs import chosen_files
 from pyrtc.gui.palette import DARK, LIGHT
 
@@ -60,10 +60,37 @@ def test_real_sounddevice_without_a_device_does_not_raise(caplog: pytest.LogCapt
     assert len(caplog.records) <= 1
 
 
-def test_avatar_colour_is_stable_and_differs_between_names() -> None:
-    assert avatar_color("Alice") == avatar_color("alice") == avatar_color("Alice")
-    colours = {avatar_color(n) for n in ("Alice", "Bob", "Carol", "Dave", "Eve", "Zoë")}
-    assert len(colours) == 6
+def _hue(rgb: tuple[int, int, int]) -> float:
+    import colorsys
+
+    return colorsys.rgb_to_hls(*(v / 255 for v in rgb))[0] * 360
+
+
+@pytest.mark.parametrize("names", [
+    ["Alice", "Bob", "Carol", "Dave", "Eve", "Zoë", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory"],
+    [f"user{i}" for i in range(12)],  # the benchmark's senders
+    ["Alice Martin", "Bob", "Carol", "carol2", "Dan", "Erin", "Fay", "Gus", "Hal", "Ida", "Jo", "Kim"],
+])
+def test_the_first_twelve_names_get_twelve_hue_families(names: list[str]) -> None:
+    colours = AvatarColours()
+    hues = [_hue(colours(n)) for n in names]
+    for i, a in enumerate(hues):
+        for j, b in enumerate(hues[:i]):
+            gap = min(abs(a - b), 360 - abs(a - b))
+            assert gap >= 20, f"{names[i]} and {names[j]} share a hue family ({a:.0f}° vs {b:.0f}°)"
+    # Stable for the window's life, whatever the case; a thirteenth name shares a colour.
+    assert colours("ALICE" if "Alice" in names else names[0]) == colours(names[0])
+    assert colours("someone else") in {colours(n) for n in names}
+
+
+def test_avatar_colours_are_dark_enough_for_white_initials() -> None:
+    from pyrtc.gui.palette import AVATAR_COLOURS
+
+    def lum(c: tuple[int, int, int]) -> float:
+        f = [v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * f[0] + 0.7152 * f[1] + 0.0722 * f[2]
+
+    assert all(1.05 / (lum(c) + 0.05) >= 3.5 for c in AVATAR_COLOURS)
     assert initials("Alice Martin") == "AM" and initials("bob") == "BO" and initials("x") == "X"
 
 

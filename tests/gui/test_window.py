@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 
 from pyrtc.client import ClientSession
-from pyrtc.gui.avatar import avatar_color
 from pyrtc.gui.dialogs import FILE_DIALOG_SIZE
 from pyrtc.gui.palette import DARK, LIGHT
 from pyrtc.server import ChatServer
@@ -64,15 +63,33 @@ async def chat(srv: ChatServer | tuple[str, int], display: str, home: Path, *arg
 
 
 async def thumbs_up(w: Window, text: str, *, on: bool) -> None:
-    """Put 👍 under the message through the palette ("+", then 👍), or take it back (click it)."""
-    reactions = (row(await w.state(), text) or {})["reactions"]
+    """Put 👍 under the message through the palette (hover the message, React, then 👍), or
+    take it back (click it)."""
+    r = row(await w.state(), text) or {}
+    reactions = r["reactions"]
     if on:
-        await w.click(labelled(reactions, "+") or {})
-        await w.click(await w.item("👍 in the palette", lambda i: i["type"] == "mvButton" and i["label"] == "👍"))
+        await w.hover(part(r, lambda i: i["value"] == text))
+        await w.click(await hover_bar(w, "action_react", r))
+        await w.click(await w.item("👍 in the palette", lambda i: i["type"] in ("mvButton", "mvImageButton")
+                                   and i["label"] == "👍"))
         await w.wait("👍 1 under the message", lambda s: labelled(row(s, text)["reactions"], "👍 1") is not None)  # type: ignore[index]
     else:
         await w.click(labelled(reactions, "👍 1") or {})
         await w.wait("👍 gone", lambda s: labelled(row(s, text)["reactions"], "👍") is None)  # type: ignore[index]
+
+
+async def hover_bar(w: Window, tag: str, r: dict[str, Any] | None) -> dict[str, Any]:
+    """A button of the hover bar, once the bar is shown for row `r` and holds still: it is
+    placed by its measured width, which an autosized window takes a few frames to settle at
+    when buttons come or go (Edit and Delete on one's own messages)."""
+    assert r is not None
+    await w.wait("the hover bar over the row", lambda s: s["actions_for"] == r["key"])
+    held, before = 0, None
+    while held < 3:
+        now = await w.item("the hover bar", lambda i: i["tag"] == tag)
+        held = held + 1 if before is not None and now["rect"] == before["rect"] else 0
+        before = now
+    return before
 
 
 def labelled(state_items: list[dict[str, Any]], start: str) -> dict[str, Any] | None:
@@ -96,7 +113,7 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             assert r is not None and r["sender"] == "Alice Martin"
             assert drawn_in(img, part(r, lambda i: i["value"] == ALICE_SAYS)["rect"], DARK.bg)
             avatar = part(r, lambda i: i["type"] == "mvDrawlist")["rect"]
-            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), avatar_color("Alice Martin"))  # type: ignore[arg-type]
+            assert close(img.getpixel((center(avatar)[0], int(avatar[1]) + 6)), tuple(r["avatar"]))  # type: ignore[arg-type]
             # Shown is read: the window reports it (Carol joined after it was posted, so it is
             # not among those its ✓✓ wait for).
             await alice.wait_for(lambda st: (c := st.rooms["General"].members.get("Carol")) is not None
@@ -133,7 +150,10 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             s = await w.wait("the preview", lambda s: any(i["type"] == "mvImage" for r in s["rows"] for i in r["parts"]))
             await alice.set_typing("General", False)
             await w.wait("no typing line", lambda s: s["typing"] == "")
+            await w.xdotool("mousemove", "1200", "780")  # off the window: no hover bar in the picture
+            await w.wait("no hover bar", lambda s: not s["actions"])
             dark, s = await w.shot(tmp_path / "dark.png")
+            assert not any(r["unread"] for r in s["rows"])  # nothing was unread when General was opened
             image = next(i for r in s["rows"] for i in r["parts"] if i["type"] == "mvImage")["rect"]
             info = alice.find_message("General", lambda m: m.file is not None)
             assert info is not None and info.file is not None and info.file.thumb_id
@@ -144,6 +164,31 @@ async def test_send_receipts_typing_reactions_and_theme(tmp_path: Path, display:
             assert mine_thumb is not None  # your own reaction is drawn in the accent colour
             assert any(close(px, DARK.accent, 12) for px in pixels_in(dark, mine_thumb["rect"]))
             keep_for_docs(dark, "window-dark.png")
+
+            # The viewer: a click on the preview shows the original (640 px wide, not the
+            # 320 px thumbnail), fitted; "+" zooms it.
+            await w.click(next(i for r in s["rows"] for i in r["parts"] if i["type"] == "mvImage"))
+            s = await w.wait("the original in the viewer", lambda s: s["viewer"]["showing"] == "original"
+                             and (s["viewer"]["image"] or {}).get("visible"))
+            view, s = await w.shot(tmp_path / "viewer.png")
+            shown = s["viewer"]["image"]["rect"]
+            assert shown[2] - shown[0] == 640 and shown[3] - shown[1] == 400, shown
+            assert close(view.getpixel(center(shown)), (200, 90, 30), 12)  # type: ignore[arg-type]
+            keep_for_docs(view, "viewer.png")
+            await w.click(s["viewer"]["buttons"]["viewer_in"])
+            s = await w.wait("zoomed in", lambda s: s["viewer"]["image"] is not None
+                             and s["viewer"]["image"]["rect"][2] - s["viewer"]["image"]["rect"][0] == 800)
+            await w.click(s["viewer"]["buttons"]["viewer_close"])
+            s = await w.wait("the viewer closed", lambda s: not s["viewer"]["shown"])
+
+            # Reply on the hover bar: the composer answers Bob's message (its quote goes with the
+            # answer, test_conversations.py), until Cancel.
+            bobs = "Thanks! I'll share the slides ✓"
+            await w.hover(part(row(s, bobs) or {}, lambda i: i["value"] == bobs))
+            await w.click(await hover_bar(w, "action_reply", row(s, bobs)))
+            await w.wait("the reply to Bob", lambda s: s["compose_note"].startswith("Replying to Bob: Thanks!"))
+            await w.click(await w.item("Cancel", lambda i: i["tag"] == "compose_cancel"))
+            s = await w.wait("no reply under way", lambda s: s["compose_note"] == "")
 
             # The theme button: light, then dark again.
             await w.click(s["topbar"]["theme_button"])
@@ -173,7 +218,7 @@ async def test_attach_a_file_through_the_file_dialog(tmp_path: Path, display: st
             await w.click(attach)
             await w.wait("the file dialog", lambda s: s["file_dialog"])
             img, _ = await w.shot(tmp_path / "dialog.png")
-            spots = file_dialog_at(img, title=DARK.accent, background=DARK.bg, button=DARK.panel,
+            spots = file_dialog_at(img, title=DARK.accent, background=DARK.bg, button=DARK.button,
                                    header=TABLE_HEADER, height=FILE_DIALOG_SIZE[1])
             await w.click(spots["first_entry"])  # beach.png, the folder's only file
             await w.click(spots["ok"])
@@ -213,6 +258,7 @@ async def test_a_search_hit_shows_its_message_and_hits_go_with_the_room(tmp_path
                 await w.click(hit)
                 s = await w.wait("the message in view", in_view)
                 img, s = await w.shot(tmp_path / "found.png")
+                keep_for_docs(img, "search.png")
                 r = row(s, "the needle is here")
                 assert r is not None and in_view(s)
                 assert drawn_in(img, part(r, lambda i: i["value"] == "the needle is here")["rect"], DARK.bg)
@@ -343,7 +389,7 @@ async def test_reconnecting_status_keeps_the_buttons_in_the_window(tmp_path: Pat
             for tag in ("theme_button", "mute_button"):
                 button = s["topbar"][tag]
                 assert button["visible"] and button["rect"][2] <= width, (tag, button, s["status"])
-                assert drawn_in(img, button["rect"], DARK.panel)  # its label is drawn
+                assert drawn_in(img, button["rect"], DARK.button)  # its label is drawn
             await w.click(s["topbar"]["mute_button"])
             await w.wait("muted", lambda s: s["topbar"]["mute_button"]["label"] == "Unmute")
     finally:

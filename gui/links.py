@@ -1,0 +1,62 @@
+"""Links in message text: found by a pattern, opened by the desktop's opener.
+
+Only http(s) links are opened (a message must not make the window run a file or another
+scheme's handler); the opener runs on its own thread, since `webbrowser` may wait for it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import webbrowser
+
+__all__ = ["split_links", "link_target", "open_link"]
+
+log = logging.getLogger(__name__)
+
+_LINK = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\"…"
+
+
+def split_links(text: str) -> list[tuple[str, bool]]:
+    """The text as runs, in order: (run, is_link). Punctuation ending a sentence is not part
+    of its link, nor is a closing bracket that opened before the link."""
+    runs: list[tuple[str, bool]] = []
+    at = 0
+    for match in _LINK.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in _TRAILING:
+            if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
+                break  # a balanced bracket belongs to the link (Wikipedia's)
+            end -= 1
+        if end - start < 5:
+            continue
+        if start > at:
+            runs.append((text[at:start], False))
+        runs.append((text[start:end], True))
+        at = end
+    if at < len(text):
+        runs.append((text[at:], False))
+    return runs
+
+
+def link_target(link: str) -> str | None:
+    """The URL to open for a link run, or None if it is not one we open."""
+    url = link if "://" in link else f"http://{link}"
+    return url if url.lower().startswith(("http://", "https://")) else None
+
+
+def open_link(link: str) -> None:
+    url = link_target(link)
+    if url is None:
+        log.warning("not opening %r: only http(s) links are opened", link[:80])
+        return
+
+    def run() -> None:
+        try:
+            if not webbrowser.open(url):
+                log.warning("no program here opens links (%s)", url[:80])
+        except Exception as exc:  # the opener's own failure: the chat goes on
+            log.warning("could not open %s: %s", url[:80], exc)
+
+    threading.Thread(target=run, name="open-link", daemon=True).start()
