@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
@@ -98,20 +99,22 @@ class ChatState:
     def delivered_to(self, msg: MessageView) -> list[str]:
         return list(self.receipts(msg).delivered)
 
-    def unread(self, room: str) -> int:
+    def _news(self, room: str) -> Iterator[MessageView]:
+        """Others' messages of `room` after what you have read, newest first."""
         view = self.rooms.get(room)
         if view is None:
-            return 0
+            return
         upto = self.read_upto(room)
-        count = 0
         for m in reversed(view.messages):
             if m.seq == 0:
                 continue
             if m.seq <= upto:
-                break
+                return
             if m.sender != self.me:
-                count += 1
-        return count
+                yield m
+
+    def unread(self, room: str) -> int:
+        return sum(1 for _ in self._news(room))
 
     def title(self, room: str) -> str:
         """What a room is called on screen: a direct conversation by the other person's name."""
@@ -136,17 +139,7 @@ class ChatState:
 
     def mentions(self, room: str) -> int:
         """Unread messages of `room` that mention you (its badge)."""
-        view = self.rooms.get(room)
-        if view is None:
-            return 0
-        upto = self.read_upto(room)
-        count = 0
-        for m in reversed(view.messages):
-            if m.seq and m.seq <= upto:
-                break
-            if m.seq and m.sender != self.me and mentions_me(m.text, self.me):
-                count += 1
-        return count
+        return sum(1 for m in self._news(room) if mentions_me(m.text, self.me))
 
     def typing_line(self, room: str) -> str:
         view = self.rooms.get(room)
