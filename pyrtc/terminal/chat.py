@@ -38,7 +38,10 @@ class TerminalChat:
         self.kiosk = kiosk
         self.current: str | None = None
         self._recent: list[str] = []  # the rooms we are in, the one written to most recently last
-        self._printed: dict[str, int] = {}  # room -> newest seq printed
+        #: room -> (every seq up to this one is printed or skipped, the ones above it printed).
+        #: A set and not just the newest: a sender gets its ack before the posts of the same
+        #: moment, so its own #2 can print before someone else's #1 arrives.
+        self._printed: dict[str, tuple[int, set[int]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.chatting = False  # the first room is joined: the prompt shows it from now on
 
@@ -104,7 +107,8 @@ class TerminalChat:
             case p.Posted() | p.Joined() | p.HistoryPage() | p.Acked():
                 self._print_new(ev.room)
             case Rebased() if ev.room in self._printed:  # merged after two hosts: shown as numbered now
-                self._printed[ev.room] = min(self._printed[ev.room], ev.after)
+                floor, above = self._printed[ev.room]
+                self._printed[ev.room] = (min(floor, ev.after), {s for s in above if s <= ev.after})
             case p.Reacted():
                 view = self.session.state.rooms.get(ev.room)
                 msg = view.by_seq.get(ev.seq) if view else None
@@ -147,14 +151,21 @@ class TerminalChat:
             return
         held = [m for m in view.messages if m.seq]
         if room not in self._printed:
-            self._printed[room] = held[-HISTORY_SHOWN - 1].seq if len(held) > HISTORY_SHOWN else 0
-        new = [m for m in held if m.seq > self._printed[room]]
+            self._printed[room] = (held[-HISTORY_SHOWN - 1].seq if len(held) > HISTORY_SHOWN else 0, set())
+        floor, above = self._printed[room]
+        new = [m for m in held if m.seq > floor and m.seq not in above]
         if len(new) > HISTORY_SHOWN:  # back in a room after a long time: its latest only
             self.console.write(f"-- {len(new) - HISTORY_SHOWN} earlier messages in #{room} not shown")
-            new = new[-HISTORY_SHOWN:]
+            floor, new = max(floor, new[-HISTORY_SHOWN - 1].seq), new[-HISTORY_SHOWN:]
         title = self.session.state.title(room)
         for m in new:
             self.console.write(message_line(m, title))
-            self._printed[room] = m.seq
+            above.add(m.seq)
+        while floor + 1 in above:  # the set keeps only what printed out of order
+            floor += 1
+            above.discard(floor)
+        if len(above) > 2 * HISTORY_SHOWN * 50:  # a seq that never came (a rolled-back commit)
+            floor = sorted(above)[len(above) // 2]
+        self._printed[room] = (floor, {s for s in above if s > floor})
         if new and not self.kiosk:  # a kiosk watches: it is no member, its reads count for nobody
-            self.background(self.session.mark_read(room, new[-1].seq))
+            self.background(self.session.mark_read(room, max(m.seq for m in new)))
