@@ -34,6 +34,15 @@ class Lines:
     async def readline(self) -> str | None:
         return None
 
+    async def ask(self, prompt: str) -> str | None:
+        return None
+
+    async def secret(self, prompt: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
 
 def chat_of(name: str) -> tuple[ClientSession, TerminalChat, Lines]:
     session = ClientSession("127.0.0.1", 9, name, reconnect=False)
