@@ -271,6 +271,8 @@ class ChatWindow:
                 self.sidebars.redraw()
             case Notice():
                 self.show_error(event.text, news=True)
+                if self.kiosk is not None:  # its top bar is hidden: the banner says it
+                    self.kiosk.news(event.text)
             case _:
                 pass
 
