@@ -9,10 +9,10 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
-from .fields import Msg, Rid, RoomName, UserName
+from .fields import BlobId, Msg, Offset, Rid, RoomName, UserName
 from .posted import Posted
 
-__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver"]
+__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver", "WantBody", "BodyOffer"]
 
 
 class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +41,17 @@ class Replicate(Msg, frozen=True, tag="replicate"):
     #: A direct conversation's two members, (uid, name) each: the new host serves it to them
     #: alone, as the old one did (the room's name is derived from the two uids: checked).
     pair: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], UserName]], Meta(max_length=2)] = []
+
+
+class BodyOffer(Msg, frozen=True, tag="body_offer"):
+    """The answer to `WantBody`: whether this peer keeps that body (`held`, and its `size`).
+    If it does and the host still wants it, the host answers `UploadReady` (with the `rid`)
+    and the peer sends the body as `FileChunk`s from that offset; the host checks its hash."""
+
+    blob_id: BlobId
+    held: bool = False
+    size: Offset = 0
+    rid: Rid = 0
 
 
 # ---------------------------------------------------------------- server -> client
@@ -77,3 +88,10 @@ class HandOver(Msg, frozen=True, tag="hand_over"):
     epoch: int
     host_name: str = ""  # who is leaving, for the one line users see
     pushes: bool = True  # the leaving host pushes its copies to the successor, then `done`
+
+
+class WantBody(Msg, frozen=True, tag="want_body"):
+    """The host lacks a file body someone asked for (it took the chat over from a host that
+    held it): a peer that keeps it in its replica answers `BodyOffer`."""
+
+    blob_id: str
