@@ -9,10 +9,11 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
-from .fields import BlobId, Msg, Offset, Rid, RoomName, UserName
+from .fields import BlobId, Emoji, Msg, Offset, Rid, RoomName, Seq, UserName
 from .posted import Posted
 
-__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver", "WantBody", "BodyOffer"]
+__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver", "WantBody", "BodyOffer", "ReactionCopy",
+           "ReceiptCopy"]
 
 
 class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,6 +25,25 @@ class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
     addresses: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=L.MAX_PEER_ADDRESSES)] = []
     port: Annotated[int, Meta(ge=0, le=65535)] = 0
     fingerprint: Annotated[str, Meta(max_length=64)] = ""
+
+
+class ReactionCopy(msgspec.Struct, frozen=True, array_like=True):
+    """One reaction, as the host that took it numbered its message; the message's sender and
+    time say which message it is (a new host that numbers it otherwise skips it)."""
+
+    seq: Seq
+    emoji: Emoji
+    name: UserName
+    sender: UserName
+    time: float
+
+
+class ReceiptCopy(msgspec.Struct, frozen=True, array_like=True):
+    """A member's receipts ("up to seq") in a room, as the host that took them numbered it."""
+
+    name: UserName
+    delivered: Seq
+    read: Seq
 
 
 # ---------------------------------------------------------------- client -> server
@@ -41,6 +61,10 @@ class Replicate(Msg, frozen=True, tag="replicate"):
     #: A direct conversation's two members, (uid, name) each: the new host serves it to them
     #: alone, as the old one did (the room's name is derived from the two uids: checked).
     pair: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], UserName]], Meta(max_length=2)] = []
+    #: A leaving host's reactions and receipts of the room (a planned hand-over): what its
+    #: successor did not see happen (it was not in the room, or they came at the last moment).
+    reactions: Annotated[list[ReactionCopy], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
+    receipts: Annotated[list[ReceiptCopy], Meta(max_length=L.MAX_JOIN_MEMBERS)] = []
 
 
 class BodyOffer(Msg, frozen=True, tag="body_offer"):

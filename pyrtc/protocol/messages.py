@@ -20,6 +20,8 @@ from . import limits as L
 from .continuity import BodyOffer as BodyOffer
 from .continuity import HandOver as HandOver
 from .continuity import PeerInfo as PeerInfo
+from .continuity import ReactionCopy as ReactionCopy
+from .continuity import ReceiptCopy as ReceiptCopy
 from .continuity import Replicate as Replicate
 from .continuity import Replicated as Replicated
 from .continuity import Roster as Roster
@@ -62,7 +64,7 @@ __all__ = [
     "SearchHits", "Error",
     "STATUSES", "DirectInfo", "OpenDirect", "DirectOpened", "EditText", "DeleteMessage", "Edited",
     "SetStatus", "StatusChanged", "PeerInfo", "Roster", "Replicate", "Replicated", "HandOver",
-    "WantBody", "BodyOffer",
+    "WantBody", "BodyOffer", "ReactionCopy", "ReceiptCopy",
     "ClientMsg", "ServerMsg",
 ]
 

@@ -120,7 +120,8 @@ class ChatServer(Dispatch):
         self._files = Files(shared, self._messages, self.cluster, Bodies(shared, self.roster))
         self._housekeeping = Housekeeping(shared, self._presence)
         self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
-                                     expected=set(config.collect), release=self._release_held)
+                                     expected=set(config.collect), release=self._release_held,
+                                     receipt=self._presence.apply_receipt)
 
     # What tests, the CLI and the hosting code read; the parts share the same objects.
     @property
