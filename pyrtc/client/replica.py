@@ -11,7 +11,7 @@ Invariants:
 - Writes of one loop iteration share a transaction (committed on the next iteration), so a
   burst of frames costs one commit, not one per message.
 - `restore()` hands back what to show at once on a restart, before any connection.
-- The file bodies this client downloaded or previewed are kept under `files/`, as a server
+- The file bodies this client uploaded, downloaded or previewed are kept under `files/`, as a server
   keeps them (checked against their id), so a new host can fetch them from here.
 """
 

@@ -150,6 +150,7 @@ class Transfers:
             if done.done():
                 err.cancel()
                 seq = done.result()
+                await self._keep(blob, path)  # the host may leave: a peer that keeps it can serve it
                 router.emit(TransferUpdate(tid, display, "up", size, size, "done", path=str(path)))
                 return seq
             if not err.done():
