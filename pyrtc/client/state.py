@@ -337,8 +337,8 @@ class ChatState:
                 self.roster = event
             case p.HandOver():
                 self.notice = f"{event.host_name or 'the host'} is leaving; moving to the next host"
-            case p.Replicated():
-                pass
+            case p.Replicated() | p.WantBody():
+                pass  # the session answers a host that wants a body (Peering.give_body)
             case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:

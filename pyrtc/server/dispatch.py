@@ -150,6 +150,8 @@ class Dispatch:
                 self._files.offer(conn, msg)
             case p.FetchFile():
                 self._files.fetch(conn, msg)
+            case p.BodyOffer():
+                self._files.body_offer(conn, msg)
             case p.GetHistory():
                 self._messages.history(conn, msg)
             case p.Search():
