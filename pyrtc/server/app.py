@@ -109,7 +109,7 @@ class ChatServer(Dispatch):
             self.cluster = Cluster(shared, self._commit, config.cluster, config.chat_id, self.server_id)
         self._presence = Presence(shared, meters, self.cluster)
         self._messages = Messages(shared, self._commit, self._presence, self.cluster)
-        self._conversations = Conversations(shared, self._commit)
+        self._conversations = Conversations(shared, self._commit, self.cluster)
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
                                       self._conversations, rooms_changed=self._users_changed,
                                       cluster=self.cluster)

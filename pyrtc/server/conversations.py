@@ -14,6 +14,8 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from ..store import Direct, StoredMessage
@@ -25,6 +27,9 @@ from .messages import posted
 from .names import name_keys
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 __all__ = ["Conversations", "direct_info"]
 
 
@@ -33,9 +38,10 @@ def direct_info(d: Direct, last_seq: int) -> p.DirectInfo:
 
 
 class Conversations:
-    def __init__(self, shared: Shared, commit: GroupCommit) -> None:
+    def __init__(self, shared: Shared, commit: GroupCommit, cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._commit = commit
+        self._cluster = cluster  # edits and deletes go through the chat's stream
         self.statuses: dict[str, tuple[str, str]] = {}  # name -> (status, text), online only
 
     # ------------------------------------------------------------------ direct conversations
@@ -79,8 +85,12 @@ class Conversations:
         shared = self._shared
         room = shared.member_room(conn, msg.room)
         self._own_message(conn, room, msg.seq)
+        text = msg.text if isinstance(msg, p.EditText) else None
+        if self._cluster is not None:  # changed (and answered) when the stream brings it back
+            self._cluster.change(conn, room, msg.seq, text, msg.rid)
+            return
         self._commit.begin()
-        new = shared.store.change_message(room, msg.seq, msg.text if isinstance(msg, p.EditText) else None)
+        new = shared.store.change_message(room, msg.seq, text)
         frame = self._edited(new)
         self._commit.add(conn, room, "", new.seq, p.encode(self._edited(new, msg.rid)), p.encode(frame))
         if new.deleted:

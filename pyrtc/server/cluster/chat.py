@@ -40,10 +40,11 @@ from ..errors import Refused
 from ..shared import Shared
 from .applying import Applying
 from .bodies import Bodies
-from .link import ClusterError, Link
+from .link import REQUEST_TIMEOUT, ClusterError, Link, why
 from .ordering import Ordering
 from .presence import RemotePresence
 from .wire import (
+    Change,
     Entry,
     Post,
     RoomMade,
@@ -80,6 +81,7 @@ class Cluster(Applying):
         self._sub: object | None = None
         self._resubscribing: asyncio.Task[None] | None = None
         self._pending: dict[str, tuple[Connection, str]] = {}  # post token -> (sender, cid)
+        self._changing: dict[str, tuple[Connection, int]] = {}  # change token -> (requester, rid)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (stream seq, until applied)
         self._object_store: Bodies | None = None
@@ -149,7 +151,8 @@ class Cluster(Applying):
 
     # ------------------------------------------------------------------ posting
 
-    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
+    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None, *,
+             reply_to: int = 0) -> None:
         """Send a member's post to the stream; its ✓ comes when this cache applies it."""
         assert conn.name is not None and self.ordering is not None
         if self.degraded:
@@ -160,7 +163,7 @@ class Cluster(Applying):
                               thumb_id=file.thumb_id, width=file.width, height=file.height)
         token = secrets.token_hex(8)
         post = Post(room=room, sender=conn.name, time=time.time(), text=text, cid=cid,
-                    token=token, file=info)
+                    token=token, file=info, uid=conn.uid, reply_to=reply_to)
         self._pending[token] = (conn, cid)
         self._spawn(self._publish(conn, post))
 
@@ -188,6 +191,27 @@ class Cluster(Applying):
             return
         chatlog.line("message room=%s from=%s (cluster stream seq %d)", post.room, post.sender,
                      published.stream_seq)
+
+    def change(self, conn: Connection, room: str, seq: int, text: str | None, rid: int) -> None:
+        """Send an edit (or a delete: `text` None) of `conn`'s post to the stream; its
+        requester is answered (`Edited` with `rid`) when this cache applies it."""
+        assert conn.name is not None and self._subjects is not None and self.link.js is not None
+        self.check_up("change")
+        token = secrets.token_hex(8)
+        self._changing[token] = (conn, rid)
+        js, subject = self.link.js, self._subjects.event(room)
+        entry = Change(room=room, seq=seq, text=text, uid=conn.uid, name=conn.name, token=token)
+
+        async def send() -> None:
+            try:
+                await js.publish(subject, encode(entry), timeout=REQUEST_TIMEOUT)
+            except Exception as exc:
+                self._changing.pop(token, None)
+                if not conn.closed:
+                    conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, rid=rid,
+                                               message=f"{DEGRADED.replace('message', 'change')} ({why(exc)})")))
+
+        self._spawn(send())
 
     async def create_room(self, room: str, password_hash: str, creator: str, by: str) -> None:
         """Make a room on every server: the first creation on its subject wins (expected last

@@ -7,7 +7,8 @@ at once meet on one subject):
 - `pyrtc.<chat>.post.<room>`: the room's posts (their seqs: see ordering).
 - `pyrtc.<chat>.room.<room>`: the room's creation (expected last subject sequence 0: the first
   creator wins) and later changes.
-- `pyrtc.<chat>.ev.<room>`: memberships, reactions and receipts (the stream's order is enough).
+- `pyrtc.<chat>.ev.<room>`: memberships, reactions, receipts, edits and deletes (the stream's
+  order is enough).
 - `pyrtcx.<chat>.typing` and `.presence`: typing and who is online, plain NATS outside the
   stream (hints, never stored).
 """
@@ -20,7 +21,7 @@ import msgspec
 
 from ... import protocol as p
 
-__all__ = ["Entry", "Member", "Post", "Reaction", "Receipt", "RoomMade", "decode", "encode", "CHAT_ID", "Subjects",
+__all__ = ["Change", "Entry", "Member", "Post", "Reaction", "Receipt", "RoomMade", "decode", "encode", "CHAT_ID", "Subjects",
            "TypingNote"]
 
 #: A chat id is one subject token.
@@ -38,6 +39,21 @@ class Post(msgspec.Struct, frozen=True, tag="post"):
     cid: str
     token: str  # the posting server's handle on it (its sender waits for the ack)
     file: p.FileInfo | None = None
+    uid: str = ""  # the sender's identity: only it may edit or delete the post (any server)
+    reply_to: int = 0  # the room seq it answers (each server quotes it from its cache)
+
+
+class Change(msgspec.Struct, frozen=True, tag="change"):
+    """An edit (`text`) or delete (`text` None) of a post; applied where the post is still
+    its sender's (`uid`) and not deleted, so every server decides alike. Published after the
+    post was applied here, so it comes after the post in the stream."""
+
+    room: str
+    seq: int
+    text: str | None
+    uid: str
+    name: str
+    token: str  # the changing server's handle on it (its requester waits for the answer)
 
 
 class RoomMade(msgspec.Struct, frozen=True, tag="room"):
@@ -75,7 +91,7 @@ class TypingNote(msgspec.Struct, frozen=True, tag="typing"):
     origin: str  # the server it came from (which has shown it to its own clients)
 
 
-Entry = Post | RoomMade | Reaction | Receipt | Member
+Entry = Post | RoomMade | Reaction | Receipt | Member | Change
 _entries = msgspec.msgpack.Decoder(Entry)
 _typing = msgspec.msgpack.Decoder(TypingNote)
 encode = msgspec.msgpack.Encoder().encode
