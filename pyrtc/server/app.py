@@ -115,7 +115,7 @@ class ChatServer(Dispatch):
                                       cluster=self.cluster)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
                                     directs=self._conversations.directs, users_changed=self._users_changed,
-                                    drop=self.disconnected, roster=self.roster)
+                                    drop=self.disconnected, roster=self.roster, cluster=self.cluster)
         self._files = Files(shared, self._messages, self.cluster)
         self._housekeeping = Housekeeping(shared, self._presence)
         self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from ..store import Direct, StoredMessage
+from ..store.conversations import direct_room
 from . import chatlog
 from .commit import GroupCommit
 from .connection import Connection
 from .errors import Refused
+from .later import Later, Step
 from .messages import posted
 from .names import name_keys
 from .shared import Shared
@@ -46,16 +48,22 @@ class Conversations:
 
     # ------------------------------------------------------------------ direct conversations
 
-    def open_direct(self, conn: Connection, msg: p.OpenDirect) -> None:
+    def open_direct(self, conn: Connection, msg: p.OpenDirect, *, current: bool = False) -> Step:
         assert conn.name is not None
         store = self._shared.store
         holders = store.names.holders(name_keys(msg.name))
+        if not holders and self._cluster is not None and not current:
+            # Someone who came through another server a moment ago: this cache may lag the chat.
+            return Later(self._cluster.until_current(), lambda _: self.open_direct(conn, msg, current=True))
         if not holders:
-            raise Refused(ErrorCode.UNKNOWN_USER, f"nobody named {msg.name!r} has used this server; "
+            raise Refused(ErrorCode.UNKNOWN_USER, f"nobody named {msg.name!r} has used this chat; "
                           "a direct message goes to someone who connected at least once")
         peer = next((b for b in holders if b.name == msg.name), holders[0])
         if peer.uid == conn.uid:
             raise Refused(ErrorCode.NOT_ALLOWED, f"{peer.name!r} is you; pick someone else")
+        if self._cluster is not None and store.direct_pair(direct_room(conn.uid, peer.uid)) is None:
+            self._cluster.open_direct(conn, peer.uid, peer.name, msg.rid)  # on every server, then answered
+            return None
         room, new = store.open_direct(conn.uid, conn.name, peer.uid, peer.name)
         last = store.last_seq(room)
         conn.send(p.encode(p.DirectOpened(direct=p.DirectInfo(room=room, peer=peer.name, peer_uid=peer.uid,
@@ -66,6 +74,7 @@ class Conversations:
                                                                last_seq=last)))
             for other in self._shared.sessions.get(peer.uid, ()):
                 other.send(told)
+        return None
 
     def check_direct(self, conn: Connection, room: str) -> None:
         """Refuse `conn` a direct conversation's room unless it is one of its two."""

@@ -155,7 +155,7 @@ class Dispatch:
             case p.Search():
                 self._messages.search(conn, msg)
             case p.OpenDirect():
-                self._conversations.open_direct(conn, msg)
+                return self._conversations.open_direct(conn, msg)
             case p.EditText() | p.DeleteMessage():
                 self._conversations.edit(conn, msg)
             case p.SetStatus():

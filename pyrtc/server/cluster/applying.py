@@ -13,7 +13,7 @@ from ..commit import GroupCommit
 from ..connection import Connection
 from ..posts import posted
 from ..shared import Shared
-from .wire import Change, Entry, Member, Post, Reaction, Receipt, RoomMade
+from .wire import Change, DirectMade, Entry, Member, NameBound, Post, Reaction, Receipt, RoomMade
 
 __all__ = ["Applying"]
 
@@ -30,6 +30,8 @@ class Applying:
     on_room_made: Callable[[str], None] | None
     on_receipt: Callable[[str, str, int, int], None] | None
     on_member: Callable[[str, str, str, bool], None] | None
+    _apply_name: Callable[[NameBound], None]  # people.py
+    _apply_direct: Callable[[DirectMade], None]
 
     def _apply(self, entry: Entry, seq: int) -> None:
         match entry:
@@ -49,6 +51,10 @@ class Applying:
                     self.on_member(entry.room, entry.name, entry.uid, entry.on)
             case Change():
                 self._apply_change(entry)
+            case NameBound():
+                self._apply_name(entry)
+            case DirectMade():
+                self._apply_direct(entry)
 
     def _apply_post(self, post: Post) -> None:
         """The rule every server applies the same way (see ordering): a resend gets nothing

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import msgspec
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
@@ -42,6 +43,7 @@ from .applying import Applying
 from .bodies import Bodies
 from .link import REQUEST_TIMEOUT, ClusterError, Link, why
 from .ordering import Ordering
+from .people import WRONG_LAST_SEQUENCE, People
 from .presence import RemotePresence
 from .wire import (
     Change,
@@ -59,14 +61,11 @@ __all__ = ["Cluster", "ClusterError", "DEGRADED"]
 
 log = logging.getLogger(__name__)
 
-#: JetStream's error code for a failed Nats-Expected-Last-Subject-Sequence (a room made twice).
-WRONG_LAST_SEQUENCE = 10071
-
 DEGRADED = ("the chat is degraded: this server cannot reach the chat's message log (NATS); "
             "this message was not sent, send it again once the chat is back")
 
 
-class Cluster(Applying):
+class Cluster(Applying, People):
     def __init__(self, shared: Shared, commit: GroupCommit, urls: list[str], chat_id: str | None,
                  server_id: str) -> None:
         self._shared = shared
@@ -82,6 +81,7 @@ class Cluster(Applying):
         self._resubscribing: asyncio.Task[None] | None = None
         self._pending: dict[str, tuple[Connection, str]] = {}  # post token -> (sender, cid)
         self._changing: dict[str, tuple[Connection, int]] = {}  # change token -> (requester, rid)
+        self._opening: dict[str, tuple[Connection, int]] = {}  # direct token -> (requester, rid)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (stream seq, until applied)
         self._object_store: Bodies | None = None
@@ -143,6 +143,10 @@ class Cluster(Applying):
         if self._presence is not None and not self.degraded:
             await self._presence.close()
         await self.link.close()
+
+    def _js(self) -> JetStreamContext:
+        assert self.link.js is not None
+        return self.link.js
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -233,6 +237,19 @@ class Cluster(Applying):
         except Exception as exc:
             raise Refused(ErrorCode.CHAT_DEGRADED, f"{DEGRADED.replace('message', 'room')} ({exc})") from None
         await self.until_applied(seq)
+
+    async def until_current(self) -> None:
+        """Once this cache has applied what the stream held when asked (a name bound through
+        another server a moment ago, say)."""
+        assert self._subjects is not None
+        if self.degraded:
+            return  # the cache is what there is
+        try:
+            info = await self._js().stream_info(self._subjects.stream)
+        except Exception as exc:
+            log.info("cluster: the stream's last seq is unknown (%s)", why(exc))
+            return
+        await self.until_applied(info.state.last_seq)
 
     async def until_applied(self, seq: int) -> None:
         """Once this cache has applied stream entry `seq`."""
