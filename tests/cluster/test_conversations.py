@@ -56,6 +56,8 @@ async def test_an_edit_or_delete_made_on_one_server_shows_on_every_server(
     await ann.delete("General", two)
     await bob.wait_for(lambda s: s.rooms["General"].by_seq[two].deleted, timeout=30)
     assert rows(a) == rows(b) == [(one, "ann", "meet at 6", 0, False), (two, "ann", "", 0, True)]
+    # The same "edited" time everywhere: decided once, by the server that took the change.
+    assert [m.edited for m in a.store.history("General")[0]] == [m.edited for m in b.store.history("General")[0]]
 
     # Only its sender's identity may change a message, on any server.
     with pytest.raises(Rejected) as refused:

@@ -99,7 +99,7 @@ class Applying:
                 conn.send(p.encode(p.Error(code=ErrorCode.UNKNOWN_MESSAGE, rid=rid,
                                            message=f"message {c.seq} in {c.room!r} was deleted or is not yours")))
             return
-        new = store.change_message(c.room, c.seq, c.text)
+        new = store.change_message(c.room, c.seq, c.text, now=c.time or None)
         edited = p.Edited(room=new.room, seq=new.seq, text=new.text, edited=new.edited, deleted=new.deleted,
                           change=new.change)
         answer = p.Edited(room=new.room, seq=new.seq, text=new.text, edited=new.edited, deleted=new.deleted,

@@ -204,7 +204,7 @@ class Cluster(Applying, People):
         token = secrets.token_hex(8)
         self._changing[token] = (conn, rid)
         js, subject = self.link.js, self._subjects.event(room)
-        entry = Change(room=room, seq=seq, text=text, uid=conn.uid, name=conn.name, token=token)
+        entry = Change(room=room, seq=seq, text=text, uid=conn.uid, name=conn.name, token=token, time=time.time())
 
         async def send() -> None:
             try:

@@ -56,6 +56,7 @@ class Change(msgspec.Struct, frozen=True, tag="change"):
     uid: str
     name: str
     token: str  # the changing server's handle on it (its requester waits for the answer)
+    time: float = 0.0  # when (the changing server's clock): the same "edited" time on every server
 
 
 class NameBound(msgspec.Struct, frozen=True, tag="name"):
