@@ -1,13 +1,15 @@
-"""Replies, edits and deletes across the servers of one chat (a real nats-server): what one
-server does, every server shows, message by message."""
+"""Replies, edits, deletes and names across the servers of one chat (a real nats-server):
+what one server does, every server shows, message by message."""
 
 from __future__ import annotations
 
 import pytest
 
+from pyrtc.client import Identity
 from pyrtc.client.errors import Rejected
 from pyrtc.protocol.codes import ErrorCode
 from pyrtc.server import ChatServer
+from pyrtc.server.passwords import hash_password
 
 from ..conftest import ClientFactory
 from .conftest import ServerFactory
@@ -68,3 +70,15 @@ async def test_an_edit_or_delete_made_on_one_server_shows_on_every_server(
     await cy.join("General")
     seen = cy.state.rooms["General"].by_seq
     assert (seen[one].text, seen[two].deleted) == ("meet at 6", True)
+
+
+async def test_a_password_server_of_a_chat_binds_a_new_name_for_the_chat_after_the_password(
+        chat_server: ServerFactory, connect: ClientFactory) -> None:
+    # Two waits in one hello: the password check off the loop, then the chat's name binding.
+    a = await chat_server("a", password_hash=hash_password("letmein"))
+    b = await chat_server("b")
+    ann = await connect("ann", a, password="letmein")
+    await ann.join("General")
+    with pytest.raises(Rejected) as taken:
+        await connect("ann", b, identity=Identity.generate())
+    assert taken.value.code == ErrorCode.NAME_TAKEN
