@@ -37,6 +37,7 @@ from .shared import Shared
 
 if TYPE_CHECKING:
     from .cluster import Cluster
+    from .cluster.people import Claim
 
 __all__ = ["Handshake"]
 
@@ -101,17 +102,16 @@ class Handshake:
         if cluster is not None and not any(b.name == msg.name and b.uid == uid
                                            for b in self._shared.store.names.holders(keys)):
             return Later(cluster.claim_name(keys, msg.name, uid),
-                         lambda held: self._claimed_in_chat(conn, msg, uid, held))
+                         lambda claim: self._claimed_in_chat(conn, msg, uid, claim))
         self._enter(conn, msg, uid, keys)
         return None
 
-    def _claimed_in_chat(self, conn: Connection, msg: p.Hello, uid: str, held: str | None) -> Step:
-        """The chat's answer to a new name: taken by another identity, or ours (checked here
-        again: someone may have come online under it meanwhile)."""
-        if held is not None:
-            like = f" (it looks like {held!r})" if held != msg.name else ""
-            raise Refused(ErrorCode.NAME_TAKEN, f"the name {msg.name!r} belongs to someone else in this chat"
-                          f"{like}; pick another", fatal=True)
+    def _claimed_in_chat(self, conn: Connection, msg: p.Hello, uid: str, claim: Claim) -> Step:
+        """The chat's answer to a new name: taken by another identity, unknown (NATS down), or
+        ours (checked here again: someone may have come online under it meanwhile)."""
+        refused = claim.refusal(msg.name)
+        if refused is not None:
+            raise refused
         self._enter(conn, msg, uid, self._check_name(msg.name, uid))
         return None
 

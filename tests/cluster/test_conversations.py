@@ -3,6 +3,8 @@ what one server does, every server shows, message by message."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pyrtc.client import Identity
@@ -13,6 +15,7 @@ from pyrtc.server.passwords import hash_password
 
 from ..conftest import ClientFactory
 from .conftest import ServerFactory
+from .natsd import NatsServer
 
 
 def rows(srv: ChatServer, room: str = "General") -> list[tuple[int, str, str, int, bool]]:
@@ -82,3 +85,30 @@ async def test_a_password_server_of_a_chat_binds_a_new_name_for_the_chat_after_t
     with pytest.raises(Rejected) as taken:
         await connect("ann", b, identity=Identity.generate())
     assert taken.value.code == ErrorCode.NAME_TAKEN
+
+
+async def test_while_nats_is_down_a_known_name_is_admitted_and_a_new_one_refused_clearly(
+        chat_server: ServerFactory, connect: ClientFactory, nats: NatsServer) -> None:
+    a = await chat_server("a")
+    ann_id = Identity.generate()
+    ann = await connect("ann", a, identity=ann_id)
+    await ann.close()
+    await nats.kill()
+    async with asyncio.timeout(30):
+        while not (a.cluster and a.cluster.degraded):
+            await asyncio.sleep(0.02)
+    back = await connect("ann", a, identity=ann_id)  # bound before: checked in the cache
+    assert back.state.me == "ann"
+    with pytest.raises(Rejected) as new:
+        await connect("zoe", a)
+    assert new.value.code == ErrorCode.CHAT_DEGRADED and "degraded" in str(new.value), new.value
+    await nats.start()
+    async with asyncio.timeout(60):
+        while True:  # recovers by itself
+            try:
+                zoe = await connect("zoe", a)
+                break
+            except Rejected as exc:
+                assert exc.code == ErrorCode.CHAT_DEGRADED, exc
+                await asyncio.sleep(0.2)
+    assert zoe.state.me == "zoe"

@@ -14,8 +14,10 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable
+from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
@@ -29,7 +31,9 @@ from ..shared import Shared
 from .link import REQUEST_TIMEOUT, why
 from .wire import DirectMade, NameBound, Subjects, decode, encode
 
-__all__ = ["People", "WRONG_LAST_SEQUENCE"]
+__all__ = ["Claim", "People", "WRONG_LAST_SEQUENCE"]
+
+APPLY_TIMEOUT = 10.0  # seconds a hello waits for this cache to apply the chat's answer on a name
 
 #: JetStream's error code for a failed Nats-Expected-Last-Subject-Sequence.
 WRONG_LAST_SEQUENCE = 10071
@@ -39,6 +43,25 @@ _NO_DIRECTS = ("the chat is degraded: this server cannot reach the chat's messag
 _NO_NAMES = ("the chat is degraded: this server cannot reach the chat's message log (NATS), where names "
              "are bound; a name used before through this server still works, a new one waits until the "
              "chat is back")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The chat's answer to a name claimed: `taken_by` the name of another identity holding
+    one of its keys, or `unanswered` why the chat could not be asked; neither: it is ours.
+    (An answer, not an exception: the hello goes on, or is refused, on the event loop.)"""
+
+    taken_by: str = ""
+    unanswered: str = ""
+
+    def refusal(self, name: str) -> Refused | None:
+        if self.unanswered:
+            return Refused(ErrorCode.CHAT_DEGRADED, self.unanswered, fatal=True)
+        if self.taken_by:
+            like = f" (it looks like {self.taken_by!r})" if self.taken_by != name else ""
+            return Refused(ErrorCode.NAME_TAKEN, f"the name {name!r} belongs to someone else in this chat{like}; "
+                           "pick another", fatal=True)
+        return None
 
 
 class People:
@@ -64,13 +87,12 @@ class People:
 
     # ------------------------------------------------------------------ names
 
-    async def claim_name(self, keys: tuple[str, ...], name: str, uid: str) -> str | None:
-        """Bind `name`'s keys to `uid` for the whole chat; None when they are `uid`'s (now or
-        from before), else the name of the identity that holds one."""
+    async def claim_name(self, keys: tuple[str, ...], name: str, uid: str) -> Claim:
+        """Bind `name`'s keys to `uid` for the whole chat (or find them bound to it before)."""
         if self.degraded:
-            raise Refused(ErrorCode.CHAT_DEGRADED, _NO_NAMES, fatal=True)
+            return Claim(unanswered=_NO_NAMES)
         assert self._subjects is not None
-        js, stream, last = self._js(), self._subjects.stream, 0
+        js, stream, last, taken = self._js(), self._subjects.stream, 0, ""
         try:
             for key in keys:
                 subject = self._subjects.name(key)
@@ -87,12 +109,14 @@ class People:
                 last = max(last, raw.seq or 0)
                 held = decode(raw.data or b"")
                 if isinstance(held, NameBound) and held.uid != uid:
-                    await self.until_applied(last)
-                    return held.name
+                    taken = held.name
+                    break
+            # The cache holds the answer before the hello goes on (bounded: the stream may
+            # have gone away since it answered).
+            await asyncio.wait_for(self.until_applied(last), APPLY_TIMEOUT)
         except Exception as exc:  # not stored, no answer: nothing is known of the name
-            raise Refused(ErrorCode.CHAT_DEGRADED, f"{_NO_NAMES} ({why(exc)})", fatal=True) from None
-        await self.until_applied(last)
-        return None
+            return Claim(unanswered=f"{_NO_NAMES} ({why(exc)})")
+        return Claim(taken_by=taken)
 
     def _apply_name(self, b: NameBound) -> None:
         self._shared.store.names.bind((b.key,), b.name, b.uid)  # the first binding of a key stays
