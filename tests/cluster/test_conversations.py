@@ -102,6 +102,9 @@ async def test_while_nats_is_down_a_known_name_is_admitted_and_a_new_one_refused
     with pytest.raises(Rejected) as new:
         await connect("zoe", a)
     assert new.value.code == ErrorCode.CHAT_DEGRADED and "degraded" in str(new.value), new.value
+    with pytest.raises(Rejected) as room:  # nor a room the other servers cannot learn of
+        await back.create_room("Plans")
+    assert room.value.code == ErrorCode.CHAT_DEGRADED and "degraded" in str(room.value), room.value
     await nats.start()
     async with asyncio.timeout(60):
         while True:  # recovers by itself
