@@ -6,7 +6,7 @@ about it.
 - A server of a cluster's chat (docs/cluster.md; its mDNS TXT names the chat): another server
   of the same chat at once (`Moves.failover_for`); the session re-joins every room from its
   last seq and resends what was unacknowledged (pyrtc/client/connection.py). Once there, the
-  status line says which server stopped answering and which one the window uses now.
+  window says which server stopped answering and which one it uses now.
 """
 
 from __future__ import annotations
@@ -56,11 +56,9 @@ class Moves:
 
     def on_event(self, session: ClientSession, event: Event) -> None:
         """After the window took `event` in: a connection made elsewhere than the server that
-        stopped answering is said in the status line, after the server it is on now (Connected
-        clears the notice first)."""
+        stopped answering is said (a `Notice`, after the Connected that clears the last one)."""
         if isinstance(event, Connected) and self._left:
             left, self._left = self._left, ""
             if event.address != left:
-                # First what the user must see (the status line is clipped at the window's width).
-                session.note(f"moved here from {left}, which stopped answering (another server of "
-                             "this chat; messages not yet confirmed were sent again)")
+                # Short: the window shows it before the status line, in one line of the top bar.
+                session.note(f"{left} stopped answering: moved to {event.address}, another server of this chat")

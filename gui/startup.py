@@ -17,7 +17,7 @@ Invariants:
 - A changed server identity is asked about (never while the picker's modal window is open: it
   would close the warning); declined, the window says it is not connected and offers the picker.
 - A cluster's server that stops answering: the session moves to another server of the chat
-  by itself, and the status line says so (server_moves.py).
+  by itself, and the window says so (server_moves.py).
 """
 
 from __future__ import annotations

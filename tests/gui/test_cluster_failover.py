@@ -73,15 +73,15 @@ async def test_the_window_moves_to_another_server_of_the_chat_when_its_server_di
             a.proc.wait(30)
 
             s = await w.wait("the window on Campus B, saying what happened", lambda s: s["connection"] == "connected"
-                             and s["server"] == "Campus B" and not s["pending"] and "moved here" in s["status"])
-            assert s["status"].startswith(f"connected — Campus B ({b_at}) — you are Carol — moved here from "
-                                          f"10.77.0.1:{a_port}, which stopped answering"), s["status"]
-            await w.fill("input", "after the move")
-            s = await w.wait("the next message acknowledged", lambda s: not s["pending"]
-                             and row(s, "after the move") is not None)
-            img, s = await w.shot(tmp_path / "failover.png")
+                             and s["server"] == "Campus B" and not s["pending"] and "stopped answering" in s["error"])
+            assert s["error"] == (f"10.77.0.1:{a_port} stopped answering: moved to {b_at}, another server of "
+                                  "this chat —"), s["error"]  # before the status line, which says where it is
+            assert s["status"] == f"connected — Campus B ({b_at}) — you are Carol", s["status"]
+            img, _ = await w.shot(tmp_path / "failover.png")
             keep_for_docs(img, "cluster-failover.png")
-            assert "moved here" in s["status"]
+            await w.fill("input", "after the move")
+            await w.wait("the next message acknowledged", lambda s: not s["pending"]
+                         and row(s, "after the move") is not None)
 
         # Through Campus B: each message once, in order, the seqs gap-free.
         seen = until(lambda h: len(h) >= 3, lambda: history(lan, tmp_path, b_at))
