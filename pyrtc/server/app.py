@@ -110,13 +110,13 @@ class ChatServer(Dispatch):
             self.cluster = Cluster(shared, self._commit, config.cluster, config.chat_id, self.server_id)
         self._presence = Presence(shared, meters, self.cluster)
         self._messages = Messages(shared, self._commit, self._presence, self.cluster)
-        self._conversations = Conversations(shared, self._commit)
+        self._conversations = Conversations(shared, self._commit, self.cluster)
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
                                       self._conversations, rooms_changed=self._users_changed,
                                       cluster=self.cluster)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
                                     directs=self._conversations.directs, users_changed=self._users_changed,
-                                    drop=self.disconnected, roster=self.roster)
+                                    drop=self.disconnected, roster=self.roster, cluster=self.cluster)
         self._files = Files(shared, self._messages, self.cluster, Bodies(shared, self.roster))
         self._housekeeping = Housekeeping(shared, self._presence)
         self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
