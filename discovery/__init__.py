@@ -4,6 +4,7 @@ interfaces; nothing here chooses the network for you."""
 from __future__ import annotations
 
 from .announce import Announcer as Announcer
+from .announce import NameClaim as NameClaim
 from .browse import ServerBrowser as ServerBrowser
 from .browse import browse_once as browse_once
 from .browse import find_servers as find_servers
@@ -35,7 +36,7 @@ from .records import ServerEntry as ServerEntry
 from .records import by_chat as by_chat
 
 __all__ = [
-    "Announcer", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "one_per_chat", "DiscoveryError", "AnnouncedServer",
+    "Announcer", "NameClaim", "ServerBrowser", "browse_once", "find_servers", "diagnose", "KnownServers", "identity_check", "probe", "showing_certificate", "IMPOSTOR", "AMBIGUOUS", "mark_conflicts", "one_per_chat", "DiscoveryError", "AnnouncedServer",
     "check_addresses", "default_addresses", "list_interfaces", "Launch", "NoServer", "find_or_host", "host_server", "matching",
     "note_used", "chat_servers", "relocate", "used_last", "SERVICE_TYPE", "ServerEntry", "by_chat",
 ]

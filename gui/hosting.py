@@ -7,6 +7,9 @@ Invariants:
   starting: a start under way (registering its name on the network, ~1.5 s, longer on a
   busy machine) is waited for, then the server is closed. Stopped half-way instead, the
   service could come on the air with no goodbye after it, listed by browsers for minutes.
+- While the window browses, the name a server here would announce is probed for (`claim`,
+  ~1.2 s of registering: questions only, nobody lists it); a start then announces at once.
+  A chat joined instead drops the claim (`unclaim`): nothing of it was ever on the air.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import concurrent.futures
 import logging
 import threading
 
-from pyrtc.discovery import AnnouncedServer, host_server
+from pyrtc.discovery import AnnouncedServer, DiscoveryError, NameClaim, host_server
 from pyrtc.server import ServerConfig
 
 __all__ = ["HostThread", "CLOSE_LIMIT"]
@@ -32,6 +35,8 @@ class HostThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._starting: concurrent.futures.Future[AnnouncedServer] | None = None
+        self._claim: NameClaim | None = None
+        self._claiming: concurrent.futures.Future[None] | None = None
 
     @property
     def hosted(self) -> AnnouncedServer | None:
@@ -41,14 +46,44 @@ class HostThread:
             return None
         return starting.result()
 
-    async def start(self, config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
-        """From any event loop (the client thread's): host on this thread; returns when started."""
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="pyrtc-host", daemon=True)
             self._thread.start()
-        self._starting = asyncio.run_coroutine_threadsafe(host_server(config, addresses), self._loop)
+        return self._loop
+
+    def claim(self, config: ServerConfig, addresses: list[str]) -> None:
+        """Probe for the name `config` would announce on `addresses` (once; kept until used)."""
+        if self._claim is None and self._starting is None:
+            self._claim = NameClaim(config.name, addresses)
+            self._claiming = asyncio.run_coroutine_threadsafe(self._claim.probe(), self._running_loop())
+
+    def unclaim(self) -> None:
+        """A chat was joined instead: the probed name is let go (it was never announced)."""
+        claim, self._claim, self._claiming = self._claim, None, None
+        if claim is not None and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(claim.close(), self._loop)
+
+    async def start(self, config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
+        """From any event loop (the client thread's): host on this thread; returns when started."""
+        self._starting = asyncio.run_coroutine_threadsafe(self._host(config, addresses), self._running_loop())
         return await asyncio.wrap_future(self._starting)
+
+    async def _host(self, config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
+        """On this thread: the claim's name announced at once when it was probed for in time."""
+        claim, claiming, self._claim, self._claiming = self._claim, self._claiming, None, None
+        if claim is not None and claiming is not None:
+            try:
+                await asyncio.wrap_future(claiming)
+            except (DiscoveryError, OSError) as exc:
+                log.info("probing for our name failed (%s); registering probes again", exc)
+                await claim.close()
+                claim = None
+        if claim is not None and addresses is None:
+            await claim.close()  # hosting without announcing after all
+            claim = None
+        return await host_server(config, addresses, claim=claim)
 
     def hand_over(self, timeout: float = 5.0) -> None:
         """GUI thread, at exit, before `close`: hand the chat to the roster's successor (the
@@ -66,6 +101,7 @@ class HostThread:
         loop, starting = self._loop, self._starting
         if loop is None:
             return
+        self.unclaim()
         try:
             # A failed start was reported when it failed; it left nothing to close.
             if starting is not None and starting.exception(timeout) is None:

@@ -10,10 +10,9 @@ Invariants:
 - Every wait says what it waits for, in the picker and in the status line (a kiosk hides
   the picker while it needs no choice).
 - A choice stops the live list before it acts (both run on the client thread, in order).
-- A name taken (or refused) on the server chosen is asked again in the window (a frame after
-  the picker closes, as the warning below); the new name connects to that same server. A
-  server hosted here runs on a thread of its own (hosting.HostThread): a new name's session
-  never takes it down.
+- A name taken (or refused) on the server chosen is asked again (a frame after the picker
+  closes); the new name connects to that same server. A server hosted here has a thread of
+  its own (hosting.HostThread), probed for while the window browses: no session takes it down.
 - A changed server identity is asked about (never while the picker's modal window is open: it
   would close the warning); declined, the window says it is not connected and offers the picker.
 - A cluster's server that stops answering: the session moves to another server of the chat
@@ -145,6 +144,8 @@ class Startup:
             self._picker.show()
             return
         self._addresses[:] = addrs  # in place: the peer report and the failover read this list
+        if not self.opts.no_host:  # hosting, if it comes to that, is then as quick as joining
+            self._host.claim(self._server_config(), addrs)
         this = self._round = self._round + 1
         self._decides, self._asked, self._choosing = False, ask, False
         if not ask:
@@ -240,6 +241,7 @@ class Startup:
     def _connect(self, host: str, port: int, relocate_fn: Relocate | None = None,
                  failover_fn: Failover | None = None) -> None:
         self._stop_live()
+        self._host.unclaim()  # joining: a name probed for is let go (hosting took it already)
         session = self._bg.session
         assert session is not None
         session.host, session.port, session.failover = host, port, failover_fn
@@ -378,11 +380,13 @@ class Startup:
                     await session.join(other)
         return session.state.server_id
 
-    async def _start_server(self) -> int:
+    def _server_config(self) -> ServerConfig:
         cfg = ServerConfig(port=self.opts.port)
-        if self.opts.data_dir is not None:
-            cfg.data_dir = self.opts.data_dir
-        hosted = await self._host.start(cfg, self._addresses or None)
+        cfg.data_dir = self.opts.data_dir or cfg.data_dir
+        return cfg
+
+    async def _start_server(self) -> int:
+        hosted = await self._host.start(self._server_config(), self._addresses or None)
         return hosted.server.address[1]
 
     async def shutdown(self) -> None:
