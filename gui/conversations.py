@@ -41,6 +41,7 @@ class Conversations:
         self.editing = 0  # the message of ours the composer edits (0: none)
         self._input_at = 0.0
         self._idle_at = 0.0
+        self._status_shown = "available"  # what the status drop-down was last set to from the state
         self._drawn = -1
 
     # ------------------------------------------------------------------ composer
@@ -157,7 +158,12 @@ class Conversations:
         self._bg.run(seen())
 
     def tick(self) -> None:
-        """Each frame: away after ten idle minutes (the session's clock decides), the sidebar."""
+        """Each frame: away after ten idle minutes (the session's clock decides), the sidebar;
+        the status drop-down follows our status as the server has it (also the timer's away)."""
+        mine = self.state.statuses.get(self.state.me, ("available", ""))[0]
+        if mine != self._status_shown and dpg.does_item_exist("my_status"):
+            self._status_shown = mine
+            dpg.set_value("my_status", mine)
         now = time.monotonic()
         session = self._bg.session
         if session is not None and now - self._idle_at >= IDLE_CHECK_EVERY:

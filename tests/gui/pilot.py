@@ -103,6 +103,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "frame": w.frame, "mode": w.mode, "connection": st.connection, "me": st.me, "server": st.server,
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
+        "my_status": value("my_status"),
         "palette": shown("reaction_palette"), "actions": shown("row_actions"),
         "actions_for": _key(w.actions.shown_for) if shown("row_actions") else None,
         "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),
@@ -199,6 +200,11 @@ class Pilot:
         elif op == "advance_clock":
             self.clock_offset += float(req["seconds"])
             self._reply(req)
+        elif op == "idle_for":  # as if nothing was typed or clicked for that long
+            session = w.bg.session
+            if session is not None:
+                session.idle.last_input -= float(req["seconds"])
+            self._reply(req, done=session is not None)
         elif op == "quit":
             self._reply(req)
             dpg.stop_dearpygui()
