@@ -74,9 +74,15 @@ class RowPainter:
         return round(self._theme.fonts.size * 2.1) if self._kiosk else AVATAR_SIZE  # a wall's is larger
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
+        """What a row shows that may change. Asked of every row built each time the room
+        changes: the ✓ marks and their receipts only for one's own messages (others' rows
+        have none, and working them out walks the room's members)."""
         st = self.state
-        return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
-                st.receipt_line(m, READERS_NAMED), (m.text, m.edited, m.deleted, m.quote))
+        own = m.sender == st.me
+        reactions = tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())) \
+            if m.reactions else ()
+        return (st.status(m) if own else "", reactions, st.receipt_line(m, READERS_NAMED) if own else "",
+                (m.text, m.edited, m.deleted, m.quote))
 
     def build(self, m: MessageView, place: Placement, sig: tuple[Any, ...], before: int | str | None) -> Row:
         pal, fonts = self._theme.palette, self._theme.fonts
