@@ -73,6 +73,9 @@ class MessagesView:
         self._jump_to: int | None = None  # a seq to show, once its row exists
         self._landing: float | None = None  # the scroll a jump asked for, until the view is there
         self._landing_frames = 0
+        self._keep: tuple[float, float] | None = None  # (scroll, its max) before rows came in above
+        self._keep_frames = 0
+        self._seen_scroll = (0.0, 0.0)  # (scroll, its max) at the end of the last frame
         self._wheel_at = 0.0
         self._want_older = False  # the user asked for older rows (scrolled to the top, or the button)
         self._loading_from: int | None = None  # the first seq held when older history was asked for
@@ -133,11 +136,17 @@ class MessagesView:
         self._commands.load_until(self._focus.room, seq)
 
     def wheel(self, delta: float) -> None:
-        """Scrolling up over the messages stops following the newest one."""
-        if delta > 0 and dpg.is_item_hovered("messages"):
+        """Scrolling up over the messages stops following the newest one. The hover bar is a
+        window of its own over the list, so Dear ImGui gives it the wheel: the list is
+        scrolled here then, by Dear ImGui's own step (five lines)."""
+        on_bar = self._actions.over_bar()
+        if delta > 0 and (on_bar or dpg.is_item_hovered("messages")):
             self._focus.follow = False
             self._wheel_at = time.monotonic()
             self._jump_to = self._landing = None  # the user scrolls: a jump under way gives way
+        if on_bar:
+            y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+            dpg.set_y_scroll("messages", max(0.0, min(y_max, y - delta * 5 * self._theme.fonts.size)))
 
     # ------------------------------------------------------------------ drawing
 
@@ -163,7 +172,7 @@ class MessagesView:
             self._clear()
             self._painter.wrapped = False
             self._oldest_built = 0
-            self._want_older, self._loading_from = False, None
+            self._want_older, self._loading_from, self._keep = False, None, None
             self._jump_to = self._landing = None
             dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
                           else f"# {room.name}")
@@ -225,8 +234,8 @@ class MessagesView:
             return start
         if start > 0:  # held but not built: no need to ask the server
             self._want_older, self._loading_from = False, None
-            if msgs[start].seq and not self._focus.follow:
-                self._jump_to = msgs[start].seq  # the row on top stays in view
+            if not self._focus.follow:
+                self._keep, self._keep_frames = self._seen_scroll, LANDING_FRAMES  # the rows in view stay (_scroll)
             return max(0, start - PAGE)
         if not room.more_before:
             self._want_older, self._loading_from = False, None
@@ -323,6 +332,19 @@ class MessagesView:
             dpg.configure_item("jump_unread", show=show)
 
     def _scroll(self, y: float, y_max: float) -> None:
+        self._seen_scroll = (y, y_max)
+        if self._keep is not None and y_max != self._keep[1]:
+            # Rows came in above: as much further down as the list grew (the rows' own
+            # positions are stale until drawn; the list's height is not).
+            y0, max0 = self._keep
+            self._keep = None
+            dpg.set_y_scroll("messages", min(y_max, y0 + y_max - max0))
+            return
+        if self._keep is not None:
+            self._keep_frames -= 1
+            if self._keep_frames <= 0:
+                self._keep = None  # the list did not grow (nothing came above after all)
+            return  # until then the view is at the top only because the list has not grown yet
         if self._jump_to is not None:
             row = self.rows.get(self._jump_to)
             if row is not None and dpg.does_item_exist(row.group):
