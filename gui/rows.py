@@ -136,11 +136,14 @@ class RowPainter:
                             self._conv.deleted_body()
                     elif m.file is not None:
                         draw_file(m.file, self._theme, self._pictures, None if self._kiosk else self._download)
+                    # No header to carry "(edited)": it ends the text (or stands under a file).
+                    note = "(edited)" if not place.header and self._conv is not None and m.edited \
+                        and not m.deleted else ""
                     if m.text and not m.deleted:  # formatting, links, emoji in colour, CJK in its font
-                        self.wrapped = self.wrapped or not self._text.is_plain(m.text)
-                        self._text.message(m.text, width=self.text_width)
-                    if not place.header and self._conv is not None:
-                        self._conv.edited_mark(m)  # no header to carry it: under the text
+                        self.wrapped = self.wrapped or not self._text.is_plain(m.text) or bool(note)
+                        self._text.message(m.text, width=self.text_width, note=note)
+                    elif note and self._conv is not None:
+                        self._conv.edited_mark(m)
                     reactions = dpg.add_group(horizontal=True, show=False)
         row = Row(group, m, place, status, receipts, reactions, header)
         self.update(row, m, sig)
