@@ -40,11 +40,12 @@ COLOURS: tuple[tuple[int, str], ...] = (
     (dpg.mvThemeCol_PlotHistogram, "accent"), (dpg.mvThemeCol_ScrollbarBg, "bg"),
     (dpg.mvThemeCol_CheckMark, "accent"), (dpg.mvThemeCol_TextSelectedBg, "button_active"),
 )
+ITEM_SPACING = (8, 3)
 FRAME_PADDING = (7, 3)  # also the top and bottom of every line of text (Dear PyGui gives text a frame's height)
 STYLES: tuple[tuple[int, tuple[float, ...]], ...] = (
     (dpg.mvStyleVar_FrameRounding, (5,)), (dpg.mvStyleVar_ChildRounding, (6,)),
     (dpg.mvStyleVar_FrameBorderSize, (1,)), (dpg.mvStyleVar_FramePadding, FRAME_PADDING),
-    (dpg.mvStyleVar_ItemSpacing, (8, 3)),
+    (dpg.mvStyleVar_ItemSpacing, ITEM_SPACING),
     (dpg.mvStyleVar_ChildBorderSize, (0,)), (dpg.mvStyleVar_PopupBorderSize, (1,)),
     (dpg.mvStyleVar_PopupRounding, (6,)),
 )
