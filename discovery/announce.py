@@ -5,6 +5,12 @@ Invariants:
 - `close()` always sends a goodbye for what was registered, also when it is called while
   registration is still probing (a Ctrl-C during start-up).
 - TXT updates (users online) are coalesced: at most one every `min_update` seconds.
+- A name may be claimed (`NameClaim`: probed for, ~1.2 s) before anything is announced, while
+  the launch still browses for a chat to join: probes are questions, browsers list nothing
+  from them. Announcing on a claimed name then skips the probing; nothing is announced at
+  all when the launch joins a chat instead (the claim is closed).
+- `start()` returns once the service answers queries and its first announcement is sent;
+  the two repeats follow in the background (~0.45 s).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 from .errors import DiscoveryError
 from .records import SERVICE_TYPE, txt_properties
 
-__all__ = ["Announcer"]
+__all__ = ["Announcer", "NameClaim"]
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +38,51 @@ def _instance_label(name: str) -> str:
     return label
 
 
+def _zeroconf(addresses: list[str]) -> AsyncZeroconf:
+    try:
+        return AsyncZeroconf(interfaces=addresses, ip_version=IPVersion.V4Only)
+    except OSError as exc:
+        raise DiscoveryError(f"cannot start mDNS on {', '.join(addresses)}: {exc}") from exc
+
+
+class NameClaim:
+    """An instance name probed for on the network (renamed on a conflict) before anything is
+    announced: what registering spends most of its time on, done while the launch browses."""
+
+    def __init__(self, name: str, addresses: list[str]) -> None:
+        self.requested = _instance_label(name)
+        self.name = f"{self.requested}.{SERVICE_TYPE}"  # the final one once `probe` returned
+        self._addresses = addresses
+        self.zc: AsyncZeroconf | None = None
+
+    async def probe(self) -> None:
+        self.zc = _zeroconf(self._addresses)
+        info = AsyncServiceInfo(SERVICE_TYPE, self.name, port=0)
+        try:
+            await self.zc.zeroconf.async_check_service(info, allow_name_change=True)
+        except NonUniqueNameException as exc:
+            raise DiscoveryError(f"the name {self.requested!r} is taken on this network") from exc
+        self.name = info.name
+
+    def take(self) -> tuple[AsyncZeroconf | None, str]:
+        """The claim's mDNS instance and name, handed to the `Announcer` that announces them."""
+        zc, self.zc = self.zc, None
+        return zc, self.name
+
+    async def close(self) -> None:
+        """Not announcing after all (a chat was found): nothing was on the air but probes."""
+        if self.zc is not None:
+            zc, self.zc = self.zc, None
+            await zc.async_close()
+
+
 class Announcer:
     def __init__(self, *, name: str, server_id: str, port: int, addresses: list[str],
                  users: int = 0, rooms: int = 0, min_update: float = 2.0,
                  fingerprint: str | None = None, epoch: int = 0, host: str = "",
-                 chat: str | None = None) -> None:
+                 chat: str | None = None, claim: NameClaim | None = None) -> None:
         self.requested = _instance_label(name)
+        self._claim = claim  # probed for already (and its zeroconf instance), if given
         self._chat = chat
         self._name = name
         self._id = server_id
@@ -55,6 +100,7 @@ class Announcer:
         self._info: AsyncServiceInfo | None = None
         self._registering: asyncio.Task[None] | None = None
         self._registered = False
+        self._repeats: asyncio.Future[None] | None = None  # the announcement's two repeats
         self._dirty = False
         # Bumped on every TXT change. zeroconf keeps a superseded TXT record cached for ~1 s,
         # so a value that returns to an earlier one (users 1 -> 0) would look like a mere
@@ -81,12 +127,14 @@ class Announcer:
         )
 
     async def start(self) -> None:
-        """Register (probing takes ~1.5 s); the final name is in `instance` afterwards."""
-        try:
-            self._zc = AsyncZeroconf(interfaces=self._addresses, ip_version=IPVersion.V4Only)
-        except OSError as exc:
-            raise DiscoveryError(f"cannot start mDNS on {', '.join(self._addresses)}: {exc}") from exc
-        self._info = self._make_info()
+        """Register (probing takes ~1.2 s, none for a claimed name); the final name is in
+        `instance` afterwards."""
+        name = None
+        if self._claim is not None:
+            self._zc, name = self._claim.take()
+        if self._zc is None:
+            self._zc, name, self._claim = _zeroconf(self._addresses), None, None
+        self._info = self._make_info(name)
         self._registering = asyncio.get_running_loop().create_task(self._register())
         await asyncio.shield(self._registering)
         self._updater = asyncio.get_running_loop().create_task(self._update_loop())
@@ -94,10 +142,14 @@ class Announcer:
     async def _register(self) -> None:
         assert self._zc is not None and self._info is not None
         try:
-            await (await self._zc.async_register_service(self._info, allow_name_change=True))
+            # A claimed name was probed for: it is announced at once.
+            repeats = await self._zc.async_register_service(self._info, allow_name_change=True,
+                                                            cooperating_responders=self._claim is not None)
         except NonUniqueNameException as exc:
             raise DiscoveryError(f"the name {self.requested!r} is taken on this network") from exc
         self._registered = True
+        self._repeats = asyncio.ensure_future(repeats)
+        await asyncio.sleep(0)  # the first announcement goes out
         log.info("announced %r on %s port %d", self.instance, ", ".join(self._addresses), self._port)
 
     def set_counts(self, *, users: int | None = None, rooms: int | None = None) -> None:
@@ -126,6 +178,11 @@ class Announcer:
         if self._registering is not None and not self._registering.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._registering), timeout=5)
+            except (TimeoutError, Exception):
+                pass
+        if self._repeats is not None and not self._repeats.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._repeats), timeout=2)
             except (TimeoutError, Exception):
                 pass
         if self._zc is not None:

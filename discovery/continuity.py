@@ -42,6 +42,9 @@ HEARTBEAT = 1.0
 HOST_SILENT = 3.0
 #: Failed tries to reach a successor before it counts as gone too and the next is asked.
 TRIES_PER_SUCCESSOR = 3
+#: A leaving host hands on the reactions on each room's latest this many messages (a bound on
+#: how long a quit takes; the successor saw the older ones happen, if it was in the room).
+REACTIONS_HANDED = 1000
 
 
 def successor_of(roster: p.Roster, leaving: set[str]) -> p.PeerInfo | None:
@@ -160,9 +163,34 @@ class Continuity:
                 await self.session.replicate(room, [as_posted(m) for m in held], pair=store.direct_members(room))
                 after = held[-1].seq
         await self.session.replicate("General", [], done=True)
+        await self._push_marks(hosted)  # after `done`: new posts need not wait for them
         for room in list(state.rooms):
             if room in since:
                 await self.session.rebase(room, since[room])
+
+    async def _push_marks(self, hosted: AnnouncedServer) -> None:
+        """Our server's reactions (on each room's latest REACTIONS_HANDED messages) and every
+        member's receipts, to the successor: those it did not see happen (it was not in the
+        room, or they came at the last moment)."""
+        store = hosted.server.store
+        for room, last, _, _ in store.rooms():
+            pair = store.direct_members(room)
+            after = max(0, last - REACTIONS_HANDED)
+            while True:
+                page = store.reactions_after(room, after, p.limits.MAX_HISTORY_PAGE)
+                if not page:
+                    break
+                # Whole messages per frame: the next page starts after the last one's seq.
+                cut = [r for r in page if r[0] != page[-1][0]] if len(page) == p.limits.MAX_HISTORY_PAGE else page
+                cut = cut or page
+                await self.session.replicate(room, [], pair=pair, reactions=[p.ReactionCopy(*r) for r in cut])
+                after = cut[-1][0]
+            members = store.members(room)
+            for i in range(0, len(members), p.limits.MAX_JOIN_MEMBERS):
+                receipts = [p.ReceiptCopy(m.name, m.delivered, m.read) for m in members[i:i + p.limits.MAX_JOIN_MEMBERS]
+                            if m.delivered or m.read]
+                if receipts:
+                    await self.session.replicate(room, [], pair=pair, receipts=receipts)
 
     async def _handed_over(self, h: p.HandOver) -> None:
         self._planned = True

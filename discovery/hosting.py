@@ -7,7 +7,7 @@ import logging
 
 from pyrtc.server import ChatServer, ServerConfig
 
-from .announce import Announcer
+from .announce import Announcer, NameClaim
 
 __all__ = ["AnnouncedServer"]
 
@@ -17,8 +17,10 @@ log = logging.getLogger(__name__)
 class AnnouncedServer:
     """`addresses=None`: no announcement (--no-announce)."""
 
-    def __init__(self, config: ServerConfig, addresses: list[str] | None) -> None:
+    def __init__(self, config: ServerConfig, addresses: list[str] | None, *, claim: NameClaim | None = None) -> None:
+        """`claim`: the instance name, probed for already (find_or_host does it while browsing)."""
         self.config = config
+        self._claim = claim
         self.server = ChatServer(config)
         self._addresses = addresses
         self.announcer: Announcer | None = None
@@ -46,7 +48,7 @@ class AnnouncedServer:
             addresses=self._addresses, users=self.server.users_online,
             rooms=len(self.server.store.rooms()), fingerprint=self.server.fingerprint,
             epoch=self.server.epoch, host=self.server.node,
-            chat=self.server.cluster.chat_id if self.server.cluster else None)
+            chat=self.server.cluster.chat_id if self.server.cluster else None, claim=self._claim)
         ann = self.announcer
         self.server.on_counts_changed = lambda users, rooms: ann.set_counts(users=users, rooms=rooms)
         try:

@@ -6,6 +6,7 @@ one?) are callbacks, so a window, a terminal prompt or a kiosk (never asks) can 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from pyrtc.client.settings import Settings
 from pyrtc.protocol import PROTOCOL_VERSION
 from pyrtc.server import ServerConfig
 
+from .announce import NameClaim
 from .browse import browse_once, find_servers, probe
 from .conflicts import IMPOSTOR
+from .errors import DiscoveryError
 from .hosting import AnnouncedServer
 from .known import KnownServers
 from .peers import last_roster
@@ -68,6 +71,24 @@ async def find_or_host(
     that claim one id with nothing pinned are all offered to `pick`, with a warning logged.
     `on_found` sees everything found before the choice, also what is not offered (a window
     lists those greyed out)."""
+    # The name this peer would announce is probed for meanwhile (~1.2 s of registering):
+    # hosting is then as quick as joining. Nothing is announced before the browse is over.
+    claim = NameClaim(server_config.name, addresses) if host_if_none is not False else None
+    claiming = asyncio.ensure_future(claim.probe()) if claim is not None else None
+    try:
+        launch = await _find_or_host(addresses, browse_time, pick, host_if_none, server_config, on_found,
+                                     claim, claiming)
+    finally:
+        if claiming is not None:
+            claiming.cancel()
+        if claim is not None:
+            await claim.close()  # not handed to the announcer: nothing but probes went out
+    return launch
+
+
+async def _find_or_host(addresses: list[str], browse_time: float, pick: Pick, host_if_none: bool | Confirm,
+                        server_config: ServerConfig, on_found: Found | None, claim: NameClaim | None,
+                        claiming: asyncio.Future[None] | None) -> Launch:
     found = await find_servers(addresses, browse_time, KnownServers().entries())
     if on_found is not None:
         on_found(found)
@@ -90,14 +111,22 @@ async def find_or_host(
     allowed = host_if_none if isinstance(host_if_none, bool) else await host_if_none()
     if not allowed:
         raise NoServer("no PyRTC server found on " + ", ".join(addresses))
-    hosted = await host_server(server_config, addresses)
+    if claiming is not None:
+        try:
+            await claiming
+        except (DiscoveryError, OSError) as exc:
+            log.info("probing for our name failed (%s); registering probes again", exc)
+            claim = None
+    hosted = await host_server(server_config, addresses, claim=claim)
     return Launch("127.0.0.1", hosted.server.address[1], hosted=hosted)
 
 
-async def host_server(server_config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
+async def host_server(server_config: ServerConfig, addresses: list[str] | None, *,
+                      claim: NameClaim | None = None) -> AnnouncedServer:
     """A server started here, announced on `addresses` (None: not announced). A busy port
-    falls back to a free one, so a second PyRTC on this machine still hosts."""
-    hosted = AnnouncedServer(server_config, addresses)
+    falls back to a free one, so a second PyRTC on this machine still hosts. `claim`: its
+    name, probed for already."""
+    hosted = AnnouncedServer(server_config, addresses, claim=claim)
     try:
         await hosted.start()
     except OSError:
@@ -106,7 +135,7 @@ async def host_server(server_config: ServerConfig, addresses: list[str] | None) 
         log.info("port %d is busy; hosting on a free port", server_config.port)
         hosted.server.store.close()
         server_config.port = 0
-        hosted = AnnouncedServer(server_config, addresses)
+        hosted = AnnouncedServer(server_config, addresses, claim=claim)
         await hosted.start()
     log.info("hosting %r on port %d", hosted.instance, hosted.server.address[1])
     return hosted

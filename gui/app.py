@@ -20,7 +20,7 @@ import dearpygui.dearpygui as dpg
 
 from pyrtc import protocol as p
 from pyrtc.client import ChatState, mentions_me
-from pyrtc.client.state import Connected, Disconnected, Event
+from pyrtc.client.state import Connected, Disconnected, Event, Notice
 from pyrtc.logsetup import flush_logs
 
 from .avatar import AvatarColours
@@ -104,6 +104,7 @@ class ChatWindow:
                            link=lambda: share_link(self.bg.session, self.startup.lan_addresses)) if opts.kiosk else None
         self.frame = 0
         self._error_until = 0.0
+        self._said = ""  # the session's latest line, shown before the status line (not in it again)
         self._live_after: dict[str, int] = {}  # per room: the last seq when it was joined
 
     @property
@@ -218,11 +219,16 @@ class ChatWindow:
             self.notifier.toggle_muted(self.focus.room)
             self.sidebars.redraw()
 
-    def show_error(self, text: str) -> None:
-        """An error stays in view, before the status line (which each frame rewrites), for a while."""
+    def show_error(self, text: str, *, news: bool = False) -> None:
+        """An error stays in view, before the status line (which each frame rewrites), for a
+        while. `news`: a line from the session itself ("Ann left; Bob is hosting this chat
+        now"), in the warning colour, said there once and not in the status line again."""
         self._error_until = time.monotonic() + ERROR_SHOWN
+        if news:
+            self._said = text
         dpg.set_value("error_text", f"{text} —")
-        dpg.configure_item("error_text", show=True, color=self.theme.palette.error)
+        pal = self.theme.palette
+        dpg.configure_item("error_text", show=True, color=pal.warn if news else pal.error)
 
     def _expire_error(self) -> None:
         if self._error_until and time.monotonic() > self._error_until:
@@ -263,6 +269,10 @@ class ChatWindow:
                     self.focus.room = event.room
             case Disconnected() | Connected():
                 self.sidebars.redraw()
+            case Notice():
+                self.show_error(event.text, news=True)
+                if self.kiosk is not None:  # its top bar is hidden: the banner says it
+                    self.kiosk.news(event.text)
             case _:
                 pass
 
@@ -270,10 +280,12 @@ class ChatWindow:
         pal, st = self.theme.palette, self.state
         dot = {"connected": pal.ok, "reconnecting": pal.warn, "connecting": pal.warn}.get(st.connection, pal.error)
         dpg.configure_item("status_dot", color=dot)
-        mode = "host mode" if self.startup.hosted is not None else st.connection
+        continuity = self.startup.continuity
+        hosting = self.startup.hosted is not None or (continuity is not None and continuity.hosted is not None)
+        mode = "host mode" if hosting else st.connection
         where = f"{st.server} ({st.address})" if st.server else st.address
         status = f"{mode} — {where} — you are {st.me}"
-        if st.notice:
+        if st.notice and st.notice != self._said:
             status += f" — {st.notice}"
         dpg.set_value("status_text", status)
         if self.focus.room not in st.rooms and st.rooms:

@@ -8,14 +8,20 @@ window's life."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import dearpygui.dearpygui as dpg
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from .emoji_text import is_cjk
 from .palette import AVATAR_COLOURS, RGB
+from .theme import ASSETS, Fonts
 
-__all__ = ["AvatarColours", "avatar_slot", "initials", "draw_avatar"]
+__all__ = ["AvatarColours", "avatar_slot", "initials", "draw_avatar", "ideograph_texture"]
+
+log = logging.getLogger(__name__)
 
 
 def avatar_slot(name: str) -> int:
@@ -48,22 +54,54 @@ def initials(name: str) -> str:
     if not parts:
         return "?"
     if is_cjk(parts[0][0]):
-        return ""  # 山田: a drawlist's text has no CJK glyphs (measured), so the disc alone
+        return parts[0][0]  # 山田 → 山: one ideograph fills a disc as two Latin letters do
     if len(parts) == 1:
         return parts[0][:2].upper() if len(parts[0]) > 1 else parts[0].upper()
     return (parts[0][0] + parts[-1][0]).upper()
 
 
-def draw_avatar(name: str, size: int, colour: RGB, font: Any = None) -> Any:
-    """A disc in `colour` with the name's initials in white (in `font`, bold where given)."""
+def draw_avatar(name: str, size: int, colour: RGB, fonts: Fonts | None = None) -> Any:
+    """A disc in `colour` with the name's initials in white: bold capitals, or an ideograph
+    drawn as a picture (a drawlist's text is in a font without CJK glyphs: it showed a box)."""
+    text = initials(name)
     with dpg.drawlist(size, size) as d:
         r = size / 2
         dpg.draw_circle((r, r), r - 1, fill=colour, color=colour)
-        text = initials(name)
         fs = round(size * 0.45)
-        width = fs * 0.62 * len(text)  # DejaVu Bold's capitals are ~0.62 em wide
-        if text:
+        glyph = ideograph_texture(text, round(size * 0.55)) if text and is_cjk(text[0]) else None
+        if glyph is not None:
+            half = round(size * 0.55) / 2
+            dpg.draw_image(glyph, (r - half, r - half), (r + half, r + half))
+        elif text and not is_cjk(text[0]):
+            width = fs * 0.62 * len(text)  # DejaVu Bold's capitals are ~0.62 em wide
             dpg.draw_text((r - width / 2, r - fs * 0.58), text, color=(255, 255, 255), size=fs)
-    if font is not None:
-        dpg.bind_item_font(d, font)
+    if fonts is not None:
+        dpg.bind_item_font(d, fonts.bold)
     return d
+
+
+_ideographs: dict[tuple[str, int], str | None] = {}  # made once each, kept for the window's life
+
+
+def ideograph_texture(ch: str, px: int, registry: str = "emoji_textures") -> str | None:
+    """`ch` in white, px×px, from the bundled CJK font, as a texture (None: not drawable)."""
+    key = (ch, px)
+    if key not in _ideographs:
+        tag = None
+        try:
+            font = ImageFont.truetype(str(ASSETS / "fonts" / "DroidSansFallback.ttf"), px * 4)  # drawn large, scaled down
+            im = Image.new("RGBA", (px * 5, px * 5), (0, 0, 0, 0))
+            ImageDraw.Draw(im).text((px // 2, px // 2), ch, font=font, fill=(255, 255, 255, 255))
+            box = im.getbbox()
+            if box is not None and dpg.does_item_exist(registry):
+                im = im.crop(box)
+                side = max(im.width, im.height)
+                square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+                square.paste(im, ((side - im.width) // 2, (side - im.height) // 2))
+                pixels = (np.asarray(square.resize((px, px), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0).ravel()
+                tag = f"ideograph-{len(_ideographs)}-{px}"
+                dpg.add_static_texture(px, px, pixels, tag=tag, parent=registry)
+        except OSError as exc:  # the font file unreadable: the disc alone, said once
+            log.warning("avatar %r not drawn: %s", ch, exc)
+        _ideographs[key] = tag
+    return _ideographs[key]

@@ -20,6 +20,7 @@ from pyrtc.protocol.codes import ErrorCode
 from .background import Background
 from .completion import emojize
 from .dialogs import RoomPassword
+from .file_card import mark_gone
 from .focus import Focus
 
 __all__ = ["Commands"]
@@ -78,7 +79,15 @@ class Commands:
         folder = Path(platformdirs.user_downloads_dir())
         folder.mkdir(parents=True, exist_ok=True)
         target = free_path(folder, info.name)
-        self._bg.run(session.download(info.blob_id, target, name=info.name))
+        self._bg.run(session.download(info.blob_id, target, name=info.name),
+                     failed=lambda exc: self._not_downloaded(info, exc))
+
+    def _not_downloaded(self, info: p.FileInfo, exc: BaseException) -> None:
+        """A body that left with a host and that no peer kept: its card says so (no error)."""
+        if isinstance(exc, Rejected) and exc.code == ErrorCode.FILE_GONE:
+            mark_gone(info.blob_id)
+        else:
+            self._show_error(str(exc))
 
     def load_older(self, room: str) -> None:
         if self._bg.session is not None:

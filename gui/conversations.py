@@ -19,6 +19,7 @@ from pyrtc.client import ChatState, MessageView
 
 from .background import Background
 from .focus import Focus
+from .formatting import plain
 from .theme import Theme
 
 __all__ = ["Conversations"]
@@ -97,7 +98,7 @@ class Conversations:
 
     def quote_line(self, m: MessageView, *, pressable: bool = True) -> None:
         """The one-line quote of the message answered; a click shows it (loading history if needed)."""
-        quoted = f"↪ {m.quote_sender}: {m.quote}" if m.quote else "↪ a deleted message"
+        quoted = f"↪ {m.quote_sender}: {plain(m.quote)}" if m.quote else "↪ a deleted message"
         if not pressable:  # a kiosk: nobody presses a wall
             dpg.add_text(quoted[:80], color=self._theme.palette.muted)
             return

@@ -1,5 +1,6 @@
 """A shared file in a message: a picture's preview, or a card with an icon by type, the
-name, the size and one action (Download)."""
+name, the size and one action (Download; or "no longer available" once the host said that
+nobody still in the chat keeps its body)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .palette import RGB
 from .textures import Pictures
 from .theme import Theme
 
-__all__ = ["draw_file", "file_kind", "CARD_SIZE"]
+__all__ = ["draw_file", "file_kind", "mark_gone", "CARD_SIZE", "GONE"]
 
 CARD_SIZE = (380, 62)
 NAME_SHOWN = 34  # characters of a long name on the card (the whole name in its tooltip)
@@ -36,6 +37,29 @@ KINDS: tuple[tuple[str, RGB, tuple[str, ...], tuple[str, ...]], ...] = (
     ("TXT", (100, 110, 125), ("text/",), (".txt", ".md", ".log")),
 )
 OTHER: RGB = (100, 110, 125)
+GONE = "No longer available"
+
+#: Bodies nobody in the chat keeps any more (they left with a host), and the Download buttons
+#: drawn for each body (to relabel). One window per process: kept beside the cards it draws.
+_gone: set[str] = set()
+_buttons: dict[str, list[int | str]] = {}
+
+
+def mark_gone(blob_id: str) -> None:
+    """The host said nobody still in the chat has this body: its cards say so from now on."""
+    _gone.add(blob_id)
+    for button in _buttons.pop(blob_id, []):
+        if dpg.does_item_exist(button):
+            dpg.configure_item(button, label=GONE, enabled=False)
+
+
+def _download_button(info: p.FileInfo, download: Callable[[p.FileInfo], None]) -> None:
+    if info.blob_id in _gone:
+        dpg.add_button(label=GONE, enabled=False)
+        return
+    button = dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
+    drawn = [b for b in _buttons.get(info.blob_id, []) if dpg.does_item_exist(b)]  # rows redrawn: theirs are gone
+    _buttons[info.blob_id] = [*drawn, button]
 
 
 def file_kind(name: str, mime: str) -> tuple[str, RGB]:
@@ -65,7 +89,7 @@ def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures,
         with dpg.group(horizontal=True):
             dpg.add_text(f"{info.name[:NAME_SHOWN]} · {human_size(info.size)}", color=pal.muted)
             if download is not None:
-                dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
+                _download_button(info, download)
         return
     label, colour = file_kind(info.name, info.mime)
     with dpg.child_window(width=CARD_SIZE[0], height=CARD_SIZE[1], border=True, no_scrollbar=True) as card:
@@ -80,7 +104,7 @@ def draw_file(info: p.FileInfo, theme: Theme, pictures: Pictures,
                 dpg.add_text(f"{human_size(info.size)} · {label.lower() if label != 'FILE' else info.mime}",
                              color=pal.muted)
             if download is not None:
-                dpg.add_button(label="Download", callback=lambda s, a, u: download(u), user_data=info)
+                _download_button(info, download)
     dpg.bind_item_theme(card, theme.card())
 
 

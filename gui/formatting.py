@@ -16,7 +16,7 @@ from typing import Literal
 
 from .links import split_links
 
-__all__ = ["Span", "Kind", "parse", "has_markup"]
+__all__ = ["Span", "Kind", "parse", "has_markup", "plain"]
 
 Kind = Literal["plain", "bold", "italic", "code", "link", "block"]
 
@@ -49,6 +49,11 @@ def parse(text: str) -> list[list[Span]]:
         at = fence.end()
     lines += _lines(text[at:].lstrip("\n") if at else text)
     return lines
+
+
+def plain(text: str) -> str:
+    """The text as it reads, without its markers, on one line (a reply's quote)."""
+    return " ".join("".join(s.text for s in line).replace("\n", " ") for line in parse(text) if line)
 
 
 def _lines(text: str) -> list[list[Span]]:

@@ -31,6 +31,7 @@ DRIFT_SIDE = 6  # px: the side of the square the layout wanders around
 PADDING = 8  # px: the window's own padding, the drift's rest position
 QR_SHARE = 0.2  # of the screen height: a QR code a phone reads from a few metres
 QR_BORDER = 4  # modules of quiet zone around it (the standard's minimum)
+NEWS_SHOWN = 60.0  # seconds the banner says who hosts now after a host change (seen across a room)
 
 
 def drift(seconds: float, side: int = DRIFT_SIDE, step: float = DRIFT_STEP) -> tuple[int, int]:
@@ -79,13 +80,18 @@ class Kiosk:
         self.offset: tuple[int, int] | None = None  # the drift applied
         self._padding: Any = None
         self.link: str | None = None  # the link the QR code holds (tests read it)
+        self._news: tuple[str, float] = ("", 0.0)  # the session's latest line, and when it came
+
+    def news(self, text: str) -> None:
+        """A line from the session ("Ann left; Bob is hosting this chat now"): on the banner a while."""
+        self._news = (text, self._clock())
 
     @property
     def qr_side(self) -> int:
         return int(self._screen * QR_SHARE)
 
     def build_header(self) -> None:
-        """The room's name and the clock, then the reconnecting banner: above the messages."""
+        """The room's name and the clock, then the banner (reconnecting; who hosts now): above the messages."""
         fonts, pal = self._theme.fonts, self._theme.palette
         with dpg.table(tag="kiosk_header", header_row=False, policy=dpg.mvTable_SizingFixedFit, pad_outerX=False):
             dpg.add_table_column(width_stretch=True, init_width_or_weight=1.0)
@@ -115,10 +121,14 @@ class Kiosk:
             self._shown_minute = minute
             dpg.set_value("kiosk_clock", minute)
         st = self._state
-        waiting = st.connection != "connected"
-        if waiting != bool(dpg.get_item_configuration("kiosk_banner")["show"]):
-            dpg.set_value("kiosk_banner", "Reconnecting to the chat… the newest messages will follow.")
-            dpg.configure_item("kiosk_banner", show=waiting)
+        news, at = self._news
+        if st.connection != "connected":
+            banner = "Reconnecting to the chat… the newest messages will follow."
+        else:
+            banner = news if news and now - at < NEWS_SHOWN else ""
+        if banner != dpg.get_value("kiosk_banner"):
+            dpg.set_value("kiosk_banner", banner)
+            dpg.configure_item("kiosk_banner", show=bool(banner))
         link = self._link()
         if link is not None and link != self._shown_link:
             self._show_qr(link)

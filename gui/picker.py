@@ -12,7 +12,7 @@ from pyrtc.discovery import AMBIGUOUS, IMPOSTOR, ServerEntry
 
 from .theme import Theme
 
-__all__ = ["Picker", "entry_label"]
+__all__ = ["Picker", "entry_label", "several_found"]
 
 
 def entry_label(e: ServerEntry) -> str:
@@ -21,6 +21,14 @@ def entry_label(e: ServerEntry) -> str:
     if e.source == "remembered":
         return f"{e.name}  —  {where}, remembered, " + ("reachable" if e.reachable else "unreachable")
     return f"{e.name}  —  {e.users} online, {e.rooms} rooms, {where}"
+
+
+def several_found(entries: list[ServerEntry]) -> str:
+    """The picker's line while the user chooses among the servers found."""
+    usable = [e for e in entries if e.compatible and e.reachable]
+    if not usable:
+        return "No server to choose any more: host here, or type an address."
+    return f"{len(usable)} servers found. Choose one:"
 
 
 class Picker:

@@ -112,7 +112,7 @@ class RowPainter:
                         dpg.draw_rectangle((0, 0), (4, bar), fill=pal.warn, color=pal.warn)
                 if place.header:
                     draw_avatar(m.sender, self._avatar_size - (4 + BAR_GAP if mention else 0), self._avatars(m.sender),
-                                fonts.bold)
+                                fonts)
                 else:
                     with dpg.group():  # the gutter under the avatar above: an own message's ✓ marks
                         dpg.add_spacer(width=self._avatar_size - (4 + BAR_GAP if mention else 0))

@@ -198,7 +198,7 @@ class Sidebars:
             return
         for m in sorted(room.members.values(), key=lambda m: (not m.online, m.name.casefold())):
             with dpg.group(horizontal=True, parent="members_list"):
-                draw_avatar(m.name, 28, self._avatars(m.name), self._theme.fonts.bold)
+                draw_avatar(m.name, 28, self._avatars(m.name), self._theme.fonts)
                 if self._conv is not None and m.name != self.state.me:  # a click: a direct message
                     b = dpg.add_button(label=m.name, small=True, callback=lambda s, a, u: self._open_direct(u),
                                        user_data=m.name)

@@ -16,13 +16,15 @@ Invariants:
   never takes it down.
 - A changed server identity is asked about (never while the picker's modal window is open: it
   would close the warning); declined, the window says it is not connected and offers the picker.
+- A cluster's server that stops answering: the session moves to another server of the chat
+  by itself, and the window says so (server_moves.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Literal
 
 import dearpygui.dearpygui as dpg
@@ -40,7 +42,6 @@ from pyrtc.discovery import (
     identity_check,
     matching,
     note_used,
-    relocate,
     used_last,
 )
 from pyrtc.discovery.continuity import Continuity
@@ -53,14 +54,14 @@ from .dialogs import IdentityWarning, NamePrompt
 from .finder import LiveServers
 from .hosting import HostThread
 from .options import GuiOptions
-from .picker import Picker
+from .picker import Picker, several_found
+from .server_moves import Failover, Moves, Relocate, relocator
 from .theme import Theme
 
 __all__ = ["Startup", "Mode"]
 
 Mode = Literal["starting", "picking", "connecting", "chatting"]
-Relocate = Callable[[], Awaitable[tuple[str, int] | None]]
-Target = tuple[str, int, Relocate | None]
+Target = tuple[str, int, Relocate | None, Failover | None]
 KIOSK_RETRY = 2.0  # seconds between a kiosk's tries of its --server
 
 
@@ -87,6 +88,7 @@ class Startup:
         self._live: asyncio.Task[None] | None = None  # client thread only
         self._mismatch_of = ("", "")  # server id and name of the last identity refused
         self.continuity: Continuity | None = None  # of the current session (client thread)
+        self._moves = Moves(self._addresses, opts.browse_time)
 
     @property
     def hosted(self) -> AnnouncedServer | None:
@@ -142,12 +144,11 @@ class Startup:
             self._say(f"{exc}. Host here, or type an address.")
             self._picker.show()
             return
-        self._addresses[:] = addrs  # in place: the session's peer report reads the same list
-        self._round += 1
+        self._addresses[:] = addrs  # in place: the peer report and the failover read this list
+        this = self._round = self._round + 1
         self._decides, self._asked, self._choosing = False, ask, False
         if not ask:
             self._say(f"Looking for PyRTC servers on {', '.join(addrs)}…")
-        this = self._round
         self._bg.run(self._run_live(addrs))
         self._bg.run(asyncio.sleep(self.opts.browse_time), then=lambda _: self._time_is_up(this))
         if not self.opts.kiosk or ask:
@@ -161,7 +162,7 @@ class Startup:
         if self._decides and (self.opts.kiosk or not self._asked):
             self._decide()
         elif self._choosing:
-            self._say(_several(entries))
+            self._say(several_found(entries))
 
     def _time_is_up(self, this: int) -> None:
         if this == self._round and self.mode == "picking":
@@ -188,7 +189,7 @@ class Startup:
             self.connect_entry(last)
         elif usable:
             self._asked = self._choosing = True
-            self._say(_several(usable))
+            self._say(several_found(usable))
             self._picker.show()
         elif self.opts.kiosk or self.opts.host_if_none:
             self.host_here()
@@ -208,7 +209,8 @@ class Startup:
 
     def connect_entry(self, entry: ServerEntry) -> None:
         if self.mode == "picking":
-            self._connect(entry.addresses[0], entry.port, self._relocator(entry))
+            self._connect(entry.addresses[0], entry.port, relocator(entry, self._addresses, self.opts.browse_time),
+                          self._moves.failover_for(entry, lambda: self._bg.session))
 
     def connect_to_text(self, text: str) -> None:
         try:
@@ -235,16 +237,17 @@ class Startup:
         self._round += 1
         self._bg.run(self._cancel_live())
 
-    def _connect(self, host: str, port: int, relocate_fn: Relocate | None = None) -> None:
+    def _connect(self, host: str, port: int, relocate_fn: Relocate | None = None,
+                 failover_fn: Failover | None = None) -> None:
         self._stop_live()
         session = self._bg.session
         assert session is not None
-        session.host, session.port = host, port
+        session.host, session.port, session.failover = host, port, failover_fn
         if self.continuity is not None:  # the roster's successor first, then discovery
             self.continuity.relocate_by(relocate_fn)
         else:
             session.relocate = relocate_fn
-        self._target = (host, port, relocate_fn)
+        self._target = (host, port, relocate_fn, failover_fn)
         self.mode = "connecting"
         self._say(f"Connecting to {host}:{port}…")
         self._bg.run(self._join_first(session), then=self._connected, failed=self._not_connected)
@@ -287,9 +290,8 @@ class Startup:
             self._say(f"Could not connect: {exc}")
 
     def _declined(self) -> None:
-        """The user would not connect to a server whose identity changed: the window says so and
-        offers the ways on. In the next frame: the picker, shown while the warning's modal window
-        still closes, closed with it."""
+        """Not connecting to a changed identity: the window says so and offers the ways on, next
+        frame (a picker shown while the warning's modal window closes is closed with it)."""
         self._bg.post(self._not_connecting)
 
     def _not_connecting(self) -> None:
@@ -315,21 +317,7 @@ class Startup:
         KnownServers().trust(server_id=server_id, name=name, host=session.host, port=session.port,
                              fingerprint=exc.seen)
         session.fingerprint = exc.seen
-        self._connect(session.host, session.port, session.relocate)
-
-    def _server_config(self) -> ServerConfig:
-        cfg = ServerConfig(port=self.opts.port)
-        if self.opts.data_dir is not None:
-            cfg.data_dir = self.opts.data_dir
-        return cfg
-
-    def _relocator(self, entry: ServerEntry) -> Relocate:
-        addrs, browse_time = self._addresses, self.opts.browse_time
-
-        async def where() -> tuple[str, int] | None:
-            return await relocate(entry, addrs, browse_time)
-
-        return where
+        self._connect(session.host, session.port, session.relocate, session.failover)
 
     # ------------------------------------------------------------------ client thread
 
@@ -350,6 +338,7 @@ class Startup:
         def on_event(event: Event) -> None:
             continuity.on_event(event)
             sink(event)
+            self._moves.on_event(session, event)
 
         session.on_event = on_event
         return session
@@ -368,9 +357,8 @@ class Startup:
     async def _run_live(self, addresses: list[str]) -> None:
         await self._cancel_live()
         self._live = asyncio.current_task()
-        live = LiveServers(addresses, self.opts.fingerprint,
-                           lambda entries: self._bg.post(lambda: self._listed(entries)))
-        await live.run()
+        await LiveServers(addresses, self.opts.fingerprint,
+                          lambda entries: self._bg.post(lambda: self._listed(entries))).run()
 
     async def _cancel_live(self) -> None:
         task, self._live = self._live, None
@@ -391,7 +379,10 @@ class Startup:
         return session.state.server_id
 
     async def _start_server(self) -> int:
-        hosted = await self._host.start(self._server_config(), self._addresses or None)
+        cfg = ServerConfig(port=self.opts.port)
+        if self.opts.data_dir is not None:
+            cfg.data_dir = self.opts.data_dir
+        hosted = await self._host.start(cfg, self._addresses or None)
         return hosted.server.address[1]
 
     async def shutdown(self) -> None:
@@ -406,10 +397,3 @@ class Startup:
         goodbye first, also one still starting."""
         self._host.hand_over()
         self._host.close()
-
-
-def _several(entries: list[ServerEntry]) -> str:
-    usable = [e for e in entries if e.compatible and e.reachable]
-    if not usable:
-        return "No server to choose any more: host here, or type an address."
-    return f"{len(usable)} servers found. Choose one:"

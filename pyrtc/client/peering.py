@@ -78,9 +78,12 @@ class Peering:
         self._conn.move(host, port, fingerprint)
 
     async def replicate(self, room: str, messages: list[p.Posted], *, done: bool = False,
-                        pair: list[tuple[str, str]] | None = None) -> p.Replicated:
-        """Push copies of a room's messages to a host that lacks them (see server/succession.py);
-        `pair`: a direct conversation's two members, (uid, name) each."""
+                        pair: list[tuple[str, str]] | None = None, reactions: list[p.ReactionCopy] | None = None,
+                        receipts: list[p.ReceiptCopy] | None = None) -> p.Replicated:
+        """Push copies of a room's messages (and a leaving host's reactions and receipts) to a
+        host that lacks them (see server/succession.py); `pair`: a direct conversation's two
+        members, (uid, name) each."""
         reply: p.Replicated = await self._router.request(
-            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid, pair=pair or []))
+            lambda rid: p.Replicate(room=room, messages=messages, done=done, rid=rid, pair=pair or [],
+                                    reactions=reactions or [], receipts=receipts or []))
         return reply

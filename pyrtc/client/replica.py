@@ -11,6 +11,8 @@ Invariants:
 - Writes of one loop iteration share a transaction (committed on the next iteration), so a
   burst of frames costs one commit, not one per message.
 - `restore()` hands back what to show at once on a restart, before any connection.
+- The file bodies this client uploaded, downloaded or previewed are kept under `files/`, as a server
+  keeps them (checked against their id), so a new host can fetch them from here.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import platformdirs
 
 from .. import protocol as p
 from ..private import private_dir, write_private
-from ..store import Store, StoredFile, StoredMessage, StoreError
+from ..store import BlobStore, Store, StoredFile, StoredMessage, StoreError
 from .events import Event, PendingText, Rebased
 
 __all__ = ["Replica", "default_replica_root", "RESTORE_PAGE", "as_posted"]
@@ -68,6 +71,7 @@ class Replica:
         if not (folder / "server-id").exists():  # what a ChatServer on this folder serves
             write_private(folder / "server-id", (chat_id + "\n").encode())
         self.store = Store(folder / "history.db")
+        self.blobs = BlobStore(folder / "files")  # where a server on this folder finds them
         self._pending: dict[str, PendingText] = {}  # cid -> our text, until the host numbers it
         self._rooms: list[str] = self._load_rooms()
         self._commit: asyncio.Handle | None = None
@@ -171,6 +175,23 @@ class Replica:
         """What this replica holds of `room` after seq `after`, oldest first (to push)."""
         held, _ = self.store.history(room, after=after, limit=limit)
         return [as_posted(m) for m in held]
+
+    # ------------------------------------------------------------------ file bodies
+
+    def keep_body(self, blob_id: str, path: Path) -> None:
+        """Keep a copy of a body downloaded to `path` (slow: run off-loop)."""
+        if self.blobs.has(blob_id):
+            return
+        copy = self.blobs.download_path(blob_id)
+        shutil.copyfile(path, copy)
+        self.blobs.adopt(blob_id, copy)  # checked against its id again: the file may have changed
+
+    def body(self, blob_id: str) -> Path | None:
+        """The kept body `blob_id`, if this replica has it."""
+        try:
+            return self.blobs.path(blob_id) if self.blobs.has(blob_id) else None
+        except StoreError:  # not an id at all
+            return None
 
     # ------------------------------------------------------------------ transactions
 

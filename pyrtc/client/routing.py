@@ -62,6 +62,9 @@ class Router:
         #: Called with the room of each direct conversation we are not in yet (the session
         #: joins it when it follows direct messages).
         self.direct_found: Callable[[str], None] = lambda room: None
+        #: Called with the id of a body the host wants from the peers (the session sends it
+        #: if its replica keeps it).
+        self.body_wanted: Callable[[str], None] = lambda blob_id: None
         self.status = ("available", "")  # sent again after a reconnect unless it is this
         #: Where this client keeps its replicas of chats (None: it keeps none, e.g. one-shot
         #: commands); `replica` is the open one, of the chat connected to (or last shown).
@@ -124,6 +127,9 @@ class Router:
                     q.put_nowait(msg)
             case p.Ping():
                 self.write(p.Pong(nonce=msg.nonce))
+                return
+            case p.WantBody():
+                self.body_wanted(msg.blob_id)
                 return
             case p.Acked():
                 fut = self.acks.pop(msg.cid, None)

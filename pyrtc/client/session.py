@@ -86,6 +86,7 @@ class ClientSession(Peering):
         self.status: tuple[str, str] = ("available", "")  # what the user chose
         if follow_directs:
             self._router.direct_found = lambda room: self._conn.spawn(self._follow(room))
+        self._router.body_wanted = lambda blob_id: self._conn.spawn(self._transfers.give_body(blob_id))
 
     # ------------------------------------------------------------------ settings kept by the parts
 

@@ -51,6 +51,9 @@ class ChatState:
     address: str = ""
     connection: Literal["disconnected", "connecting", "connected", "reconnecting"] = "disconnected"
     notice: str = ""  # the latest error or status line for the user
+    #: The notice is the session's own line (a host change), said as the new connection was
+    #: made: the Connected that follows keeps it (it clears only what the cut said).
+    notice_kept: bool = False
     rooms: dict[str, RoomView] = field(default_factory=dict)  # rooms we are in
     available: list[p.RoomInfo] = field(default_factory=list)  # rooms known so far, by name
     rooms_total: int = 0  # rooms on the server (more than `available` until every page came)
@@ -305,7 +308,9 @@ class ChatState:
             case Connected():
                 self.address = event.address
                 self.connection = "connected"
-                self.notice = ""
+                if not self.notice_kept:
+                    self.notice = ""
+                self.notice_kept = False
             case Disconnected():
                 self.connection = "reconnecting" if event.retrying else "disconnected"
                 self.notice = event.reason
@@ -317,6 +322,7 @@ class ChatState:
                     room.version += 1
             case Notice():
                 self.notice = event.text
+                self.notice_kept = self.connection != "connected"  # the handshake's: Connected comes next
             case Rebased():
                 room = self.rooms.get(event.room)
                 if room is not None:
@@ -331,8 +337,8 @@ class ChatState:
                 self.roster = event
             case p.HandOver():
                 self.notice = f"{event.host_name or 'the host'} is leaving; moving to the next host"
-            case p.Replicated():
-                pass
+            case p.Replicated() | p.WantBody():
+                pass  # the session answers a host that wants a body (Peering.give_body)
             case (p.SearchHits() | p.UploadReady() | p.FileData() | p.FileEnd() | p.Ping() | p.Pong()):
                 pass  # answers to requests: the session hands them to whoever asked
             case _:

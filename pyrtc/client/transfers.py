@@ -23,6 +23,7 @@ from .. import protocol as p
 from ..filenames import display_name
 from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
+from ..store import StoreError
 from ..units import human_size
 from .errors import ConnectionLost, Rejected
 from .events import TransferUpdate
@@ -149,6 +150,7 @@ class Transfers:
             if done.done():
                 err.cancel()
                 seq = done.result()
+                await self._keep(blob, path)  # the host may leave: a peer that keeps it can serve it
                 router.emit(TransferUpdate(tid, display, "up", size, size, "done", path=str(path)))
                 return seq
             if not err.done():
@@ -185,6 +187,7 @@ class Transfers:
                 part.unlink()
                 raise Rejected(ErrorCode.CORRUPT, "the downloaded file does not match its id (BLAKE3); try again")
             os.replace(part, target)
+            await self._keep(blob_id, target)
         except Exception as exc:
             router.emit(TransferUpdate(tid, display, "down", 0, 0, "failed", str(exc), str(target)))
             raise
@@ -234,6 +237,42 @@ class Transfers:
                     return
                 else:
                     _raise_if_error(msg)
+
+    async def _keep(self, blob_id: str, path: Path) -> None:
+        """A copy in the replica, for a later host that lacks it (a failure costs only that)."""
+        replica = self._router.replica
+        if replica is None:
+            return
+        try:
+            await asyncio.to_thread(replica.keep_body, blob_id, path)
+        except (StoreError, OSError) as exc:
+            log.warning("cannot keep a copy of %s in the replica: %s", path.name, exc)
+
+    async def give_body(self, blob_id: str) -> None:
+        """The host wants a body it lacks (`WantBody`): send it if the replica keeps it."""
+        router = self._router
+        path = router.replica.body(blob_id) if router.replica is not None else None
+        size = path.stat().st_size if path is not None else 0
+        if path is None:
+            router.write(p.BodyOffer(blob_id=blob_id, held=False))
+            return
+        try:
+            ready: p.UploadReady = await router.request(
+                lambda rid: p.BodyOffer(blob_id=blob_id, held=True, size=size, rid=rid))
+            with open(path, "rb") as f:
+                f.seek(ready.offset)
+                offset = ready.offset
+                while offset < size:
+                    data = f.read(L.CHUNK_SIZE)
+                    writer = router.writer
+                    if not data or writer is None:
+                        return  # the host asks another peer when this one stops short
+                    writer.write(p.encode_head(p.FileChunk(blob_id=blob_id, offset=offset, data=b""), len(data)))
+                    writer.write(data)
+                    offset += len(data)
+                    await writer.drain()
+        except (ConnectionLost, Rejected, TimeoutError, OSError) as exc:
+            log.info("the host's request for %s ended: %s", blob_id[:16], exc)
 
     def _known_files(self) -> list[p.FileInfo]:
         return [m.file for r in self._router.state.rooms.values() for m in r.messages if m.file]

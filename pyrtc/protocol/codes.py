@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     UNFINISHED_QUOTA = "unfinished_quota"
     NO_OFFER = "no_offer"
     NO_FILE = "no_file"
+    FILE_GONE = "file_gone"  # its body went with a host that left, and no peer still in the chat keeps it
     BAD_RANGE = "bad_range"
     # store
     STORE = "store"

@@ -9,10 +9,11 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
-from .fields import Msg, Rid, RoomName, UserName
+from .fields import BlobId, Emoji, Msg, Offset, Rid, RoomName, Seq, UserName
 from .posted import Posted
 
-__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver"]
+__all__ = ["PeerInfo", "Roster", "Replicate", "Replicated", "HandOver", "WantBody", "BodyOffer", "ReactionCopy",
+           "ReceiptCopy"]
 
 
 class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,6 +25,25 @@ class PeerInfo(msgspec.Struct, frozen=True, kw_only=True):
     addresses: Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=L.MAX_PEER_ADDRESSES)] = []
     port: Annotated[int, Meta(ge=0, le=65535)] = 0
     fingerprint: Annotated[str, Meta(max_length=64)] = ""
+
+
+class ReactionCopy(msgspec.Struct, frozen=True, array_like=True):
+    """One reaction, as the host that took it numbered its message; the message's sender and
+    time say which message it is (a new host that numbers it otherwise skips it)."""
+
+    seq: Seq
+    emoji: Emoji
+    name: UserName
+    sender: UserName
+    time: float
+
+
+class ReceiptCopy(msgspec.Struct, frozen=True, array_like=True):
+    """A member's receipts ("up to seq") in a room, as the host that took them numbered it."""
+
+    name: UserName
+    delivered: Seq
+    read: Seq
 
 
 # ---------------------------------------------------------------- client -> server
@@ -41,6 +61,21 @@ class Replicate(Msg, frozen=True, tag="replicate"):
     #: A direct conversation's two members, (uid, name) each: the new host serves it to them
     #: alone, as the old one did (the room's name is derived from the two uids: checked).
     pair: Annotated[list[tuple[Annotated[str, Meta(max_length=128)], UserName]], Meta(max_length=2)] = []
+    #: A leaving host's reactions and receipts of the room (a planned hand-over): what its
+    #: successor did not see happen (it was not in the room, or they came at the last moment).
+    reactions: Annotated[list[ReactionCopy], Meta(max_length=L.MAX_HISTORY_PAGE)] = []
+    receipts: Annotated[list[ReceiptCopy], Meta(max_length=L.MAX_JOIN_MEMBERS)] = []
+
+
+class BodyOffer(Msg, frozen=True, tag="body_offer"):
+    """The answer to `WantBody`: whether this peer keeps that body (`held`, and its `size`).
+    If it does and the host still wants it, the host answers `UploadReady` (with the `rid`)
+    and the peer sends the body as `FileChunk`s from that offset; the host checks its hash."""
+
+    blob_id: BlobId
+    held: bool = False
+    size: Offset = 0
+    rid: Rid = 0
 
 
 # ---------------------------------------------------------------- server -> client
@@ -77,3 +112,10 @@ class HandOver(Msg, frozen=True, tag="hand_over"):
     epoch: int
     host_name: str = ""  # who is leaving, for the one line users see
     pushes: bool = True  # the leaving host pushes its copies to the successor, then `done`
+
+
+class WantBody(Msg, frozen=True, tag="want_body"):
+    """The host lacks a file body someone asked for (it took the chat over from a host that
+    held it): a peer that keeps it in its replica answers `BodyOffer`."""
+
+    blob_id: str

@@ -17,11 +17,15 @@ import msgspec
 from msgspec import Meta
 
 from . import limits as L
+from .continuity import BodyOffer as BodyOffer
 from .continuity import HandOver as HandOver
 from .continuity import PeerInfo as PeerInfo
+from .continuity import ReactionCopy as ReactionCopy
+from .continuity import ReceiptCopy as ReceiptCopy
 from .continuity import Replicate as Replicate
 from .continuity import Replicated as Replicated
 from .continuity import Roster as Roster
+from .continuity import WantBody as WantBody
 from .conversations import STATUSES as STATUSES
 from .conversations import DeleteMessage as DeleteMessage
 from .conversations import DirectInfo as DirectInfo
@@ -60,6 +64,7 @@ __all__ = [
     "SearchHits", "Error",
     "STATUSES", "DirectInfo", "OpenDirect", "DirectOpened", "EditText", "DeleteMessage", "Edited",
     "SetStatus", "StatusChanged", "PeerInfo", "Roster", "Replicate", "Replicated", "HandOver",
+    "WantBody", "BodyOffer", "ReactionCopy", "ReceiptCopy",
     "ClientMsg", "ServerMsg",
 ]
 
@@ -339,10 +344,11 @@ class Error(Msg, frozen=True, tag="error"):
 ClientMsg = Union[
     Hello, ListRooms, CreateRoom, JoinRoom, LeaveRoom, SendText, SetTyping, MarkDelivered,
     MarkRead, React, OfferFile, FileChunk, FetchFile, GetHistory, Search, Ping, Pong,
-    OpenDirect, EditText, DeleteMessage, SetStatus, Replicate,
+    OpenDirect, EditText, DeleteMessage, SetStatus, Replicate, BodyOffer,
 ]
 ServerMsg = Union[
     Greeting, Welcome, RoomList, Joined, Left, MemberLeft, Posted, Acked, Typing,
     Receipt, Reacted, UploadReady, FileData, FileEnd, HistoryPage, SearchHits, Error, Ping, Pong,
     MembersChanged, RoomAdded, DirectOpened, Edited, StatusChanged, Roster, Replicated, HandOver,
+    WantBody,
 ]

@@ -36,6 +36,7 @@ from ..private import private_dir, private_file, private_tree, write_private
 from ..store import BlobStore, Store
 from ..store.rehash import adopt_blake3_ids
 from . import chatlog
+from .bodies import Bodies
 from .commit import GroupCommit
 from .config import ServerConfig
 from .connection import Connection
@@ -109,17 +110,18 @@ class ChatServer(Dispatch):
             self.cluster = Cluster(shared, self._commit, config.cluster, config.chat_id, self.server_id)
         self._presence = Presence(shared, meters, self.cluster)
         self._messages = Messages(shared, self._commit, self._presence, self.cluster)
-        self._conversations = Conversations(shared, self._commit)
+        self._conversations = Conversations(shared, self._commit, self.cluster)
         self._membership = Membership(shared, self._presence, gate, meters, self._passwords,
                                       self._conversations, rooms_changed=self._users_changed,
                                       cluster=self.cluster)
         self._handshake = Handshake(shared, gate, self._passwords, self.server_id,
                                     directs=self._conversations.directs, users_changed=self._users_changed,
-                                    drop=self.disconnected, roster=self.roster)
-        self._files = Files(shared, self._messages, self.cluster)
+                                    drop=self.disconnected, roster=self.roster, cluster=self.cluster)
+        self._files = Files(shared, self._messages, self.cluster, Bodies(shared, self.roster))
         self._housekeeping = Housekeeping(shared, self._presence)
         self.succession = Succession(shared, self.roster, allowed=set(config.peers) | set(config.collect),
-                                     expected=set(config.collect), release=self._release_held)
+                                     expected=set(config.collect), release=self._release_held,
+                                     receipt=self._presence.apply_receipt)
 
     # What tests, the CLI and the hosting code read; the parts share the same objects.
     @property

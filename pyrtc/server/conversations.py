@@ -14,16 +14,23 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import protocol as p
 from ..protocol.codes import ErrorCode
 from ..store import Direct, StoredMessage
+from ..store.conversations import direct_room
 from . import chatlog
 from .commit import GroupCommit
 from .connection import Connection
 from .errors import Refused
+from .later import Later, Step
 from .messages import posted
 from .names import name_keys
 from .shared import Shared
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 __all__ = ["Conversations", "direct_info"]
 
@@ -33,23 +40,30 @@ def direct_info(d: Direct, last_seq: int) -> p.DirectInfo:
 
 
 class Conversations:
-    def __init__(self, shared: Shared, commit: GroupCommit) -> None:
+    def __init__(self, shared: Shared, commit: GroupCommit, cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._commit = commit
+        self._cluster = cluster  # edits and deletes go through the chat's stream
         self.statuses: dict[str, tuple[str, str]] = {}  # name -> (status, text), online only
 
     # ------------------------------------------------------------------ direct conversations
 
-    def open_direct(self, conn: Connection, msg: p.OpenDirect) -> None:
+    def open_direct(self, conn: Connection, msg: p.OpenDirect, *, current: bool = False) -> Step:
         assert conn.name is not None
         store = self._shared.store
         holders = store.names.holders(name_keys(msg.name))
+        if not holders and self._cluster is not None and not current:
+            # Someone who came through another server a moment ago: this cache may lag the chat.
+            return Later(self._cluster.until_current(), lambda _: self.open_direct(conn, msg, current=True))
         if not holders:
-            raise Refused(ErrorCode.UNKNOWN_USER, f"nobody named {msg.name!r} has used this server; "
+            raise Refused(ErrorCode.UNKNOWN_USER, f"nobody named {msg.name!r} has used this chat; "
                           "a direct message goes to someone who connected at least once")
         peer = next((b for b in holders if b.name == msg.name), holders[0])
         if peer.uid == conn.uid:
             raise Refused(ErrorCode.NOT_ALLOWED, f"{peer.name!r} is you; pick someone else")
+        if self._cluster is not None and store.direct_pair(direct_room(conn.uid, peer.uid)) is None:
+            self._cluster.open_direct(conn, peer.uid, peer.name, msg.rid)  # on every server, then answered
+            return None
         room, new = store.open_direct(conn.uid, conn.name, peer.uid, peer.name)
         last = store.last_seq(room)
         conn.send(p.encode(p.DirectOpened(direct=p.DirectInfo(room=room, peer=peer.name, peer_uid=peer.uid,
@@ -60,6 +74,7 @@ class Conversations:
                                                                last_seq=last)))
             for other in self._shared.sessions.get(peer.uid, ()):
                 other.send(told)
+        return None
 
     def check_direct(self, conn: Connection, room: str) -> None:
         """Refuse `conn` a direct conversation's room unless it is one of its two."""
@@ -79,8 +94,12 @@ class Conversations:
         shared = self._shared
         room = shared.member_room(conn, msg.room)
         self._own_message(conn, room, msg.seq)
+        text = msg.text if isinstance(msg, p.EditText) else None
+        if self._cluster is not None:  # changed (and answered) when the stream brings it back
+            self._cluster.change(conn, room, msg.seq, text, msg.rid)
+            return
         self._commit.begin()
-        new = shared.store.change_message(room, msg.seq, msg.text if isinstance(msg, p.EditText) else None)
+        new = shared.store.change_message(room, msg.seq, text)
         frame = self._edited(new)
         self._commit.add(conn, room, "", new.seq, p.encode(self._edited(new, msg.rid)), p.encode(frame))
         if new.deleted:

@@ -100,9 +100,13 @@ class Dispatch:
         return False
 
     async def _after(self, conn: Connection, msg: p.ClientMsg, later: Later[Any]) -> None:
-        """Wait for a step's work (the connection's next messages wait too), then go on."""
+        """Wait for a step's work (the connection's next messages wait too), then go on. Work
+        that refuses (a cluster's NATS gone, say) is answered as any refusal."""
+        refused: Refused | None = None
         try:
             result = await later.work
+        except Refused as exc:
+            refused, result = exc, None
         except Exception:
             log.error("work for %s from %s failed", type(msg).__name__, conn.peer, exc_info=True)
             conn.send(p.encode(p.Error(code=ErrorCode.INTERNAL, message="the server failed on this request",
@@ -112,7 +116,7 @@ class Dispatch:
         if conn.closed:
             return
         self._commit.begin()
-        if not self._step(conn, msg, lambda: later.then(result)):
+        if not self._step(conn, msg, partial(_raise, refused) if refused else lambda: later.then(result)):
             conn.release()
 
     def _handle(self, conn: Connection, msg: p.ClientMsg) -> Step:
@@ -150,12 +154,14 @@ class Dispatch:
                 self._files.offer(conn, msg)
             case p.FetchFile():
                 self._files.fetch(conn, msg)
+            case p.BodyOffer():
+                self._files.body_offer(conn, msg)
             case p.GetHistory():
                 self._messages.history(conn, msg)
             case p.Search():
                 self._messages.search(conn, msg)
             case p.OpenDirect():
-                self._conversations.open_direct(conn, msg)
+                return self._conversations.open_direct(conn, msg)
             case p.EditText() | p.DeleteMessage():
                 self._conversations.edit(conn, msg)
             case p.SetStatus():
@@ -176,3 +182,7 @@ class Dispatch:
             if isinstance(msg, p.SendText):
                 self._commit.begin()
                 self._step(conn, msg, partial(self._messages.send_text, conn, msg))
+
+
+def _raise(exc: Exception) -> Step:
+    raise exc

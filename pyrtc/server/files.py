@@ -24,6 +24,9 @@ Invariants:
 - An upload that fails (a full disk, a chunk out of place) is answered with one `Error` for
   its offer's rid; the chunks already on their way after it are dropped without a word.
 - An offer of more bytes than the disk has free is refused at once (`disk_full`).
+- A body this host lacks but may serve (a file posted before it took the chat over) is
+  fetched from a peer that keeps it (bodies.py) before it is sent; one nobody keeps is
+  answered `file_gone` ("no longer available"), never as an unknown id.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ..store import PICTURE_TYPES, BlobError, StoredFile, Thumbnailer, picture_m
 from ..store.blobs import MIN_CHARGE
 from ..store.errors import StoreError, disk_full
 from ..units import human_size
+from .bodies import Bodies
 from .connection import Connection
 from .errors import ClusterError, Refused
 from .messages import Messages
@@ -62,10 +66,12 @@ _FAILED_KEPT = 64
 
 
 class Files:
-    def __init__(self, shared: Shared, messages: Messages, cluster: Cluster | None = None) -> None:
+    def __init__(self, shared: Shared, messages: Messages, cluster: Cluster | None = None,
+                 bodies: Bodies | None = None) -> None:
         self._shared = shared
         self._messages = messages
         self._cluster = cluster  # bodies go to the chat's object store: any server serves them
+        self._bodies = bodies  # bodies this host lacks, fetched from the peers that keep them
         cfg = shared.config
         self._thumbs = Thumbnailer(workers=cfg.thumb_workers, timeout=cfg.thumb_timeout,
                                    memory=cfg.thumb_memory, max_pixels=cfg.thumb_max_pixels)
@@ -103,6 +109,56 @@ class Files:
         if up.received == up.size:
             up.finishing = True
             conn.spawn(self._finish_upload(conn, up, body))
+
+    def body_offer(self, conn: Connection, msg: p.BodyOffer) -> None:
+        """A peer's answer to `WantBody`: it sends the body if it has it and is chosen to."""
+        if self._bodies is None or not self._bodies.offer(conn, msg):
+            if msg.held:  # another peer sends it, or it is not wanted any more: nothing to send
+                conn.send(p.encode(p.UploadReady(blob_id=msg.blob_id, offset=msg.size, rid=msg.rid)))
+            return
+        try:
+            up = self._receive_copy(conn, msg)
+        except Refused:
+            self._bodies.failed(conn, msg.blob_id)
+            raise
+        conn.uploads[msg.blob_id] = up
+        conn.send(p.encode(p.UploadReady(blob_id=msg.blob_id, offset=up.received, rid=msg.rid)))
+        if up.received == up.size:
+            up.finishing = True
+            conn.spawn(self._finish_copy(conn, up, self._check_body(up)))
+
+    def _receive_copy(self, conn: Connection, msg: p.BodyOffer) -> Upload:
+        blobs, cfg = self._shared.blobs, self._shared.config
+        if msg.size > cfg.max_file:
+            raise Refused(ErrorCode.FILE_TOO_LARGE, f"the file is {human_size(msg.size)}; this server accepts up "
+                          f"to {human_size(cfg.max_file)}")
+        owner = blobs.owner_tag(conn.uid)
+        self._check_space(owner, msg.blob_id, msg.size)
+        offset = blobs.begin(msg.blob_id, msg.size, owner)
+        up = Upload("", "", msg.blob_id[:16], msg.size, "application/octet-stream", msg.blob_id, msg.rid,
+                    offset, None, owner, copy=True)
+        if offset < msg.size:
+            try:
+                up.part = blobs.open_part(msg.blob_id, msg.size, owner)
+            except BlobError as exc:
+                raise Refused(ErrorCode.FILE_BUSY, str(exc)) from exc
+            except OSError as exc:
+                raise Refused(*_refusal(exc)) from exc
+        return up
+
+    async def _finish_copy(self, conn: Connection, up: Upload, body: asyncio.Future[Path]) -> None:
+        """A peer's copy of a body arrived whole: kept once its hash is checked."""
+        assert self._bodies is not None
+        try:
+            await asyncio.shield(body)
+        except (StoreError, OSError) as exc:  # BlobError is a StoreError: the bytes were not the body
+            log.warning("the body %s from %s was not kept: %s", up.blob_id[:16], conn.name, exc)
+            self._bodies.failed(conn, up.blob_id)
+        else:
+            self._bodies.arrived(up.blob_id)
+        finally:
+            if conn.uploads.get(up.blob_id) is up:
+                del conn.uploads[up.blob_id]
 
     def _held(self, conn: Connection, msg: p.OfferFile, room: str) -> Upload | None:
         """The upload of a body the server holds and `conn` may read: nothing to send."""
@@ -187,10 +243,15 @@ class Files:
             code, message = _refusal(exc)
             log.warning("upload %s from %s failed: %s", up.name, conn.name, message)
             conn.send(p.encode(p.Error(code=code, message=message, rid=up.rid)))  # where the client waits
+            if up.copy and self._bodies is not None:
+                self._bodies.failed(conn, up.blob_id)
             return
         if up.received == up.size:
             up.finishing = True
-            conn.spawn(self._finish_upload(conn, up, self._check_body(up)))
+            if up.copy:
+                conn.spawn(self._finish_copy(conn, up, self._check_body(up)))
+            else:
+                conn.spawn(self._finish_upload(conn, up, self._check_body(up)))
 
     def _check_body(self, up: Upload) -> asyncio.Future[Path]:
         """Start checking the complete .part's hash and moving it into place (in a thread).
@@ -286,6 +347,8 @@ class Files:
     def release(self, conn: Connection) -> None:
         """`conn` closed: its uploads stop where they are."""
         self._failed.pop(conn, None)
+        if self._bodies is not None:
+            self._bodies.failed(conn)  # a body it was asked for: the next peer that has it
         for up in conn.uploads.values():
             if up.part is not None:
                 up.part.close()  # what arrived stays in the .part: a later offer resumes it
@@ -294,6 +357,9 @@ class Files:
         blobs = self._shared.blobs
         if (self._cluster is not None and not blobs.has(msg.blob_id) and self._may_read(conn, msg.blob_id)):
             conn.spawn(self._fetch_from_cluster(self._cluster, conn, msg))  # uploaded through another server
+            return
+        if self._bodies is not None and not blobs.has(msg.blob_id) and self._may_read(conn, msg.blob_id):
+            conn.spawn(self._fetch_from_peers(self._bodies, conn, msg))  # posted before this host took over
             return
         if not blobs.has(msg.blob_id) or not self._may_read(conn, msg.blob_id):
             raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")  # the same for both
@@ -320,6 +386,18 @@ class Files:
         try:
             if not blobs.has(msg.blob_id):
                 raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")
+            self.fetch(conn, msg)
+        except Refused as exc:
+            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=msg.rid)))
+
+    async def _fetch_from_peers(self, bodies: Bodies, conn: Connection, msg: p.FetchFile) -> None:
+        """Bring a body from a peer that keeps it, then send it; or say nobody has it."""
+        held = await bodies.fetch(msg.blob_id)
+        if conn.closed:
+            return
+        try:
+            if not held or not self._shared.blobs.has(msg.blob_id):
+                raise Refused(ErrorCode.FILE_GONE, "that file is no longer available: nobody still in the chat has it")
             self.fetch(conn, msg)
         except Refused as exc:
             conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=msg.rid)))

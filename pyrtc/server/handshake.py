@@ -11,6 +11,8 @@ Invariants:
   one, typically); the replaced one is told so and ends.
 - The server password is checked off the event loop (`PasswordWork`); the connection's
   next messages wait for it.
+- A cluster's server binds a name new to it for the whole chat first (cluster/people.py):
+  a name is one identity's through every server of the chat.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..protocol import limits as L
@@ -32,6 +35,10 @@ from .passwords import PasswordGate, PasswordWork
 from .roster import Roster
 from .shared import Shared
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .cluster.people import Claim
+
 __all__ = ["Handshake"]
 
 log = logging.getLogger(__name__)
@@ -41,7 +48,8 @@ class Handshake:
     def __init__(self, shared: Shared, gate: PasswordGate, work: PasswordWork, server_id: str, *,
                  directs: Callable[[str, int], list[p.DirectInfo]],
                  users_changed: Callable[[], None],
-                 drop: Callable[[Connection, Exception | None], None], roster: Roster) -> None:
+                 drop: Callable[[Connection, Exception | None], None], roster: Roster,
+                 cluster: Cluster | None = None) -> None:
         self._shared = shared
         self._gate = gate
         self._work = work
@@ -50,6 +58,7 @@ class Handshake:
         self._users_changed = users_changed  # someone came online or went offline
         self._drop = drop  # everything a closed connection leaves behind (a replaced one)
         self._roster = roster
+        self._cluster = cluster
         #: Our certificate's fingerprint ('' without TLS): what the clients' proofs are bound to.
         self.fingerprint = ""
         self.online: dict[str, Connection] = {}  # first name key -> connection
@@ -71,19 +80,16 @@ class Handshake:
         if stored:
             return Later(self._work.check(msg.password, stored),
                          lambda ok: self._password_checked(conn, msg, ok))
-        self._admit(conn, msg)
-        return None
+        return self._admit(conn, msg)
 
     def _password_checked(self, conn: Connection, msg: p.Hello, ok: bool) -> Step:
         if not ok:
             return self._gate.refuse(conn, "this server needs a password, and that one is not it"
                                      if msg.password else "this server needs a password (--password)")
         self._gate.passed(conn)
-        self._admit(conn, msg)
-        return None
+        return self._admit(conn, msg)
 
-    def _admit(self, conn: Connection, msg: p.Hello) -> None:
-        store = self._shared.store
+    def _admit(self, conn: Connection, msg: p.Hello) -> Step:
         uid = verify_proof(msg.key, msg.proof, p.hello_proof(conn.nonce, self.fingerprint, msg.name))
         conn.nonce = b""  # one hello per greeting
         unfit = unfit_in(msg.name)
@@ -91,15 +97,41 @@ class Handshake:
             raise Refused(ErrorCode.BAD_NAME, f"the name {msg.name!r} holds invisible characters "
                           f"({', '.join(unfit)}): a name may not hold what shows nothing, blank letters or "
                           "line breaks; pick one without", fatal=True)
-        keys = name_keys(msg.name)
+        keys = self._check_name(msg.name, uid)
+        cluster = self._cluster
+        if cluster is not None and not any(b.name == msg.name and b.uid == uid
+                                           for b in self._shared.store.names.holders(keys)):
+            return Later(cluster.claim_name(keys, msg.name, uid),
+                         lambda claim: self._claimed_in_chat(conn, msg, uid, claim))
+        self._enter(conn, msg, uid, keys)
+        return None
+
+    def _claimed_in_chat(self, conn: Connection, msg: p.Hello, uid: str, claim: Claim) -> Step:
+        """The chat's answer to a new name: taken by another identity, unknown (NATS down), or
+        ours (checked here again: someone may have come online under it meanwhile)."""
+        refused = claim.refusal(msg.name)
+        if refused is not None:
+            raise refused
+        self._enter(conn, msg, uid, self._check_name(msg.name, uid))
+        return None
+
+    def _check_name(self, name: str, uid: str) -> tuple[str, ...]:
+        """`name`'s keys, which `uid` may use now: refused when another connection uses it,
+        or another identity owns it."""
+        keys = name_keys(name)
         holder = next((self._claimed[k] for k in keys if k in self._claimed), None)
-        if holder is not None and (holder.uid != uid or holder.name != msg.name):
-            same = holder.name if holder.name != msg.name else ""
+        if holder is not None and (holder.uid != uid or holder.name != name):
+            same = holder.name if holder.name != name else ""
             raise Refused(ErrorCode.NAME_TAKEN,
-                          f"the name {msg.name!r} is in use on this server"
+                          f"the name {name!r} is in use on this server"
                           + (f" (it looks like {same!r})" if same else "") + "; pick another",
                           fatal=True)
-        check_owner(store, msg.name, uid)  # offline, it may still be someone else's
+        check_owner(self._shared.store, name, uid)  # offline, it may still be someone else's
+        return keys
+
+    def _enter(self, conn: Connection, msg: p.Hello, uid: str, keys: tuple[str, ...]) -> None:
+        store = self._shared.store
+        holder = next((self._claimed[k] for k in keys if k in self._claimed), None)
         if holder is not None:
             self._replace(holder, conn)
         if bind_name(store, keys, msg.name, uid):

@@ -54,7 +54,7 @@ class Messages:
         """Store a post by `conn` in `room` (a member's: checked by the caller) and send it."""
         assert conn.name is not None
         if self._cluster is not None:
-            self._post_to_cluster(self._cluster, conn, room, cid, text, file)
+            self._post_to_cluster(self._cluster, conn, room, cid, text, file, reply_to)
             return
         self._commit.begin()
         try:
@@ -78,14 +78,14 @@ class Messages:
         chatlog.line(fmt, *args)
 
     def _post_to_cluster(self, cluster: Cluster, conn: Connection, room: str, cid: str, text: str,
-                         file: StoredFile | None) -> None:
+                         file: StoredFile | None, reply_to: int) -> None:
         """The stream decides its seq; acknowledged when this server's cache applies it."""
         assert conn.name is not None
         known = self._shared.store.find_by_cid(room, conn.name, cid)
         if known is not None:  # a resend after a reconnect: ack again, post nothing
             conn.send(p.encode(p.Acked(room=room, cid=cid, seq=known.seq, time=known.time)))
             return
-        cluster.post(conn, room, cid, text, file)
+        cluster.post(conn, room, cid, text, file, reply_to=reply_to)
         self._presence.stop_typing(room, conn.name)
 
     def history(self, conn: Connection, msg: p.GetHistory) -> None:

@@ -10,6 +10,9 @@ Invariants:
   copy of a message held already (same sender and cid, or same sender, time and text)
   changes nothing; any other copy is merged: appended under a new seq, its sender and time
   kept, and sent to the room as a new post.
+- A reaction or receipt a leaving host pushes is taken as it came (never undoing one here):
+  a reaction only onto the message it was given to (same sender and time at the seq this
+  host holds it under), a receipt only forward and not past the room's last seq.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def _same(a: StoredMessage, b: p.Posted) -> bool:
 
 class Succession:
     def __init__(self, shared: Shared, roster: Roster, *, allowed: set[str], expected: set[str],
-                 release: Callable[[list[tuple[Connection, p.ClientMsg]]], None]) -> None:
+                 release: Callable[[list[tuple[Connection, p.ClientMsg]]], None],
+                 receipt: Callable[[str, str, int, int], None] = lambda room, name, delivered, read: None) -> None:
         """`allowed`: node ids that may push (the last roster's); `expected`: those whose
         `done` ends collecting early (`start` says for how long at most)."""
         self._shared = shared
@@ -58,6 +62,7 @@ class Succession:
         self.allowed = allowed
         self._expected = set(expected)
         self._release = release  # dispatches the posts held while collecting
+        self._receipt = receipt  # stores a member's receipts and tells the room (presence)
         self._held: list[tuple[Connection, p.ClientMsg]] = []
         self.collecting = False
         self._deadline: asyncio.TimerHandle | None = None
@@ -113,11 +118,30 @@ class Succession:
                 stored += 1
                 self._shared.bus.publish(room, p.encode(posted(_stored(m, room, seq))))
                 chatlog.line("copy room=%s seq=%d from=%s via=%s", room, seq, m.sender, conn.name)
+        self._reactions(room, msg.reactions)
+        self._receipts(room, msg.receipts)
         conn.send(p.encode(p.Replicated(room=room, stored=stored, renumbered=renumbered, rid=msg.rid)))
         if msg.done:
             self._expected.discard(conn.uid)
             if not self._expected:
                 self.stop_collecting()
+
+    def _reactions(self, room: str, reactions: list[p.ReactionCopy]) -> None:
+        store = self._shared.store
+        for r in reactions:
+            target = store.find_copy(room, r.seq, r.sender, r.time)
+            if target is None or not store.set_reaction(room, target, r.emoji, r.name, True):
+                continue  # not the message it was given to here, or held already
+            count = store.reaction_counts(room, target).get(r.emoji, -1)
+            self._shared.bus.publish(room, p.encode(p.Reacted(room=room, seq=target, emoji=r.emoji, name=r.name,
+                                                              on=True, count=count)))
+
+    def _receipts(self, room: str, receipts: list[p.ReceiptCopy]) -> None:
+        store = self._shared.store
+        last = store.last_seq(room)
+        for r in receipts:
+            store.add_member(room, r.name)  # a member there is one here (its identity's once it joins)
+            self._receipt(room, r.name, min(r.delivered, last), min(r.read, last))
 
     def _direct(self, msg: p.Replicate) -> str:
         """A direct conversation's copies: served to its two members alone, as before. Its

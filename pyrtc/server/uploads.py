@@ -24,3 +24,5 @@ class Upload:
     #: body already and the uploader may read it: nothing to receive or check.
     owner: str | None
     finishing: bool = False
+    #: A body a peer sends because this host asked for it (server/bodies.py): kept, not posted.
+    copy: bool = False

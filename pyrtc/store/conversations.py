@@ -73,13 +73,14 @@ class Conversations(Messages):
                                (room,)).fetchone()
         return int(row[0] or 0)
 
-    def change_message(self, room: str, seq: int, text: str | None) -> StoredMessage:
-        """Edit message `seq` to `text`, or delete it (None); in the open transaction. The
-        caller checked it exists and whose it is. Returns it as stored now."""
+    def change_message(self, room: str, seq: int, text: str | None, *, now: float | None = None) -> StoredMessage:
+        """Edit message `seq` to `text`, or delete it (None), at `now` (default: the clock's);
+        in the open transaction. The caller checked it exists and whose it is. Returns it as
+        stored now."""
         old = self.message(room, seq)
         assert old is not None
         change = self.last_change(room) + 1
-        now = self._clock()
+        now = self._clock() if now is None else now
         self._unindex(room, seq, searchable(old.text, old.file.name if old.file else None))
         if text is None:
             self._db.execute("UPDATE messages SET text = '', file_id = NULL, deleted = 1, edited = ?,"

@@ -10,6 +10,8 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .groupcommit import GroupCommit
 from .records import StoredMessage, searchable
@@ -23,10 +25,7 @@ class Copies(GroupCommit):
         `replace` (a replica, where the host's word wins): another message held under that
         seq, or this one held under another seq (a merge renumbered it), is dropped first."""
         db = self._db
-        own = not db.in_transaction
-        if own:
-            db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write("a copy of a message"):
             if m.room not in self._seqs:
                 db.execute("INSERT OR IGNORE INTO rooms (name, created) VALUES (?, ?)", (m.room, m.time))
                 self._seqs[m.room] = 0
@@ -58,15 +57,25 @@ class Copies(GroupCommit):
                 words = searchable(m.text, m.file.name if m.file else None)
                 if words:
                     self._fts.append((words, m.room, m.seq))
+        return stored
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[None]:
+        """Joins the open group transaction, else is one of its own, committed at the end;
+        a failure rolls back only a transaction of its own and says what was not stored."""
+        own = not self._db.in_transaction
+        if own:
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             if own:
                 self.commit()
         except BaseException as exc:
             if own:
                 self.rollback()
             if isinstance(exc, sqlite3.Error):
-                raise self._failure(exc, "a copy of a message") from exc
+                raise self._failure(exc, what) from exc
             raise
-        return stored
 
     def _drop_other(self, m: StoredMessage) -> None:
         db = self._db
@@ -91,10 +100,7 @@ class Copies(GroupCommit):
         """A replica rebased on another host's numbering: forget what it held after `seq`
         (the host's history after it is fetched again). Returns how many were dropped."""
         db = self._db
-        own = not db.in_transaction
-        if own:
-            db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write("a rebase of the copy"):
             n = db.execute("SELECT count(*) FROM messages WHERE room = ? AND seq > ?", (room, seq)).fetchone()[0]
             db.execute("DELETE FROM reactions WHERE room = ? AND seq > ?", (room, seq))
             db.execute("DELETE FROM messages_fts WHERE room = ? AND seq > ?", (room, seq))
@@ -102,14 +108,6 @@ class Copies(GroupCommit):
             if room in self._seqs and self._seqs[room] > seq:
                 self._seqs[room] = seq
                 db.execute("UPDATE rooms SET last_seq = ? WHERE name = ?", (seq, room))
-            if own:
-                self.commit()
-        except BaseException as exc:
-            if own:
-                self.rollback()
-            if isinstance(exc, sqlite3.Error):
-                raise self._failure(exc, "a rebase of the copy") from exc
-            raise
         return int(n)
 
     def held_seqs(self, room: str, after: int = 0) -> list[int]:

@@ -142,6 +142,18 @@ class Messages(GroupCommit):
         ).fetchone()
         return message_from_row(row) if row else None
 
+    def find_copy(self, room: str, seq: int, sender: str, time: float) -> int | None:
+        """The seq this store holds the message `sender` posted at `time` under: `seq` first
+        (the same numbering), else wherever a merge put it."""
+        for sql, args in (("SELECT seq FROM messages WHERE room = ? AND seq = ? AND sender = ? AND time = ?",
+                           (room, seq, sender, time)),
+                          ("SELECT seq FROM messages WHERE room = ? AND sender = ? AND time = ? LIMIT 1",
+                           (room, sender, time))):
+            row = self._db.execute(sql, args).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
+
     def message_exists(self, room: str, seq: int) -> bool:
         return (
             self._db.execute(

@@ -31,6 +31,14 @@ class Reactions(GroupCommit):
             )
         return cur.rowcount == 1
 
+    def reactions_after(self, room: str, after: int, limit: int) -> list[tuple[int, str, str, str, float]]:
+        """(seq, emoji, name, the message's sender, its time) of the reactions on messages
+        after seq `after`, in seq order, at most `limit` (what a leaving host hands on)."""
+        return [(int(q), str(e), str(n), str(s), float(t)) for q, e, n, s, t in self._db.execute(
+            "SELECT r.seq, r.emoji, r.name, m.sender, m.time FROM reactions r JOIN messages m"
+            " ON m.room = r.room AND m.seq = r.seq WHERE r.room = ? AND r.seq > ?"
+            " ORDER BY r.seq, r.emoji, r.name LIMIT ?", (room, after, limit))]
+
     def reaction_counts(self, room: str, seq: int) -> dict[str, int]:
         """emoji -> how many reacted with it, for one message."""
         return {str(e): int(n) for e, n in self._db.execute(

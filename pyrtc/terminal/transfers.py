@@ -11,6 +11,7 @@ import platformdirs
 from .. import protocol as p
 from ..client import ConnectionLost, Rejected
 from ..filenames import free_path
+from ..protocol.codes import ErrorCode
 from ..units import human_size
 from .chat import Mistake, TerminalChat
 
@@ -76,7 +77,12 @@ async def download(chat: TerminalChat, info: p.FileInfo, arg: str) -> None:
     async def run() -> None:
         try:
             await chat.session.download(info.blob_id, target, name=info.name)
-        except (Rejected, ConnectionLost, OSError, TimeoutError, ValueError) as exc:
+        except Rejected as exc:
+            if exc.code == ErrorCode.FILE_GONE:  # it left with a host, and no peer kept it
+                chat.console.write("-- that file is no longer available: nobody still in the chat has it")
+            else:
+                chat.console.write(f"!! {info.name} was not downloaded: {exc}")
+        except (ConnectionLost, OSError, TimeoutError, ValueError) as exc:
             chat.console.write(f"!! {info.name} was not downloaded: {exc}")
         else:
             chat.console.write(f"-- saved {target} ({human_size(target.stat().st_size)})")

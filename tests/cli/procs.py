@@ -90,7 +90,7 @@ class Tmux:
     def screen(self, name: str) -> list[str]:
         return [line.rstrip() for line in self.tmux("capture-pane", "-p", "-t", name).splitlines()]
 
-    def wait(self, name: str, pred: Callable[[list[str]], bool], what: str, timeout: float = 20) -> list[str]:
+    def wait(self, name: str, pred: Callable[[list[str]], bool], what: str, timeout: float = 60) -> list[str]:
         deadline = time.monotonic() + timeout
         while True:
             lines = self.screen(name)

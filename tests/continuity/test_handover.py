@@ -157,3 +157,31 @@ async def test_a_direct_conversation_stays_its_two_members_alone_across_a_host_c
     assert [(m.seq, m.text) for m in store.history(direct, after=0, limit=10)[0]] == [
         (first, "only for cy"), (reply, "still here")]
 
+
+
+async def test_a_planned_quit_hands_on_reactions_and_receipts_the_successor_never_saw(chat: list[Peer]) -> None:
+    """Bob (the successor) is not in Side: what happened there reaches him only through the
+    leaving host's push; the messages did, and now the reactions and receipts do too."""
+    ann, bob, cy = chat
+    await ann.session.create_room("Side")
+    await cy.session.join("Side")
+    seq = await ann.session.send("Side", "for the side room")
+    await cy.session.wait_for(lambda s: seq in s.rooms["Side"].by_seq)
+    await cy.session.react("Side", seq, "👍")
+    await cy.session.mark_read("Side", seq)
+    store = ann.continuity.hosted.server.store  # type: ignore[union-attr]
+    await ann.session.wait_for(lambda s: "cy" in s.rooms["Side"].by_seq[seq].reactions.get("👍", set()))
+    while not any(m.name == "cy" and m.read == seq for m in store.members("Side")):
+        await asyncio.sleep(0.02)  # receipts are paced: stored once they arrive
+    await ann.continuity.quit()
+    await ann.session.close()
+    assert bob.continuity.hosted is not None
+    new = bob.continuity.hosted.server.store
+    await cy.session.wait_for(lambda s: s.host == bob.session.identity.uid and s.connection == "connected",
+                              timeout=10)
+    await bob.session.join("Side")  # what anyone joining the room sees from the new host
+    view = bob.session.state.rooms["Side"]
+    assert view.by_seq[seq].text == "for the side room"
+    assert view.by_seq[seq].reactions.get("👍") == {"cy"}
+    assert new.reaction_counts("Side", seq) == {"👍": 1}
+    assert any(m.name == "cy" and m.read == seq for m in new.members("Side"))

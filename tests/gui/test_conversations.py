@@ -127,7 +127,7 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
                 reply = alice.find_message(room, lambda m: m.text == "Sure, I will")
                 assert reply is not None and reply.reply_to == asked and reply.quote.startswith("Can you bring")
                 s = await w.wait("the quote", lambda s: row(s, "Sure, I will") is not None and s["compose_note"] == "")
-                quote = await button(w, "Sure, I will", "↪ Alice: Can you bring")
+                quote = await button(w, "Sure, I will", "↪ Alice: Can you bring the slides to room 4?")  # no markers
                 await w.click(quote)  # jumps to the original
                 await w.wait("the question in view", lambda s: in_view(s, ASKS))
 

@@ -101,6 +101,13 @@ async def test_emoji_in_a_sentence_are_in_colour_and_its_letters_in_the_text_fon
             assert_cjk_drawn(img, next(i for i in texts if "日本語" in str(i["value"])))
             yamada_row = next(r for r in s["rows"] if r["sender"] == "山田")
             assert_cjk_drawn(img, next(i for i in yamada_row["parts"] if i["value"] == "山田"))  # names too
+            avatar = next(i for i in yamada_row["parts"] if i["type"] == "mvDrawlist" and i["rect"][2] - i["rect"][0] > 10)
+            white = crop(img, avatar["rect"]).min(axis=2) > 200  # the glyph, on the coloured disc
+            ys, xs = np.nonzero(white)
+            assert len(ys) > 20, "a glyph on 山田's avatar"
+            glyph = white[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            # 山, not the fallback "�" (a diamond): its base stroke spans the glyph's width.
+            assert glyph[-max(2, len(glyph) // 4):].mean(axis=1).max() > 0.8, glyph.astype(int)
             # The reaction: ❤ in colour, its count in the text font beside it.
             heart = labelled(sentence["reactions"], "❤ 1")
             assert heart is not None and heart["type"] == "mvImageButton"

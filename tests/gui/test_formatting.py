@@ -4,7 +4,7 @@ links) cut into text/CJK/emoji runs that keep their style, wrapped. Pure: no win
 from __future__ import annotations
 
 from pyrtc.gui.emoji_text import Kind
-from pyrtc.gui.formatting import Span, has_markup, parse
+from pyrtc.gui.formatting import Span, has_markup, parse, plain
 from pyrtc.gui.message_text import PLAIN, Style, TextPainter
 
 
@@ -19,6 +19,12 @@ def test_markers_enclose_words_and_links_are_left_alone() -> None:
     assert parse("a\n```\nx = *1*\n```\nb") == [[Span("plain", "a")], [Span("block", "x = *1*")], [Span("plain", "b")]]
     assert parse("one\n\ntwo") == [[Span("plain", "one")], [], [Span("plain", "two")]]
     assert not has_markup("Stand-up at 10:15, room 4") and has_markup("www.example.com") and has_markup("_x_")
+
+
+def test_a_quote_reads_without_its_markers_on_one_line() -> None:
+    assert plain("Can you bring the *slides* to `room 4`?") == "Can you bring the slides to room 4?"
+    assert plain("2*3*4 at https://x.org/a_b") == "2*3*4 at https://x.org/a_b"
+    assert plain("first\n```\nx = *1*\ny\n```\n_last_") == "first x = *1* y last"
 
 
 def test_spans_become_runs_that_keep_their_style() -> None:

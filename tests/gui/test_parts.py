@@ -92,6 +92,7 @@ def test_avatar_colours_are_dark_enough_for_white_initials() -> None:
 
     assert all(1.05 / (lum(c) + 0.05) >= 3.5 for c in AVATAR_COLOURS)
     assert initials("Alice Martin") == "AM" and initials("bob") == "BO" and initials("x") == "X"
+    assert initials("山田") == "山" and initials("田中 花子") == "田"
 
 
 def test_palettes_are_readable() -> None:

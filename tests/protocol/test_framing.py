@@ -29,7 +29,7 @@ def test_strategies_reach_every_message_type() -> None:
     """Guards the generic strategy: a new message type is covered by the union tests."""
     names = {c.__name__ for c in p.ClientMsg.__args__} | {c.__name__ for c in p.ServerMsg.__args__}
     assert {"Hello", "SendText", "FileChunk", "Posted", "Joined", "FileData", "Error"} <= names
-    assert len(p.ClientMsg.__args__) == 22 and len(p.ServerMsg.__args__) == 27
+    assert len(p.ClientMsg.__args__) == 23 and len(p.ServerMsg.__args__) == 28
 
 
 @settings(max_examples=500, deadline=None)

@@ -90,7 +90,7 @@ class Soak:
     counts: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, ClientSession] = field(default_factory=dict)  # name -> live session
     stalled: list[str] = field(default_factory=list)  # names that stop reading
-    paused: set[str] = field(default_factory=set)  # ... and have not read again yet
+    paused: set[str] = field(default_factory=set)  # ... and have not caught up yet (they do not chat)
     busy: set[str] = field(default_factory=set)  # uploading: no other fault for them
     reported: set[str] = field(default_factory=set)  # names the server said it dropped
     connects: dict[ClientSession, int] = field(default_factory=dict)  # Connected events seen
@@ -262,10 +262,11 @@ class Soak:
         for task in alive:
             task.cancel()
         await asyncio.gather(*flooders)
-        self.busy.update(self.stalled)  # no fault, no upload for them until they have caught up
+        # No fault, no upload and no chatting for them until they have caught up: a send of
+        # theirs would wait behind megabytes of history (past its timeout on a loaded machine).
+        self.busy.update(self.stalled)
         for name in self.stalled:
             stall(self.sessions[name], False)
-        self.paused.clear()
         return [asyncio.ensure_future(self.catch_up(name)) for name in self.stalled]
 
     async def catch_up(self, name: str, timeout: float = 300) -> None:
@@ -288,6 +289,7 @@ class Soak:
             if seqs != list(range(seqs[0], seqs[-1] + 1) if seqs else []):
                 self.problems.append(f"{name}: a gap in {room}")
         self.busy.discard(name)  # now it may vanish too (and come back without the flood rooms)
+        self.paused.discard(name)  # and chat
 
     async def keep_typing(self, name: str) -> None:
         s, room = self.sessions[name], self.room_of(name)

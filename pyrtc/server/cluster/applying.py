@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ... import protocol as p
+from ...protocol.codes import ErrorCode
 from ...store import StoredFile, StoredMessage
+from .. import chatlog
 from ..commit import GroupCommit
 from ..connection import Connection
 from ..posts import posted
 from ..shared import Shared
-from .wire import Entry, Member, Post, Reaction, Receipt, RoomMade
+from .wire import Change, DirectMade, Entry, Member, NameBound, Post, Reaction, Receipt, RoomMade
 
 __all__ = ["Applying"]
 
@@ -24,9 +26,12 @@ class Applying:
     _shared: Shared
     _commit: GroupCommit
     _pending: dict[str, tuple[Connection, str]]  # post token -> (sender, cid)
+    _changing: dict[str, tuple[Connection, int]]  # change token -> (requester, rid)
     on_room_made: Callable[[str], None] | None
     on_receipt: Callable[[str, str, int, int], None] | None
     on_member: Callable[[str, str, str, bool], None] | None
+    _apply_name: Callable[[NameBound], None]  # people.py
+    _apply_direct: Callable[[DirectMade], None]
 
     def _apply(self, entry: Entry, seq: int) -> None:
         match entry:
@@ -44,6 +49,12 @@ class Applying:
             case Member():
                 if self.on_member:
                     self.on_member(entry.room, entry.name, entry.uid, entry.on)
+            case Change():
+                self._apply_change(entry)
+            case NameBound():
+                self._apply_name(entry)
+            case DirectMade():
+                self._apply_direct(entry)
 
     def _apply_post(self, post: Post) -> None:
         """The rule every server applies the same way (see ordering): a resend gets nothing
@@ -60,7 +71,8 @@ class Applying:
         file = None if f is None else StoredFile(blob_id=f.blob_id, name=f.name, size=f.size, mime=f.mime,
                                                  thumb_id=f.thumb_id, width=f.width, height=f.height)
         seq = store.last_seq(post.room) + 1
-        stored = store.apply(StoredMessage(post.room, seq, post.sender, post.time, post.text, post.cid, file))
+        stored = store.apply(StoredMessage(post.room, seq, post.sender, post.time, post.text, post.cid, file,
+                                           uid=post.uid, reply_to=post.reply_to))
         assert stored is not None  # seq is past the room's last
         ack = p.encode(p.Acked(room=post.room, cid=post.cid, seq=seq, time=post.time))
         self._commit.add(conn, post.room, post.cid, seq, ack, p.encode(posted(stored)))
@@ -73,3 +85,25 @@ class Applying:
             count = store.reaction_counts(r.room, r.seq).get(r.emoji, 0)
             self._shared.bus.publish(r.room, p.encode(p.Reacted(room=r.room, seq=r.seq, emoji=r.emoji,
                                                                 name=r.name, on=r.on, count=count)))
+
+    def _apply_change(self, c: Change) -> None:
+        """An edit or delete, by the same rule on every server: only of a post still there and
+        still its sender's (checked again here: a delete may have come first in the stream)."""
+        store = self._shared.store
+        waiting = self._changing.pop(c.token, None)
+        conn = waiting[0] if waiting and not waiting[0].closed else None
+        rid = waiting[1] if waiting else 0
+        old = store.message(c.room, c.seq)
+        if old is None or old.deleted or not (old.uid == c.uid if old.uid else old.sender == c.name):
+            if conn is not None:
+                conn.send(p.encode(p.Error(code=ErrorCode.UNKNOWN_MESSAGE, rid=rid,
+                                           message=f"message {c.seq} in {c.room!r} was deleted or is not yours")))
+            return
+        new = store.change_message(c.room, c.seq, c.text, now=c.time or None)
+        edited = p.Edited(room=new.room, seq=new.seq, text=new.text, edited=new.edited, deleted=new.deleted,
+                          change=new.change)
+        answer = p.Edited(room=new.room, seq=new.seq, text=new.text, edited=new.edited, deleted=new.deleted,
+                          change=new.change, rid=rid)
+        self._commit.add(conn, c.room, "", new.seq, p.encode(answer), p.encode(edited))
+        chatlog.line("%s room=%s seq=%d from=%s (cluster)", "delete" if new.deleted else "edit", c.room, c.seq,
+                     c.name)

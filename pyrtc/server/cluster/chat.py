@@ -27,6 +27,7 @@ from pathlib import Path
 
 import msgspec
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
@@ -40,10 +41,12 @@ from ..errors import Refused
 from ..shared import Shared
 from .applying import Applying
 from .bodies import Bodies
-from .link import ClusterError, Link
+from .link import REQUEST_TIMEOUT, ClusterError, Link, why
 from .ordering import Ordering
+from .people import WRONG_LAST_SEQUENCE, People
 from .presence import RemotePresence
 from .wire import (
+    Change,
     Entry,
     Post,
     RoomMade,
@@ -58,14 +61,11 @@ __all__ = ["Cluster", "ClusterError", "DEGRADED"]
 
 log = logging.getLogger(__name__)
 
-#: JetStream's error code for a failed Nats-Expected-Last-Subject-Sequence (a room made twice).
-WRONG_LAST_SEQUENCE = 10071
-
 DEGRADED = ("the chat is degraded: this server cannot reach the chat's message log (NATS); "
             "this message was not sent, send it again once the chat is back")
 
 
-class Cluster(Applying):
+class Cluster(Applying, People):
     def __init__(self, shared: Shared, commit: GroupCommit, urls: list[str], chat_id: str | None,
                  server_id: str) -> None:
         self._shared = shared
@@ -80,6 +80,8 @@ class Cluster(Applying):
         self._sub: object | None = None
         self._resubscribing: asyncio.Task[None] | None = None
         self._pending: dict[str, tuple[Connection, str]] = {}  # post token -> (sender, cid)
+        self._changing: dict[str, tuple[Connection, int]] = {}  # change token -> (requester, rid)
+        self._opening: dict[str, tuple[Connection, int]] = {}  # direct token -> (requester, rid)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (stream seq, until applied)
         self._object_store: Bodies | None = None
@@ -142,6 +144,10 @@ class Cluster(Applying):
             await self._presence.close()
         await self.link.close()
 
+    def _js(self) -> JetStreamContext:
+        assert self.link.js is not None
+        return self.link.js
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -149,7 +155,8 @@ class Cluster(Applying):
 
     # ------------------------------------------------------------------ posting
 
-    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None) -> None:
+    def post(self, conn: Connection, room: str, cid: str, text: str, file: StoredFile | None, *,
+             reply_to: int = 0) -> None:
         """Send a member's post to the stream; its ✓ comes when this cache applies it."""
         assert conn.name is not None and self.ordering is not None
         if self.degraded:
@@ -160,7 +167,7 @@ class Cluster(Applying):
                               thumb_id=file.thumb_id, width=file.width, height=file.height)
         token = secrets.token_hex(8)
         post = Post(room=room, sender=conn.name, time=time.time(), text=text, cid=cid,
-                    token=token, file=info)
+                    token=token, file=info, uid=conn.uid, reply_to=reply_to)
         self._pending[token] = (conn, cid)
         self._spawn(self._publish(conn, post))
 
@@ -189,6 +196,27 @@ class Cluster(Applying):
         chatlog.line("message room=%s from=%s (cluster stream seq %d)", post.room, post.sender,
                      published.stream_seq)
 
+    def change(self, conn: Connection, room: str, seq: int, text: str | None, rid: int) -> None:
+        """Send an edit (or a delete: `text` None) of `conn`'s post to the stream; its
+        requester is answered (`Edited` with `rid`) when this cache applies it."""
+        assert conn.name is not None and self._subjects is not None and self.link.js is not None
+        self.check_up("change")
+        token = secrets.token_hex(8)
+        self._changing[token] = (conn, rid)
+        js, subject = self.link.js, self._subjects.event(room)
+        entry = Change(room=room, seq=seq, text=text, uid=conn.uid, name=conn.name, token=token, time=time.time())
+
+        async def send() -> None:
+            try:
+                await js.publish(subject, encode(entry), timeout=REQUEST_TIMEOUT)
+            except Exception as exc:
+                self._changing.pop(token, None)
+                if not conn.closed:
+                    conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, rid=rid,
+                                               message=f"{DEGRADED.replace('message', 'change')} ({why(exc)})")))
+
+        self._spawn(send())
+
     async def create_room(self, room: str, password_hash: str, creator: str, by: str) -> None:
         """Make a room on every server: the first creation on its subject wins (expected last
         subject sequence 0); returns once this cache has it (made by us or by the winner)."""
@@ -209,6 +237,19 @@ class Cluster(Applying):
         except Exception as exc:
             raise Refused(ErrorCode.CHAT_DEGRADED, f"{DEGRADED.replace('message', 'room')} ({exc})") from None
         await self.until_applied(seq)
+
+    async def until_current(self) -> None:
+        """Once this cache has applied what the stream held when asked (a name bound through
+        another server a moment ago, say)."""
+        assert self._subjects is not None
+        if self.degraded:
+            return  # the cache is what there is
+        try:
+            info = await self._js().stream_info(self._subjects.stream)
+        except Exception as exc:
+            log.info("cluster: the stream's last seq is unknown (%s)", why(exc))
+            return
+        await self.until_applied(info.state.last_seq)
 
     async def until_applied(self, seq: int) -> None:
         """Once this cache has applied stream entry `seq`."""
