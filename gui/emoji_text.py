@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 import emoji as emoji_table
@@ -55,9 +56,16 @@ def needs_runs(text: str) -> bool:
 
 def segments(text: str) -> list[Segment]:
     """`text` as runs of one kind each; every emoji (a ZWJ sequence, a flag) is a run of its own."""
-    out: list[Segment] = []
     if not _might_need_runs(text):
         return [("text", text)] if text else []
+    return list(_analysed(text))
+
+
+@lru_cache(maxsize=1024)
+def _analysed(text: str) -> tuple[Segment, ...]:
+    """Cached: a row asks several times while it is built (is it plain? its runs), and the
+    emoji table's tokenizer is the slow part (~0.15 ms a message)."""
+    out: list[Segment] = []
     for token in emoji_table.analyze(text, non_emoji=True, join_emoji=True):
         if not isinstance(token.value, str):
             out.append(("emoji", token.chars))
@@ -67,7 +75,7 @@ def segments(text: str) -> list[Segment]:
             out[-1] = (kind, out[-1][1] + token.chars)
         else:
             out.append((kind, token.chars))
-    return out
+    return tuple(out)
 
 
 def _pieces(runs: list[tuple[Segment, S]]) -> Iterator[tuple[Segment, S]]:

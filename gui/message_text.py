@@ -31,6 +31,7 @@ __all__ = ["TextPainter", "Style", "PLAIN"]
 
 Style = tuple[str, str]  # a span's kind ("plain", "bold", "italic", "code", "link") and a link's target
 PLAIN: Style = ("plain", "")
+NOTE: Style = ("note", "")  # "(edited)" after the text: muted
 LINK_SHOWN = 70  # characters of a long link shown on its button
 LINK_PADDING = 2.0  # px: a link button's frame padding, left and right
 
@@ -47,18 +48,25 @@ class TextPainter:
         return not needs_runs(text) and not has_markup(text)
 
     def message(self, text: str, *, width: float, fonts: LineFonts | None = None,
-                color: RGB | None = None) -> Any:
-        """A message's text wrapped to `width`; the id of the item or group made."""
+                color: RGB | None = None, note: str = "") -> Any:
+        """A message's text wrapped to `width`; the id of the item or group made. `note`
+        ("(edited)"): muted, at the end of the last line (then wrapped here, not by Dear PyGui)."""
         fonts = fonts or self.theme.fonts.body
-        if self.is_plain(text):
+        if self.is_plain(text) and not note:
             kw: dict[str, Any] = {"color": color} if color is not None else {}
             return dpg.add_text(text, wrap=0, **kw)  # 0: at the window's edge, also after a resize
+        paragraphs = parse(text)
+        if note and (not paragraphs or (paragraphs[-1] and paragraphs[-1][0].kind == "block")):
+            paragraphs.append([])  # after a code block: on a line of its own
         with dpg.group() as group:
-            for spans in parse(text):
+            for i, spans in enumerate(paragraphs):
                 if spans and spans[0].kind == "block":
                     self._block(spans[0].text, fonts)
                     continue
-                for line in wrap_styled(self._runs(spans), max(40.0, width), self._measure(fonts)):
+                runs = self._runs(spans)
+                if note and i == len(paragraphs) - 1:
+                    runs += [(("text", " "), PLAIN), (("text", note), NOTE)]
+                for line in wrap_styled(runs, max(40.0, width), self._measure(fonts)):
                     self.line(line, fonts=fonts, color=color)
         return group
 
@@ -139,7 +147,7 @@ class TextPainter:
 
     def _text(self, kind: Kind, text: str, style: Style, fonts: LineFonts, color: RGB | None) -> None:
         code = style[0] == "code" and kind == "text"
-        shown = self.theme.palette.own if code else color
+        shown = self.theme.palette.own if code else self.theme.palette.muted if style == NOTE else color
         item = dpg.add_text(text, **({"color": shown} if shown is not None else {}))
         font = self._font(kind, style, fonts)
         if font is not None and font != self.theme.fonts.text:  # that one is bound to the window

@@ -2,8 +2,11 @@
 
 Invariants:
 - It redraws only what changed: the room's version, a picture arriving, a theme switch.
-- It holds at most the newest PAGE rows plus what the user scrolled back to, never a whole
-  10,000-message room; following the newest message drops rows far out of view.
+- It holds the newest FOLLOW_ROWS rows (a screen and more) plus what the user scrolled back
+  to, never a whole 10,000-message room: every row built costs each frame, drawn or not.
+  Following the newest message drops rows far out of view; scrolling to the top (or "Load
+  older messages") builds PAGE more rows from what is held, then asks the server for more,
+  and keeps the row that was on top in view.
 - Scrolling up stops following; coming back to the bottom follows again.
 - Rows are keyed by seq; a pending message (no seq yet) by its cid, a string, so that it
   can never be taken for a seq (a refused text's row goes with it).
@@ -35,7 +38,9 @@ from .timeline import placement
 
 __all__ = ["MessagesView", "PAGE", "RowKey", "row_key"]
 
-PAGE = 200  # rows built when a room is shown; older ones come as the user scrolls up
+PAGE = 200  # rows added above when the user scrolls to the top
+FOLLOW_ROWS = 60  # rows kept while following the newest message: 700 px hold 30 at most
+TRIM_SLACK = 20  # rows let in past FOLLOW_ROWS before the oldest go: a trim every 20 messages, not each
 WHEEL_SETTLE = 0.3  # seconds after a wheel turn before reaching the bottom follows again
 LANDING_FRAMES = 10  # a jump's scroll shows within a frame or two; past this many the jump is over anyway
 
@@ -68,8 +73,12 @@ class MessagesView:
         self._jump_to: int | None = None  # a seq to show, once its row exists
         self._landing: float | None = None  # the scroll a jump asked for, until the view is there
         self._landing_frames = 0
+        self._keep: tuple[float, float] | None = None  # (scroll, its max) before rows came in above
+        self._keep_frames = 0
+        self._seen_scroll = (0.0, 0.0)  # (scroll, its max) at the end of the last frame
         self._wheel_at = 0.0
-        self._loading_older = False
+        self._want_older = False  # the user asked for older rows (scrolled to the top, or the button)
+        self._loading_from: int | None = None  # the first seq held when older history was asked for
         self._drawn_width = 0.0
 
     def build(self, send: Callable[[], None], attach: Callable[[], None], mute_room: Callable[[], None],
@@ -107,9 +116,10 @@ class MessagesView:
     # ------------------------------------------------------------------ user actions
 
     def load_older(self) -> None:
+        """PAGE more rows above, from what is held or else from the server (next frames)."""
         if self._focus.room is not None:
-            self._oldest_built = 0
-            self._commands.load_older(self._focus.room)
+            self._want_older = True
+            self._drawn_version = -1
 
     def jump_to_unread(self) -> None:
         if self.first_unread is not None:
@@ -126,11 +136,17 @@ class MessagesView:
         self._commands.load_until(self._focus.room, seq)
 
     def wheel(self, delta: float) -> None:
-        """Scrolling up over the messages stops following the newest one."""
-        if delta > 0 and dpg.is_item_hovered("messages"):
+        """Scrolling up over the messages stops following the newest one. The hover bar is a
+        window of its own over the list, so Dear ImGui gives it the wheel: the list is
+        scrolled here then, by Dear ImGui's own step (five lines)."""
+        on_bar = self._actions.over_bar()
+        if delta > 0 and (on_bar or dpg.is_item_hovered("messages")):
             self._focus.follow = False
             self._wheel_at = time.monotonic()
             self._jump_to = self._landing = None  # the user scrolls: a jump under way gives way
+        if on_bar:
+            y, y_max = dpg.get_y_scroll("messages"), dpg.get_y_scroll_max("messages")
+            dpg.set_y_scroll("messages", max(0.0, min(y_max, y - delta * 5 * self._theme.fonts.size)))
 
     # ------------------------------------------------------------------ drawing
 
@@ -156,6 +172,7 @@ class MessagesView:
             self._clear()
             self._painter.wrapped = False
             self._oldest_built = 0
+            self._want_older, self._loading_from, self._keep = False, None, None
             self._jump_to = self._landing = None
             dpg.set_value("room_title", self.state.title(room.name) if room.name in self.state.directs
                           else f"# {room.name}")
@@ -166,9 +183,7 @@ class MessagesView:
                 unread = not self._kiosk and self.state.unread(room.name)
                 self._unread_after = self.state.read_upto(room.name) if unread else None
         msgs = room.messages
-        start = max(0, len(msgs) - PAGE)
-        if self._oldest_built and self._oldest_built < (msgs[start].seq if msgs and msgs[start].seq else 0):
-            start = next((i for i, m in enumerate(msgs) if m.seq >= self._oldest_built), start)
+        start = self._start(room)
         first_new = msgs[start].seq if msgs and start < len(msgs) else 0
         drawn_first = min(self._seqs(), default=None)
         if drawn_first is not None and first_new and first_new < drawn_first:
@@ -197,17 +212,37 @@ class MessagesView:
         pending = {m.cid for m in room.pending()}
         for key in [k for k in self.rows if isinstance(k, str) and k not in pending]:
             self._delete(key)  # acknowledged (drawn again by seq) or refused
-        if self._focus.follow and len(self.rows) > 2 * PAGE:
+        if self._focus.follow and len(self.rows) > FOLLOW_ROWS + TRIM_SLACK:
             # Following the newest messages: drop rows scrolled far out of view, so a long
-            # session keeps a bounded number of items (older ones come back on scroll-up).
-            keep = sorted(self._seqs())[-PAGE:]
+            # session keeps a small number of items (older ones come back on scroll-up).
+            keep = sorted(self._seqs())[-FOLLOW_ROWS:]
             for k in [k for k in self._seqs() if k < keep[0]]:
                 self._delete(k)
             first_new = keep[0]
         self._oldest_built = first_new
         dpg.configure_item("older", show=(room.more_before or start > 0) and not self._kiosk)
         self._drawn_room, self._drawn_version = room.name, room.version
-        self._loading_older = False
+
+    def _start(self, room: RoomView) -> int:
+        """The index of the first message to build: the newest FOLLOW_ROWS, down to the oldest
+        row built (or a jump's target), and PAGE more above when the user asked for older ones."""
+        msgs = room.messages
+        start = max(0, len(msgs) - FOLLOW_ROWS)
+        if self._oldest_built:
+            start = min(start, next((i for i, m in enumerate(msgs) if m.seq >= self._oldest_built), start))
+        if not self._want_older:
+            return start
+        if start > 0:  # held but not built: no need to ask the server
+            self._want_older, self._loading_from = False, None
+            if not self._focus.follow:
+                self._keep, self._keep_frames = self._seen_scroll, LANDING_FRAMES  # the rows in view stay (_scroll)
+            return max(0, start - PAGE)
+        if not room.more_before:
+            self._want_older, self._loading_from = False, None
+        elif self._loading_from != room.first_seq and self._focus.room is not None:
+            self._loading_from = room.first_seq  # asked once; the page moves first_seq (start > 0 then)
+            self._commands.load_older(self._focus.room)
+        return start
 
     @staticmethod
     def _first_after(room: RoomView, seq: int | None) -> int | None:
@@ -235,6 +270,10 @@ class MessagesView:
         if room is None:
             return False
         return seq in room.by_seq or (room.more_before and (room.first_seq or 0) > seq)
+
+    def _held_above(self, room: RoomView) -> bool:
+        """Messages are held above the oldest row built."""
+        return bool(room.messages) and row_key(room.messages[0]) not in self.rows
 
     def _seqs(self) -> list[int]:
         return [k for k in self.rows if isinstance(k, int)]
@@ -293,6 +332,19 @@ class MessagesView:
             dpg.configure_item("jump_unread", show=show)
 
     def _scroll(self, y: float, y_max: float) -> None:
+        self._seen_scroll = (y, y_max)
+        if self._keep is not None and y_max != self._keep[1]:
+            # Rows came in above: as much further down as the list grew (the rows' own
+            # positions are stale until drawn; the list's height is not).
+            y0, max0 = self._keep
+            self._keep = None
+            dpg.set_y_scroll("messages", min(y_max, y0 + y_max - max0))
+            return
+        if self._keep is not None:
+            self._keep_frames -= 1
+            if self._keep_frames <= 0:
+                self._keep = None  # the list did not grow (nothing came above after all)
+            return  # until then the view is at the top only because the list has not grown yet
         if self._jump_to is not None:
             row = self.rows.get(self._jump_to)
             if row is not None and dpg.does_item_exist(row.group):
@@ -314,8 +366,7 @@ class MessagesView:
                 dpg.set_y_scroll("messages", y_max)  # follow the newest message
         elif y >= y_max - 4 and time.monotonic() - self._wheel_at > WHEEL_SETTLE:
             self._focus.follow = True  # the user came back to the bottom: follow again
-        if y <= 0 < y_max and not self._focus.follow:
+        if y <= 0 < y_max and not self._focus.follow and not self._want_older:
             room = self.state.rooms.get(self._focus.room or "")
-            if room is not None and room.more_before and not self._loading_older:
-                self._loading_older = True  # cleared when the page arrives
+            if room is not None and (room.more_before or self._held_above(room)):
                 self.load_older()

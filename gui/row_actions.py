@@ -15,7 +15,7 @@ import dearpygui.dearpygui as dpg
 from pyrtc.client import MessageView
 
 from .message_text import TextPainter
-from .theme import Theme
+from .theme import FRAME_PADDING, ITEM_SPACING, Theme
 from .timeline import full_time
 
 __all__ = ["RowActions", "REACTIONS"]
@@ -59,6 +59,9 @@ class RowActions:
             with dpg.group(horizontal=True):
                 for tag, label in BUTTONS:  # pressed through clicked(), not a callback of their own
                     dpg.add_button(label=label, tag=tag)
+                # In the place of Edit and Delete on others' messages: the bar keeps its width,
+                # so React, Reply and Copy stay where they were from one row to the next.
+                dpg.add_spacer(tag="action_own_gap", width=1, show=False)
                 dpg.add_text("", tag="action_time", color=self._theme.palette.muted)
         with dpg.window(tag="reaction_palette", popup=True, show=False, no_title_bar=True, autosize=True,
                         no_move=True, min_size=(20, 20)):
@@ -84,6 +87,8 @@ class RowActions:
                 dpg.configure_item("action_copy", show=not m.deleted)
                 dpg.configure_item("action_edit", show=mine and m.file is None)
                 dpg.configure_item("action_delete", show=mine)
+                gap = self._own_buttons_width() if live and not mine else 0.0
+                dpg.configure_item("action_own_gap", show=gap > 0, width=max(1, round(gap)))
             measured = dpg.get_item_state("row_actions").get("rect_size", (0, 0))[0]
             if measured > BAR_WIDTH_GUESS / 3:
                 self._width = measured  # laid out: its width (it changes with the buttons shown)
@@ -91,6 +96,13 @@ class RowActions:
             dpg.configure_item("row_actions", show=True, pos=(int(x), int(max(0.0, self._hovered_rect[1] - 6))))
         elif self._for is not None and not self._over("row_actions") and not dpg.is_item_shown("reaction_palette"):
             self.hide()
+
+    def _own_buttons_width(self) -> float:
+        """Edit and Delete side by side, with the spacing after one of them (the spacer stands
+        for both): from the font, as Dear ImGui lays a button out (text and frame padding)."""
+        pad_x, spacing = FRAME_PADDING[0], ITEM_SPACING[0]
+        widths = [dpg.get_text_size(label) for tag, label in BUTTONS if tag in ("action_edit", "action_delete")]
+        return sum(float(w[0]) + 2 * pad_x for w in widths if w) + spacing
 
     def clicked(self) -> None:
         """The global left-click handler: a click on one of the bar's buttons does its action.

@@ -74,9 +74,15 @@ class RowPainter:
         return round(self._theme.fonts.size * 2.1) if self._kiosk else AVATAR_SIZE  # a wall's is larger
 
     def signature(self, m: MessageView) -> tuple[Any, ...]:
+        """What a row shows that may change. Asked of every row built each time the room
+        changes: the ✓ marks and their receipts only for one's own messages (others' rows
+        have none, and working them out walks the room's members)."""
         st = self.state
-        return (st.status(m), tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())),
-                st.receipt_line(m, READERS_NAMED), (m.text, m.edited, m.deleted, m.quote))
+        own = m.sender == st.me
+        reactions = tuple(sorted((e, m.reaction_count(e), st.me in n) for e, n in m.reactions.items())) \
+            if m.reactions else ()
+        return (st.status(m) if own else "", reactions, st.receipt_line(m, READERS_NAMED) if own else "",
+                (m.text, m.edited, m.deleted, m.quote))
 
     def build(self, m: MessageView, place: Placement, sig: tuple[Any, ...], before: int | str | None) -> Row:
         pal, fonts = self._theme.palette, self._theme.fonts
@@ -130,11 +136,14 @@ class RowPainter:
                             self._conv.deleted_body()
                     elif m.file is not None:
                         draw_file(m.file, self._theme, self._pictures, None if self._kiosk else self._download)
+                    # No header to carry "(edited)": it ends the text (or stands under a file).
+                    note = "(edited)" if not place.header and self._conv is not None and m.edited \
+                        and not m.deleted else ""
                     if m.text and not m.deleted:  # formatting, links, emoji in colour, CJK in its font
-                        self.wrapped = self.wrapped or not self._text.is_plain(m.text)
-                        self._text.message(m.text, width=self.text_width)
-                    if not place.header and self._conv is not None:
-                        self._conv.edited_mark(m)  # no header to carry it: under the text
+                        self.wrapped = self.wrapped or not self._text.is_plain(m.text) or bool(note)
+                        self._text.message(m.text, width=self.text_width, note=note)
+                    elif note and self._conv is not None:
+                        self._conv.edited_mark(m)
                     reactions = dpg.add_group(horizontal=True, show=False)
         row = Row(group, m, place, status, receipts, reactions, header)
         self.update(row, m, sig)

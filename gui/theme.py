@@ -22,11 +22,12 @@ __all__ = ["Fonts", "Theme", "has_emoji", "kiosk_text_size"]
 
 ASSETS = Path(str(files("pyrtc.assets")))
 PANELS = ("rooms_panel", "members_panel")  # drawn on the panel colour
+OVERLAYS = ("suggestions",)  # child windows laid over others: drawn on the window colour
 
 #: The controls' look is data: each Dear PyGui colour slot and the palette field that fills it
 #: (palette.py), and the styles that make inputs and buttons read as such (a 1 px frame).
 COLOURS: tuple[tuple[int, str], ...] = (
-    (dpg.mvThemeCol_WindowBg, "bg"), (dpg.mvThemeCol_ChildBg, "bg"), (dpg.mvThemeCol_PopupBg, "panel"),
+    (dpg.mvThemeCol_WindowBg, "bg"), (dpg.mvThemeCol_PopupBg, "panel"),
     (dpg.mvThemeCol_Text, "text"), (dpg.mvThemeCol_TextDisabled, "muted"),
     (dpg.mvThemeCol_FrameBg, "field"), (dpg.mvThemeCol_FrameBgHovered, "field"),
     (dpg.mvThemeCol_FrameBgActive, "field"),
@@ -39,11 +40,12 @@ COLOURS: tuple[tuple[int, str], ...] = (
     (dpg.mvThemeCol_PlotHistogram, "accent"), (dpg.mvThemeCol_ScrollbarBg, "bg"),
     (dpg.mvThemeCol_CheckMark, "accent"), (dpg.mvThemeCol_TextSelectedBg, "button_active"),
 )
+ITEM_SPACING = (8, 3)
 FRAME_PADDING = (7, 3)  # also the top and bottom of every line of text (Dear PyGui gives text a frame's height)
 STYLES: tuple[tuple[int, tuple[float, ...]], ...] = (
     (dpg.mvStyleVar_FrameRounding, (5,)), (dpg.mvStyleVar_ChildRounding, (6,)),
     (dpg.mvStyleVar_FrameBorderSize, (1,)), (dpg.mvStyleVar_FramePadding, FRAME_PADDING),
-    (dpg.mvStyleVar_ItemSpacing, (8, 3)),
+    (dpg.mvStyleVar_ItemSpacing, ITEM_SPACING),
     (dpg.mvStyleVar_ChildBorderSize, (0,)), (dpg.mvStyleVar_PopupBorderSize, (1,)),
     (dpg.mvStyleVar_PopupRounding, (6,)),
 )
@@ -130,14 +132,23 @@ class Theme:
             with dpg.theme_component(dpg.mvAll):
                 for target, field in COLOURS:
                     dpg.add_theme_color(target, getattr(pal, field), category=dpg.mvThemeCat_Core)
+                # A child window on the window's colour is left unfilled: the same pixels, and
+                # under llvmpipe each filled area costs every frame (the message list's ~7 ms).
+                dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (*pal.bg, 0), category=dpg.mvThemeCat_Core)
                 for style, value in STYLES:
                     dpg.add_theme_style(style, *value, category=dpg.mvThemeCat_Core)
         with dpg.theme() as panel_theme:
             with dpg.theme_component(dpg.mvAll):
                 dpg.add_theme_color(dpg.mvThemeCol_ChildBg, pal.panel, category=dpg.mvThemeCat_Core)
+        with dpg.theme() as overlay_theme:
+            with dpg.theme_component(dpg.mvAll):
+                dpg.add_theme_color(dpg.mvThemeCol_ChildBg, pal.bg, category=dpg.mvThemeCat_Core)
         dpg.bind_theme(theme)
         for tag in PANELS:
             dpg.bind_item_theme(tag, panel_theme)
+        for tag in OVERLAYS:
+            if dpg.does_item_exist(tag):
+                dpg.bind_item_theme(tag, overlay_theme)
         self._made.clear()  # the item themes below are made again in the new colours
 
     def accent_button(self) -> Any:
