@@ -47,7 +47,9 @@ async def test_host_here_announces_at_once_its_name_probed_for_while_browsing(
                           display=display, home=tmp_path / "carol", netns=lan.ns("n1")) as w:
             for _ in range(3):  # probes, while the picker still looks
                 sniffer.expect(lambda s: s == "probe 10.77.0.1")
-            await w.wait("nothing found", lambda s: s["picker"]["status"].startswith("No PyRTC server found"))
+            # The diagnosis ("Why: …") comes last and moves the button: clicked once it is there.
+            await w.wait("nothing found, and why", lambda s: s["picker"]["status"].startswith("No PyRTC server found")
+                         and "Why:" in s["picker"]["status"])
             await w.click(await w.item("Host here", lambda i: i["label"] == "Host here"))
             s = await w.wait("hosting", lambda s: s["mode"] == "chatting" and s["connection"] == "connected")
             assert s["status"].startswith("host mode — ")
