@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,20 @@ TRIES_PER_SUCCESSOR = 3
 #: A leaving host hands on the reactions on each room's latest this many messages (a bound on
 #: how long a quit takes; the successor saw the older ones happen, if it was in the room).
 REACTIONS_HANDED = 1000
+
+
+#: Runs a coroutine where the hosted server lives (its own loop, for the window) and returns
+#: its result here.
+OnHost = Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]]
+
+
+async def _here(work: Coroutine[Any, Any, Any]) -> Any:
+    return await work
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` as a coroutine: a store read, run on the store's own thread by `OnHost`."""
+    return fn(*args)
 
 
 def successor_of(roster: p.Roster, leaving: set[str]) -> p.PeerInfo | None:
@@ -121,26 +136,29 @@ class Continuity:
 
     # ------------------------------------------------------------------ a planned quit
 
-    async def quit(self) -> None:
+    async def quit(self, hosted: AnnouncedServer | None = None, on_host: OnHost | None = None) -> None:
         """We are leaving. Hosting: hand the chat to the successor, push it what it lacks
-        (from our server's store), then close our server (its mDNS goodbye first)."""
+        (from our server's store), then close our server (its mDNS goodbye first). `hosted`
+        and `on_host`: a server hosted on a loop of its own (the window's host thread), and
+        how to run a coroutine there (its store is read on its own thread)."""
         self.closing = True
         for task in (self._pinger, self._watcher):
             if task is not None:
                 task.cancel()
-        hosted, self.hosted = self.hosted, None
+        hosted, self.hosted = hosted or self.hosted, None
         if hosted is None:
             return
+        run: OnHost = on_host or _here
         try:
-            successor = await hosted.server.hand_over()
+            successor = await run(hosted.server.hand_over())
             if successor is not None:
-                await self._push_from(hosted, successor)
+                await self._push_from(hosted, successor, run)
         except Exception:
             log.warning("handing the chat over failed", exc_info=True)
         finally:
-            await hosted.close()
+            await run(hosted.close())
 
-    async def _push_from(self, hosted: AnnouncedServer, successor: p.PeerInfo) -> None:
+    async def _push_from(self, hosted: AnnouncedServer, successor: p.PeerInfo, run: OnHost) -> None:
         """Our own session follows the chat to the successor; it gets our server's copies of
         every room (what it lacks: after its last seq, or after where it took over), then
         `done`; our replica then takes its numbering."""
@@ -154,30 +172,36 @@ class Continuity:
         since = state.roster.since if state.roster is not None else {}
         theirs = {r.name: r.last_seq for r in state.available}
         store = hosted.server.store
-        for room, _, _, _ in store.rooms():
+        for room, _, _, _ in await run(_call(store.rooms)):
             after = since.get(room, theirs.get(room, 0))
+            pair = await run(_call(store.direct_members, room))
+            pages: list[list[p.Posted]] = []  # newest first: the store pages back from the newest
+            before: int | None = None
             while True:
-                held, _ = store.history(room, after=after, limit=100)
-                if not held:
+                held, more = await run(_call(partial(store.history, room, after=after, before=before, limit=100)))
+                if held:
+                    pages.append([as_posted(m) for m in held])
+                if not held or not more:
                     break
-                await self.session.replicate(room, [as_posted(m) for m in held], pair=store.direct_members(room))
-                after = held[-1].seq
+                before = held[0].seq
+            for page in reversed(pages):  # oldest first, as a host numbered them
+                await self.session.replicate(room, page, pair=pair)
         await self.session.replicate("General", [], done=True)
-        await self._push_marks(hosted)  # after `done`: new posts need not wait for them
+        await self._push_marks(hosted, run)  # after `done`: new posts need not wait for them
         for room in list(state.rooms):
             if room in since:
                 await self.session.rebase(room, since[room])
 
-    async def _push_marks(self, hosted: AnnouncedServer) -> None:
+    async def _push_marks(self, hosted: AnnouncedServer, run: OnHost) -> None:
         """Our server's reactions (on each room's latest REACTIONS_HANDED messages) and every
         member's receipts, to the successor: those it did not see happen (it was not in the
         room, or they came at the last moment)."""
         store = hosted.server.store
-        for room, last, _, _ in store.rooms():
-            pair = store.direct_members(room)
+        for room, last, _, _ in await run(_call(store.rooms)):
+            pair = await run(_call(store.direct_members, room))
             after = max(0, last - REACTIONS_HANDED)
             while True:
-                page = store.reactions_after(room, after, p.limits.MAX_HISTORY_PAGE)
+                page = await run(_call(store.reactions_after, room, after, p.limits.MAX_HISTORY_PAGE))
                 if not page:
                     break
                 # Whole messages per frame: the next page starts after the last one's seq.
@@ -185,7 +209,7 @@ class Continuity:
                 cut = cut or page
                 await self.session.replicate(room, [], pair=pair, reactions=[p.ReactionCopy(*r) for r in cut])
                 after = cut[-1][0]
-            members = store.members(room)
+            members = await run(_call(store.members, room))
             for i in range(0, len(members), p.limits.MAX_JOIN_MEMBERS):
                 receipts = [p.ReceiptCopy(m.name, m.delivered, m.read) for m in members[i:i + p.limits.MAX_JOIN_MEMBERS]
                             if m.delivered or m.read]
@@ -338,7 +362,7 @@ class Continuity:
         self.hosted = None
         try:
             await hosted.server.hand_over(to=winner, epoch=epoch)
-            await self._push_from(hosted, winner)
+            await self._push_from(hosted, winner, _here)
         except Exception:
             log.warning("handing the chat to its other host failed", exc_info=True)
         finally:

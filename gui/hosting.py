@@ -18,6 +18,8 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from pyrtc.discovery import AnnouncedServer, DiscoveryError, NameClaim, host_server
 from pyrtc.server import ServerConfig
@@ -36,6 +38,7 @@ class HostThread:
         self._thread: threading.Thread | None = None
         self._starting: concurrent.futures.Future[AnnouncedServer] | None = None
         self._claim: NameClaim | None = None
+        self.handed = False  # the chat was handed over already (Continuity.quit, with our pushes)
         self._claiming: concurrent.futures.Future[None] | None = None
 
     @property
@@ -85,11 +88,18 @@ class HostThread:
             claim = None
         return await host_server(config, addresses, claim=claim)
 
+    async def on_host(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """From the client thread: `work` run on this thread's loop (where the server and its
+        store live), its result returned there."""
+        assert self._loop is not None
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
     def hand_over(self, timeout: float = 5.0) -> None:
         """GUI thread, at exit, before `close`: hand the chat to the roster's successor (the
-        window's peers move there by themselves); nothing when nobody could take it."""
+        window's peers move there by themselves), unless the session's quit did it with its
+        pushes; nothing when nobody could take it."""
         hosted, loop = self.hosted, self._loop
-        if hosted is None or loop is None:
+        if hosted is None or loop is None or self.handed:
             return
         try:
             asyncio.run_coroutine_threadsafe(hosted.server.hand_over(pushes=False), loop).result(timeout)

@@ -29,7 +29,7 @@ from typing import Literal
 import dearpygui.dearpygui as dpg
 
 from pyrtc import protocol as p
-from pyrtc.client import ClientHandle, ClientSession, IdentityMismatch, Rejected, parse_address
+from pyrtc.client import ClientHandle, ClientSession, Identity, IdentityMismatch, Rejected, parse_address
 from pyrtc.client.state import Event
 from pyrtc.discovery import (
     AnnouncedServer,
@@ -381,8 +381,10 @@ class Startup:
         return session.state.server_id
 
     def _server_config(self) -> ServerConfig:
-        cfg = ServerConfig(port=self.opts.port)
-        cfg.data_dir = self.opts.data_dir or cfg.data_dir
+        # The chat's first host is a peer like the others (its node id is its key's): without
+        # one it was a dedicated server, whose chat nobody could take over when the window closed.
+        cfg = ServerConfig(port=self.opts.port, tls=self.opts.tls, node=Identity.load_or_create().uid)
+        cfg.data_dir, cfg.addresses = self.opts.data_dir or cfg.data_dir, list(self._addresses)
         return cfg
 
     async def _start_server(self) -> int:
@@ -390,11 +392,14 @@ class Startup:
         return hosted.server.address[1]
 
     async def shutdown(self) -> None:
-        """At exit: end the live list; a chat this window took over goes to the next host
-        (the server hosted from the start: `close_hosted`)."""
+        """At exit: end the live list; the chat this window hosts goes to the next host with
+        everything its server holds (the server hosted from the start is closed on its own
+        thread after: `close_hosted`)."""
         await self._cancel_live()
         if self.continuity is not None:
-            await self.continuity.quit()
+            hosted = self._host.hosted if self.continuity.hosted is None else None
+            self._host.handed = hosted is not None
+            await self.continuity.quit(hosted, self._host.on_host if hosted is not None else None)
 
     def close_hosted(self) -> None:
         """GUI thread, at exit, after the session: close the server hosted here, its mDNS

@@ -185,3 +185,17 @@ async def test_a_planned_quit_hands_on_reactions_and_receipts_the_successor_neve
     assert view.by_seq[seq].reactions.get("👍") == {"cy"}
     assert new.reaction_counts("Side", seq) == {"👍": 1}
     assert any(m.name == "cy" and m.read == seq for m in new.members("Side"))
+
+
+async def test_a_room_only_the_leaving_host_was_in_reaches_the_successor_whole(chat: list[Peer]) -> None:
+    """More messages than one page of the store (100), in a room nobody else joined: the
+    push pages back through all of them (it once stopped after the newest page)."""
+    ann, bob, cy = chat
+    await ann.session.create_room("Long")
+    for i in range(250):
+        await ann.session.send("Long", f"long {i}")
+    await ann.continuity.quit()
+    await ann.session.close()
+    assert bob.continuity.hosted is not None
+    held, more = bob.continuity.hosted.server.store.history("Long", limit=1000)
+    assert [(m.seq, m.text) for m in held] == [(i + 1, f"long {i}") for i in range(250)] and not more

@@ -104,6 +104,7 @@ def snapshot(w: ChatWindow) -> dict[str, Any]:
         "room": w.focus.room, "rooms": sorted(st.rooms), "available": [r.name for r in st.available],
         "theme": w.theme.palette.name, "status": dpg.get_value("status_text"), "error": value("error_text"),
         "my_status": value("my_status"),
+        "roster": sorted(i.name for i in st.roster.peers) if st.roster is not None else [],
         "palette": shown("reaction_palette"), "actions": shown("row_actions"),
         "actions_for": _key(w.actions.shown_for) if shown("row_actions") else None,
         "jump_unread": describe("jump_unread"), "room_mute": describe("room_mute"),

@@ -5,6 +5,7 @@ the history, and what Carol types afterwards (real keys) reaches Bob through the
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..continuity.test_peers_lan import HANDED, peer, say, stop_all
-from ..discovery.netlab import Lab, flat_lan
+from ..discovery.netlab import PYRTC, Lab, flat_lan, until
 from .driver import keep_for_docs, opened, row, virtual_screen
 
 pytestmark = pytest.mark.mdns
@@ -81,3 +82,35 @@ async def test_the_window_follows_the_chat_when_its_host_quits(lan: Lab, tmp_pat
             stop_all(ann, bob)
         except subprocess.SubprocessError:
             pass
+
+
+async def test_a_window_that_hosted_from_its_start_hands_over_everything_it_holds(
+        lan: Lab, tmp_path: Path, display: str) -> None:
+    """Carol's window hosts the chat from its start; Bob joins from a terminal. Carol makes a
+    room of her own, writes there, and closes the window: Bob hosts now, with her room and
+    its message (her server's copies pushed as the window closed: once, it only told everyone
+    who hosts next, and a room nobody else was in was gone from the chat)."""
+    bob = None
+    try:
+        async with opened(["--name", "Carol", "--interface", "10.77.0.1", "--host-if-none"], display=display,
+                          home=tmp_path / "carol", netns=lan.ns("n1")) as w:
+            await w.wait("hosting", lambda s: s["connection"] == "connected" and s["status"].startswith("host mode"))
+            bob = peer(lan, tmp_path, "n2", "Bob")
+            await w.fill("new_room", "Corner")
+            await w.wait("her room shown", lambda s: s["room"] == "Corner")
+            await w.fill("input", "only in here")
+            await w.wait("✓ sent", lambda s: (row(s, "only in here") or {}).get("seq") == 1)
+            await w.wait("Bob in the roster: he can take the chat", lambda s: "Bob" in s["roster"])
+        bob.expect(lambda s: s == "-- Carol left; you are hosting this chat now")
+
+        def corner() -> subprocess.CompletedProcess[str]:  # from n3, found over mDNS
+            return lan.run("n3", ["env", f"PYRTC_SETTINGS={tmp_path}/n3/settings.json", *PYRTC, "tail", "--room",
+                                  "Corner", "--since", "0", "--json", "--log-dir", str(tmp_path / "n3")],
+                           timeout=60)
+        r = until(lambda r: r.returncode == 0, corner)
+        assert r.returncode == 0, r.stderr
+        assert [(m["seq"], m["sender"], m["text"]) for m in map(json.loads, r.stdout.splitlines())] == [
+            (1, "Carol", "only in here")]
+    finally:
+        if bob is not None:
+            stop_all(bob)
