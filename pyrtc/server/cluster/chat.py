@@ -41,7 +41,7 @@ from ..errors import Refused
 from ..shared import Shared
 from .applying import Applying
 from .bodies import Bodies
-from .link import REQUEST_TIMEOUT, ClusterError, Link, why
+from .link import REQUEST_TIMEOUT, ClusterError, ClusterTLS, Link, why
 from .ordering import Ordering
 from .people import WRONG_LAST_SEQUENCE, People
 from .presence import RemotePresence
@@ -70,7 +70,8 @@ class Cluster(Applying, People):
                  server_id: str) -> None:
         self._shared = shared
         self._commit = commit
-        self.link = Link(urls, chat_id)
+        config = shared.config
+        self.link = Link(urls, chat_id, ClusterTLS(config.cluster_ca, config.cluster_cert, config.cluster_key))
         self._server_id = server_id
         self._subjects: Subjects | None = None
         self.ordering: Ordering | None = None
