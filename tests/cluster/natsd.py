@@ -33,9 +33,10 @@ def _free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, store_dir: Path, tls: tuple[Path, Path] | None = None, client_ca: Path | None = None) -> None:
         self.store_dir = store_dir
         self.tls = tls  # (certificate, key) PEM files: clients must speak TLS
+        self.client_ca = client_ca  # with tls: clients must show a certificate this CA signed
         self.port = _free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -47,6 +48,7 @@ class NatsServer:
         self.proc = await asyncio.create_subprocess_exec(
             nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store_dir),
             *(("--tls", "--tlscert", str(self.tls[0]), "--tlskey", str(self.tls[1])) if self.tls else ()),
+            *(("--tlsverify", "--tlscacert", str(self.client_ca)) if self.client_ca else ()),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         assert self.proc.stderr is not None
         lines = []

@@ -12,7 +12,7 @@ import pytest
 from pyrtc.client import ClientSession, Identity
 
 from ..cli.procs import Server, run
-from .certs import make_ca_and_server_cert
+from .certs import make_ca_and_server_cert, make_client_cert
 from .natsd import NatsServer
 
 
@@ -77,6 +77,29 @@ async def test_a_nats_certificate_that_does_not_verify_stops_the_server_at_start
     assert f"pyrtc: cannot reach the cluster at {nats.url}: certificate verify failed" in r.stderr, r.stderr
     assert "--cluster-ca" in r.stderr and "Traceback" not in r.stderr
     assert "listening" not in r.stdout  # never served, never fell back to plain text
+
+
+async def test_a_nats_that_requires_client_certificates_takes_cluster_cert_and_key(
+        tmp_path: Path, started: list[Server]) -> None:
+    ca, cert, key = make_ca_and_server_cert(tmp_path / "pki")
+    nats = NatsServer(tmp_path / "jetstream", tls=(cert, key), client_ca=ca)
+    await nats.start()
+    try:
+        args = ["server", "--cluster", nats.url, "--cluster-ca", str(ca), "--no-announce", "--host", "127.0.0.1",
+                "--port", "0", "--data-dir", str(tmp_path / "d")]
+        r = await asyncio.to_thread(run, *args, log_dir=tmp_path / "logs")
+        assert r.returncode == 1 and "cannot reach the cluster" in r.stderr, r.stderr  # no certificate: refused
+        assert "certificate required" in r.stderr and "--cluster-cert" in r.stderr and "Traceback" not in r.stderr
+        client_cert, client_key = make_client_cert(tmp_path / "pki")
+        srv = await asyncio.to_thread(Server, tmp_path / "a", "--cluster", nats.url, "--cluster-ca", str(ca),
+                                      "--cluster-cert", str(client_cert), "--cluster-key", str(client_key))
+        started.append(srv)
+        ann = await session(srv, "ann")
+        assert await ann.send("General", "through a NATS that checks who we are") == 1
+        await ann.close()
+        assert srv.stop()[0] == 0
+    finally:
+        await nats.stop()
 
 
 def test_plain_nats_to_another_host_is_reported_unencrypted_loopback_and_tls_are_not() -> None:

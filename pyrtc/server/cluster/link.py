@@ -99,6 +99,7 @@ class Link:
         self.chat_id = chat_id
         self.tls = tls or ClusterTLS()
         self._refused: asyncio.Future[None] | None = None  # a certificate refused at the first connect
+        self._last_error: Exception | None = None  # what the first connect's last try met
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.subjects: Subjects | None = None
@@ -127,8 +128,12 @@ class Link:
             connecting.result()
         except (Exception, TimeoutError) as exc:
             await self.close()
+            if isinstance(exc, TimeoutError) and self._last_error is not None:
+                exc = self._last_error  # why it kept failing says more than "no answer in time"
             hint = (" (give the CA that signed its certificate: --cluster-ca FILE)"
-                    if isinstance(exc, ssl.SSLCertVerificationError) else " (is `nats-server -js` running there?)")
+                    if isinstance(exc, ssl.SSLCertVerificationError) else
+                    " (does NATS ask for a client certificate? --cluster-cert FILE --cluster-key FILE)"
+                    if isinstance(exc, ssl.SSLError) else " (is `nats-server -js` running there?)")
             raise ClusterError(f"cannot reach the cluster at {', '.join(self.urls)}: {why(exc)}{hint}") from None
         finally:
             connecting.cancel()  # done by now, unless a certificate or our own stop cut it short
@@ -186,7 +191,9 @@ class Link:
                 self.on_change(True)
 
     async def _error(self, exc: Exception) -> None:
-        # A certificate that does not verify will not verify on the next try: stop starting.
-        if isinstance(exc, ssl.SSLCertVerificationError) and self._refused and not self._refused.done():
-            self._refused.set_exception(exc)
+        # A TLS handshake that failed fails the same way on the next try: stop starting.
+        if self._refused is not None and not self._refused.done():
+            self._last_error = exc
+            if isinstance(exc, ssl.SSLError):
+                self._refused.set_exception(exc)
         log.debug("cluster: NATS: %s", exc)
