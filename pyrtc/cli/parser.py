@@ -234,9 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--interface", action="append", default=None, metavar="IP",
                      help="announce only on this address (repeatable; default: every interface "
                           "that is up, except loopback)")
-    srv.add_argument("--cluster", action="append", default=None, metavar="nats://HOST:PORT",
+    srv.add_argument("--cluster", action="append", default=None, metavar="tls://HOST:PORT",
                      help="serve one chat with every server given the same NATS JetStream (repeatable; or "
-                          "PYRTC_CLUSTER, comma-separated; see docs/cluster.md)")
+                          "PYRTC_CLUSTER, comma-separated; tls:// encrypts, nats:// does not; see docs/cluster.md)")
+    srv.add_argument("--cluster-ca", default=os.environ.get("PYRTC_CLUSTER_CA", ""), metavar="FILE",
+                     help="with --cluster tls://: the PEM CA (or self-signed certificate) NATS's certificate must "
+                          "verify against (default: the system's CAs)")
+    srv.add_argument("--cluster-cert", default="", metavar="FILE",
+                     help="with --cluster tls://: a PEM client certificate, for a NATS that requires one")
+    srv.add_argument("--cluster-key", default="", metavar="FILE", help="the private key of --cluster-cert")
     srv.add_argument("--chat-id", type=_chat_id, default=os.environ.get("PYRTC_CHAT_ID") or None,
                      help="with --cluster: the chat's id (default: the one stored in NATS, made by the first "
                           "server)")

@@ -33,6 +33,9 @@ async def cmd_server(args: argparse.Namespace) -> int:
     config.cluster = args.cluster or [u.strip() for u in os.environ.get("PYRTC_CLUSTER", "").split(",")
                                        if u.strip()]
     config.chat_id = args.chat_id
+    config.cluster_ca, config.cluster_cert, config.cluster_key = args.cluster_ca, args.cluster_cert, args.cluster_key
+    if bool(args.cluster_cert) != bool(args.cluster_key):
+        raise UserError("--cluster-cert and --cluster-key go together")
     if args.chat_id and not config.cluster:
         raise UserError("--chat-id names a cluster's chat: give --cluster nats://HOST:PORT too")
     if args.data_dir is not None:

@@ -81,6 +81,10 @@ class ServerConfig:
     max_reactions: int = 1000  # reactions on one message (at most MAX_REACTION_KINDS emoji)
     #: NATS URLs of a cluster (several servers, one chat: docs/cluster.md); empty: a server alone.
     cluster: list[str] = field(default_factory=list)
+    #: PEM files for tls:// cluster URLs: the CA ('' : the system's), a client certificate and key.
+    cluster_ca: str = ""
+    cluster_cert: str = ""
+    cluster_key: str = ""
     chat_id: str | None = None  # the cluster's chat; None: the one stored in NATS (made on first use)
     password_hash: str = ""  # scrypt hash of the server password ('' = open); see passwords.py
     # Peer-assisted continuity (server/roster.py): who hosts, and which epoch of the chat.

@@ -1,5 +1,5 @@
 """A real `nats-server -js` on 127.0.0.1 for the cluster tests: a free port, a temp store dir,
-kill and restart (same port, same store) for the failure tests."""
+TLS if asked, kill and restart (same port, same store) for the failure tests."""
 
 from __future__ import annotations
 
@@ -33,18 +33,22 @@ def _free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, tls: tuple[Path, Path] | None = None, client_ca: Path | None = None) -> None:
         self.store_dir = store_dir
+        self.tls = tls  # (certificate, key) PEM files: clients must speak TLS
+        self.client_ca = client_ca  # with tls: clients must show a certificate this CA signed
         self.port = _free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store_dir),
+            *(("--tls", "--tlscert", str(self.tls[0]), "--tlskey", str(self.tls[1])) if self.tls else ()),
+            *(("--tlsverify", "--tlscacert", str(self.client_ca)) if self.client_ca else ()),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         assert self.proc.stderr is not None
         lines = []

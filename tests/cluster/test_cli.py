@@ -15,7 +15,7 @@ def test_a_server_that_cannot_reach_nats_says_so_and_exits(tmp_path: Path) -> No
     r = run("server", "--cluster", f"nats://127.0.0.1:{port}", "--no-announce", "--host", "127.0.0.1", "--port", "0",
             "--data-dir", str(tmp_path / "d"), log_dir=tmp_path / "logs")
     assert r.returncode == 1
-    assert f"cannot reach NATS at nats://127.0.0.1:{port}" in r.stderr and "nats-server -js" in r.stderr
+    assert f"cannot reach the cluster at nats://127.0.0.1:{port}" in r.stderr and "nats-server -js" in r.stderr
 
 
 def test_a_chat_id_without_a_cluster_is_refused(tmp_path: Path) -> None:

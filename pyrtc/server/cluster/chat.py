@@ -11,7 +11,8 @@ Invariants:
   applied; the subscription starts after it, at start, after a reconnect and after a failed
   commit, so the cache takes every entry once and in order.
 - Degraded (NATS unreachable): clients stay connected and read the cache; posts are refused
-  with CHAT_DEGRADED, none acknowledged. It recovers by itself when NATS returns.
+  with CHAT_DEGRADED, none acknowledged; receipts are held, the newest per member, and sent
+  when NATS returns (cluster/held.py). It recovers by itself when NATS returns.
 - A data dir is one chat's cache: single-server history, or another chat's, is refused at
   start (their seqs would collide with the stream's).
 """
@@ -41,7 +42,8 @@ from ..errors import Refused
 from ..shared import Shared
 from .applying import Applying
 from .bodies import Bodies
-from .link import REQUEST_TIMEOUT, ClusterError, Link, why
+from .held import HeldReceipts
+from .link import REQUEST_TIMEOUT, ClusterError, ClusterTLS, Link, why
 from .ordering import Ordering
 from .people import WRONG_LAST_SEQUENCE, People
 from .presence import RemotePresence
@@ -49,6 +51,7 @@ from .wire import (
     Change,
     Entry,
     Post,
+    Receipt,
     RoomMade,
     Subjects,
     TypingNote,
@@ -70,7 +73,8 @@ class Cluster(Applying, People):
                  server_id: str) -> None:
         self._shared = shared
         self._commit = commit
-        self.link = Link(urls, chat_id)
+        config = shared.config
+        self.link = Link(urls, chat_id, ClusterTLS(config.cluster_ca, config.cluster_cert, config.cluster_key))
         self._server_id = server_id
         self._subjects: Subjects | None = None
         self.ordering: Ordering | None = None
@@ -85,6 +89,8 @@ class Cluster(Applying, People):
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (stream seq, until applied)
         self._object_store: Bodies | None = None
+        #: Receipts NATS has not taken yet (degraded): the newest per (room, name), sent when it is back.
+        self._held = HeldReceipts(self._send_receipt, lambda: self.degraded)
         #: Called with a room this cache just learnt of (members tell their clients).
         self.on_room_made: Callable[[str], None] | None = None
         #: Called with (room, name, delivered, read) when a member's receipts moved.
@@ -140,6 +146,7 @@ class Cluster(Applying, People):
             task.cancel()
         if self._resubscribing is not None:
             self._resubscribing.cancel()
+        self._held.close()
         if self._presence is not None and not self.degraded:
             await self._presence.close()
         await self.link.close()
@@ -294,6 +301,7 @@ class Cluster(Applying, People):
     def _link_changed(self, up: bool) -> None:
         if up:
             self._resubscribe()
+            self._held.release()
 
     def _commit_failed(self) -> None:
         stored = int(self._shared.store.cluster_value("applied") or 0)
@@ -361,14 +369,25 @@ class Cluster(Applying, People):
         server when applied, this one too); one that NATS did not take is logged."""
         assert self._subjects is not None and self.link.js is not None
         js, subject = self.link.js, self._subjects.event(room)
+        if isinstance(entry, Receipt) and self.degraded:
+            self._held.hold(entry)
+            return
 
         async def send() -> None:
             try:
                 await js.publish(subject, encode(entry))
             except Exception as exc:
-                log.warning("cluster: a %s in %s was not stored: %s", type(entry).__name__, room, exc)
+                if isinstance(entry, Receipt):
+                    self._held.hold(entry)
+                    self._held.release()
+                else:
+                    log.warning("cluster: a %s in %s was not stored: %s", type(entry).__name__, room, exc)
 
         self._spawn(send())
+
+    async def _send_receipt(self, receipt: Receipt) -> None:
+        assert self._subjects is not None
+        await self._js().publish(self._subjects.event(receipt.room), encode(receipt))
 
     def typing(self, room: str, name: str, typing: bool) -> None:
         """Tell the other servers (plain NATS: a hint, never stored)."""
