@@ -21,12 +21,24 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from pyrtc.client import Identity
 from pyrtc.discovery import AnnouncedServer, DiscoveryError, NameClaim, host_server
 from pyrtc.server import ServerConfig
 
-__all__ = ["HostThread", "CLOSE_LIMIT"]
+from .options import GuiOptions
+
+__all__ = ["HostThread", "CLOSE_LIMIT", "server_config"]
 
 log = logging.getLogger(__name__)
+
+def server_config(opts: GuiOptions, addresses: list[str]) -> ServerConfig:
+    """The server the window would host. The chat's first host is a peer like the others (its
+    node id is its key's): without one it was a dedicated server, whose chat nobody could take
+    over when the window closed."""
+    cfg = ServerConfig(port=opts.port, tls=opts.tls, node=Identity.load_or_create().uid)
+    cfg.data_dir, cfg.addresses = opts.data_dir or cfg.data_dir, list(addresses)
+    return cfg
+
 
 #: A safety net for starting (if under way) and closing together; normally under 2 s.
 CLOSE_LIMIT = 60.0

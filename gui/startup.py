@@ -29,7 +29,7 @@ from typing import Literal
 import dearpygui.dearpygui as dpg
 
 from pyrtc import protocol as p
-from pyrtc.client import ClientHandle, ClientSession, Identity, IdentityMismatch, Rejected, parse_address
+from pyrtc.client import ClientHandle, ClientSession, IdentityMismatch, Rejected, parse_address
 from pyrtc.client.state import Event
 from pyrtc.discovery import (
     AnnouncedServer,
@@ -46,12 +46,12 @@ from pyrtc.discovery import (
 from pyrtc.discovery.continuity import Continuity
 from pyrtc.discovery.peers import PeerReport
 from pyrtc.protocol.codes import ErrorCode
-from pyrtc.server import DEFAULT_PORT, ServerConfig
+from pyrtc.server import DEFAULT_PORT
 
 from .background import Background
 from .dialogs import IdentityWarning, NamePrompt
 from .finder import LiveServers
-from .hosting import HostThread
+from .hosting import HostThread, server_config
 from .options import GuiOptions
 from .picker import Picker, several_found
 from .server_moves import Failover, Moves, Relocate, relocator
@@ -145,7 +145,7 @@ class Startup:
             return
         self._addresses[:] = addrs  # in place: the peer report and the failover read this list
         if not self.opts.no_host:  # hosting, if it comes to that, is then as quick as joining
-            self._host.claim(self._server_config(), addrs)
+            self._host.claim(server_config(self.opts, addrs), addrs)
         this = self._round = self._round + 1
         self._decides, self._asked, self._choosing = False, ask, False
         if not ask:
@@ -227,8 +227,8 @@ class Startup:
         self._stop_live()
         self.mode = "connecting"
         self._say("Starting a server here…")
-        self._bg.run(self._start_server(), then=lambda port: self._connect("127.0.0.1", port),
-                     failed=self._not_hosted)
+        self._bg.run(self._host.start(server_config(self.opts, self._addresses), self._addresses or None),
+                     then=lambda hosted: self._connect("127.0.0.1", hosted.server.address[1]), failed=self._not_hosted)
 
     def _not_hosted(self, exc: BaseException) -> None:
         self._show_error(f"cannot host here: {exc}")
@@ -379,17 +379,6 @@ class Startup:
                 if other not in session.state.rooms:
                     await session.join(other)
         return session.state.server_id
-
-    def _server_config(self) -> ServerConfig:
-        # The chat's first host is a peer like the others (its node id is its key's): without
-        # one it was a dedicated server, whose chat nobody could take over when the window closed.
-        cfg = ServerConfig(port=self.opts.port, tls=self.opts.tls, node=Identity.load_or_create().uid)
-        cfg.data_dir, cfg.addresses = self.opts.data_dir or cfg.data_dir, list(self._addresses)
-        return cfg
-
-    async def _start_server(self) -> int:
-        hosted = await self._host.start(self._server_config(), self._addresses or None)
-        return hosted.server.address[1]
 
     async def shutdown(self) -> None:
         """At exit: end the live list; the chat this window hosts goes to the next host with
