@@ -173,7 +173,9 @@ async def test_a_stuck_thumbnail_worker_is_killed_and_the_file_posted_plain(
     """A worker that does not answer within the thumbnail time limit is killed; the picture
     is posted without a thumbnail, and the next one gets its thumbnail from a fresh worker."""
     pids = stuck_worker(tmp_path, monkeypatch)
-    async with ChatServer(server_config(tmp_path / "d", thumb_timeout=1.0)) as srv:
+    # The product's default limit: the stuck worker costs the test its 10 s, and the fresh
+    # worker (a process starting, Pillow imported) has them too on a starved machine.
+    async with ChatServer(server_config(tmp_path / "d", thumb_timeout=10.0)) as srv:
         async with ClientSession(*srv.address, "ann") as ann:
             await ann.join("General")
             async with asyncio.timeout(ACK):
