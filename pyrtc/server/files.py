@@ -1,4 +1,4 @@
-"""Files: offers, chunks, the finished upload posted as a message, and downloads.
+"""Files: offers, chunks, the finished upload posted as a message; downloads in downloads.py.
 
 Invariants:
 - A body (or its thumbnail) is read only by its uploader and by those who may read a room
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..filenames import display_name
-from ..protocol import limits as L
 from ..protocol.codes import ErrorCode
 from ..store import PICTURE_TYPES, BlobError, StoredFile, Thumbnailer, picture_mime
-from ..store.blobs import MIN_CHARGE
+from ..store.blobs import MIN_CHARGE, BlobStore, PartWriter
 from ..store.errors import StoreError, disk_full
 from ..units import human_size
 from .bodies import Bodies
 from .connection import Connection
+from .downloads import Downloads
 from .errors import ClusterError, Refused
 from .messages import Messages
 from .shared import Shared
@@ -72,6 +72,7 @@ class Files:
         self._messages = messages
         self._cluster = cluster  # bodies go to the chat's object store: any server serves them
         self._bodies = bodies  # bodies this host lacks, fetched from the peers that keep them
+        self._downloads = Downloads(shared, self._may_read, cluster, bodies)
         cfg = shared.config
         self._thumbs = Thumbnailer(workers=cfg.thumb_workers, timeout=cfg.thumb_timeout,
                                    memory=cfg.thumb_memory, max_pixels=cfg.thumb_max_pixels)
@@ -138,12 +139,7 @@ class Files:
         up = Upload("", "", msg.blob_id[:16], msg.size, "application/octet-stream", msg.blob_id, msg.rid,
                     offset, None, owner, copy=True)
         if offset < msg.size:
-            try:
-                up.part = blobs.open_part(msg.blob_id, msg.size, owner)
-            except BlobError as exc:
-                raise Refused(ErrorCode.FILE_BUSY, str(exc)) from exc
-            except OSError as exc:
-                raise Refused(*_refusal(exc)) from exc
+            up.part = _open_part(blobs, msg.blob_id, msg.size, owner)
         return up
 
     async def _finish_copy(self, conn: Connection, up: Upload, body: asyncio.Future[Path]) -> None:
@@ -184,12 +180,7 @@ class Files:
                           f"needs {human_size(msg.size - offset)} more); it was not stored, try again later")
         up = _upload(msg, room, received=offset, owner=owner)
         if offset < msg.size:
-            try:
-                up.part = blobs.open_part(msg.blob_id, msg.size, owner)
-            except BlobError as exc:
-                raise Refused(ErrorCode.FILE_BUSY, str(exc)) from exc
-            except OSError as exc:
-                raise Refused(*_refusal(exc)) from exc
+            up.part = _open_part(blobs, msg.blob_id, msg.size, owner)
         return up
 
     def _check_quota(self, conn: Connection, blob_id: str) -> None:
@@ -354,71 +345,17 @@ class Files:
                 up.part.close()  # what arrived stays in the .part: a later offer resumes it
 
     def fetch(self, conn: Connection, msg: p.FetchFile) -> None:
-        blobs = self._shared.blobs
-        if (self._cluster is not None and not blobs.has(msg.blob_id) and self._may_read(conn, msg.blob_id)):
-            conn.spawn(self._fetch_from_cluster(self._cluster, conn, msg))  # uploaded through another server
-            return
-        if self._bodies is not None and not blobs.has(msg.blob_id) and self._may_read(conn, msg.blob_id):
-            conn.spawn(self._fetch_from_peers(self._bodies, conn, msg))  # posted before this host took over
-            return
-        if not blobs.has(msg.blob_id) or not self._may_read(conn, msg.blob_id):
-            raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")  # the same for both
-        size = blobs.size(msg.blob_id)
-        if msg.offset > size:
-            raise Refused(ErrorCode.BAD_RANGE, f"offset {msg.offset} is past the end of the file ({size})")
-        end = size if msg.length is None else min(size, msg.offset + msg.length)
-        conn.spawn(self._send_file(conn, msg.blob_id, msg.offset, end, msg.rid))
+        self._downloads.fetch(conn, msg)
 
-    async def _fetch_from_cluster(self, cluster: Cluster, conn: Connection, msg: p.FetchFile) -> None:
-        """Bring a body from the chat's object store into this server's blobs, then send it."""
-        blobs = self._shared.blobs
-        download = blobs.download_path(msg.blob_id)
-        try:
-            if await cluster.get_file(msg.blob_id, download):
-                await asyncio.to_thread(blobs.adopt, msg.blob_id, download)
-        except (ClusterError, StoreError, OSError) as exc:
-            log.warning("fetching %s from the chat's file store failed: %s", msg.blob_id, exc)
-            conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, message=f"the file could not be fetched "
-                                       f"from the chat's file store: {exc}", rid=msg.rid)))
-            return
-        if conn.closed:
-            return
-        try:
-            if not blobs.has(msg.blob_id):
-                raise Refused(ErrorCode.NO_FILE, f"no file with id {msg.blob_id}")
-            self.fetch(conn, msg)
-        except Refused as exc:
-            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=msg.rid)))
 
-    async def _fetch_from_peers(self, bodies: Bodies, conn: Connection, msg: p.FetchFile) -> None:
-        """Bring a body from a peer that keeps it, then send it; or say nobody has it."""
-        held = await bodies.fetch(msg.blob_id)
-        if conn.closed:
-            return
-        try:
-            if not held or not self._shared.blobs.has(msg.blob_id):
-                raise Refused(ErrorCode.FILE_GONE, "that file is no longer available: nobody still in the chat has it")
-            self.fetch(conn, msg)
-        except Refused as exc:
-            conn.send(p.encode(p.Error(code=exc.code, message=str(exc), rid=msg.rid)))
-
-    async def _send_file(self, conn: Connection, blob_id: str, offset: int, end: int, rid: int) -> None:
-        path: Path = self._shared.blobs.path(blob_id)
-        total = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(offset)
-            pos = offset
-            while pos < end and not conn.closed:
-                data = f.read(min(L.CHUNK_SIZE, end - pos))
-                if not data:
-                    break
-                conn.send(p.encode_head(p.FileData(blob_id=blob_id, offset=pos, total=total), len(data)))
-                conn.send(data)  # the chunk's bytes follow its head, uncopied
-                pos += len(data)
-                await asyncio.sleep(0)  # let the batch go out and others be served
-                await conn.writable()  # paused above the high-water mark: no whole-file buffering
-        if not conn.closed:
-            conn.send(p.encode(p.FileEnd(blob_id=blob_id, size=pos, rid=rid)))
+def _open_part(blobs: BlobStore, blob_id: str, size: int, owner: str) -> PartWriter:
+    """The .part file the upload's bytes go on to; a refusal the uploader reads when not."""
+    try:
+        return blobs.open_part(blob_id, size, owner)
+    except BlobError as exc:
+        raise Refused(ErrorCode.FILE_BUSY, str(exc)) from exc
+    except OSError as exc:
+        raise Refused(*_refusal(exc)) from exc
 
 
 def _refusal(exc: StoreError | OSError) -> tuple[ErrorCode, str]:

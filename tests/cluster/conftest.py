@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from pyrtc.server import ChatServer
 
+from ..cli.procs import Server
 from ..conftest import server_config
 from .natsd import NatsServer
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+
+@pytest.fixture
+def started() -> Iterator[list[Server]]:
+    """The server processes a test started: none outlives it, whatever it ended with."""
+    procs: list[Server] = []
+    yield procs
+    for srv in procs:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 @pytest.fixture

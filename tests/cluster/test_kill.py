@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from pyrtc.client import Alternate, ClientSession, Identity
 
 from ..cli.procs import Server
 from .natsd import NatsServer
-
-
-@pytest.fixture
-def started() -> Iterator[list[Server]]:
-    """The server processes a test started: none outlives it, whatever it ended with."""
-    procs: list[Server] = []
-    yield procs
-    for srv in procs:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
 
 
 async def start(tmp: Path, nats: NatsServer, started: list[Server]) -> Server:

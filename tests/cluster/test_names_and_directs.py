@@ -19,16 +19,6 @@ from .natsd import NatsServer
 
 
 @pytest.fixture
-def started() -> Iterator[list[Server]]:
-    procs: list[Server] = []
-    yield procs
-    for srv in procs:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
-
-
-@pytest.fixture
 async def two(tmp_path: Path, nats: NatsServer, started: list[Server]) -> tuple[Server, Server]:
     servers = await asyncio.gather(*(asyncio.to_thread(Server, tmp_path / n, "--cluster", nats.url, "--chat-id",
                                                        "names", "--max-rate", "0") for n in ("a", "b")))

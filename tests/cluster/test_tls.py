@@ -4,7 +4,7 @@ verified (against --cluster-ca); one that does not verify stops the server at st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +24,6 @@ async def tls_nats(tmp_path: Path) -> AsyncIterator[tuple[NatsServer, Path]]:
     await srv.start()
     yield srv, ca
     await srv.stop()
-
-
-@pytest.fixture
-def started() -> Iterator[list[Server]]:
-    procs: list[Server] = []
-    yield procs
-    for srv in procs:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
 
 
 async def session(server: Server, name: str) -> ClientSession:
