@@ -43,9 +43,9 @@ from ..shared import Shared
 from .applying import Applying
 from .bodies import Bodies
 from .held import HeldReceipts
-from .link import REQUEST_TIMEOUT, ClusterError, ClusterTLS, Link, why
+from .link import ClusterError, ClusterTLS, Link, why
 from .ordering import Ordering
-from .people import WRONG_LAST_SEQUENCE, People
+from .people import WRONG_LAST_SEQUENCE, People, publish_answered
 from .presence import RemotePresence
 from .wire import (
     Change,
@@ -213,16 +213,8 @@ class Cluster(Applying, People):
         js, subject = self.link.js, self._subjects.event(room)
         entry = Change(room=room, seq=seq, text=text, uid=conn.uid, name=conn.name, token=token, time=time.time())
 
-        async def send() -> None:
-            try:
-                await js.publish(subject, encode(entry), timeout=REQUEST_TIMEOUT)
-            except Exception as exc:
-                self._changing.pop(token, None)
-                if not conn.closed:
-                    conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, rid=rid,
-                                               message=f"{DEGRADED.replace('message', 'change')} ({why(exc)})")))
-
-        self._spawn(send())
+        self._spawn(publish_answered(js, subject, encode(entry), conn, rid, DEGRADED.replace("message", "change"),
+                                     lambda: self._changing.pop(token, None)))
 
     async def create_room(self, room: str, password_hash: str, creator: str, by: str) -> None:
         """Make a room on every server: the first creation on its subject wins (expected last

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -31,7 +31,19 @@ from ..shared import Shared
 from .link import REQUEST_TIMEOUT, why
 from .wire import DirectMade, NameBound, Subjects, decode, encode
 
-__all__ = ["Claim", "People", "WRONG_LAST_SEQUENCE"]
+__all__ = ["Claim", "People", "WRONG_LAST_SEQUENCE", "publish_answered"]
+
+async def publish_answered(js: JetStreamContext, subject: str, data: bytes, conn: Connection, rid: int,
+                           failed: str, forget: Callable[[], object]) -> None:
+    """Publish an entry whose sender is answered when the stream applies it; one the stream
+    did not take is forgotten, and its sender told why (`chat_degraded`)."""
+    try:
+        await js.publish(subject, data, timeout=REQUEST_TIMEOUT)
+    except Exception as exc:
+        forget()
+        if not conn.closed:
+            conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, rid=rid, message=f"{failed} ({why(exc)})")))
+
 
 APPLY_TIMEOUT = 10.0  # seconds a hello waits for this cache to apply the chat's answer on a name
 
@@ -137,16 +149,8 @@ class People:
         js, subject = self._js(), self._subjects.event(room)
         entry = DirectMade(room=room, uid_a=conn.uid, name_a=conn.name, uid_b=peer_uid, name_b=peer, token=token)
 
-        async def send() -> None:
-            try:
-                await js.publish(subject, encode(entry), timeout=REQUEST_TIMEOUT)
-            except Exception as exc:
-                self._opening.pop(token, None)
-                if not conn.closed:
-                    conn.send(p.encode(p.Error(code=ErrorCode.CHAT_DEGRADED, rid=rid,
-                                               message=f"the direct conversation was not opened ({why(exc)})")))
-
-        self._spawn(send())
+        self._spawn(publish_answered(js, subject, encode(entry), conn, rid, "the direct conversation was not opened",
+                                     lambda: self._opening.pop(token, None)))
 
     def _apply_direct(self, d: DirectMade) -> None:
         store = self._shared.store
