@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import threading
+from typing import TYPE_CHECKING
 
-from pyrtc.server import ChatServer, ServerConfig
+from pyrtc.server import ServerConfig
 
 from .announce import Announcer, NameClaim
 
-__all__ = ["AnnouncedServer"]
+if TYPE_CHECKING:
+    from pyrtc.server import ChatServer
+
+__all__ = ["AnnouncedServer", "preload_server"]
 
 log = logging.getLogger(__name__)
+
+
+def preload_server() -> None:
+    """Load the server's modules (~0.1-0.2 s) on a thread of their own, while a peer that may
+    host browses the network: hosting then starts at once."""
+    threading.Thread(target=importlib.import_module, args=("pyrtc.server.app",), name="pyrtc-preload",
+                     daemon=True).start()
 
 
 class AnnouncedServer:
@@ -21,7 +34,9 @@ class AnnouncedServer:
         """`claim`: the instance name, probed for already (find_or_host does it while browsing)."""
         self.config = config
         self._claim = claim
-        self.server = ChatServer(config)
+        from pyrtc.server.app import ChatServer  # loaded while browsing (launch.py), else here
+
+        self.server: ChatServer = ChatServer(config)
         self._addresses = addresses
         self.announcer: Announcer | None = None
         self._closed = False

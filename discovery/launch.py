@@ -21,7 +21,7 @@ from .announce import NameClaim
 from .browse import browse_once, find_servers, probe
 from .conflicts import IMPOSTOR
 from .errors import DiscoveryError
-from .hosting import AnnouncedServer
+from .hosting import AnnouncedServer, preload_server
 from .known import KnownServers
 from .peers import last_roster
 from .records import ServerEntry
@@ -74,6 +74,8 @@ async def find_or_host(
     # The name this peer would announce is probed for meanwhile (~1.2 s of registering):
     # hosting is then as quick as joining. Nothing is announced before the browse is over.
     claim = NameClaim(server_config.name, addresses) if host_if_none is not False else None
+    if host_if_none is not False:
+        preload_server()
     claiming = asyncio.ensure_future(claim.probe()) if claim is not None else None
     try:
         launch = await _find_or_host(addresses, browse_time, pick, host_if_none, server_config, on_found,

@@ -23,6 +23,7 @@ from typing import Any
 
 from pyrtc.client import Identity
 from pyrtc.discovery import AnnouncedServer, DiscoveryError, NameClaim, host_server
+from pyrtc.discovery.hosting import preload_server
 from pyrtc.server import ServerConfig
 
 from .options import GuiOptions
@@ -71,6 +72,7 @@ class HostThread:
     def claim(self, config: ServerConfig, addresses: list[str]) -> None:
         """Probe for the name `config` would announce on `addresses` (once; kept until used)."""
         if self._claim is None and self._starting is None:
+            preload_server()
             self._claim = NameClaim(config.name, addresses)
             self._claiming = asyncio.run_coroutine_threadsafe(self._claim.probe(), self._running_loop())
 
