@@ -6,8 +6,11 @@ a real HostThread, a real server on 127.0.0.1)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from pathlib import Path
+
+import pytest
 
 from pyrtc.client import ClientSession, Identity
 from pyrtc.discovery import AnnouncedServer
@@ -26,7 +29,9 @@ def peer(tmp: Path, name: str) -> Continuity:
     return Continuity(session, name=name, can_host=True, port=0, announce=None, on_line=print, root=tmp / name)
 
 
-async def test_a_server_the_session_handed_on_is_not_handed_over_or_closed_again_at_exit(tmp_path: Path) -> None:
+async def test_a_server_the_session_handed_on_is_not_handed_over_or_closed_again_at_exit(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     host = HostThread()
     try:
         hosted = await host.start(server_config(tmp_path / "server"), None)
@@ -40,17 +45,19 @@ async def test_a_server_the_session_handed_on_is_not_handed_over_or_closed_again
             await asyncio.to_thread(host.hand_over)
             await asyncio.to_thread(host.close)
             await asyncio.to_thread(host.close)
+        assert caplog.messages.count("stopped") == 1
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     finally:
         host.close()
 
 
-async def test_a_second_close_waits_for_the_first_which_its_caller_cannot_stop_half_way(tmp_path: Path) -> None:
+async def test_closed_twice_at_once_it_raises_nothing_and_its_chat_is_nobodys_to_hand_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pyrtc.server.app")
     hosted = AnnouncedServer(server_config(tmp_path / "server"), None)
     await hosted.start()
     port = hosted.server.address[1]
-    first = asyncio.ensure_future(hosted.close())  # a yield's close ...
-    await asyncio.sleep(0)  # ... under way
-    first.cancel()  # its caller gives up (the window closing)
-    async with asyncio.timeout(30):
-        await hosted.close()  # the window's exit: returns once the server is closed, and raises nothing
-    assert refused(port) and not hosted.leave()
+    async with asyncio.timeout(30):  # a safety net: a yield's close and the window's exit, together
+        await asyncio.gather(hosted.close(), hosted.close())
+    assert refused(port) and caplog.messages.count("stopped") == 1  # closed to the end, once
+    assert hosted.closed and hosted.left and not hosted.leave()
