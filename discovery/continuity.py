@@ -29,7 +29,8 @@ from pyrtc.client.replica import as_posted, default_replica_root
 from pyrtc.server import ServerConfig
 
 from .hosting import AnnouncedServer
-from .peers import greeting_at, keep_roster, last_roster
+from .peers import keep_roster, last_roster
+from .two_hosts import OnHost, TwoHosts, here
 
 __all__ = ["Continuity", "successor_of", "COLLECT_FOR", "HEARTBEAT", "HOST_SILENT"]
 
@@ -48,15 +49,6 @@ TRIES_PER_SUCCESSOR = 3
 REACTIONS_HANDED = 1000
 
 
-#: Runs a coroutine where the hosted server lives (its own loop, for the window) and returns
-#: its result here.
-OnHost = Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]]
-
-
-async def _here(work: Coroutine[Any, Any, Any]) -> Any:
-    return await work
-
-
 async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     """`fn(*args)` as a coroutine: a store read, run on the store's own thread by `OnHost`."""
     return fn(*args)
@@ -68,12 +60,13 @@ def successor_of(roster: p.Roster, leaving: set[str]) -> p.PeerInfo | None:
     return min(peers, key=lambda i: i.node) if peers else None
 
 
-class Continuity:
+class Continuity(TwoHosts):
     def __init__(self, session: ClientSession, *, name: str, can_host: bool, port: int,
                  announce: list[str] | None, on_line: Callable[[str], None],
                  hosted: AnnouncedServer | None = None, root: Path | None = None,
                  server_name: str = "") -> None:
-        """`hosted`: the server this peer hosts already (it started the chat)."""
+        """`hosted`: the server this peer hosts already (it started the chat), on this loop;
+        one on a loop of its own is `adopt`ed."""
         self.session = session
         self.node = session.identity.uid
         self.name = name
@@ -82,6 +75,7 @@ class Continuity:
         self._announce = announce
         self._on_line = on_line
         self.hosted = hosted
+        self._on_host: OnHost = here  # where `hosted` lives: runs a coroutine on its loop
         self._root = root or default_replica_root()
         self._server_name = server_name
         self.roster: p.Roster | None = None
@@ -94,6 +88,7 @@ class Continuity:
         self._tries: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._planned = False
+        self._yielding = False  # handing our chat to another host that wins over us
         self.closing = False
         self._pinger: asyncio.Future[None] | None = None
         self._idle = session.idle_timeout  # a dedicated server's clients keep theirs
@@ -101,6 +96,17 @@ class Continuity:
         session.relocate = self.where
         if hosted is not None:
             self._watch_hosts()
+
+    def adopt(self, hosted: AnnouncedServer, on_host: OnHost) -> bool:
+        """Client loop: the server this peer hosts on a loop of its own (the window's host
+        thread), and how to run a coroutine there (`HostThread.on_host`). From now on it is
+        ours as if we had started it: handed over at `quit`, yielded to a host that wins over
+        it. False: we are quitting, or its chat was handed on (or it closed) already."""
+        if self.closing or hosted.left:
+            return False
+        self.hosted, self._on_host = hosted, on_host
+        self._watch_hosts()
+        return True
 
     # ------------------------------------------------------------------ events (client loop)
 
@@ -136,21 +142,25 @@ class Continuity:
 
     # ------------------------------------------------------------------ a planned quit
 
-    async def quit(self, hosted: AnnouncedServer | None = None, on_host: OnHost | None = None) -> None:
+    async def quit(self) -> None:
         """We are leaving. Hosting: hand the chat to the successor, push it what it lacks
-        (from our server's store), then close our server (its mDNS goodbye first). `hosted`
-        and `on_host`: a server hosted on a loop of its own (the window's host thread), and
-        how to run a coroutine there (its store is read on its own thread)."""
+        (from our server's store), then close our server (its mDNS goodbye first), each on
+        the loop the server lives on. A yield under way is waited for (bounded: a hand-over
+        and our pushes): the chat is handed on once, the server closed once."""
         self.closing = True
-        for task in (self._pinger, self._watcher):
-            if task is not None:
-                task.cancel()
-        hosted, self.hosted = hosted or self.hosted, None
+        if self._pinger is not None:
+            self._pinger.cancel()
+        watcher = self._watcher
+        if watcher is not None and self._yielding:
+            await asyncio.wait([watcher])
+        elif watcher is not None:
+            watcher.cancel()
+        hosted, self.hosted = self.hosted, None
         if hosted is None:
             return
-        run: OnHost = on_host or _here
+        run = self._on_host
         try:
-            successor = await run(hosted.server.hand_over())
+            successor = await run(hosted.server.hand_over()) if hosted.leave() else None
             if successor is not None:
                 await self._push_from(hosted, successor, run)
         except Exception:
@@ -284,7 +294,7 @@ class Continuity:
             log.warning("cannot host the chat here: %s", exc)
             self._gone.add(self.node)
             return None
-        self.hosted = hosted
+        self.hosted, self._on_host = hosted, here
         self._watch_hosts()
         log.info("hosting the chat now (epoch %d) on port %d", epoch, hosted.server.address[1])
         port = hosted.server.address[1]
@@ -322,51 +332,12 @@ class Continuity:
         except (ConnectionLost, Rejected, TimeoutError) as exc:
             log.info("pushing our copies to the host: %s", exc)
 
-    # ------------------------------------------------------------------ two hosts at once
-
     def _pair(self, room: str) -> list[tuple[str, str]]:
         """A direct conversation's two members, (uid, name) each, as this peer knows them."""
         direct = self.session.state.directs.get(room)
         if direct is None:
             return []
         return [(self.session.identity.uid, self.session.state.me), (direct.peer_uid, direct.peer)]
-
-    def _watch_hosts(self) -> None:
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.ensure_future(self._watch())
-
-    async def _watch(self) -> None:
-        """While we host: is another host of this chat serving (a partition healed, two peers
-        decided at once)? The higher epoch wins, a tie the lower node id; we yield to a winner."""
-        while not self.closing and self.hosted is not None:
-            await asyncio.sleep(HEARTBEAT)
-            hosted = self.hosted
-            if hosted is None:
-                return
-            epoch = hosted.server.epoch
-            for info in list(self._known.values()):
-                if info.node == self.node or not info.port or not info.addresses:
-                    continue
-                seen = await greeting_at(info.addresses[0], info.port)
-                if seen is None:
-                    continue
-                g, fingerprint = seen
-                if g.server_id != hosted.server.server_id or g.host != info.node or fingerprint != info.fingerprint:
-                    continue  # another chat, or not the peer our roster vouched for
-                if g.epoch > epoch or (g.epoch == epoch and g.host < self.node):
-                    log.info("another host of this chat wins (epoch %d, %s); handing over", g.epoch, info.name)
-                    await self._yield_to(hosted, info, g.epoch)
-                    return
-
-    async def _yield_to(self, hosted: AnnouncedServer, winner: p.PeerInfo, epoch: int) -> None:
-        self.hosted = None
-        try:
-            await hosted.server.hand_over(to=winner, epoch=epoch)
-            await self._push_from(hosted, winner, _here)
-        except Exception:
-            log.warning("handing the chat to its other host failed", exc_info=True)
-        finally:
-            await hosted.close()
 
     async def _beat(self) -> None:
         while not self.closing:

@@ -1,4 +1,11 @@
-"""A chat server plus its mDNS announcement, started and stopped as one."""
+"""A chat server plus its mDNS announcement, started and stopped as one.
+
+Invariants:
+- Its life: serving → its chat handed on (`leave`: a quit, a yield to another host, the
+  window's exit) → closed. The chat is handed on once: `leave` says yes to one caller only,
+  whichever thread asks (the window's client thread and GUI thread both may).
+- `close` once: a second call waits for the first to end.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +46,9 @@ class AnnouncedServer:
         self.server: ChatServer = ChatServer(config)
         self._addresses = addresses
         self.announcer: Announcer | None = None
-        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()
+        self._left = False
         self._announcing: asyncio.Future[None] | None = None
 
     @property
@@ -78,11 +87,34 @@ class AnnouncedServer:
                 log.warning("hosting this chat without announcing it: mDNS failed", exc_info=True)
             raise
 
+    def leave(self) -> bool:
+        """Its chat is about to be handed on (or not at all: the server closes). True for the
+        first caller, who does it; False for any later one (done, or under way)."""
+        with self._lock:
+            first, self._left = not self._left, True
+        return first
+
+    @property
+    def left(self) -> bool:
+        """Its chat was handed on (or is being), or the server closed: nobody adopts it."""
+        return self._left
+
+    @property
+    def closed(self) -> bool:
+        """`close()` began: the server is going or gone (its chat is nobody's to hand over here)."""
+        return self._closing is not None
+
     async def close(self) -> None:
-        """Goodbye first (browsers drop us at once), then the server. Once: again is nothing."""
-        if self._closed:
-            return
-        self._closed = True
+        """Goodbye first (browsers drop us at once), then the server. Once: a second call (the
+        window's host thread at exit, after a yield closed it) waits for the first to end, and
+        a caller cancelled meanwhile does not stop it half-way."""
+        if self._closing is None:
+            with self._lock:
+                self._left = True  # nothing to hand on from a server that is going
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         if self._announcing is not None and not self._announcing.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._announcing), 10)

@@ -2,7 +2,11 @@
 
 Invariants:
 - It lives as long as the window, whatever happens to the client sessions: a new name
-  replaces the session and the thread it runs on (ClientHandle), never the server.
+  replaces the session and the thread it runs on (ClientHandle), never the server. Once
+  started it is the session's (Continuity.adopt): handed on at quit, or yielded to another
+  host of the chat that wins over it (then closed, and `hosted` is None from then on).
+- Its chat is handed on once (AnnouncedServer.leave): at exit `hand_over` does it only when
+  no session did (or does), and `close` after a close (a yield's) waits for it and is done.
 - `close()` (GUI thread, at exit) closes it, its mDNS goodbye first, also while it is still
   starting: a start under way (registering its name on the network, ~1.5 s, longer on a
   busy machine) is waited for, then the server is closed. Stopped half-way instead, the
@@ -51,16 +55,17 @@ class HostThread:
         self._thread: threading.Thread | None = None
         self._starting: concurrent.futures.Future[AnnouncedServer] | None = None
         self._claim: NameClaim | None = None
-        self.handed = False  # the chat was handed over already (Continuity.quit, with our pushes)
         self._claiming: concurrent.futures.Future[None] | None = None
 
     @property
     def hosted(self) -> AnnouncedServer | None:
-        """The server once it has started (announced, when announcing)."""
+        """The server once it has started (announced, when announcing), until its chat left it
+        (handed on, yielded to another host) or it closed."""
         starting = self._starting
         if starting is None or not starting.done() or starting.exception() is not None:
             return None
-        return starting.result()
+        server = starting.result()
+        return None if server.left else server
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -110,10 +115,10 @@ class HostThread:
 
     def hand_over(self, timeout: float = 5.0) -> None:
         """GUI thread, at exit, before `close`: hand the chat to the roster's successor (the
-        window's peers move there by themselves), unless the session's quit did it with its
-        pushes; nothing when nobody could take it."""
+        window's peers move there by themselves), unless a session handed it on (its quit,
+        with its pushes, or a yield); nothing when nobody could take it."""
         hosted, loop = self.hosted, self._loop
-        if hosted is None or loop is None or self.handed:
+        if hosted is None or loop is None or not hosted.leave():
             return
         try:
             asyncio.run_coroutine_threadsafe(hosted.server.hand_over(pushes=False), loop).result(timeout)

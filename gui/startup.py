@@ -12,7 +12,8 @@ Invariants:
 - A choice stops the live list before it acts (both run on the client thread, in order).
 - A name taken (or refused) on the server chosen is asked again (a frame after the picker
   closes); the new name connects to that same server. A server hosted here has a thread of
-  its own (hosting.HostThread), probed for while the window browses: no session takes it down.
+  its own (hosting.HostThread), probed for while the window browses: no session takes it down,
+  each adopts it (hands it on at quit, yields it to another host of the chat that wins).
 - A changed server identity is asked about (never while the picker's modal window is open: it
   would close the warning); declined, the window says it is not connected and offers the picker.
 - A cluster's server that stops answering: the session moves to another server of the chat
@@ -46,7 +47,7 @@ from pyrtc.discovery import (
 from pyrtc.discovery.continuity import Continuity
 from pyrtc.discovery.peers import PeerReport
 from pyrtc.protocol.codes import ErrorCode
-from pyrtc.server import DEFAULT_PORT
+from pyrtc.server import DEFAULT_PORT, ServerConfig
 
 from .background import Background
 from .dialogs import IdentityWarning, NamePrompt
@@ -227,7 +228,7 @@ class Startup:
         self._stop_live()
         self.mode = "connecting"
         self._say("Starting a server here…")
-        self._bg.run(self._host.start(server_config(self.opts, self._addresses), self._addresses or None),
+        self._bg.run(self._start_hosting(server_config(self.opts, self._addresses), self._addresses or None),
                      then=lambda hosted: self._connect("127.0.0.1", hosted.server.address[1]), failed=self._not_hosted)
 
     def _not_hosted(self, exc: BaseException) -> None:
@@ -336,6 +337,8 @@ class Startup:
         self.continuity = continuity = Continuity(
             session, name=self.me, can_host=not self.opts.no_host, port=self.opts.port,
             announce=self._addresses, on_line=session.note)
+        if (hosted := self._host.hosted) is not None:  # a new name; the server hosted here goes on, ours
+            continuity.adopt(hosted, self._host.on_host)
 
         def on_event(event: Event) -> None:
             continuity.on_event(event)
@@ -344,6 +347,14 @@ class Startup:
 
         session.on_event = on_event
         return session
+
+    async def _start_hosting(self, config: ServerConfig, addresses: list[str] | None) -> AnnouncedServer:
+        """Host on the host thread; the server is then the session's: handed on at quit, yielded
+        to another host of the chat that wins over it (a partition healed)."""
+        hosted = await self._host.start(config, addresses)
+        if self.continuity is not None:
+            self.continuity.adopt(hosted, self._host.on_host)
+        return hosted
 
     def _tofu(self, seen: str, welcome: p.Greeting) -> None:
         """A known server must show the identity it showed before."""
@@ -382,16 +393,13 @@ class Startup:
 
     async def shutdown(self) -> None:
         """At exit: end the live list; the chat this window hosts goes to the next host with
-        everything its server holds (the server hosted from the start is closed on its own
-        thread after: `close_hosted`)."""
+        everything its server holds, then the server closes (`close_hosted` does what is left)."""
         await self._cancel_live()
         if self.continuity is not None:
-            hosted = self._host.hosted if self.continuity.hosted is None else None
-            self._host.handed = hosted is not None
-            await self.continuity.quit(hosted, self._host.on_host if hosted is not None else None)
+            await self.continuity.quit()
 
     def close_hosted(self) -> None:
         """GUI thread, at exit, after the session: close the server hosted here, its mDNS
-        goodbye first, also one still starting."""
+        goodbye first, also one still starting (and hand its chat on, if the session did not)."""
         self._host.hand_over()
         self._host.close()

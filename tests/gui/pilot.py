@@ -20,6 +20,7 @@ import dearpygui.dearpygui as dpg
 import pyrtc.gui
 from pyrtc import protocol as p
 from pyrtc.cli.main import main as pyrtc_main
+from pyrtc.client.events import Notice
 from pyrtc.client.state import Event
 from pyrtc.gui import ChatWindow, GuiOptions
 
@@ -157,18 +158,22 @@ class Pilot:
         self._shots: list[dict[str, Any]] = []  # screenshots asked for, not written yet
         self._watching = False
         self.errors: list[str] = []  # every refusal the window's state took in, in order
+        self.notices: list[str] = []  # every line the session said ("Ann left; …"), in order
         self.clock_offset = 0.0  # seconds the window's clock is ahead (the kiosk's drift)
 
     def clock(self) -> float:
         return time.time() + self.clock_offset
 
     def _watch_errors(self, w: ChatWindow) -> None:
-        """Count the server's refusals as the window applies them (a status line shows only the last)."""
+        """Count the server's refusals and the session's lines as the window applies them (a
+        status line shows only the last)."""
         apply = w.state.apply
 
         def counted(event: Event) -> None:
             if isinstance(event, p.Error):
                 self.errors.append(event.message)
+            elif isinstance(event, Notice):
+                self.notices.append(event.text)
             apply(event)
 
         w.state.apply = counted  # type: ignore[method-assign]
@@ -193,7 +198,7 @@ class Pilot:
     def _answer(self, w: ChatWindow, req: dict[str, Any]) -> None:
         op = req["op"]
         if op == "state":
-            self._reply(req, state={**snapshot(w), "errors": self.errors})
+            self._reply(req, state={**snapshot(w), "errors": self.errors, "notices": self.notices})
         elif op == "items":
             self._reply(req, items=items(req.get("root")))
         elif op == "shot":
