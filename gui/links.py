@@ -1,16 +1,23 @@
 """Links in message text: found by a pattern, opened by the desktop's opener.
 
 Only http(s) links are opened (a message must not make the window run a file or another
-scheme's handler); the opener runs on its own thread, since `webbrowser` may wait for it."""
+scheme's handler). The desktop's opener (`xdg-open`, macOS `open`) is run directly and
+waited for on a thread of its own: `webbrowser` counts an opener that exits quickly as a
+failure and tries the next browser, so one click could open a link twice, and a `BROWSER`
+variable left by some other tool would take the click elsewhere. `webbrowser` is the
+fallback where no opener exists."""
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import webbrowser
 
-__all__ = ["split_links", "link_target", "open_link"]
+__all__ = ["split_links", "link_target", "desktop_opener", "open_link"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +53,35 @@ def link_target(link: str) -> str | None:
     return url if url.lower().startswith(("http://", "https://")) else None
 
 
+def desktop_opener() -> list[str] | None:
+    """The command that opens a URL in the user's chosen program, if this system has one."""
+    if sys.platform == "darwin":
+        return ["open"]
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        found = shutil.which("xdg-open")
+        return [found] if found else None
+    return None  # Windows and the rest: webbrowser knows their default
+
+
 def open_link(link: str) -> None:
     url = link_target(link)
     if url is None:
         log.warning("not opening %r: only http(s) links are opened", link[:80])
         return
 
+    opener = desktop_opener()
+
     def run() -> None:
         try:
-            if not webbrowser.open(url):
+            if opener is not None:
+                # Its own session, never killed: a generic xdg-open may run the browser itself.
+                proc = subprocess.Popen([*opener, url], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, start_new_session=True)
+                _, err = proc.communicate()
+                if proc.returncode != 0:
+                    log.warning("%s could not open %s: %s", opener[0], url[:80],
+                                err.decode(errors="replace").strip()[:200] or f"exit {proc.returncode}")
+            elif not webbrowser.open(url):
                 log.warning("no program here opens links (%s)", url[:80])
         except Exception as exc:  # the opener's own failure: the chat goes on
             log.warning("could not open %s: %s", url[:80], exc)

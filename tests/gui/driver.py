@@ -60,6 +60,24 @@ def window_env(home: Path, display: str) -> dict[str, str]:
                 PYTHONPATH=str(ROOT))
 
 
+def fake_opener(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The desktop's opener as a window started from now on finds it on PATH (`xdg-open`):
+    it notes each link it is given, one per line, in the file returned. Whether or not the
+    machine has a real one, the window runs this one."""
+    record, bin_dir = folder / "opened.txt", folder / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (bin_dir / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {record}\n')
+    (bin_dir / "xdg-open").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return record
+
+
+def opened_links(record: Path) -> list[str]:
+    """The links the fake opener has been given so far (whole lines only)."""
+    text = record.read_text() if record.exists() else ""
+    return text.split("\n")[:-1]
+
+
 class Window:
     """The real window, driven by X events; `request` asks its pilot what it shows."""
 

@@ -4,7 +4,6 @@ checked by its state and by the pixels of a screenshot; clicks are real X events
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +16,21 @@ from pyrtc.store import Store
 from pyrtc.units import human_size
 
 from ..conftest import server_config
-from .driver import center, close, drawn_in, keep_for_docs, part, pixels_in, row, virtual_screen
+from .driver import (
+    center,
+    close,
+    drawn_in,
+    fake_opener,
+    keep_for_docs,
+    opened_links,
+    part,
+    pixels_in,
+    row,
+    virtual_screen,
+)
 from .test_window import chat
 
 FILE_KINDS_PDF = (200, 50, 50)  # the PDF icon's colour (file_card.KINDS)
-RECORD_URL = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
 
 
 def noon(days_ago: int) -> float:
@@ -41,8 +50,7 @@ def history(data: Path) -> None:
 
 
 async def test_grouping_day_separators_links_and_badges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opened = tmp_path / "opened.txt"
-    monkeypatch.setenv("BROWSER", f"{sys.executable} -c '{RECORD_URL}' {opened} %s")
+    opener = fake_opener(tmp_path, monkeypatch)
     history(tmp_path / "data")
     link = "https://example.com/agenda"
     today = f"The agenda is at {link} for today"
@@ -77,9 +85,9 @@ async def test_grouping_day_separators_links_and_badges(tmp_path: Path, monkeypa
                 assert drawn_in(img, [sep[0], sep[1], sep[0] + 120, sep[3]], DARK.bg)
                 keep_for_docs(img, "conversation.png")
 
-                # The link opens with the desktop's opener ($BROWSER here).
+                # The link opens with the desktop's opener (a fake xdg-open here), once.
                 await w.click(part(now, lambda i: i["type"] == "mvButton" and i["label"] == link))
-                await w.wait("the link opened", lambda s: opened.exists() and opened.read_text() == link)
+                await w.wait("the link opened", lambda s: opened_links(opener) == [link])
 
                 # A file that is not a picture: a card with its type's icon, name, size, Download.
                 pdf = tmp_path / "minutes.pdf"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from pyrtc.client import ClientSession, Identity
 from pyrtc.server import ChatServer
 
 from ..conftest import server_config
-from .driver import State, Window, center, close, keep_for_docs, row
+from .driver import State, Window, center, close, fake_opener, keep_for_docs, opened_links, row
 from .test_window import chat, display, hover_bar  # noqa: F401 - the fixture
 
 ASKS = "Can you bring the *slides* to `room 4`?"
@@ -55,13 +54,19 @@ async def action(w: Window, text: str, tag: str) -> None:
     raise AssertionError(f"the hover bar never came up over {text!r}")
 
 
-def _wait_for_file(path: Path) -> None:
-    """The opener is a process of its own: wait (bounded) until it has written its line."""
-    for _ in range(600):
-        if path.exists() and path.read_text().endswith("\n"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} was never written: the link did not open")
+async def steady_link(w: Window, text: str, label: str) -> dict[str, Any]:
+    """The link button in the row showing `text`, once the message is acknowledged (its row is
+    drawn anew then) and the button holds still (a send scrolls the list), so that a click
+    lands on the button it aimed at."""
+    s = await w.wait(f"{text!r} acknowledged", lambda s: (row(s, text) or {}).get("seq"))
+    before = None
+    while True:
+        group = row(s, text)["parts"][0]["id"]  # type: ignore[index]
+        link = await w.item("the link", lambda i: i["type"] == "mvButton" and i["label"] == label, root=group)
+        if before is not None and link["id"] == before["id"] and link["rect"] == before["rect"]:
+            return link
+        before = link
+        s = await w.state()
 
 
 def in_view(s: State, text: str) -> bool:
@@ -71,13 +76,7 @@ def in_view(s: State, text: str) -> bool:
 
 async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
         tmp_path: Path, display: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    # The desktop's opener, as the window finds it on PATH: it notes the link it was given.
-    opened_links = tmp_path / "opened.txt"
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {opened_links}\n')
-    (fake_bin / "xdg-open").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    opener = fake_opener(tmp_path, monkeypatch)
     picture = tmp_path / "screenshot.png"
     Image.new("RGB", (400, 260), (220, 40, 120)).save(picture)
     async with ChatServer(server_config(tmp_path / "data", name="Design team")) as srv:
@@ -155,13 +154,9 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
 
                 await w.wait("message deleted", deleted_shown)
                 await w.fill("input", "see https://example.org/agenda")
-                s = await w.wait("the link", lambda s: row(s, "see https://example.org/agenda") is not None)
-                group = row(s, "see https://example.org/agenda")["parts"][0]["id"]  # type: ignore[index]
-                link = await w.item("the link", lambda i: i["type"] == "mvButton"
-                                    and i["label"] == "https://example.org/agenda", root=group)
+                link = await steady_link(w, "see https://example.org/agenda", "https://example.org/agenda")
                 await w.click(link)
-                await asyncio.to_thread(_wait_for_file, opened_links)
-                assert opened_links.read_text() == "https://example.org/agenda\n"
+                await w.wait("the link opened", lambda s: opened_links(opener) == ["https://example.org/agenda"])
                 await w.xdotool("mousemove", "1200", "780")  # off the window: the shot shows no hover bar
                 await w.wait("no hover bar", lambda s: not s["actions"])
                 shot, s = await w.shot(tmp_path / "direct.png")
