@@ -132,8 +132,9 @@ class Commands:
         password = dpg.get_value("new_room_password")
         dpg.set_value("new_room", "")
         dpg.set_value("new_room_password", "")
-        self._bg.run(session.create_room(name, password=password))
-        self._focus.room = name
+        # Shown once the server has made it: until then the room is not in the state, and the
+        # next frame would fall back to the first room and stay there.
+        self._bg.run(session.create_room(name, password=password), then=lambda _: self._joined(name))
 
     def join_room(self, name: str) -> None:
         if self._bg.session is None:
