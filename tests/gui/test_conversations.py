@@ -60,13 +60,14 @@ async def steady_link(w: Window, text: str, label: str) -> dict[str, Any]:
     lands on the button it aimed at."""
     s = await w.wait(f"{text!r} acknowledged", lambda s: (row(s, text) or {}).get("seq"))
     before = None
-    while True:
+    for _ in range(200):
         group = row(s, text)["parts"][0]["id"]  # type: ignore[index]
         link = await w.item("the link", lambda i: i["type"] == "mvButton" and i["label"] == label, root=group)
         if before is not None and link["id"] == before["id"] and link["rect"] == before["rect"]:
             return link
         before = link
         s = await w.state()
+    raise AssertionError(f"the link in {text!r} never held still: {before}")
 
 
 def in_view(s: State, text: str) -> bool:
@@ -160,6 +161,7 @@ async def test_direct_message_reply_edit_delete_status_and_a_pasted_picture(
                 await w.xdotool("mousemove", "1200", "780")  # off the window: the shot shows no hover bar
                 await w.wait("no hover bar", lambda s: not s["actions"])
                 shot, s = await w.shot(tmp_path / "direct.png")
+                assert opened_links(opener) == ["https://example.org/agenda"], "one click opens the link once"
                 keep_for_docs(shot, "direct-messages.png")
 
                 # Paste a picture: a clipboard owner under Xvfb, the button, the preview, Send.
