@@ -138,7 +138,12 @@ class Continuity(TwoHosts):
         if before and before != g.host:
             old = self._names.get(before) or "the host"
             new = "you are" if g.host == self.node else f"{self._names.get(g.host) or 'another peer'} is"
-            self._on_line(f"{old} left; {new} hosting this chat now")
+            if before == self.node and self._yielding:  # our own server lost to another host
+                self._on_line(f"{new} hosting this chat now; your side's messages are merged in")
+            elif before == self.node and self.closing:  # our own planned quit
+                self._on_line(f"you left; {new} hosting this chat now")
+            else:
+                self._on_line(f"{old} left; {new} hosting this chat now")
 
     # ------------------------------------------------------------------ a planned quit
 

@@ -178,6 +178,7 @@ async def _chat(args: argparse.Namespace, console: Console) -> int:
         remember(session, explicit=vouched)
         return await run_chat(chat, args.room, args.room_password)
     finally:
+        chat.leaving = True
         await continuity.quit()  # hosting: the chat goes on at the next host, then goodbye
         await session.close()
 

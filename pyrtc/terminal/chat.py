@@ -44,6 +44,9 @@ class TerminalChat:
         self._printed: dict[str, tuple[int, set[int]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.chatting = False  # the first room is joined: the prompt shows it from now on
+        #: The user quit: the session may still follow the chat to its next host to hand on
+        #: our server's copies, which is nothing for this user to read about.
+        self.leaving = False
 
     async def say(self, text: str) -> None:
         if self.current is None:
@@ -102,6 +105,8 @@ class TerminalChat:
     # ------------------------------------------------------------------ events
 
     def on_event(self, ev: Event) -> None:  # noqa: C901 - one flat dispatch reads best
+        if self.leaving:
+            return
         me, write = self.session.name, self.console.write
         match ev:
             case p.Posted() | p.Joined() | p.HistoryPage() | p.Acked():

@@ -104,8 +104,15 @@ def test_planned_quit_of_the_host_the_others_carry_on(lan: Lab, tmp_path: Path) 
         say(bob, "bob one")
         say(cy, "cy one")
         expect_all(ann, ["Ann: ann one", "Bob: bob one", "Cy: cy one"])
+        quit_at = len(ann.seen)
         say(ann, "/quit")
         assert ann.proc.wait(60) == 0
+        ann.rest()
+        # Ann reads one line about it: not her own connection following the chat to the next
+        # host to hand it her copies, nor "Ann left" as if someone else had.
+        said = ann.seen[quit_at:]
+        about = [s for s in said if HANDED in s or s.startswith("!!") or "connected to" in s]
+        assert len(about) == 1 and about[0].startswith("-- you left; ") and about[0].endswith(HANDED), said
         for p in (bob, cy):
             p.expect(lambda s: HANDED in s and "Ann left" in s)
         kiosk.expect(lambda s: HANDED in s and "Ann left" in s)  # the kiosk's banner line

@@ -40,7 +40,8 @@ class Proc:
                               stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pumping = threading.Thread(target=self._pump, daemon=True)
+        self._pumping.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -61,6 +62,16 @@ class Proc:
             self.seen.append(line)
             if pred(line):
                 return line
+
+    def rest(self, timeout: float = 60) -> list[str]:
+        """Every line not read yet, once the process has ended and its output is closed."""
+        self.proc.wait(timeout)
+        self._pumping.join(timeout)
+        rest = []
+        while not self.lines.empty():
+            rest.append(self.lines.get_nowait())
+        self.seen += rest
+        return rest
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         if self.proc.poll() is None:
