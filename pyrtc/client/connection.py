@@ -251,7 +251,10 @@ class Connection(Resuming):
                 router.fatal = exc
             await self._drop_transport()
             retry = self._reconnect and not self._closing and router.fatal is None
-            router.emit(Disconnected(reason, retry))
+            moving = self._moved and retry  # move() closed it
+            if moving:
+                reason = f"following the chat to its new host at {self.address}"
+            router.emit(Disconnected(reason, retry, moving))
             router.fail_waiters(ConnectionLost(reason), keep_acks=retry)
             if not retry:
                 return

@@ -31,6 +31,9 @@ class Connected:
 class Disconnected:
     reason: str
     retrying: bool
+    #: We closed it to follow the chat to its new host (a hand-over): nothing went wrong, and
+    #: the last words of the old connection (an EOF, a TLS error mid-shutdown) do not matter.
+    moving: bool = False
 
 
 @dataclass(frozen=True, slots=True)

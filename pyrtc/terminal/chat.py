@@ -141,7 +141,7 @@ class TerminalChat:
                 write(f"-- {ev.name} is typing in #{ev.room}…")  # a terminal shows it in the prompt
             case p.Error() if not ev.rid and not ev.cid:  # replies are answered by their command
                 write(f"!! {ev.message}")
-            case Disconnected():
+            case Disconnected() if not ev.moving:  # a hand-over: the chat's own line says it
                 write(f"!! {ev.reason}" + ("; reconnecting…" if ev.retrying else ""))
             case Connected():
                 write(f"-- connected to {ev.address}")

@@ -104,7 +104,7 @@ def test_planned_quit_of_the_host_the_others_carry_on(lan: Lab, tmp_path: Path) 
         say(bob, "bob one")
         say(cy, "cy one")
         expect_all(ann, ["Ann: ann one", "Bob: bob one", "Cy: cy one"])
-        quit_at = len(ann.seen)
+        quit_at, bob_at, cy_at = len(ann.seen), len(bob.seen), len(cy.seen)
         say(ann, "/quit")
         assert ann.proc.wait(60) == 0
         ann.rest()
@@ -113,8 +113,10 @@ def test_planned_quit_of_the_host_the_others_carry_on(lan: Lab, tmp_path: Path) 
         said = ann.seen[quit_at:]
         about = [s for s in said if HANDED in s or s.startswith("!!") or "connected to" in s]
         assert len(about) == 1 and about[0].startswith("-- you left; ") and about[0].endswith(HANDED), said
-        for p in (bob, cy):
+        for p, at in ((bob, bob_at), (cy, cy_at)):
             p.expect(lambda s: HANDED in s and "Ann left" in s)
+            # A planned move is not an alarm: no "!! the server closed the connection" before it.
+            assert not [s for s in p.seen[at:] if s.startswith("!!")], p.seen[at:]
         kiosk.expect(lambda s: HANDED in s and "Ann left" in s)  # the kiosk's banner line
         say(cy, "right after")
         bob.expect(lambda s: s.endswith("Cy: right after"))
