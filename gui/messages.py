@@ -315,7 +315,7 @@ class MessagesView:
                     hit = row
         if hit is not None:
             self._actions.hovered(hit.msg, (right, dpg.get_item_rect_min(hit.group)[1]))
-        self._actions.after_frame(right)
+        self._actions.after_frame(right, y0)
 
     def _order(self) -> list[RowKey]:
         """The rows' keys top to bottom: seqs, then pending messages in the order sent."""

@@ -1,4 +1,4 @@
-"""What hovering a message offers: a small bar at its top right (React, Reply, Copy; Edit and
+"""What hovering a message offers: a small bar on its top right edge (React, Reply, Copy; Edit and
 Delete on one's own; its full date and time), and the reaction palette React opens.
 
 One bar and one palette serve every row (a popup per row would outlive its row, and an open
@@ -22,6 +22,11 @@ __all__ = ["RowActions", "REACTIONS"]
 
 REACTIONS = ["👍", "❤", "😂", "🎉", "😮", "😢"]
 BAR_WIDTH_GUESS = 470.0  # px, until the bar has been laid out once
+BAR_HEIGHT_GUESS = 40.0  # more than it measures, so that a first placement stays off its row
+MIN_SIZE = 20  # the bar's window size before its first layout
+#: How far the bar reaches down onto its row's top edge: it sits on the row's border, as
+#: Slack's does, never over the row's own buttons (a card's Download, a link, a quote).
+OVERLAP = 4
 BUTTONS = (("action_react", "React"), ("action_reply", "Reply"), ("action_copy", "Copy"), ("action_edit", "Edit"),
            ("action_delete", "Delete"))
 
@@ -42,7 +47,8 @@ class RowActions:
         self._hovered: MessageView | None = None  # reported by a row's hover handler this frame
         self._hovered_rect: tuple[float, float] = (0, 0)
         self.pointer: tuple[float, float] = (-1.0, -1.0)  # in the viewport, from the mouse-move handler
-        self._width = BAR_WIDTH_GUESS
+        self._width, self._height = BAR_WIDTH_GUESS, BAR_HEIGHT_GUESS
+        self._anchor: tuple[float, float] = (0, 0)  # the top right of the row the bar is for
 
     def moved(self, pos: Any) -> None:
         """The global mouse-move handler (Dear PyGui's get_mouse_pos is relative to a window)."""
@@ -55,7 +61,7 @@ class RowActions:
     def build(self) -> None:
         with dpg.window(tag="row_actions", show=False, no_title_bar=True, autosize=True, no_move=True,
                         no_resize=True, no_collapse=True, no_scrollbar=True, no_focus_on_appearing=True,
-                        no_saved_settings=True, min_size=(20, 20)):
+                        no_saved_settings=True, min_size=(MIN_SIZE, MIN_SIZE)):
             with dpg.group(horizontal=True):
                 for tag, label in BUTTONS:  # pressed through clicked(), not a callback of their own
                     dpg.add_button(label=label, tag=tag)
@@ -73,10 +79,12 @@ class RowActions:
         """The pointer is over message `m`, whose row's top right is `rect` (this frame)."""
         self._hovered, self._hovered_rect = m, rect
 
-    def after_frame(self, right_edge: float) -> None:
-        """Once a frame: show the bar over the row hovered, keep it while it is hovered itself."""
+    def after_frame(self, right_edge: float, top_edge: float) -> None:
+        """Once a frame: show the bar above the row hovered (below the list's `top_edge`), keep
+        it while it is hovered itself."""
         m, self._hovered = self._hovered, None
         if m is not None:
+            self._anchor = self._hovered_rect
             if m is not self._for:
                 self._for = m
                 dpg.set_value("action_time", full_time(m.time))
@@ -89,13 +97,20 @@ class RowActions:
                 dpg.configure_item("action_delete", show=mine)
                 gap = self._own_buttons_width() if live and not mine else 0.0
                 dpg.configure_item("action_own_gap", show=gap > 0, width=max(1, round(gap)))
-            measured = dpg.get_item_state("row_actions").get("rect_size", (0, 0))[0]
-            if measured > BAR_WIDTH_GUESS / 3:
-                self._width = measured  # laid out: its width (it changes with the buttons shown)
-            x = max(0.0, min(self._hovered_rect[0], right_edge) - self._width)
-            dpg.configure_item("row_actions", show=True, pos=(int(x), int(max(0.0, self._hovered_rect[1] - 6))))
         elif self._for is not None and not self._over("row_actions") and not dpg.is_item_shown("reaction_palette"):
             self.hide()
+            return
+        if self._for is not None:
+            # Placed again every frame, also while the pointer rests on it: an autosized window
+            # takes a few frames to reach its size, and a bar placed by a guess would stay there.
+            measured, height = dpg.get_item_state("row_actions").get("rect_size", (0, 0))
+            if measured > BAR_WIDTH_GUESS / 3:
+                self._width = measured  # laid out: its width (it changes with the buttons shown)
+            if height > MIN_SIZE:
+                self._height = height
+            x = max(0.0, min(self._anchor[0], right_edge) - self._width)
+            y = max(top_edge, self._anchor[1] + OVERLAP - self._height)
+            dpg.configure_item("row_actions", show=True, pos=(int(x), int(y)))
 
     def _own_buttons_width(self) -> float:
         """Edit and Delete side by side, with the spacing after one of them (the spacer stands
