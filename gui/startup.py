@@ -83,6 +83,7 @@ class Startup:
         self._round = 0  # one per search: a late timer of an earlier one is ignored
         self._decides = False  # the search's time is up: the window decides what it can
         self._asked = False  # the user was asked to choose: nothing is chosen for them any more
+        self._host_wanted = False  # Host here was pressed while the search still looked
         self._choosing = False  # ... among the servers found (the count follows the list)
         self._target: Target | None = None  # the server connected to last (or being)
         self._live: asyncio.Task[None] | None = None  # client thread only
@@ -148,7 +149,7 @@ class Startup:
         if not self.opts.no_host:  # hosting, if it comes to that, is then as quick as joining
             self._host.claim(server_config(self.opts, addrs), addrs)
         this = self._round = self._round + 1
-        self._decides, self._asked, self._choosing = False, ask, False
+        self._decides, self._asked, self._choosing, self._host_wanted = False, ask, False, False
         if not ask:
             self._say(f"Looking for PyRTC servers on {', '.join(addrs)}…")
         self._bg.run(self._run_live(addrs))
@@ -193,7 +194,7 @@ class Startup:
             self._asked = self._choosing = True
             self._say(several_found(usable))
             self._picker.show()
-        elif self.opts.kiosk or self.opts.host_if_none:
+        elif self.opts.kiosk or self.opts.host_if_none or self._host_wanted:
             self.host_here()
         else:
             self._asked = True
@@ -224,6 +225,11 @@ class Startup:
 
     def host_here(self) -> None:
         if self.mode not in ("picking", "starting"):
+            return
+        if self.mode == "picking" and not self._decides and not self._asked:
+            # Pressed while still looking: a chat that answers in time is joined, not doubled.
+            self._host_wanted = True
+            self._say("Still looking: a chat found on the network is joined, else one is hosted here…")
             return
         self._stop_live()
         self.mode = "connecting"

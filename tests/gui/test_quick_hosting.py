@@ -81,3 +81,23 @@ async def test_a_chat_found_while_probing_is_joined_and_nothing_announced(
         sniffer.stop()
         if srv is not None:
             srv.stop()
+
+
+async def test_host_here_pressed_while_still_looking_joins_the_chat_found(
+        lan: Lab, tmp_path: Path, display: str) -> None:
+    """A person presses Host here as soon as the picker shows, before the search is over: a
+    chat on the network is joined, not doubled (a second host of it, or a second chat)."""
+    srv, _ = start_server(lan, "n2", "Existing", tmp_path)
+    try:
+        async with opened(["--name", "Carol", "--interface", "10.77.0.1", "--browse-time", "20",
+                           "--data-dir", str(tmp_path / "hosted")],
+                          display=display, home=tmp_path / "carol", netns=lan.ns("n1")) as w:
+            await w.wait("the picker, still looking", lambda s: s["picker"]["shown"]
+                         and s["picker"]["status"].startswith("Looking for PyRTC servers"))
+            await w.click(await w.item("Host here", lambda i: i["label"] == "Host here"))
+            await w.wait("the press taken", lambda s: s["picker"]["status"].startswith("Still looking"))
+            s = await w.wait("joined the chat found", lambda s: s["mode"] == "chatting"
+                             and s["connection"] == "connected", timeout=90)
+            assert s["status"].startswith("connected — Existing (10.77.0.2:"), s["status"]
+    finally:
+        srv.stop()
