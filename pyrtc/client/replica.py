@@ -60,7 +60,8 @@ def as_posted(m: StoredMessage) -> p.Posted:
     reactions = [p.Reaction(emoji=e, members=names, count=m.reaction_counts.get(e, len(names)))
                  for e, names in m.reactions.items()]
     return p.Posted(room=m.room, seq=m.seq, sender=m.sender, time=m.time, text=m.text, file=info,
-                    cid=m.cid, reactions=reactions)
+                    cid=m.cid, reactions=reactions, reply_to=m.reply_to, quote=m.quote,
+                    quote_sender=m.quote_sender, edited=m.edited, deleted=m.deleted)
 
 
 class Replica:
@@ -131,6 +132,11 @@ class Replica:
                     self._begin()
                     self.store.put_copy(StoredMessage(event.room, event.seq, mine.sender, event.time,
                                                       mine.text, mine.cid), replace=True)
+            case p.Edited():
+                if self.store.message_exists(event.room, event.seq):
+                    self._begin()
+                    self.store.change_message(event.room, event.seq, None if event.deleted else event.text,
+                                              now=event.edited)
             case p.Reacted():
                 if self.store.message_exists(event.room, event.seq):
                     self._begin()
@@ -149,7 +155,8 @@ class Replica:
 
     def _put(self, m: p.Posted) -> None:
         self._begin()
-        stored = self.store.put_copy(StoredMessage(m.room, m.seq, m.sender, m.time, m.text, m.cid, _file(m.file)),
+        stored = self.store.put_copy(StoredMessage(m.room, m.seq, m.sender, m.time, m.text, m.cid, _file(m.file),
+                                                   reply_to=m.reply_to, edited=m.edited, deleted=m.deleted),
                                      replace=True)
         if stored:
             for r in m.reactions:

@@ -3,14 +3,15 @@ host collecting what it lacks from the peers.
 
 Invariants:
 - A copy keeps the seq, sender, time and cid its host gave it; (room, seq) is stored once:
-  a copy of a seq already held changes nothing (same seq, same message on every replica).
+  a copy of a seq already held changes nothing (same seq, same message on every replica)
+  but a newer edit or a delete of it, which a copy carries on as its host stored it.
 - A room a copy names is made if missing; its last seq only ever grows.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .groupcommit import GroupCommit
@@ -20,6 +21,8 @@ __all__ = ["Copies"]
 
 
 class Copies(GroupCommit):
+    change_message: Callable[..., StoredMessage]  # Conversations', beside it in the Store
+
     def put_copy(self, m: StoredMessage, *, replace: bool = False) -> bool:
         """Store `m` under its own seq; False when that seq (or its sender's cid) is held.
         `replace` (a replica, where the host's word wins): another message held under that
@@ -31,8 +34,14 @@ class Copies(GroupCommit):
                 self._seqs[m.room] = 0
             if replace:
                 self._drop_other(m)
-            if db.execute("SELECT 1 FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)).fetchone():
+            held = db.execute("SELECT edited, deleted FROM messages WHERE room = ? AND seq = ?",
+                              (m.room, m.seq)).fetchone()
+            if held is not None:
                 stored = False
+                if m.deleted > bool(held[1]) or (not held[1] and m.edited > held[0]):
+                    # A newer word on a message held (edited or deleted since): a deleted one
+                    # must not come back with the copy that did not know it.
+                    self.change_message(m.room, m.seq, None if m.deleted else m.text, now=m.edited)
             else:
                 file_id = None
                 if m.file is not None:
@@ -42,9 +51,10 @@ class Copies(GroupCommit):
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (f.blob_id, f.name, f.size, f.mime, f.thumb_id, f.width, f.height)).lastrowid
                 try:
-                    db.execute("INSERT INTO messages (room, seq, sender, time, text, cid, file_id)"
-                               " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (m.room, m.seq, m.sender, m.time, m.text, m.cid, file_id))
+                    db.execute("INSERT INTO messages (room, seq, sender, time, text, cid, file_id, uid, reply_to,"
+                               " edited, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (m.room, m.seq, m.sender, m.time, m.text, m.cid, file_id, m.uid, m.reply_to,
+                                m.edited, int(m.deleted)))
                     stored = True
                 except sqlite3.IntegrityError:  # its (sender, cid) is held under another seq
                     if file_id is not None:

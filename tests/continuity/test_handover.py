@@ -199,3 +199,31 @@ async def test_a_room_only_the_leaving_host_was_in_reaches_the_successor_whole(c
     assert bob.continuity.hosted is not None
     held, more = bob.continuity.hosted.server.store.history("Long", limit=1000)
     assert [(m.seq, m.text) for m in held] == [(i + 1, f"long {i}") for i in range(250)] and not more
+
+
+async def test_edits_deletes_and_replies_outlive_a_host_that_vanished(chat: list[Peer]) -> None:
+    """The successor serves its own copy: a deleted message must not come back with it, nor an
+    edit be undone, nor a reply lose what it answers."""
+    ann, bob, cy = chat
+    secret = await cy.session.send("General", "the door code is 4711")
+    typo = await cy.session.send("General", "teh plan")
+    answer = await ann.session.send("General", "which plan?", reply_to=typo)
+    await cy.session.edit("General", typo, "the plan")
+    await cy.session.delete("General", secret)
+    await bob.session.wait_for(lambda s: s.rooms["General"].by_seq[secret].deleted
+                               and s.rooms["General"].by_seq[typo].text == "the plan", timeout=10)
+    hosted = ann.continuity.hosted
+    assert hosted is not None
+    ann.continuity.hosted = None
+    ann.continuity.closing = True
+    await ann.session.close()
+    await hosted.server.close()
+    after = await cy.session.send("General", "after the change", timeout=30)
+    await bob.session.wait_for(lambda s: after in s.rooms["General"].by_seq, timeout=15)
+    assert bob.continuity.hosted is not None
+    async with ClientSession(*bob.continuity.hosted.server.address, "dave", identity=Identity.generate()) as dave:
+        await dave.join("General")
+        held = dave.state.rooms["General"].by_seq
+        assert held[secret].deleted and held[secret].text == ""
+        assert (held[typo].text, held[typo].edited > 0) == ("the plan", True)
+        assert (held[answer].reply_to, held[answer].quote, held[answer].quote_sender) == (typo, "the plan", "cy")
