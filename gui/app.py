@@ -84,7 +84,8 @@ class ChatWindow:
         self.window_focus = WindowFocus()
         self.notifier = Notifier(self.bg, opts.settings, focused=lambda: bool(self.window_focus()))
         self.emoji = EmojiImages()
-        self.text = TextPainter(self.theme, self.emoji, None if opts.kiosk else open_link)
+        self.text = TextPainter(self.theme, self.emoji, None if opts.kiosk else lambda link: open_link(
+            link, failed=lambda why: self.bg.post(lambda: self.show_error(why))))
         conv = self.conversations
         self.actions = RowActions(self.theme, self.text, lambda m: m.sender == self.state.me,
                                   react=self.commands.react, reply=conv.start_reply, edit=conv.start_edit,

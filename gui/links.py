@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import webbrowser
+from collections.abc import Callable
 
 __all__ = ["split_links", "link_target", "desktop_opener", "open_link"]
 
@@ -63,13 +64,20 @@ def desktop_opener() -> list[str] | None:
     return None  # Windows and the rest: webbrowser knows their default
 
 
-def open_link(link: str) -> None:
+def open_link(link: str, failed: Callable[[str], None] | None = None) -> None:
+    """Open `link` with the desktop's opener; `failed(why)` (from another thread) if it could
+    not, so that the click is answered, not met with nothing."""
     url = link_target(link)
     if url is None:
         log.warning("not opening %r: only http(s) links are opened", link[:80])
         return
 
     opener = desktop_opener()
+
+    def say(why: str) -> None:
+        log.warning("%s", why)
+        if failed is not None:
+            failed(why)
 
     def run() -> None:
         try:
@@ -79,11 +87,11 @@ def open_link(link: str) -> None:
                                         stderr=subprocess.PIPE, start_new_session=True)
                 _, err = proc.communicate()
                 if proc.returncode != 0:
-                    log.warning("%s could not open %s: %s", opener[0], url[:80],
-                                err.decode(errors="replace").strip()[:200] or f"exit {proc.returncode}")
+                    lines = err.decode(errors="replace").strip().splitlines()
+                    say(f"Could not open {url[:80]}: {lines[-1][:160] if lines else f'{opener[0]} said no'}")
             elif not webbrowser.open(url):
-                log.warning("no program here opens links (%s)", url[:80])
+                say(f"No program here opens links ({url[:80]})")
         except Exception as exc:  # the opener's own failure: the chat goes on
-            log.warning("could not open %s: %s", url[:80], exc)
+            say(f"Could not open {url[:80]}: {exc}")
 
     threading.Thread(target=run, name="open-link", daemon=True).start()

@@ -60,13 +60,15 @@ def window_env(home: Path, display: str) -> dict[str, str]:
                 PYTHONPATH=str(ROOT))
 
 
-def fake_opener(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_opener(folder: Path, monkeypatch: pytest.MonkeyPatch, *, refuses: str = "") -> Path:
     """The desktop's opener as a window started from now on finds it on PATH (`xdg-open`):
     it notes each link it is given, one per line, in the file returned. Whether or not the
-    machine has a real one, the window runs this one."""
+    machine has a real one, the window runs this one. `refuses`: it then says that on its
+    stderr and fails, as xdg-open does where no browser is set up."""
     record, bin_dir = folder / "opened.txt", folder / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {record}\n')
+    fail = f'\necho "{refuses}" >&2\nexit 3' if refuses else ""
+    (bin_dir / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> {record}{fail}\n')
     (bin_dir / "xdg-open").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     return record

@@ -141,3 +141,21 @@ async def test_grouping_day_separators_links_and_badges(tmp_path: Path, monkeypa
                 assert not divider_in_view(s) and row(s, "news in Side")["unread"]  # type: ignore[index]
                 await w.click(s["jump_unread"])
                 await w.wait("the first unread in view", divider_in_view)
+
+
+async def test_a_link_no_program_opens_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the desktop's opener fails (no browser set up), a click on a link is answered
+    with why, in the window, not met with nothing."""
+    opener = fake_opener(tmp_path, monkeypatch, refuses="xdg-open: no method available for opening it")
+    link = "https://example.com/minutes"
+    with virtual_screen() as display:
+        async with ChatServer(server_config(tmp_path / "data")) as srv:
+            host, port = srv.address
+            async with ClientSession(host, port, "Alice") as alice, chat(srv, display, tmp_path / "carol") as w:
+                await alice.join("General")
+                await alice.send("General", f"minutes: {link}")
+                s = await w.wait("the link", lambda s: (row(s, f"minutes: {link}") or {}).get("rect", [0, 0])[1] > 0)
+                await w.click(part(row(s, f"minutes: {link}"), lambda i: i["type"] == "mvButton" and i["label"] == link))  # type: ignore[arg-type]
+                s = await w.wait("why it did not open", lambda s: "no method available" in s["error"])
+                assert s["error"].startswith(f"Could not open {link}: xdg-open: no method available for opening it")
+                assert opened_links(opener) == [link]  # it was asked once
