@@ -5,6 +5,7 @@ Used by `pyrtc doctor`, by `pyrtc servers` when it finds nothing, and by the win
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import socket
 import struct
@@ -21,15 +22,30 @@ MDNS_PORT = 5353
 
 
 def mdns_port_in_use() -> bool:
-    """Another program (Avahi, Bonjour, another PyRTC) has UDP 5353 open (Linux: /proc)."""
+    """Another program (Avahi, Bonjour, another PyRTC) has UDP 5353 open (Linux: /proc).
+    Our own sockets do not count: a window asks this while it browses on that port itself."""
     try:
+        ours = _own_sockets()
         for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-            local = line.split()[1]
-            if local.endswith(f":{MDNS_PORT:04X}"):
+            fields = line.split()
+            if fields[1].endswith(f":{MDNS_PORT:04X}") and fields[9] not in ours:
                 return True
-    except OSError:
+    except (OSError, IndexError):
         pass
     return False
+
+
+def _own_sockets() -> set[str]:
+    """The inodes of this process's sockets (what /proc/net/udp names them by)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
 
 
 def _query(label: str) -> bytes:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from pyrtc.discovery import doctor
@@ -33,3 +36,32 @@ def test_the_self_test_query_is_a_valid_dns_question() -> None:
     assert packet[:12] == b"\0\0\0\0\0\1\0\0\0\0\0\0"  # id 0, one question
     assert b"\x04tabc\x0c_pyrtc-check\x04_tcp\x05local\x00" in packet
     assert packet.endswith(b"\x00\x0c\x00\x01")  # PTR, IN
+
+
+HOLDS_5353 = """
+import socket, subprocess, sys
+from pyrtc.discovery.doctor import mdns_port_in_use
+print(mdns_port_in_use())
+own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+own.bind(("", 5353))
+print(mdns_port_in_use())
+other = subprocess.Popen([sys.executable, "-c", "import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                          "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                          "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); s.bind(('', 5353)); "
+                          "print('bound', flush=True); sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+assert other.stdout.readline().strip() == "bound"
+print(mdns_port_in_use())
+other.stdin.close()
+other.wait()
+"""
+
+
+def test_the_port_check_counts_other_programs_not_our_own_sockets() -> None:
+    """A window browsing holds 5353 itself; "also open in another program" must mean another.
+    Run in a network namespace of its own (binding only; nothing is sent)."""
+    out = subprocess.run(["unshare", "-n", sys.executable, "-c", HOLDS_5353], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True"]  # nobody, only us, another program
