@@ -209,13 +209,27 @@ class Commands:
         ref, _, path = arg.partition(" ")
         if not ref:
             raise Mistake("usage: /download SEQ|last|FILE_ID [PATH]")
-        info = self._file_by_id(ref.lower())
+        info = self._file_by_id(ref.lower()) or self._file_elsewhere(ref)
         if info is None:
             msg = await self.message(ref, lambda m: m.file is not None, "file")
             if msg.file is None:
                 raise Mistake(f"#{msg.seq} is not a file")
             info = msg.file
         await download(self.chat, info, path.strip())
+
+    def _file_elsewhere(self, ref: str) -> p.FileInfo | None:
+        """`/download 4` typed in another room than the file's line said: the file #4 of the
+        one other room that has one (several: the current room's answer stands)."""
+        number = ref.removeprefix("#")
+        if not number.isdigit() or self.chat.current is None:
+            return None
+        rooms = self.session.state.rooms
+        here = rooms[self.chat.current].by_seq.get(int(number)) if self.chat.current in rooms else None
+        if here is not None and here.file is not None:
+            return None
+        files = [m.file for name, view in rooms.items() if name != self.chat.current
+                 and (m := view.by_seq.get(int(number))) is not None and m.file is not None]
+        return files[0] if len(files) == 1 else None
 
     def _file_by_id(self, ref: str) -> p.FileInfo | None:
         """A file named by its id (`pyrtc tail` prints it), or 8 or more of its first digits."""

@@ -117,6 +117,11 @@ def test_reactions_files_search_and_who(server: Server, tmp_path: Path) -> None:
         bob.expect(rf"^-- saved {re.escape(str(downloads / 'big (1).bin'))} \(2\.9 MiB\)$")
         bob.say(f"/download {seq}")
         bob.expect(rf"^!! #{seq} is not a file$")
+        bob.say("/join Side")  # the line said "/download N" in General: typed in another room
+        bob.expect(r"^-- created #Side and joined it; writing to #Side$")
+        bob.say(f"/download {file_seq}")
+        bob.expect(rf"^-- saved {re.escape(str(downloads / 'big (2).bin'))} \(2\.9 MiB\)$")
+        bob.say("/switch General")
 
         ann.say("/search HELLO")
         ann.expect(r"^-- 1 message in #General matches 'HELLO':$")
