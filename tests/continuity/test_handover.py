@@ -227,3 +227,23 @@ async def test_edits_deletes_and_replies_outlive_a_host_that_vanished(chat: list
         assert held[secret].deleted and held[secret].text == ""
         assert (held[typo].text, held[typo].edited > 0) == ("the plan", True)
         assert (held[answer].reply_to, held[answer].quote, held[answer].quote_sender) == (typo, "the plan", "cy")
+
+
+async def test_a_returning_peer_finds_its_rooms_on_the_new_host(chat: list[Peer], tmp_path: Path) -> None:
+    """The new host knows its members from copies (no identity on them): the rooms a name was
+    in are still that user's when it comes back, as the window rejoins them."""
+    ann, bob, cy = chat
+    await ann.session.create_room("Project")
+    await bob.session.join("Project")
+    await bob.session.wait_for(lambda s: "ann" in s.rooms["Project"].members, timeout=10)
+    hosted = ann.continuity.hosted  # it vanishes: the new host has only its copies
+    assert hosted is not None
+    ann.continuity.hosted = None
+    ann.continuity.closing = True
+    await ann.session.close()
+    await hosted.server.close()
+    await cy.session.send("General", "after the change", timeout=30)
+    assert bob.continuity.hosted is not None
+    again = ClientSession(*bob.continuity.hosted.server.address, "ann", identity=ann.session.identity)
+    async with again:
+        assert sorted(again.state.joined_rooms) == ["General", "Project"]
