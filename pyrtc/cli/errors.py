@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_FAIL", "EXIT_USAGE", "UsageError", "UserError"]
+__all__ = ["EXIT_FAIL", "EXIT_USAGE", "EXIT_PIPE", "UsageError", "UserError"]
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_PIPE = 141  # our reader left: 128 + SIGPIPE, what a shell reports for `yes | head -1`
 
 
 class UserError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -13,7 +14,7 @@ from ..client import ConnectionLost, IdentityMismatch, Rejected
 from ..errors import PyRTCError
 from ..logsetup import default_log_dir, setup_logging
 from .discover import cmd_doctor, cmd_servers
-from .errors import EXIT_FAIL, EXIT_USAGE, UsageError, UserError
+from .errors import EXIT_FAIL, EXIT_PIPE, EXIT_USAGE, UsageError, UserError
 from .files import cmd_download, cmd_upload
 from .interactive import cmd_client, run_window, want_gui
 from .messages import cmd_send, cmd_tail
@@ -70,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pyrtc: timed out waiting for the server", file=sys.stderr)
     except PyRTCError as exc:
         print(f"pyrtc: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # Whoever read our output left (`pyrtc tail | head`): end quietly, as `cat` does. What
+        # is still buffered goes nowhere, so that the exit's own flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except OSError as exc:
         print(f"pyrtc: {exc}", file=sys.stderr)
     except Exception as exc:  # a bug of ours: details in the log, one line for the user

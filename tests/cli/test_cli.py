@@ -49,6 +49,23 @@ def test_tail_follow_prints_live_messages(server: Server) -> None:
         follow.wait(5)
 
 
+def test_tail_ends_quietly_when_its_reader_leaves(server: Server) -> None:
+    """`pyrtc tail --follow | head -1`: once head has its line and goes, the next line ends
+    tail quietly, as it ends `yes` or `cat`, with no error printed."""
+    run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "before")
+    follow = subprocess.Popen([*PYRTC, "tail", "--server", server.address, "--room", "Gaming",
+                               "--follow", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert follow.stdout is not None and follow.stderr is not None
+    assert json.loads(follow.stdout.readline())["text"] == "before"
+    follow.stdout.close()  # the reader leaves
+    run("send", "--server", server.address, "--room", "Gaming", "--name", "ann", "nobody reads this")
+    try:
+        assert follow.wait(30) == 141  # 128 + SIGPIPE, as a shell reports it for `yes | head -1`
+    finally:
+        follow.kill()
+    assert follow.stderr.read() == ""
+
+
 def test_upload_and_download(server: Server, tmp_path: Path) -> None:
     src = tmp_path / "notes.txt"
     src.write_bytes(os.urandom(700_000))
