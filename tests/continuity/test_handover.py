@@ -53,6 +53,16 @@ async def make_peer(name: str, tmp: Path, host: AnnouncedServer | None = None, i
     return Peer(name, session, cont, lines)
 
 
+async def vanish(host: Peer) -> None:
+    """The host is gone without a word (a crash, a cable): no hand-over, no goodbye."""
+    hosted = host.continuity.hosted
+    assert hosted is not None
+    host.continuity.hosted = None
+    host.continuity.closing = True
+    await host.session.close()
+    await hosted.server.close()
+
+
 @pytest.fixture
 async def chat(tmp_path: Path) -> AsyncIterator[list[Peer]]:
     ids = sorted((Identity.generate() for _ in range(3)), key=lambda i: i.uid)
@@ -105,12 +115,7 @@ async def test_a_vanished_host_is_replaced_and_every_acknowledged_message_kept(c
     acked += [await bob.session.send("General", f"bob {i}") for i in range(3)]
     await cy.session.wait_for(lambda s: acked[-1] in s.rooms["General"].by_seq)
     # The host vanishes without a word: no hand-over, no goodbye.
-    hosted = ann.continuity.hosted
-    assert hosted is not None
-    ann.continuity.hosted = None
-    ann.continuity.closing = True
-    await ann.session.close()
-    await hosted.server.close()
+    await vanish(ann)
     sending = asyncio.ensure_future(cy.session.send("General", "sent during the change", timeout=30))
     seq = await sending
     for p in (bob, cy):
@@ -133,12 +138,7 @@ async def test_a_direct_conversation_stays_its_two_members_alone_across_a_host_c
     await cy.session.wait_for(lambda s: first in s.rooms[direct].by_seq)
     acked = await cy.session.send("General", "for everyone")
     # The host vanishes: every peer pushes what it holds to the successor (bob).
-    hosted = ann.continuity.hosted
-    assert hosted is not None
-    ann.continuity.hosted = None
-    ann.continuity.closing = True
-    await ann.session.close()
-    await hosted.server.close()
+    await vanish(ann)
     seq = await cy.session.send("General", "after the change", timeout=30)
     await bob.session.wait_for(lambda s: seq in s.rooms["General"].by_seq, timeout=15)
     assert bob.continuity.hosted is not None
@@ -212,12 +212,7 @@ async def test_edits_deletes_and_replies_outlive_a_host_that_vanished(chat: list
     await cy.session.delete("General", secret)
     await bob.session.wait_for(lambda s: s.rooms["General"].by_seq[secret].deleted
                                and s.rooms["General"].by_seq[typo].text == "the plan", timeout=10)
-    hosted = ann.continuity.hosted
-    assert hosted is not None
-    ann.continuity.hosted = None
-    ann.continuity.closing = True
-    await ann.session.close()
-    await hosted.server.close()
+    await vanish(ann)
     after = await cy.session.send("General", "after the change", timeout=30)
     await bob.session.wait_for(lambda s: after in s.rooms["General"].by_seq, timeout=15)
     assert bob.continuity.hosted is not None
@@ -236,12 +231,7 @@ async def test_a_returning_peer_finds_its_rooms_on_the_new_host(chat: list[Peer]
     await ann.session.create_room("Project")
     await bob.session.join("Project")
     await bob.session.wait_for(lambda s: "ann" in s.rooms["Project"].members, timeout=10)
-    hosted = ann.continuity.hosted  # it vanishes: the new host has only its copies
-    assert hosted is not None
-    ann.continuity.hosted = None
-    ann.continuity.closing = True
-    await ann.session.close()
-    await hosted.server.close()
+    await vanish(ann)
     await cy.session.send("General", "after the change", timeout=30)
     assert bob.continuity.hosted is not None
     again = ClientSession(*bob.continuity.hosted.server.address, "ann", identity=ann.session.identity)
